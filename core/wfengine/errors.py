@@ -1,0 +1,77 @@
+"""The exceptions wfengine raises; each says what was wrong and where."""
+
+from __future__ import annotations
+
+
+class WorkflowError(Exception):
+    """Base class of every error wfengine raises on purpose."""
+
+
+class GraphValidationError(WorkflowError, ValueError):
+    """A graph is not well formed (unknown node, missing entry point, ...).
+
+    ``problems`` lists every problem found, not only the first.
+    """
+
+    def __init__(self, graph: str, problems: list[str]) -> None:
+        self.graph = graph
+        self.problems = list(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"graph '{graph}' is invalid:\n{lines}")
+
+
+class SpecError(WorkflowError, ValueError):
+    """A declarative graph spec is invalid; ``where`` is its location (``edges[3].when``)."""
+
+    def __init__(self, message: str, where: str | None = None, source: str | None = None) -> None:
+        self.where = where
+        self.source = source
+        self.message = message
+        prefix = ""
+        if source:
+            prefix += f"{source}: "
+        if where:
+            prefix += f"{where}: "
+        super().__init__(prefix + message)
+
+
+class ConditionError(SpecError):
+    """A condition (as data or an expression string) is invalid."""
+
+
+class StepLimitError(WorkflowError):
+    """A run took more steps than its limit."""
+
+
+class NodeTimeoutError(WorkflowError, TimeoutError):
+    """A node did not return within its timeout."""
+
+
+class StateConflictError(WorkflowError):
+    """Two nodes of one step wrote different values to one key that has no reducer."""
+
+
+class RegistryError(WorkflowError, ValueError):
+    """A registry was given a bad or duplicate entry, or asked for an unknown name."""
+
+
+class UnknownNameError(RegistryError, KeyError):
+    """An unknown tool, workflow, condition strategy or store scheme was asked for."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class RunNotFoundError(WorkflowError, KeyError):
+    """No run with this id is in the store."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class PluginLoadError(WorkflowError):
+    """A plugin failed to import or register (raised only in strict mode)."""
+
+
+class StoreError(WorkflowError):
+    """A store could not save or read something; the message names what."""

@@ -1,0 +1,92 @@
+"""Retry policies: how often and how long to wait before a failed node runs again."""
+
+from __future__ import annotations
+
+import builtins
+import random
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .errors import SpecError
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """When and how a node that raised is run again.
+
+    ``max_attempts`` counts the first attempt too (``max_attempts=3``: two retries). The delay
+    before attempt ``n + 1`` is ``initial_delay * backoff_factor ** (n - 1)``, capped at
+    ``max_delay``; with ``jitter`` a random fraction of up to that delay is used ("full jitter"),
+    which spreads retries of many runs apart. Only exceptions that are instances of ``retry_on``
+    are retried; anything else fails the node at once.
+    """
+
+    max_attempts: int = 3
+    initial_delay: float = 0.1
+    backoff_factor: float = 2.0
+    max_delay: float = 30.0
+    jitter: bool = True
+    retry_on: tuple[type[BaseException], ...] = field(default=(Exception,))
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError(f"retry max_attempts must be at least 1, got {self.max_attempts}")
+        if self.initial_delay < 0 or self.max_delay < 0 or self.backoff_factor < 1:
+            raise ValueError("retry delays must be >= 0 and backoff_factor >= 1")
+
+    def should_retry(self, error: BaseException, attempt: int) -> bool:
+        """True when ``attempt`` (1-based) failed with ``error`` and another attempt is allowed."""
+        return attempt < self.max_attempts and isinstance(error, self.retry_on)
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt ``attempt`` (1-based) before the next one."""
+        base = min(self.max_delay, self.initial_delay * self.backoff_factor ** (attempt - 1))
+        return random.uniform(0, base) if self.jitter else base
+
+    def to_dict(self) -> dict[str, Any]:
+        """The policy as JSON data, exception types by name."""
+        data = asdict(self)
+        data["retry_on"] = [t.__name__ for t in self.retry_on]
+        return data
+
+    @classmethod
+    def coerce(cls, value: RetryPolicy | int | Mapping[str, Any] | None) -> RetryPolicy | None:
+        """Accept a policy, a number of attempts, or a mapping of fields (as in a spec).
+
+        In a mapping, ``retry_on`` may name built-in exception types (``["TimeoutError"]``).
+        """
+        if value is None or isinstance(value, RetryPolicy):
+            return value
+        if isinstance(value, bool):
+            raise SpecError(f"retry must be a number of attempts or a mapping, got {value!r}")
+        if isinstance(value, int):
+            return cls(max_attempts=value)
+        if not isinstance(value, Mapping):
+            raise SpecError(f"retry must be a number of attempts or a mapping, got {value!r}")
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise SpecError(
+                f"unknown retry field(s) {unknown}; expected some of {sorted(known)}"
+            )
+        fields = dict(value)
+        if "retry_on" in fields:
+            fields["retry_on"] = tuple(_exception_type(t) for t in _as_list(fields["retry_on"]))
+        try:
+            return cls(**fields)
+        except (TypeError, ValueError) as exc:
+            raise SpecError(f"invalid retry policy: {exc}") from None
+
+
+def _as_list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+def _exception_type(value: Any) -> type[BaseException]:
+    if isinstance(value, type) and issubclass(value, BaseException):
+        return value
+    found = getattr(builtins, str(value), None)
+    if isinstance(found, type) and issubclass(found, BaseException):
+        return found
+    raise SpecError(f"retry_on: {value!r} is not a built-in exception type")

@@ -1,0 +1,251 @@
+"""Runs: one execution of a graph, its log entries, and the events it emits."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+
+class RunStatus(StrEnum):
+    """Where a run is: ``pending`` → ``running`` → a final (or ``paused``) status."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_final(self) -> bool:
+        """True for ``completed``, ``failed`` and ``cancelled``."""
+        return self in (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED)
+
+    @property
+    def is_resumable(self) -> bool:
+        """True for runs that ``resume`` can continue: paused, failed or interrupted ones."""
+        return self in (RunStatus.PAUSED, RunStatus.FAILED, RunStatus.RUNNING, RunStatus.PENDING)
+
+
+def iso(ts: float | None) -> str | None:
+    """An epoch timestamp as ISO-8601 UTC with microseconds (``2026-01-02T03:04:05.123456Z``)."""
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_iso(text: str | None) -> float | None:
+    """The inverse of :func:`iso`."""
+    if text is None:
+        return None
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+class LogEntry:
+    """One node attempt: which node, step and attempt, when, how long, how it ended.
+
+    ``status`` is ``completed``, ``failed`` (will not run again) or ``retrying`` (failed, and
+    another attempt follows). ``error`` holds ``type``, ``message`` and ``traceback``;
+    ``state_before`` the state the failed attempt was given.
+    """
+
+    __slots__ = ("node", "step", "attempt", "started", "duration_ms", "status", "error",
+                 "state_before")
+
+    def __init__(
+        self,
+        node: str,
+        step: int,
+        attempt: int,
+        started: float,
+        duration_ms: float,
+        status: str,
+        error: dict[str, Any] | None = None,
+        state_before: dict[str, Any] | None = None,
+    ) -> None:
+        self.node = node
+        self.step = step
+        self.attempt = attempt
+        self.started = started
+        self.duration_ms = duration_ms
+        self.status = status
+        self.error = error
+        self.state_before = state_before
+
+    @property
+    def started_at(self) -> str:
+        """Start time, ISO-8601 UTC."""
+        return iso(self.started) or ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The entry as JSON data."""
+        data: dict[str, Any] = {
+            "node": self.node,
+            "step": self.step,
+            "attempt": self.attempt,
+            "started_at": self.started_at,
+            "duration_ms": round(self.duration_ms, 4),
+            "status": self.status,
+            "error": self.error,
+        }
+        if self.state_before is not None:
+            data["state_before"] = self.state_before
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LogEntry:
+        """Rebuild an entry from :meth:`to_dict` output."""
+        return cls(
+            data["node"],
+            data["step"],
+            data["attempt"],
+            parse_iso(data["started_at"]) or 0.0,
+            data["duration_ms"],
+            data["status"],
+            data.get("error"),
+            data.get("state_before"),
+        )
+
+    def __repr__(self) -> str:
+        return (f"LogEntry(node={self.node!r}, step={self.step}, attempt={self.attempt}, "
+                f"status={self.status!r}, duration_ms={self.duration_ms:.3f})")
+
+
+@dataclass(eq=False)
+class WorkflowRun:
+    """One execution of a graph and everything it keeps.
+
+    ``step`` counts completed steps; ``next_nodes`` is the node set the next step runs (empty
+    when the run is over), so a stored run can be resumed from exactly there.
+    """
+
+    graph_id: str
+    state: dict[str, Any] = field(default_factory=dict)
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    status: RunStatus = RunStatus.PENDING
+    visited_nodes: list[str] = field(default_factory=list)
+    logs: list[LogEntry] = field(default_factory=list)
+    error: dict[str, Any] | None = None
+    step: int = 0
+    next_nodes: list[str] = field(default_factory=list)
+    join_progress: dict[str, list[str]] = field(default_factory=dict)
+    """For each join edge (by index) the sources that have finished since it last fired."""
+    max_steps: int | None = None
+    interrupt_before: list[str] = field(default_factory=list)
+    created: float = field(default_factory=time.time)
+    finished: float | None = None
+    _cancel: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    @property
+    def created_at(self) -> str:
+        """Creation time, ISO-8601 UTC."""
+        return iso(self.created) or ""
+
+    @property
+    def finished_at(self) -> str | None:
+        """When the run reached a final or paused status, ISO-8601 UTC."""
+        return iso(self.finished)
+
+    @property
+    def final_state(self) -> dict[str, Any]:
+        """The state (final once the run has finished)."""
+        return self.state
+
+    def cancel(self) -> None:
+        """Ask the run to stop before its next step; it ends ``cancelled``."""
+        self._cancel.set()
+
+    @property
+    def cancel_requested(self) -> bool:
+        """True once :meth:`cancel` was called."""
+        return self._cancel.is_set()
+
+    def to_dict(self, *, logs: bool = True) -> dict[str, Any]:
+        """The run as JSON-serialisable data (when its state is)."""
+        data: dict[str, Any] = {
+            "run_id": self.run_id,
+            "graph_id": self.graph_id,
+            "status": self.status.value,
+            "state": self.state,
+            "visited_nodes": list(self.visited_nodes),
+            "step": self.step,
+            "next_nodes": list(self.next_nodes),
+            "join_progress": {k: list(v) for k, v in self.join_progress.items()},
+            "error": self.error,
+            "max_steps": self.max_steps,
+            "interrupt_before": list(self.interrupt_before),
+            "created_at": self.created_at,
+            "finished_at": self.finished_at,
+        }
+        if logs:
+            data["logs"] = [entry.to_dict() for entry in self.logs]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> WorkflowRun:
+        """Rebuild a run from :meth:`to_dict` output."""
+        return cls(
+            graph_id=data["graph_id"],
+            state=dict(data.get("state") or {}),
+            run_id=data["run_id"],
+            status=RunStatus(data["status"]),
+            visited_nodes=list(data.get("visited_nodes") or []),
+            logs=[LogEntry.from_dict(e) for e in data.get("logs") or []],
+            error=data.get("error"),
+            step=data.get("step", 0),
+            next_nodes=list(data.get("next_nodes") or []),
+            join_progress={k: list(v) for k, v in (data.get("join_progress") or {}).items()},
+            max_steps=data.get("max_steps"),
+            interrupt_before=list(data.get("interrupt_before") or []),
+            created=parse_iso(data.get("created_at")) or time.time(),
+            finished=parse_iso(data.get("finished_at")),
+        )
+
+
+class EventType(StrEnum):
+    """The kinds of :class:`Event`; the lifecycle hooks are named after them."""
+
+    RUN_STARTED = "run_started"
+    NODE_STARTED = "node_started"
+    NODE_FINISHED = "node_finished"
+    NODE_FAILED = "node_failed"
+    STEP_FINISHED = "step_finished"
+    RUN_FINISHED = "run_finished"
+
+
+@dataclass(slots=True)
+class Event:
+    """Something that happened in a run; ``stream()``, hooks and the API all see these.
+
+    ``data`` depends on the type: ``node_started`` has ``attempt``; ``node_finished`` has
+    ``attempt``, ``duration_ms``, ``update`` (the keys it returned); ``node_failed`` has
+    ``attempt``, ``error``, ``will_retry``; ``step_finished`` has ``update`` (the merged
+    update) and ``next_nodes``; ``run_finished`` has ``status`` and ``error``.
+    """
+
+    type: EventType
+    run_id: str
+    step: int
+    node: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    ts: float = field(default_factory=time.time)
+    state: dict[str, Any] | None = None
+    """``node_started`` only: the state the node was given (not serialised)."""
+    exc: BaseException | None = None
+    """``node_failed`` only: the exception itself (not serialised)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The event as JSON data (values in ``update`` as given: make them JSON-safe first)."""
+        return {
+            "type": self.type.value,
+            "run_id": self.run_id,
+            "step": self.step,
+            "node": self.node,
+            "ts": iso(self.ts),
+            **self.data,
+        }

@@ -1,0 +1,239 @@
+"""Stores keep graph specs and runs. The protocol, and the built-in in-memory store.
+
+A backend is chosen by URL (``memory://``, ``sqlite:///path.db``); plugins add schemes through
+``wfengine_register_stores``. A *durable* store gets a checkpoint after every step
+(:meth:`Store.save_step`), so a run interrupted by a crash resumes from its last completed step.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+from .run import LogEntry, RunStatus, WorkflowRun
+
+
+@runtime_checkable
+class Store(Protocol):
+    """What the engine needs of a storage backend.
+
+    ``durable`` tells the executor to call :meth:`save_step` after every step; a store that
+    keeps runs only in memory sets it to ``False`` and the executor skips the call.
+    """
+
+    durable: bool
+
+    def save_graph(self, graph_id: str, spec: Mapping[str, Any]) -> None:
+        """Store (or replace) a graph spec under ``graph_id``."""
+
+    def get_graph(self, graph_id: str) -> dict[str, Any] | None:
+        """The spec stored under ``graph_id``, or ``None``."""
+
+    def list_graphs(self) -> list[dict[str, Any]]:
+        """Every stored graph as ``{graph_id, name, version, created_at}``, newest first."""
+
+    def save_run(self, run: WorkflowRun) -> None:
+        """Store the whole run (status, state, position, error, logs); insert or replace."""
+
+    def save_step(
+        self, run: WorkflowRun, update: Mapping[str, Any], logs: Sequence[LogEntry]
+    ) -> None:
+        """Checkpoint step ``run.step``: its merged ``update``, its log entries and the run's
+        new position (``state``, ``next_nodes``, ``join_progress``), in one transaction.
+
+        Raise (and store nothing) when a value cannot be stored; the run then fails cleanly.
+        """
+
+    def get_run(self, run_id: str) -> WorkflowRun | None:
+        """The run with this id (with its logs), or ``None``."""
+
+    def list_runs(
+        self,
+        *,
+        graph_id: str | None = None,
+        status: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> tuple[list[WorkflowRun], str | None]:
+        """Runs newest first, filtered; returns the page and the cursor of the next page."""
+
+    def delete_run(self, run_id: str) -> bool:
+        """Delete a run and its steps; ``True`` when it existed."""
+
+    def prune(
+        self,
+        *,
+        older_than: float | None = None,
+        keep_last: int | None = None,
+        status: str | None = None,
+    ) -> int:
+        """Delete final runs created more than ``older_than`` seconds ago, or beyond the newest
+        ``keep_last``, optionally only those with ``status``; returns how many were deleted.
+        Runs still running or paused are kept unless ``status`` names their status."""
+
+    def close(self) -> None:
+        """Release connections and files."""
+
+
+class MemoryStore:
+    """Keeps graphs and runs in this process only (``memory://``). Thread-safe.
+
+    Runs are kept as the live objects the executor updates, so a reader sees a running run's
+    progress at once; nothing survives the process.
+    """
+
+    durable = False
+
+    def __init__(self, url: str = "memory://") -> None:
+        self.url = url
+        self._lock = threading.Lock()
+        self._graphs: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._runs: dict[str, WorkflowRun] = {}
+
+    def save_graph(self, graph_id: str, spec: Mapping[str, Any]) -> None:
+        with self._lock:
+            self._graphs[graph_id] = (time.time(), dict(spec))
+
+    def get_graph(self, graph_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            found = self._graphs.get(graph_id)
+        return dict(found[1]) if found else None
+
+    def list_graphs(self) -> list[dict[str, Any]]:
+        from .run import iso
+
+        with self._lock:
+            items = sorted(self._graphs.items(), key=lambda kv: kv[1][0], reverse=True)
+        return [
+            {
+                "graph_id": gid,
+                "name": spec.get("name", gid),
+                "version": spec.get("version", 1),
+                "created_at": iso(created),
+            }
+            for gid, (created, spec) in items
+        ]
+
+    def save_run(self, run: WorkflowRun) -> None:
+        with self._lock:
+            self._runs[run.run_id] = run
+
+    def save_step(
+        self, run: WorkflowRun, update: Mapping[str, Any], logs: Sequence[LogEntry]
+    ) -> None:
+        with self._lock:
+            self._runs[run.run_id] = run
+
+    def get_run(self, run_id: str) -> WorkflowRun | None:
+        with self._lock:
+            return self._runs.get(run_id)
+
+    def list_runs(
+        self,
+        *,
+        graph_id: str | None = None,
+        status: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> tuple[list[WorkflowRun], str | None]:
+        with self._lock:
+            runs = list(self._runs.values())
+        runs.sort(key=lambda r: (r.created, r.run_id), reverse=True)
+        if graph_id is not None:
+            runs = [r for r in runs if r.graph_id == graph_id]
+        if status is not None:
+            runs = [r for r in runs if r.status == status]
+        start = int(cursor) if cursor else 0
+        end = len(runs) if limit is None else start + limit
+        page = runs[start:end]
+        return page, (str(end) if end < len(runs) else None)
+
+    def delete_run(self, run_id: str) -> bool:
+        with self._lock:
+            return self._runs.pop(run_id, None) is not None
+
+    def prune(
+        self,
+        *,
+        older_than: float | None = None,
+        keep_last: int | None = None,
+        status: str | None = None,
+    ) -> int:
+        with self._lock:
+            runs = sorted(self._runs.values(), key=lambda r: r.created, reverse=True)
+            doomed = select_prunable(runs, older_than=older_than, keep_last=keep_last,
+                                     status=status)
+            for run in doomed:
+                del self._runs[run.run_id]
+        return len(doomed)
+
+    def close(self) -> None:
+        pass
+
+
+def select_prunable(
+    runs_newest_first: Sequence[WorkflowRun],
+    *,
+    older_than: float | None,
+    keep_last: int | None,
+    status: str | None,
+) -> list[WorkflowRun]:
+    """Which runs :meth:`Store.prune` deletes (shared by stores that prune in Python)."""
+    now = time.time()
+    doomed = []
+    for index, run in enumerate(runs_newest_first):
+        if status is not None:
+            if run.status != status:
+                continue
+        elif not RunStatus(run.status).is_final:
+            continue
+        too_old = older_than is not None and run.created < now - older_than
+        beyond = keep_last is not None and index >= keep_last
+        if too_old or beyond:
+            doomed.append(run)
+    return doomed
+
+
+class GraphStore:
+    """The seed's graph store: ``save`` a spec, ``get`` it by id, ``list`` them."""
+
+    def __init__(self, store: Store | None = None) -> None:
+        self.store: Store = store if store is not None else MemoryStore()
+
+    def save(self, spec: Mapping[str, Any], graph_id: str | None = None) -> str:
+        """Store ``spec``; returns its id (``graph_id`` or a new uuid4 hex)."""
+        import uuid
+
+        gid = graph_id or uuid.uuid4().hex
+        self.store.save_graph(gid, spec)
+        return gid
+
+    def get(self, graph_id: str) -> dict[str, Any] | None:
+        """The spec stored under ``graph_id``, or ``None``."""
+        return self.store.get_graph(graph_id)
+
+    def list(self) -> list[dict[str, Any]]:
+        """Every stored graph, newest first."""
+        return self.store.list_graphs()
+
+
+class RunStore:
+    """The seed's run store: ``save`` a run, ``get`` it by id, ``get_by_graph``."""
+
+    def __init__(self, store: Store | None = None) -> None:
+        self.store: Store = store if store is not None else MemoryStore()
+
+    def save(self, run: WorkflowRun) -> None:
+        """Store the run."""
+        self.store.save_run(run)
+
+    def get(self, run_id: str) -> WorkflowRun | None:
+        """The run with this id, or ``None``."""
+        return self.store.get_run(run_id)
+
+    def get_by_graph(self, graph_id: str) -> list[WorkflowRun]:
+        """Every run of one graph, newest first."""
+        runs, _ = self.store.list_runs(graph_id=graph_id)
+        return runs
