@@ -10,8 +10,18 @@ from .errors import (
     StepLimitError,
     WorkflowError,
 )
+from .engine import (
+    Engine,
+    get_condition_registry,
+    get_engine,
+    get_store_registry,
+    get_tool_registry,
+    get_workflow_registry,
+)
 from .executor import WorkflowExecutor
 from .graph import END, Edge, Graph, Node
+from .markers import hookimpl, hookspec
+from .registry import ConditionRegistry, StoreRegistry, ToolRegistry, WorkflowRegistry
 from .retry import RetryPolicy
 from .run import Event, EventType, LogEntry, RunStatus, WorkflowRun
 from .storage import GraphStore, MemoryStore, RunStore, Store
@@ -19,6 +29,18 @@ from .storage import GraphStore, MemoryStore, RunStore, Store
 __version__ = "0.1.0"
 
 __all__ = [
+    "ConditionRegistry",
+    "Engine",
+    "StoreRegistry",
+    "ToolRegistry",
+    "WorkflowRegistry",
+    "get_condition_registry",
+    "get_engine",
+    "get_store_registry",
+    "get_tool_registry",
+    "get_workflow_registry",
+    "hookimpl",
+    "hookspec",
     "END",
     "Edge",
     "Event",

@@ -1,0 +1,486 @@
+"""The :class:`Engine`: one plugin manager, its registries and store; the facade callers use.
+
+An engine owns everything it uses, so two engines with different plugins can live in one
+process and each test can build its own::
+
+    engine = Engine(plugins=[my_plugin], load_entrypoints=False)
+    run = engine.run("my-workflow", {"value": 10})
+
+One engine is safe to use from many threads, for many concurrent runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pluggy
+
+from . import hookspecs, settings
+from .builtins import builtin_plugins
+from .errors import RunNotFoundError, UnknownNameError, WorkflowError
+from .executor import Emit, WorkflowExecutor
+from .graph import Graph
+from .markers import PROJECT
+from .plugins import PluginFailure, PluginInfo, load_entrypoint_plugins, report_failure
+from .registry import (
+    ConditionRegistry,
+    Registry,
+    StoreRegistry,
+    ToolRegistry,
+    WorkflowRegistry,
+)
+from .run import Event, EventType, RunStatus, WorkflowRun
+from .storage import Store
+
+log = logging.getLogger("wfengine.plugins")
+
+GraphTarget = Graph | str | os.PathLike[str] | Mapping[str, Any]
+"""What :meth:`Engine.run` accepts: a Graph, a workflow name, a stored graph id, a spec file
+path, or a spec mapping."""
+
+
+class Engine:
+    """Plugins, registries, a store and the runs going on: everything a caller needs."""
+
+    def __init__(
+        self,
+        plugins: Iterable[object] = (),
+        *,
+        load_entrypoints: bool = True,
+        store: str | Store | None = None,
+    ) -> None:
+        self.pm = pluggy.PluginManager(PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        self._infos: dict[str, PluginInfo] = {}
+        self.plugin_failures: list[PluginFailure] = []
+        from . import __version__
+
+        for name, module in builtin_plugins():
+            self.pm.register(module, name=name)
+            self._infos[name] = PluginInfo(name, module.__name__, "wfengine", __version__,
+                                           builtin=True)
+        for plugin in plugins:
+            self._register_object(plugin)
+        if load_entrypoints:
+            self.plugin_failures.extend(load_entrypoint_plugins(self.pm, self._infos))
+        self._lock = threading.RLock()
+        self._active: dict[str, WorkflowRun] = {}
+        self._graphs: dict[str, Graph] = {}
+        self._executors: weakref.WeakKeyDictionary[Graph, WorkflowExecutor] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._pool: ThreadPoolExecutor | None = None
+        self._collect()
+        self.store: Store = self._open_store(store)
+
+    # -- plugins -------------------------------------------------------------------------
+
+    def _register_object(self, plugin: object, name: str | None = None) -> str:
+        name = name or getattr(plugin, "__name__", None) or type(plugin).__name__
+        registered = self.pm.register(plugin, name=name)
+        if registered is None:
+            raise WorkflowError(f"plugin '{name}' is blocked")
+        module = getattr(plugin, "__name__", type(plugin).__module__)
+        self._infos[registered] = PluginInfo(registered, module)
+        return registered
+
+    def register_plugin(self, plugin: object, name: str | None = None) -> str:
+        """Add a plugin object to a built engine; its registrations and hooks apply at once."""
+        registered = self._register_object(plugin, name)
+        self._collect()
+        return registered
+
+    def unregister_plugin(self, name: str) -> None:
+        """Remove a plugin added by name; its tools, strategies and hooks go with it."""
+        self.pm.unregister(name=name)
+        self._infos.pop(name, None)
+        self._collect()
+
+    def _collect(self) -> None:
+        """(Re)build the registries and the lifecycle dispatcher from the plugins."""
+        self.tools = ToolRegistry()
+        self.conditions = ConditionRegistry()
+        self.stores = StoreRegistry()
+        self.workflows = WorkflowRegistry()
+        registries: list[tuple[str, Registry[Any]]] = [
+            ("wfengine_register_stores", self.stores),
+            ("wfengine_register_conditions", self.conditions),
+            ("wfengine_register_tools", self.tools),
+            ("wfengine_register_workflows", self.workflows),
+        ]
+        failed: set[str] = set()
+        for hook_name, registry in registries:
+            for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+                if impl.plugin_name in failed:
+                    continue
+                registry.current_plugin = impl.plugin_name
+                try:
+                    impl.function(**{arg: registry for arg in impl.argnames})
+                except Exception as exc:
+                    failed.add(impl.plugin_name)
+                    for _, other in registries:
+                        other.unregister_plugin(impl.plugin_name)
+                    failure = PluginFailure(impl.plugin_name, f"{type(exc).__name__}: {exc}",
+                                            "register")
+                    self.plugin_failures.append(failure)
+                    report_failure(failure)
+            registry.current_plugin = "<direct>"
+        self._emit = self._lifecycle_emitter()
+        self._executors = weakref.WeakKeyDictionary()
+
+    def _lifecycle_emitter(self) -> Emit | None:
+        """A function turning events into lifecycle hook calls, or ``None`` when no plugin
+        implements any lifecycle hook (so the executor pays nothing for them)."""
+        table: dict[EventType, list[tuple[str, Callable[..., Any], tuple[str, ...]]]] = {}
+        for kind in (EventType.RUN_STARTED, EventType.NODE_STARTED, EventType.NODE_FINISHED,
+                     EventType.NODE_FAILED, EventType.RUN_FINISHED):
+            impls = getattr(self.pm.hook, f"wfengine_{kind.value}").get_hookimpls()
+            if impls:
+                table[kind] = [(i.plugin_name, i.function, tuple(i.argnames))
+                               for i in reversed(impls)]
+        if not table:
+            return None
+
+        def emit(run: WorkflowRun, event: Event) -> None:
+            impls = table.get(event.type)
+            if not impls:
+                return
+            data = event.data
+            args = {
+                "run": run,
+                "node": event.node,
+                "state": event.state,
+                "attempt": data.get("attempt"),
+                "update": data.get("update"),
+                "duration": (data.get("duration_ms") or 0.0) / 1000.0,
+                "error": event.exc,
+                "will_retry": data.get("will_retry"),
+            }
+            for plugin_name, function, argnames in impls:
+                try:
+                    function(**{a: args[a] for a in argnames})
+                except Exception:
+                    log.warning("plugin '%s' failed in hook wfengine_%s (ignored)",
+                                plugin_name, event.type.value, exc_info=True)
+
+        return emit
+
+    def plugins(self) -> list[PluginInfo]:
+        """Every loaded plugin (built-ins first) with the hooks it implements."""
+        result = []
+        for name, info in self._infos.items():
+            plugin = self.pm.get_plugin(name)
+            if plugin is None:
+                continue
+            info.hooks = sorted(hc.name for hc in (self.pm.get_hookcallers(plugin) or []))
+            result.append(info)
+        return result
+
+    def register_commands(self, cli: Any) -> None:
+        """Let plugins add subcommands to the ``wf`` group (each plugin isolated)."""
+        for impl in self.pm.hook.wfengine_register_commands.get_hookimpls():
+            try:
+                impl.function(**{arg: cli for arg in impl.argnames})
+            except Exception as exc:
+                failure = PluginFailure(impl.plugin_name, f"{type(exc).__name__}: {exc}",
+                                        "register")
+                self.plugin_failures.append(failure)
+                report_failure(failure)
+
+    # -- store and graphs ----------------------------------------------------------------
+
+    def _open_store(self, store: str | Store | None) -> Store:
+        if store is not None and not isinstance(store, str):
+            return store
+        url = store or os.environ.get("WFENGINE_STORE") or "memory://"
+        opened: Store = self.stores.open(url)
+        return opened
+
+    def load_spec(self, source: Any, **limits: Any) -> Graph:
+        """A graph from a spec: a mapping, YAML/JSON text, or a path to a YAML/JSON file."""
+        from .spec import load_spec
+
+        return load_spec(source, tools=self.tools, conditions=self.conditions, **limits)
+
+    def save_graph(self, spec: Mapping[str, Any] | Graph, graph_id: str | None = None) -> str:
+        """Validate and store a graph spec; returns its id (a new uuid4 hex by default)."""
+        import uuid
+
+        from .spec import dump_spec
+
+        data = dump_spec(spec) if isinstance(spec, Graph) else dict(spec)
+        self.load_spec(data)  # refuse a bad spec before storing it
+        gid = graph_id or uuid.uuid4().hex
+        self.store.save_graph(gid, data)
+        return gid
+
+    def graph(self, target: GraphTarget) -> tuple[str, Graph]:
+        """Resolve ``target`` to ``(graph_id, graph)``.
+
+        A string is tried as a registered workflow, then a stored graph id, then a spec file.
+        """
+        if isinstance(target, Graph):
+            return target.name, target
+        if isinstance(target, Mapping):
+            graph = self.load_spec(target)
+            return graph.name, graph
+        name = os.fspath(target)
+        if name in self.workflows:
+            return name, self.workflows.build(name)
+        with self._lock:
+            known = self._graphs.get(name)
+        if known is not None:
+            return name, known
+        spec = self.store.get_graph(name)
+        if spec is not None:
+            return name, self.load_spec(spec)
+        if Path(name).suffix.lower() in {".yaml", ".yml", ".json"}:
+            graph = self.load_spec(Path(name))
+            return graph.name, graph
+        error = self.workflows.unknown(name)
+        raise UnknownNameError(
+            f"{error}; nor is it a stored graph id or a spec file (.yaml, .yml, .json)"
+        )
+
+    def executor(self, graph: Graph, graph_id: str | None = None) -> WorkflowExecutor:
+        """The (cached) executor running ``graph`` with this engine's hooks and store."""
+        with self._lock:
+            found = self._executors.get(graph)
+            if found is None or (graph_id is not None and found.graph_id != graph_id):
+                found = WorkflowExecutor(graph, emit=self._emit, store=self.store,
+                                         graph_id=graph_id, pool=self._shared_pool())
+                self._executors[graph] = found
+            self._graphs[found.graph_id] = graph
+            return found
+
+    def _shared_pool(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(settings.max_workers(),
+                                            thread_name_prefix="wfengine-node")
+        return self._pool
+
+    # -- runs ----------------------------------------------------------------------------
+
+    def start(
+        self,
+        target: GraphTarget,
+        state: Mapping[str, Any] | None = None,
+        *,
+        max_steps: int | None = None,
+        interrupt_before: Sequence[str] = (),
+    ) -> tuple[WorkflowExecutor, WorkflowRun]:
+        """Prepare a run (saved as ``pending``) without running it; see :meth:`run`."""
+        graph_id, graph = self.graph(target)
+        executor = self.executor(graph, graph_id)
+        run = executor.new_run(state, max_steps=max_steps, interrupt_before=interrupt_before)
+        self.store.save_run(run)
+        return executor, run
+
+    def run(
+        self,
+        target: GraphTarget,
+        state: Mapping[str, Any] | None = None,
+        *,
+        max_steps: int | None = None,
+        interrupt_before: Sequence[str] = (),
+    ) -> WorkflowRun:
+        """Run a graph, workflow name, stored graph id or spec to its end; returns the run."""
+        executor, run = self.start(target, state, max_steps=max_steps,
+                                   interrupt_before=interrupt_before)
+        return self._drive(executor, run, resuming=False)
+
+    async def arun(
+        self,
+        target: GraphTarget,
+        state: Mapping[str, Any] | None = None,
+        *,
+        max_steps: int | None = None,
+        interrupt_before: Sequence[str] = (),
+    ) -> WorkflowRun:
+        """Async :meth:`run`."""
+        executor, run = self.start(target, state, max_steps=max_steps,
+                                   interrupt_before=interrupt_before)
+        with self._tracking(run):
+            return await executor.arun_existing(run)
+
+    def stream(
+        self,
+        target: GraphTarget,
+        state: Mapping[str, Any] | None = None,
+        *,
+        max_steps: int | None = None,
+        interrupt_before: Sequence[str] = (),
+    ) -> Iterator[Event]:
+        """Run in a worker thread, yielding events as they happen (``event.run_id`` names it)."""
+        executor, run = self.start(target, state, max_steps=max_steps,
+                                   interrupt_before=interrupt_before)
+        with self._tracking(run):
+            yield from executor.stream(run=run)
+
+    async def astream(
+        self,
+        target: GraphTarget,
+        state: Mapping[str, Any] | None = None,
+        *,
+        max_steps: int | None = None,
+        interrupt_before: Sequence[str] = (),
+    ) -> AsyncIterator[Event]:
+        """Async :meth:`stream`."""
+        executor, run = self.start(target, state, max_steps=max_steps,
+                                   interrupt_before=interrupt_before)
+        with self._tracking(run):
+            async for event in executor.astream(run=run):
+                yield event
+
+    def resume(
+        self,
+        run_id: str,
+        state_patch: Mapping[str, Any] | None = None,
+        *,
+        graph: GraphTarget | None = None,
+        max_steps: int | None = None,
+    ) -> WorkflowRun:
+        """Continue a paused, failed, cancelled or crashed run from its last completed step.
+
+        The graph is found by the run's ``graph_id`` (workflow name or stored graph) unless
+        given. ``state_patch`` replaces keys of the state before the run goes on.
+        """
+        executor, run = self.prepare_resume(run_id, state_patch, graph=graph,
+                                            max_steps=max_steps)
+        return self._drive(executor, run, resuming=True)
+
+    def prepare_resume(
+        self,
+        run_id: str,
+        state_patch: Mapping[str, Any] | None = None,
+        *,
+        graph: GraphTarget | None = None,
+        max_steps: int | None = None,
+    ) -> tuple[WorkflowExecutor, WorkflowRun]:
+        """Load a run and make it ready to continue; :meth:`resume` then drives it."""
+        with self._lock:
+            if run_id in self._active:
+                raise WorkflowError(f"run {run_id} is still running in this process")
+        run = self.get_run(run_id)
+        graph_id, resolved = self.graph(graph if graph is not None else run.graph_id)
+        executor = self.executor(resolved, run.graph_id)
+        executor._prepare_resume(run, state_patch, max_steps)
+        return executor, run
+
+    def _drive(self, executor: WorkflowExecutor, run: WorkflowRun, *, resuming: bool) -> WorkflowRun:
+        with self._tracking(run):
+            return executor.run_existing(run, resuming=resuming)
+
+    def _tracking(self, run: WorkflowRun) -> _Tracking:
+        return _Tracking(self, run)
+
+    def get_run(self, run_id: str) -> WorkflowRun:
+        """The run (live when it is running here, else from the store)."""
+        with self._lock:
+            active = self._active.get(run_id)
+        if active is not None:
+            return active
+        run = self.store.get_run(run_id)
+        if run is None:
+            raise RunNotFoundError(f"run '{run_id}' not found in store {_store_url(self.store)}")
+        return run
+
+    def cancel(self, run_id: str) -> WorkflowRun:
+        """Cancel a run: a running one stops before its next step; a paused or failed one is
+        marked ``cancelled`` at once. A completed run cannot be cancelled."""
+        with self._lock:
+            active = self._active.get(run_id)
+        if active is not None:
+            active.cancel()
+            return active
+        run = self.get_run(run_id)
+        if run.status.is_final and run.status != RunStatus.FAILED:
+            raise WorkflowError(f"run {run_id} is already {run.status.value}")
+        run.status = RunStatus.CANCELLED
+        self.store.save_run(run)
+        return run
+
+    def close(self) -> None:
+        """Close the store and stop the worker threads."""
+        self.store.close()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _Tracking:
+    """Marks a run as active in its engine while a driver runs it."""
+
+    __slots__ = ("engine", "run")
+
+    def __init__(self, engine: Engine, run: WorkflowRun) -> None:
+        self.engine = engine
+        self.run = run
+
+    def __enter__(self) -> None:
+        with self.engine._lock:
+            self.engine._active[self.run.run_id] = self.run
+
+    def __exit__(self, *exc: object) -> None:
+        with self.engine._lock:
+            self.engine._active.pop(self.run.run_id, None)
+
+
+def _store_url(store: Store) -> str:
+    return str(getattr(store, "url", type(store).__name__))
+
+
+_default_engine: Engine | None = None
+_default_lock = threading.Lock()
+
+
+def get_engine() -> Engine:
+    """The process's default engine (entry-point plugins, store from ``WFENGINE_STORE``),
+    created on first use. Prefer an :class:`Engine` of your own in applications."""
+    global _default_engine
+    if _default_engine is None:
+        with _default_lock:
+            if _default_engine is None:
+                _default_engine = Engine()
+    return _default_engine
+
+
+def reset_default_engine() -> None:
+    """Forget the default engine (tests use this after changing the environment)."""
+    global _default_engine
+    with _default_lock:
+        if _default_engine is not None:
+            _default_engine.close()
+        _default_engine = None
+
+
+def get_tool_registry() -> ToolRegistry:
+    """The default engine's tool registry (the seed's name)."""
+    return get_engine().tools
+
+
+def get_condition_registry() -> ConditionRegistry:
+    """The default engine's condition strategies."""
+    return get_engine().conditions
+
+
+def get_workflow_registry() -> WorkflowRegistry:
+    """The default engine's workflows."""
+    return get_engine().workflows
+
+
+def get_store_registry() -> StoreRegistry:
+    """The default engine's storage backends."""
+    return get_engine().stores

@@ -1,0 +1,199 @@
+"""Typed registries handed to the registration hooks.
+
+A plugin's ``wfengine_register_*`` hook receives a registry and calls its ``register``; the
+registry validates the entry, refuses a name that another plugin already took (naming both
+plugins) and records which plugin supplied it (shown by ``wf tools`` and ``wf plugins``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from .errors import RegistryError, UnknownNameError
+
+T = TypeVar("T")
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]*$")
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryEntry(Generic[T]):
+    """One registered item: its name, the value, a description and the plugin it came from."""
+
+    name: str
+    value: T
+    description: str
+    plugin: str
+
+    def to_dict(self) -> dict[str, str]:
+        """Name, description and plugin as JSON data."""
+        return {"name": self.name, "description": self.description, "plugin": self.plugin}
+
+
+class Registry(Generic[T]):
+    """Named entries of one kind (``kind`` appears in error messages: "tool", "store")."""
+
+    kind = "entry"
+
+    def __init__(self) -> None:
+        self._entries: dict[str, RegistryEntry[T]] = {}
+        self.current_plugin = "<direct>"
+        """The plugin whose registration hook is running; set by the engine."""
+
+    def _add(self, name: str, value: T, description: str | None) -> T:
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise RegistryError(
+                f"{self.kind} name {name!r} from plugin '{self.current_plugin}' is invalid: use "
+                "letters, digits, '_', '.', ':' or '-', starting with a letter"
+            )
+        existing = self._entries.get(name)
+        if existing is not None:
+            raise RegistryError(
+                f"{self.kind} '{name}' is registered twice: by plugin '{existing.plugin}' and by "
+                f"plugin '{self.current_plugin}'; disable one (WFENGINE_DISABLE_PLUGINS) or "
+                "rename the entry"
+            )
+        text = description if description is not None else _first_doc_line(value)
+        self._entries[name] = RegistryEntry(name, value, text, self.current_plugin)
+        return value
+
+    def get(self, name: str) -> T:
+        """The value registered as ``name``; an error listing close matches when unknown."""
+        try:
+            return self._entries[name].value
+        except KeyError:
+            raise self.unknown(name) from None
+
+    def entry(self, name: str) -> RegistryEntry[T]:
+        """The full entry (with description and plugin) registered as ``name``."""
+        try:
+            return self._entries[name]
+        except KeyError:
+            raise self.unknown(name) from None
+
+    def unknown(self, name: str) -> UnknownNameError:
+        """The error for an unknown ``name``, suggesting close matches."""
+        close = difflib.get_close_matches(str(name), list(self._entries), n=3, cutoff=0.6)
+        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        known = f" (known: {', '.join(sorted(self._entries)) or 'none'})" if not close else ""
+        return UnknownNameError(f"unknown {self.kind} '{name}'{hint}{known}")
+
+    def names(self) -> list[str]:
+        """Registered names, sorted."""
+        return sorted(self._entries)
+
+    def entries(self) -> list[RegistryEntry[T]]:
+        """Registered entries, sorted by name."""
+        return [self._entries[n] for n in self.names()]
+
+    def unregister_plugin(self, plugin: str) -> None:
+        """Drop every entry one plugin supplied (used when its registration hook fails)."""
+        for name in [n for n, e in self._entries.items() if e.plugin == plugin]:
+            del self._entries[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+class ToolRegistry(Registry[Callable[..., Any]]):
+    """Tools: named callables. A tool used as a node is called ``tool(state, **params)``."""
+
+    kind = "tool"
+
+    def register(
+        self, name: str, func: Callable[..., Any], description: str | None = None
+    ) -> Callable[..., Any]:
+        """Register ``func`` as tool ``name`` (description defaults to its docstring)."""
+        if not callable(func):
+            raise RegistryError(f"tool '{name}' from plugin '{self.current_plugin}' is not callable")
+        return self._add(name, func, description)
+
+    def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """Call tool ``name`` with any arguments."""
+        return self.get(name)(*args, **kwargs)
+
+
+Predicate = Callable[[Any], bool]
+ConditionFactory = Callable[..., Predicate]
+"""``factory(spec, compile) -> predicate``: ``spec`` is the condition's mapping, ``compile``
+turns a nested condition (for combinators) into a predicate."""
+
+
+class ConditionRegistry(Registry[ConditionFactory]):
+    """Condition strategies: factories turning a condition given as data into a predicate."""
+
+    kind = "condition strategy"
+
+    def register(
+        self, name: str, factory: ConditionFactory, description: str | None = None
+    ) -> ConditionFactory:
+        """Register strategy ``name``: ``factory(spec, compile)`` returns ``predicate(state)``."""
+        if not callable(factory):
+            raise RegistryError(f"condition strategy '{name}' is not callable")
+        return self._add(name, factory, description)
+
+
+StoreFactory = Callable[[str], Any]
+
+
+class StoreRegistry(Registry[StoreFactory]):
+    """Storage backends by URL scheme: ``factory(url) -> Store``."""
+
+    kind = "store scheme"
+
+    def register(
+        self, scheme: str, factory: StoreFactory, description: str | None = None
+    ) -> StoreFactory:
+        """Register ``factory(url)`` for URLs starting ``scheme://`` (or ``scheme:``)."""
+        if not callable(factory):
+            raise RegistryError(f"store scheme '{scheme}' factory is not callable")
+        return self._add(scheme, factory, description)
+
+    def open(self, url: str) -> Any:
+        """Open the store a URL names (``memory://``, ``sqlite:///runs.db``)."""
+        scheme, sep, _rest = url.partition(":")
+        if not sep or not scheme:
+            raise RegistryError(
+                f"store URL {url!r} has no scheme; expected e.g. memory:// or sqlite:///path.db"
+            )
+        return self.get(scheme)(url)
+
+
+class WorkflowRegistry(Registry[Any]):
+    """Ready-made graphs by name: a :class:`~wfengine.Graph` or a zero-argument factory."""
+
+    kind = "workflow"
+
+    def register(self, name: str, graph: Any, description: str | None = None) -> Any:
+        """Register ``graph`` (a Graph, or a callable returning one) as workflow ``name``."""
+        from .graph import Graph
+
+        if not isinstance(graph, Graph) and not callable(graph):
+            raise RegistryError(f"workflow '{name}' must be a Graph or a callable returning one")
+        return self._add(name, graph, description)
+
+    def build(self, name: str) -> Any:
+        """The workflow's graph (built by its factory when one was registered)."""
+        from .graph import Graph
+
+        value = self.get(name)
+        graph = value if isinstance(value, Graph) else value()
+        if not isinstance(graph, Graph):
+            raise RegistryError(f"workflow '{name}' factory returned {type(graph).__name__}, "
+                                "not a Graph")
+        return graph
+
+
+def _first_doc_line(value: Any) -> str:
+    doc = getattr(value, "__doc__", None) or ""
+    return doc.strip().splitlines()[0] if doc.strip() else ""
