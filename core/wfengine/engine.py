@@ -78,7 +78,8 @@ class Engine:
         )
         self._pool: ThreadPoolExecutor | None = None
         self._collect()
-        self.store: Store = self._open_store(store)
+        self._store: Store | None = store if store is not None and not isinstance(store, str) else None
+        self._store_url = store if isinstance(store, str) else None
 
     # -- plugins -------------------------------------------------------------------------
 
@@ -196,12 +197,32 @@ class Engine:
 
     # -- store and graphs ----------------------------------------------------------------
 
-    def _open_store(self, store: str | Store | None) -> Store:
-        if store is not None and not isinstance(store, str):
-            return store
-        url = store or os.environ.get("WFENGINE_STORE") or "memory://"
-        opened: Store = self.stores.open(url)
-        return opened
+    @property
+    def store_url(self) -> str:
+        """The URL of the store: ``Engine(store=...)``, else ``WFENGINE_STORE``, else memory."""
+        if self._store is not None:
+            return _store_url(self._store)
+        return self._store_url or os.environ.get("WFENGINE_STORE") or "memory://"
+
+    @property
+    def store(self) -> Store:
+        """The engine's store, opened on first use (so listing plugins touches no database)."""
+        if self._store is None:
+            with self._lock:
+                if self._store is None:
+                    self._store = self.stores.open(self.store_url)
+        return self._store
+
+    def set_store(self, store: str | Store) -> None:
+        """Choose the store before it is first used (the CLI's ``--store``)."""
+        with self._lock:
+            if self._store is not None and not isinstance(store, str) and store is self._store:
+                return
+            if self._store is not None:
+                self._store.close()
+            self._store = None if isinstance(store, str) else store
+            self._store_url = store if isinstance(store, str) else None
+            self._executors = weakref.WeakKeyDictionary()
 
     def load_spec(self, source: Any, **limits: Any) -> Graph:
         """A graph from a spec: a mapping, YAML/JSON text, or a path to a YAML/JSON file."""
@@ -409,7 +430,8 @@ class Engine:
 
     def close(self) -> None:
         """Close the store and stop the worker threads."""
-        self.store.close()
+        if self._store is not None:
+            self._store.close()
         if self._pool is not None:
             self._pool.shutdown(wait=False)
 
