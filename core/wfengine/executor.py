@@ -240,7 +240,12 @@ class WorkflowExecutor:
         ex = _Execution(self, run, emit if emit is not None else self.emit, resuming)
         try:
             ex.begin()
-            while (batch := ex.plan()) is not None:
+            simple = ex.emit is None and ex.checkpoint is None and not ex.joins
+            while True:
+                if simple:
+                    ex.simple_steps()
+                if (batch := ex.plan()) is None:
+                    break
                 if len(batch) == 1:
                     results = [self._call_sync(ex, self.graph.nodes[batch[0]])]
                 else:
@@ -309,9 +314,9 @@ class WorkflowExecutor:
         futures = [pool.submit(self._call_sync, ex, self.graph.nodes[name]) for name in batch]
         return [f.result() for f in futures]
 
-    def _call_sync(self, ex: _Execution, node: Node) -> _NodeResult:
-        """One node, all its attempts, in this thread (or the pool, for a timeout)."""
-        attempt = 1
+    def _call_sync(self, ex: _Execution, node: Node, attempt: int = 1) -> _NodeResult:
+        """One node, all its attempts from ``attempt`` on, in this thread (or the pool, for a
+        timeout)."""
         run = ex.run
         step = run.step + 1
         while True:
@@ -432,6 +437,86 @@ class _Execution:
         self.reducers = self.graph.reducers
         self.joins = [(str(i), e) for i, e in enumerate(self.graph.edges) if e.is_join]
         self.log_start = len(run.logs)
+
+    # -- the hot path --------------------------------------------------------------------
+
+    def simple_steps(self) -> None:
+        """Run consecutive simple steps inline: one sync node, no timeout, no interrupt.
+
+        Only used when nothing observes the steps (no events, no checkpoints, no joins); it
+        does what :meth:`plan`, ``_call_sync`` and :meth:`commit` do for such a step, without
+        their generality, and hands anything else (failures included) back to them.
+        """
+        run = self.run
+        if run.status != RunStatus.RUNNING or self.resuming:
+            return
+        state = run.state
+        nodes = self.graph.nodes
+        routes = self.graph._route_table()
+        reducers = self.reducers
+        logs = run.logs
+        visited = run.visited_nodes
+        cancel = run._cancel
+        interrupts = run.interrupt_before
+        limit = run.max_steps or settings.max_steps()
+        perf = time.perf_counter
+        offset = self.wall0 - self.perf0
+        while True:
+            batch = run.next_nodes
+            if len(batch) != 1 or run.step >= limit or cancel.is_set():
+                return
+            name = batch[0]
+            node = nodes[name]
+            if node.timeout is not None or node.is_async or (interrupts and name in interrupts):
+                return
+            step = run.step + 1
+            self.log_start = len(logs)
+            start = perf()
+            try:
+                update = node.func(dict(state))
+            except Exception as exc:
+                delay = self.node_failed(node, step, 1, start, exc)
+                if delay is None:
+                    result: _NodeResult = (name, None, exc)
+                elif cancel.wait(delay):
+                    result = (name, None, _Cancelled())
+                else:
+                    result = self.executor._call_sync(self, node, 2)
+                self.commit(batch, [result])
+                return
+            logs.append(LogEntry(name, step, 1, offset + start, (perf() - start) * 1000.0,
+                                 "completed"))
+            try:
+                if update:
+                    if type(update) is dict and not reducers:
+                        for key, value in update.items():
+                            if state.get(key, _MISSING) is not value:
+                                state[key] = value
+                    else:
+                        merged = _filtered(update, state, reducers)
+                        _apply(state, merged, reducers, False, [])
+                route = routes.get(name)
+                if route is None:
+                    next_nodes: list[str] = []
+                else:
+                    targets = route.always
+                    fired = False
+                    for edge in route.conditional:
+                        if edge.condition(state):  # type: ignore[misc]
+                            targets = [*targets, edge.target]
+                            fired = True
+                    if not fired and route.default:
+                        targets = [*targets, *route.default]
+                    if len(targets) == 1:
+                        next_nodes = [] if targets[0] == END else [targets[0]]
+                    else:
+                        next_nodes = list(dict.fromkeys(t for t in targets if t != END))
+            except Exception as exc:
+                self.fail(exc, node=None)
+                return
+            visited.append(name)
+            run.step = step
+            run.next_nodes = next_nodes
 
     # -- lifecycle -----------------------------------------------------------------------
 
