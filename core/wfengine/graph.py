@@ -83,6 +83,15 @@ class Edge:
     description: str | None = None
     condition_spec: Any = None
     """The condition as data (from a spec), kept so the graph can be written back."""
+    _owner: Graph | None = field(default=None, repr=False)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        # the owner caches routes; an edge changed after it was added must not route stale
+        if name in _ROUTING_FIELDS:
+            owner = getattr(self, "_owner", None)
+            if owner is not None:
+                owner._routes = None
 
     @property
     def source(self) -> str:
@@ -121,6 +130,9 @@ class Edge:
         if self.description:
             data["description"] = self.description
         return data
+
+
+_ROUTING_FIELDS = frozenset({"sources", "target", "condition", "default"})
 
 
 @dataclass(slots=True)
@@ -205,9 +217,9 @@ class Graph:
         sources = (source,) if isinstance(source, str) else tuple(source)
         if not sources:
             raise GraphValidationError(self.name, ["an edge needs at least one source"])
-        self.edges.append(
-            Edge(sources, target, condition, default, description, condition_spec)
-        )
+        edge = Edge(sources, target, condition, default, description, condition_spec)
+        edge._owner = self
+        self.edges.append(edge)
         self._routes = None
         return self
 
