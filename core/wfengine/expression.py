@@ -167,7 +167,7 @@ def compile_expression(text: str, *, where: str = "when") -> Predicate:
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
-        col = f" at column {exc.offset}" if exc.offset else ""
+        col = f" at column {exc.offset}" if exc.offset else " at the end"
         raise ConditionError(f"invalid expression {text!r}{col}: {exc.msg}", where) from None
     except (RecursionError, MemoryError, ValueError) as exc:
         raise ConditionError(f"expression {text!r} cannot be parsed: {exc}", where) from None
@@ -443,6 +443,7 @@ def _safe_pow(base: Any, exponent: Any) -> Any:
             isinstance(base, int)
             and isinstance(exponent, int)
             and exponent > 0
+            and abs(base) > 1
             and abs(base).bit_length() * exponent > MAX_INT_BITS
         ):
             raise _Refused(
