@@ -145,18 +145,24 @@ def main() -> None:
 
     print(f"{'case':<44}{'engine':>12}{'baseline':>12}{'overhead':>12}")
     for label, runner in (("executor", bare), ("Engine (built-ins loaded)", with_engine)):
-        for name, case in (("(a) 100-node chain x200", case_chain),
-                           ("(b) 2-node loop, 10,000 steps", case_loop)):
+        for name, case in (
+            ("(a) 100-node chain x200", case_chain),
+            ("(b) 2-node loop, 10,000 steps", case_loop),
+        ):
             eng, base = case(runner)
-            print(f"{name + ' / ' + label:<44}{eng * 1e6:>9.2f} us{base * 1e6:>9.2f} us"
-                  f"{(eng - base) * 1e6:>9.2f} us   per step (target <= 2 us)")
+            print(
+                f"{name + ' / ' + label:<44}{eng * 1e6:>9.2f} us{base * 1e6:>9.2f} us"
+                f"{(eng - base) * 1e6:>9.2f} us   per step (target <= 2 us)"
+            )
     for label, eng_obj in (("executor", None), ("Engine", engine)):
         for asynchronous in (False, True):
             kind = "async" if asynchronous else "sync"
             wall, base = case_fanout(eng_obj, asynchronous)
-            print(f"{'(c) fan-out 10 x 10 ms, ' + kind + ' / ' + label:<44}{wall * 1e3:>9.2f} ms"
-                  f"{base * 1e3:>9.2f} ms{(wall - base) * 1e3:>9.2f} ms   per run "
-                  "(target <= 11 ms)")
+            print(
+                f"{'(c) fan-out 10 x 10 ms, ' + kind + ' / ' + label:<44}{wall * 1e3:>9.2f} ms"
+                f"{base * 1e3:>9.2f} ms{(wall - base) * 1e3:>9.2f} ms   per run "
+                "(target <= 11 ms)"
+            )
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from wfengine import Engine
 from wfengine.engine import reset_default_engine
 
@@ -36,9 +35,15 @@ def engine() -> Iterator[Engine]:
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     """Keep the user's environment and data directory out of every test."""
-    for name in ("WFENGINE_STORE", "WFENGINE_LOAD_PLUGINS", "WFENGINE_DISABLE_PLUGINS",
-                 "WFENGINE_STRICT_PLUGINS", "WFENGINE_MAX_STEPS", "WFENGINE_JSONLOG",
-                 "WFENGINE_API_KEYS"):
+    for name in (
+        "WFENGINE_STORE",
+        "WFENGINE_LOAD_PLUGINS",
+        "WFENGINE_DISABLE_PLUGINS",
+        "WFENGINE_STRICT_PLUGINS",
+        "WFENGINE_MAX_STEPS",
+        "WFENGINE_JSONLOG",
+        "WFENGINE_API_KEYS",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))

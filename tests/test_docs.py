@@ -7,12 +7,12 @@ import re
 from pathlib import Path
 
 import pytest
-
 from wfengine import hookspecs
 
 DOCS = Path(__file__).parent.parent / "docs" / "hooks.md"
 SPECS = [
-    (name, func) for name, func in vars(hookspecs).items()
+    (name, func)
+    for name, func in vars(hookspecs).items()
     if name.startswith("wfengine_") and callable(func)
 ]
 

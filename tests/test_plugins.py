@@ -15,7 +15,6 @@ from typing import Any
 
 import click
 import pytest
-
 from wfengine import END, Engine, Graph, MemoryStore, RunStatus, hookimpl
 from wfengine import hookspecs as hookspecs_module
 from wfengine.engine import get_engine, get_tool_registry
@@ -48,8 +47,12 @@ class RecordingPlugin:
     @hookimpl
     def wfengine_register_workflows(self, registry: Any) -> None:
         def build() -> Graph:
-            return (Graph("rec-flow").add_node("d", lambda s: {"value": s["value"] * 2})
-                    .add_edge("d", END).set_entry_point("d"))
+            return (
+                Graph("rec-flow")
+                .add_node("d", lambda s: {"value": s["value"] * 2})
+                .add_edge("d", END)
+                .set_entry_point("d")
+            )
 
         registry.register("rec-flow", build, "Doubles the value")
 
@@ -62,19 +65,22 @@ class RecordingPlugin:
         self._add("run_started", run.run_id)
 
     @hookimpl
-    def wfengine_node_started(self, run: Any, node: str, state: dict[str, Any],
-                              attempt: int) -> None:
+    def wfengine_node_started(
+        self, run: Any, node: str, state: dict[str, Any], attempt: int
+    ) -> None:
         self._add("node_started", node, dict(state), attempt)
 
     @hookimpl
-    def wfengine_node_finished(self, run: Any, node: str, update: Any, duration: float,
-                               attempt: int) -> None:
+    def wfengine_node_finished(
+        self, run: Any, node: str, update: Any, duration: float, attempt: int
+    ) -> None:
         assert duration >= 0
         self._add("node_finished", node, update, attempt)
 
     @hookimpl
-    def wfengine_node_failed(self, run: Any, node: str, error: BaseException, attempt: int,
-                             will_retry: bool) -> None:
+    def wfengine_node_failed(
+        self, run: Any, node: str, error: BaseException, attempt: int, will_retry: bool
+    ) -> None:
         self._add("node_failed", node, type(error).__name__, attempt, will_retry)
 
     @hookimpl
@@ -120,13 +126,23 @@ def test_lifecycle_hooks_see_every_event(engine: Engine, recorder: RecordingPlug
             raise ValueError("first try fails")
         return {"value": state["value"] + 1}
 
-    graph = (Graph("g").add_node("flaky", flaky, retry={"max_attempts": 2, "initial_delay": 0})
-             .add_edge("flaky", END).set_entry_point("flaky"))
+    graph = (
+        Graph("g")
+        .add_node("flaky", flaky, retry={"max_attempts": 2, "initial_delay": 0})
+        .add_edge("flaky", END)
+        .set_entry_point("flaky")
+    )
     run = engine.run(graph, {"value": 1})
     assert run.status == RunStatus.COMPLETED
     kinds = [e[0] for e in recorder.events]
-    assert kinds == ["run_started", "node_started", "node_failed", "node_started",
-                     "node_finished", "run_finished"]
+    assert kinds == [
+        "run_started",
+        "node_started",
+        "node_failed",
+        "node_started",
+        "node_finished",
+        "run_finished",
+    ]
     assert recorder.events[1] == ("node_started", "flaky", {"value": 1}, 1)
     assert recorder.events[2] == ("node_failed", "flaky", "ValueError", 1, True)
     assert recorder.events[4] == ("node_finished", "flaky", {"value": 2}, 2)
@@ -216,9 +232,14 @@ def test_the_seed_names_work() -> None:
 
 
 def test_one_engine_serves_many_threads(engine: Engine) -> None:
-    graph = (Graph("inc").add_node("a", lambda s: {"n": s["n"] + 1})
-             .add_node("b", lambda s: {"n": s["n"] * 10}).add_edge("a", "b")
-             .add_edge("b", END).set_entry_point("a"))
+    graph = (
+        Graph("inc")
+        .add_node("a", lambda s: {"n": s["n"] + 1})
+        .add_node("b", lambda s: {"n": s["n"] * 10})
+        .add_edge("a", "b")
+        .add_edge("b", END)
+        .set_entry_point("a")
+    )
     results: list[int] = []
     errors: list[BaseException] = []
 
@@ -277,15 +298,26 @@ def _dist(root: Path, dist: str, module: str, ep_name: str, body: str) -> None:
 
 @pytest.fixture
 def fixture_dists(tmp_path: Path) -> Path:
-    _dist(tmp_path, "wfengine-broken-fixture", "wfengine_broken_fixture", "broken",
-          "raise RuntimeError('this plugin is broken on purpose')\n")
-    _dist(tmp_path, "wfengine-ok-fixture", "wfengine_ok_fixture", "okplug", """
+    _dist(
+        tmp_path,
+        "wfengine-broken-fixture",
+        "wfengine_broken_fixture",
+        "broken",
+        "raise RuntimeError('this plugin is broken on purpose')\n",
+    )
+    _dist(
+        tmp_path,
+        "wfengine-ok-fixture",
+        "wfengine_ok_fixture",
+        "okplug",
+        """
         from wfengine import hookimpl
 
         @hookimpl
         def wfengine_register_tools(registry):
             registry.register("ok.tool", lambda state: {"ok": True}, "Says ok")
-        """)
+        """,
+    )
     return tmp_path
 
 
@@ -293,8 +325,14 @@ def _probe(paths: Path, **env: str) -> dict[str, Any]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("WFENGINE_")}
     environ["PYTHONPATH"] = os.pathsep.join([str(paths), environ.get("PYTHONPATH", "")])
     environ.update(env)
-    out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True,
-                         env=environ, timeout=60, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        capture_output=True,
+        text=True,
+        env=environ,
+        timeout=60,
+        check=True,
+    )
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 

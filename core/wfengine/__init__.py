@@ -2,14 +2,6 @@
 
 from __future__ import annotations
 
-from .errors import (
-    GraphValidationError,
-    NodeTimeoutError,
-    SpecError,
-    StateConflictError,
-    StepLimitError,
-    WorkflowError,
-)
 from .engine import (
     Engine,
     get_condition_registry,
@@ -17,6 +9,14 @@ from .engine import (
     get_store_registry,
     get_tool_registry,
     get_workflow_registry,
+)
+from .errors import (
+    GraphValidationError,
+    NodeTimeoutError,
+    SpecError,
+    StateConflictError,
+    StepLimitError,
+    WorkflowError,
 )
 from .executor import WorkflowExecutor
 from .graph import END, Edge, Graph, Node

@@ -64,8 +64,9 @@ class Engine:
 
         for name, module in builtin_plugins():
             self.pm.register(module, name=name)
-            self._infos[name] = PluginInfo(name, module.__name__, "wfengine", __version__,
-                                           builtin=True)
+            self._infos[name] = PluginInfo(
+                name, module.__name__, "wfengine", __version__, builtin=True
+            )
         for plugin in plugins:
             self._register_object(plugin)
         if load_entrypoints:
@@ -78,7 +79,9 @@ class Engine:
         )
         self._pool: ThreadPoolExecutor | None = None
         self._collect()
-        self._store: Store | None = store if store is not None and not isinstance(store, str) else None
+        self._store: Store | None = (
+            store if store is not None and not isinstance(store, str) else None
+        )
         self._store_url = store if isinstance(store, str) else None
 
     # -- plugins -------------------------------------------------------------------------
@@ -128,8 +131,9 @@ class Engine:
                     failed.add(impl.plugin_name)
                     for _, other in registries:
                         other.unregister_plugin(impl.plugin_name)
-                    failure = PluginFailure(impl.plugin_name, f"{type(exc).__name__}: {exc}",
-                                            "register")
+                    failure = PluginFailure(
+                        impl.plugin_name, f"{type(exc).__name__}: {exc}", "register"
+                    )
                     self.plugin_failures.append(failure)
                     report_failure(failure)
             registry.current_plugin = "<direct>"
@@ -140,12 +144,18 @@ class Engine:
         """A function turning events into lifecycle hook calls, or ``None`` when no plugin
         implements any lifecycle hook (so the executor pays nothing for them)."""
         table: dict[EventType, list[tuple[str, Callable[..., Any], tuple[str, ...]]]] = {}
-        for kind in (EventType.RUN_STARTED, EventType.NODE_STARTED, EventType.NODE_FINISHED,
-                     EventType.NODE_FAILED, EventType.RUN_FINISHED):
+        for kind in (
+            EventType.RUN_STARTED,
+            EventType.NODE_STARTED,
+            EventType.NODE_FINISHED,
+            EventType.NODE_FAILED,
+            EventType.RUN_FINISHED,
+        ):
             impls = getattr(self.pm.hook, f"wfengine_{kind.value}").get_hookimpls()
             if impls:
-                table[kind] = [(i.plugin_name, i.function, tuple(i.argnames))
-                               for i in reversed(impls)]
+                table[kind] = [
+                    (i.plugin_name, i.function, tuple(i.argnames)) for i in reversed(impls)
+                ]
         if not table:
             return None
 
@@ -168,8 +178,12 @@ class Engine:
                 try:
                     function(**{a: args[a] for a in argnames})
                 except Exception:
-                    log.warning("plugin '%s' failed in hook wfengine_%s (ignored)",
-                                plugin_name, event.type.value, exc_info=True)
+                    log.warning(
+                        "plugin '%s' failed in hook wfengine_%s (ignored)",
+                        plugin_name,
+                        event.type.value,
+                        exc_info=True,
+                    )
 
         return emit
 
@@ -190,8 +204,9 @@ class Engine:
             try:
                 impl.function(**{arg: cli for arg in impl.argnames})
             except Exception as exc:
-                failure = PluginFailure(impl.plugin_name, f"{type(exc).__name__}: {exc}",
-                                        "register")
+                failure = PluginFailure(
+                    impl.plugin_name, f"{type(exc).__name__}: {exc}", "register"
+                )
                 self.plugin_failures.append(failure)
                 report_failure(failure)
 
@@ -275,16 +290,22 @@ class Engine:
         with self._lock:
             found = self._executors.get(graph)
             if found is None or (graph_id is not None and found.graph_id != graph_id):
-                found = WorkflowExecutor(graph, emit=self._emit, store=self.store,
-                                         graph_id=graph_id, pool=self._shared_pool())
+                found = WorkflowExecutor(
+                    graph,
+                    emit=self._emit,
+                    store=self.store,
+                    graph_id=graph_id,
+                    pool=self._shared_pool(),
+                )
                 self._executors[graph] = found
             self._graphs[found.graph_id] = graph
             return found
 
     def _shared_pool(self) -> ThreadPoolExecutor:
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(settings.max_workers(),
-                                            thread_name_prefix="wfengine-node")
+            self._pool = ThreadPoolExecutor(
+                settings.max_workers(), thread_name_prefix="wfengine-node"
+            )
         return self._pool
 
     # -- runs ----------------------------------------------------------------------------
@@ -313,8 +334,9 @@ class Engine:
         interrupt_before: Sequence[str] = (),
     ) -> WorkflowRun:
         """Run a graph, workflow name, stored graph id or spec to its end; returns the run."""
-        executor, run = self.start(target, state, max_steps=max_steps,
-                                   interrupt_before=interrupt_before)
+        executor, run = self.start(
+            target, state, max_steps=max_steps, interrupt_before=interrupt_before
+        )
         return self._drive(executor, run, resuming=False)
 
     async def arun(
@@ -326,8 +348,9 @@ class Engine:
         interrupt_before: Sequence[str] = (),
     ) -> WorkflowRun:
         """Async :meth:`run`."""
-        executor, run = self.start(target, state, max_steps=max_steps,
-                                   interrupt_before=interrupt_before)
+        executor, run = self.start(
+            target, state, max_steps=max_steps, interrupt_before=interrupt_before
+        )
         with self._tracking(run):
             return await executor.arun_existing(run)
 
@@ -340,8 +363,9 @@ class Engine:
         interrupt_before: Sequence[str] = (),
     ) -> Iterator[Event]:
         """Run in a worker thread, yielding events as they happen (``event.run_id`` names it)."""
-        executor, run = self.start(target, state, max_steps=max_steps,
-                                   interrupt_before=interrupt_before)
+        executor, run = self.start(
+            target, state, max_steps=max_steps, interrupt_before=interrupt_before
+        )
         with self._tracking(run):
             yield from executor.stream(run=run)
 
@@ -354,8 +378,9 @@ class Engine:
         interrupt_before: Sequence[str] = (),
     ) -> AsyncIterator[Event]:
         """Async :meth:`stream`."""
-        executor, run = self.start(target, state, max_steps=max_steps,
-                                   interrupt_before=interrupt_before)
+        executor, run = self.start(
+            target, state, max_steps=max_steps, interrupt_before=interrupt_before
+        )
         with self._tracking(run):
             async for event in executor.astream(run=run):
                 yield event
@@ -373,8 +398,7 @@ class Engine:
         The graph is found by the run's ``graph_id`` (workflow name or stored graph) unless
         given. ``state_patch`` replaces keys of the state before the run goes on.
         """
-        executor, run = self.prepare_resume(run_id, state_patch, graph=graph,
-                                            max_steps=max_steps)
+        executor, run = self.prepare_resume(run_id, state_patch, graph=graph, max_steps=max_steps)
         return self._drive(executor, run, resuming=True)
 
     def prepare_resume(
@@ -395,7 +419,9 @@ class Engine:
         executor._prepare_resume(run, state_patch, max_steps)
         return executor, run
 
-    def _drive(self, executor: WorkflowExecutor, run: WorkflowRun, *, resuming: bool) -> WorkflowRun:
+    def _drive(
+        self, executor: WorkflowExecutor, run: WorkflowRun, *, resuming: bool
+    ) -> WorkflowRun:
         with self._tracking(run):
             return executor.run_existing(run, resuming=resuming)
 

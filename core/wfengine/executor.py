@@ -21,10 +21,10 @@ import queue
 import threading
 import time
 import traceback
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Any
+from typing import Any, TypeVar
 
 from . import settings
 from .errors import NodeTimeoutError, StateConflictError, StepLimitError, WorkflowError
@@ -38,6 +38,7 @@ log = logging.getLogger("wfengine.executor")
 Emit = Callable[[WorkflowRun, Event], None]
 """Receives every event of a run, in order; must not raise (wrap observers that might)."""
 
+_T = TypeVar("_T")
 _NodeResult = tuple[str, Mapping[str, Any] | None, BaseException | None]
 
 
@@ -170,8 +171,9 @@ class WorkflowExecutor:
         Closing the iterator early cancels the run before its next step.
         """
         if run is None:
-            run = self.new_run(initial_state, max_steps=max_steps,
-                               interrupt_before=interrupt_before)
+            run = self.new_run(
+                initial_state, max_steps=max_steps, interrupt_before=interrupt_before
+            )
         events: queue.SimpleQueue[Event | None] = queue.SimpleQueue()
         inner = self.emit
 
@@ -181,7 +183,9 @@ class WorkflowExecutor:
             events.put(event)
 
         worker = threading.Thread(
-            target=self._run_quietly, args=(run, emit, events), name=f"wfengine-run-{run.run_id}",
+            target=self._run_quietly,
+            args=(run, emit, events),
+            name=f"wfengine-run-{run.run_id}",
             daemon=True,
         )
         worker.start()
@@ -203,8 +207,9 @@ class WorkflowExecutor:
     ) -> AsyncIterator[Event]:
         """Run on the event loop and yield its events as they happen."""
         if run is None:
-            run = self.new_run(initial_state, max_steps=max_steps,
-                               interrupt_before=interrupt_before)
+            run = self.new_run(
+                initial_state, max_steps=max_steps, interrupt_before=interrupt_before
+            )
         loop = asyncio.get_running_loop()
         events: asyncio.Queue[Event | None] = asyncio.Queue()
         inner = self.emit
@@ -305,8 +310,9 @@ class WorkflowExecutor:
         if self._pool is None:
             with self._pool_lock:
                 if self._pool is None:
-                    self._pool = ThreadPoolExecutor(self.max_workers,
-                                                    thread_name_prefix="wfengine-node")
+                    self._pool = ThreadPoolExecutor(
+                        self.max_workers, thread_name_prefix="wfengine-node"
+                    )
         return self._pool
 
     def _call_many_sync(self, ex: _Execution, batch: list[str]) -> list[_NodeResult]:
@@ -390,13 +396,13 @@ class _Cancelled(Exception):
     """A node's retries were abandoned because the run was cancelled."""
 
 
-def _run_coroutine(coro: Any) -> Any:
+def _run_coroutine(coro: Coroutine[Any, Any, _T]) -> _T:
     """Run ``coro`` to completion from sync code, even inside a running event loop."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         return asyncio.run(coro)
-    result: list[Any] = []
+    result: list[_T] = []
     errors: list[BaseException] = []
 
     def target() -> None:
@@ -416,8 +422,20 @@ def _run_coroutine(coro: Any) -> Any:
 class _Execution:
     """Routing, merging, status, checkpoints and events of one run being driven."""
 
-    __slots__ = ("executor", "graph", "run", "emit", "store", "checkpoint", "resuming",
-                 "wall0", "perf0", "reducers", "joins", "log_start")
+    __slots__ = (
+        "executor",
+        "graph",
+        "run",
+        "emit",
+        "store",
+        "checkpoint",
+        "resuming",
+        "wall0",
+        "perf0",
+        "reducers",
+        "joins",
+        "log_start",
+    )
 
     def __init__(
         self, executor: WorkflowExecutor, run: WorkflowRun, emit: Emit | None, resuming: bool
@@ -428,7 +446,8 @@ class _Execution:
         self.emit = emit
         self.store = executor.store
         self.checkpoint = (
-            executor.store.save_step if executor.store is not None and executor.store.durable
+            executor.store.save_step
+            if executor.store is not None and executor.store.durable
             else None
         )
         self.resuming = resuming
@@ -484,8 +503,9 @@ class _Execution:
                     result = self.executor._call_sync(self, node, 2)
                 self.commit(batch, [result])
                 return
-            logs.append(LogEntry(name, step, 1, offset + start, (perf() - start) * 1000.0,
-                                 "completed"))
+            logs.append(
+                LogEntry(name, step, 1, offset + start, (perf() - start) * 1000.0, "completed")
+            )
             try:
                 if update:
                     if type(update) is dict and not reducers:
@@ -601,10 +621,10 @@ class _Execution:
         run.next_nodes = next_nodes
         if self.checkpoint is not None:
             try:
-                self.checkpoint(run, merged, run.logs[self.log_start:])
+                self.checkpoint(run, merged, run.logs[self.log_start :])
             except Exception as exc:
                 run.step, run.next_nodes = previous[0], previous[1]
-                del run.visited_nodes[previous[2]:]
+                del run.visited_nodes[previous[2] :]
                 self._rollback(undo)
                 self.fail(exc, node=None, where="checkpoint")
                 return
@@ -670,17 +690,26 @@ class _Execution:
 
     # -- node attempts -------------------------------------------------------------------
 
-    def node_finished(
-        self, node: Node, step: int, attempt: int, start: float, update: Any
-    ) -> None:
+    def node_finished(self, node: Node, step: int, attempt: int, start: float, update: Any) -> None:
         duration = time.perf_counter() - start
         self.run.logs.append(
-            LogEntry(node.name, step, attempt, self.wall0 + (start - self.perf0),
-                     duration * 1000.0, "completed")
+            LogEntry(
+                node.name,
+                step,
+                attempt,
+                self.wall0 + (start - self.perf0),
+                duration * 1000.0,
+                "completed",
+            )
         )
         if self.emit is not None:
-            self.event(EventType.NODE_FINISHED, node.name, attempt=attempt,
-                       duration_ms=duration * 1000.0, update=update)
+            self.event(
+                EventType.NODE_FINISHED,
+                node.name,
+                attempt=attempt,
+                duration_ms=duration * 1000.0,
+                update=update,
+            )
 
     def node_failed(
         self, node: Node, step: int, attempt: int, start: float, exc: BaseException
@@ -691,13 +720,27 @@ class _Execution:
         will_retry = retry is not None and retry.should_retry(exc, attempt)
         info = error_info(exc)
         self.run.logs.append(
-            LogEntry(node.name, step, attempt, self.wall0 + (start - self.perf0),
-                     duration * 1000.0, "retrying" if will_retry else "failed", info,
-                     None if will_retry else dict(self.run.state))
+            LogEntry(
+                node.name,
+                step,
+                attempt,
+                self.wall0 + (start - self.perf0),
+                duration * 1000.0,
+                "retrying" if will_retry else "failed",
+                info,
+                None if will_retry else dict(self.run.state),
+            )
         )
         if self.emit is not None:
-            self.event(EventType.NODE_FAILED, node.name, attempt=attempt, error=info,
-                       will_retry=will_retry, duration_ms=duration * 1000.0, exc=exc)
+            self.event(
+                EventType.NODE_FAILED,
+                node.name,
+                attempt=attempt,
+                error=info,
+                will_retry=will_retry,
+                duration_ms=duration * 1000.0,
+                exc=exc,
+            )
         return retry.delay(attempt) if will_retry and retry is not None else None
 
     def event(
@@ -727,10 +770,7 @@ def _filtered(
         raise WorkflowError(
             f"a node must return a mapping of changed keys or None, got {type(update).__name__}"
         )
-    return {
-        k: v for k, v in update.items()
-        if k in reducers or state.get(k, _MISSING) is not v
-    }
+    return {k: v for k, v in update.items() if k in reducers or state.get(k, _MISSING) is not v}
 
 
 def _merge_parallel(
@@ -755,7 +795,7 @@ def _merge_parallel(
                 )
             writers.setdefault(key, name)
             merged[key] = value
-    for name, update, _error in results:
+    for _name, update, _error in results:
         for key in reducers:
             if update and key in update:
                 merged.setdefault(key, None)

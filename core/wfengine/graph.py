@@ -182,7 +182,9 @@ class Graph:
     ) -> Graph:
         """Add node ``name`` running ``func(state)``; ``retry`` and ``timeout`` are per node."""
         if not isinstance(name, str) or not name:
-            raise GraphValidationError(self.name, [f"node name must be a non-empty string: {name!r}"])
+            raise GraphValidationError(
+                self.name, [f"node name must be a non-empty string: {name!r}"]
+            )
         if name == END:
             raise GraphValidationError(self.name, [f"node name '{END}' is reserved for the end"])
         if name in self.nodes:
@@ -292,7 +294,9 @@ class Graph:
         if self.entry_point is None:
             errors.append("no entry point: call set_entry_point(name)")
         elif self.entry_point not in self.nodes:
-            errors.append(f"entry point '{self.entry_point}' is not a node{self._hint(self.entry_point)}")
+            errors.append(
+                f"entry point '{self.entry_point}' is not a node{self._hint(self.entry_point)}"
+            )
         for i, edge in enumerate(self.edges):
             where = f"edge {i} ({'+'.join(edge.sources)} -> {edge.target})"
             for src in edge.sources:
@@ -301,7 +305,9 @@ class Graph:
                 elif src not in self.nodes:
                     errors.append(f"{where}: unknown source node '{src}'{self._hint(src)}")
             if edge.target != END and edge.target not in self.nodes:
-                errors.append(f"{where}: unknown target node '{edge.target}'{self._hint(edge.target)}")
+                errors.append(
+                    f"{where}: unknown target node '{edge.target}'{self._hint(edge.target)}"
+                )
             if edge.default and edge.condition is not None:
                 errors.append(f"{where}: a default edge cannot also have a condition")
             if edge.is_join and len(set(edge.sources)) != len(edge.sources):
@@ -412,4 +418,3 @@ _MERMAID_UNSAFE = re.compile(r'["<>]')
 
 def _escape(text: str) -> str:
     return _MERMAID_UNSAFE.sub(lambda m: f"#{ord(m.group())};", text)
-

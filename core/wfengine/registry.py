@@ -115,7 +115,9 @@ class ToolRegistry(Registry[Callable[..., Any]]):
     ) -> Callable[..., Any]:
         """Register ``func`` as tool ``name`` (description defaults to its docstring)."""
         if not callable(func):
-            raise RegistryError(f"tool '{name}' from plugin '{self.current_plugin}' is not callable")
+            raise RegistryError(
+                f"tool '{name}' from plugin '{self.current_plugin}' is not callable"
+            )
         return self._add(name, func, description)
 
     def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
@@ -189,8 +191,9 @@ class WorkflowRegistry(Registry[Any]):
         value = self.get(name)
         graph = value if isinstance(value, Graph) else value()
         if not isinstance(graph, Graph):
-            raise RegistryError(f"workflow '{name}' factory returned {type(graph).__name__}, "
-                                "not a Graph")
+            raise RegistryError(
+                f"workflow '{name}' factory returned {type(graph).__name__}, not a Graph"
+            )
         return graph
 
 

@@ -67,9 +67,7 @@ class RetryPolicy:
         known = {f for f in cls.__dataclass_fields__}
         unknown = sorted(set(value) - known)
         if unknown:
-            raise SpecError(
-                f"unknown retry field(s) {unknown}; expected some of {sorted(known)}"
-            )
+            raise SpecError(f"unknown retry field(s) {unknown}; expected some of {sorted(known)}")
         fields = dict(value)
         if "retry_on" in fields:
             fields["retry_on"] = tuple(_exception_type(t) for t in _as_list(fields["retry_on"]))

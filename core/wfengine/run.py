@@ -54,8 +54,16 @@ class LogEntry:
     ``state_before`` the state the failed attempt was given.
     """
 
-    __slots__ = ("node", "step", "attempt", "started", "duration_ms", "status", "error",
-                 "state_before")
+    __slots__ = (
+        "node",
+        "step",
+        "attempt",
+        "started",
+        "duration_ms",
+        "status",
+        "error",
+        "state_before",
+    )
 
     def __init__(
         self,
@@ -112,8 +120,10 @@ class LogEntry:
         )
 
     def __repr__(self) -> str:
-        return (f"LogEntry(node={self.node!r}, step={self.step}, attempt={self.attempt}, "
-                f"status={self.status!r}, duration_ms={self.duration_ms:.3f})")
+        return (
+            f"LogEntry(node={self.node!r}, step={self.step}, attempt={self.attempt}, "
+            f"status={self.status!r}, duration_ms={self.duration_ms:.3f})"
+        )
 
 
 @dataclass(eq=False)

@@ -163,8 +163,9 @@ class MemoryStore:
     ) -> int:
         with self._lock:
             runs = sorted(self._runs.values(), key=lambda r: r.created, reverse=True)
-            doomed = select_prunable(runs, older_than=older_than, keep_last=keep_last,
-                                     status=status)
+            doomed = select_prunable(
+                runs, older_than=older_than, keep_last=keep_last, status=status
+            )
             for run in doomed:
                 del self._runs[run.run_id]
         return len(doomed)

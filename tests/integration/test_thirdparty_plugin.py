@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from wfengine import Engine, RunStatus
 
 
@@ -38,7 +37,10 @@ def test_its_tool_runs_from_a_spec_and_its_hooks_see_the_events(
     assert run.state["message"] == "Hi, Ada!"
     seen = [json.loads(line) for line in events.read_text().splitlines()]
     assert [e["event"] for e in seen] == [
-        "run_started", "node_started", "node_finished", "run_finished"
+        "run_started",
+        "node_started",
+        "node_finished",
+        "run_finished",
     ]
     assert seen[2] == {"event": "node_finished", "node": "greet", "keys": ["message"]}
     assert seen[3]["status"] == "completed"
