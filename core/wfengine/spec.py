@@ -155,11 +155,12 @@ def _parse_yaml(text: str, source: str | None) -> Any:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
+        details = [f"column {mark.column + 1}"] if mark is not None else []
         if exc.context and exc.problem:
-            problem = f"{problem} ({exc.context})"
+            details.append(exc.context)
+        suffix = f" ({', '.join(details)})" if details else ""
         where = f"line {mark.line + 1}" if mark is not None else None
-        column = f", column {mark.column + 1}" if mark is not None else ""
-        raise SpecError(f"YAML syntax error{column}: {problem}", where, source) from None
+        raise SpecError(f"YAML syntax error: {problem}{suffix}", where, source) from None
     except yaml.YAMLError as exc:
         raise SpecError(f"YAML error: {exc}", None, source) from None
 
@@ -177,7 +178,7 @@ def _parse_json(text: str, source: str | None) -> Any:
         return json.loads(text, object_pairs_hook=unique)
     except json.JSONDecodeError as exc:
         raise SpecError(
-            f"JSON syntax error, column {exc.colno}: {exc.msg}", f"line {exc.lineno}", source
+            f"JSON syntax error: {exc.msg} (column {exc.colno})", f"line {exc.lineno}", source
         ) from None
     except ValueError as exc:
         raise SpecError(f"JSON error: {exc}", None, source) from None
@@ -255,7 +256,9 @@ class _SpecLoader:
         try:
             graph.validate()
         except GraphValidationError as exc:
-            raise self.error("; ".join(exc.problems)) from None
+            raise self.error(
+                f"graph '{graph.name}' is invalid: {'; '.join(exc.problems)}"
+            ) from None
         return graph
 
     def _name(self) -> str:
