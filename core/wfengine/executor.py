@@ -532,7 +532,7 @@ class _Execution:
                     else:
                         next_nodes = list(dict.fromkeys(t for t in targets if t != END))
             except Exception as exc:
-                self.fail(exc, node=None)
+                self.fail(exc, node=name)
                 return
             visited.append(name)
             run.step = step
@@ -601,7 +601,7 @@ class _Execution:
             else:
                 merged = _merge_parallel(results, state, self.reducers)
         except WorkflowError as exc:
-            self.fail(exc, node=None)
+            self.fail(exc, node=batch[0] if len(batch) == 1 else None)
             return
         undo = {k: state.get(k, _MISSING) for k in merged} if self.checkpoint else None
         if merged:
@@ -770,7 +770,17 @@ def _filtered(
         raise WorkflowError(
             f"a node must return a mapping of changed keys or None, got {type(update).__name__}"
         )
-    return {k: v for k, v in update.items() if k in reducers or state.get(k, _MISSING) is not v}
+    return {k: v for k, v in update.items() if _changes(k, v, state.get(k, _MISSING), reducers)}
+
+
+def _changes(key: str, value: Any, current: Any, reducers: Mapping[str, Any]) -> bool:
+    """Whether ``value`` returned for ``key`` is an update: not the very object the node was
+    given. For a reducer key only containers count as given back (the whole state returned);
+    an equal number or string is a real update (``add`` of ``1``)."""
+    return value is not current or (key in reducers and not isinstance(value, _CONTAINERS))
+
+
+_CONTAINERS = (list, dict, set)
 
 
 def _merge_parallel(
@@ -786,6 +796,7 @@ def _merge_parallel(
             raise WorkflowError(f"node '{name}': {exc}") from None
         for key, value in changes.items():
             if key in reducers:
+                merged.setdefault(key, None)
                 continue
             if key in writers and merged[key] is not value and merged[key] != value:
                 raise StateConflictError(
@@ -795,10 +806,6 @@ def _merge_parallel(
                 )
             writers.setdefault(key, name)
             merged[key] = value
-    for _name, update, _error in results:
-        for key in reducers:
-            if update and key in update:
-                merged.setdefault(key, None)
     return merged
 
 
@@ -817,8 +824,9 @@ def _apply(
         elif not parallel:
             state[key] = reducer(state.get(key, _MISSING), value)
         else:
+            before = state.get(key, _MISSING)
             for _name, update, _error in results:
-                if update and key in update:
+                if update and key in update and _changes(key, update[key], before, reducers):
                     state[key] = reducer(state.get(key, _MISSING), update[key])
     # the merged update records the reduced values, which is what a store checkpoints
     for key in merged:
