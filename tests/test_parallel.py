@@ -7,7 +7,6 @@ import time
 from typing import Any
 
 import pytest
-
 from wfengine import END, Graph, RunStatus, WorkflowExecutor
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from wfengine import END, Graph, RunStatus, WorkflowExecutor
 from wfengine.state import REDUCERS, apply_update, resolve_reducer
 
