@@ -1,0 +1,187 @@
+"""``wf graphs``: store graph specs, list and show them, draw any graph as Mermaid."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .context import get_context
+from .options import debug_option, json_option, store_option
+from .output import echo_json, format_table
+
+
+@click.group("graphs")
+def graphs_group() -> None:
+    """Store graph specs and look at graphs.
+
+    \b
+    Examples:
+      wf graphs create pipeline.yaml          # prints the new graph id
+      wf graphs list
+      wf graphs show 3f2a9c0d
+      wf graphs draw data-quality > graph.mmd
+    """
+
+
+@graphs_group.command("create")
+@click.argument("spec", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--id", "graph_id", metavar="ID", help="Store under this id (default: a new one).")
+@store_option
+@debug_option
+def create_graph(spec: str, graph_id: str | None) -> None:
+    """Validate the spec file SPEC (YAML or JSON; - for stdin) and store it.
+
+    Prints the graph id; run it with `wf run ID`.
+
+    \b
+    Examples:
+      wf graphs create pipeline.yaml
+      wf graphs create pipeline.json --id nightly-checks
+      cat pipeline.yaml | wf graphs create -
+    """
+    from wfengine.errors import SpecError
+
+    data = read_spec_file(spec)
+    engine = get_context().storage_engine()
+    try:
+        new_id = engine.save_graph(data, graph_id)
+    except SpecError as exc:
+        if exc.source:
+            raise
+        raise SpecError(exc.message, exc.where, source=spec) from exc
+    click.echo(new_id)
+
+
+@graphs_group.command("list")
+@json_option
+@store_option
+@debug_option
+def list_graphs(as_json: bool) -> None:
+    """List stored graphs, newest first.
+
+    \b
+    Examples:
+      wf graphs list
+      wf graphs list --json
+    """
+    app = get_context()
+    graphs = app.store.list_graphs()
+    if as_json:
+        echo_json(graphs)
+        return
+    if not app.persistent:
+        app.warn_if_not_persistent()
+    if not graphs:
+        click.echo("no stored graphs (store one with: wf graphs create SPEC)")
+        return
+    rows = [
+        (
+            g.get("graph_id"),
+            g.get("name"),
+            g.get("version"),
+            str(g.get("created_at") or "")[:19].replace("T", " "),
+        )
+        for g in graphs
+    ]
+    click.echo(format_table(("GRAPH_ID", "NAME", "VERSION", "CREATED (UTC)"), rows))
+
+
+@graphs_group.command("show")
+@click.argument("graph_id")
+@json_option
+@store_option
+@debug_option
+def show_graph(graph_id: str, as_json: bool) -> None:
+    """Print the stored spec of GRAPH_ID (YAML, or JSON with --json).
+
+    \b
+    Examples:
+      wf graphs show 3f2a9c0d
+      wf graphs show 3f2a9c0d --json > pipeline.json
+    """
+    from wfengine.errors import UnknownNameError
+
+    spec = get_context().store.get_graph(graph_id)
+    if spec is None:
+        raise UnknownNameError(f"no stored graph with id '{graph_id}' (see: wf graphs list)")
+    if as_json:
+        echo_json(spec)
+        return
+    import yaml
+
+    click.echo(yaml.safe_dump(spec, sort_keys=False, allow_unicode=True).rstrip())
+
+
+@graphs_group.command("draw")
+@click.argument("target")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["mermaid"]),
+    default="mermaid",
+    show_default=True,
+    help="Output format.",
+)
+@click.option(
+    "--direction",
+    type=click.Choice(["TD", "LR", "BT", "RL"]),
+    default="TD",
+    show_default=True,
+    help="Flow direction.",
+)
+@store_option
+@debug_option
+def draw_graph(target: str, fmt: str, direction: str) -> None:
+    """Draw TARGET (a stored graph id, a spec file or a workflow name).
+
+    \b
+    Examples:
+      wf graphs draw data-quality
+      wf graphs draw pipeline.yaml --direction LR > pipeline.mmd
+      wf graphs draw 3f2a9c0d
+    """
+    _graph_id, graph = get_context().storage_engine().graph(target)
+    click.echo(graph.to_mermaid(direction=direction), nl=False)
+
+
+def read_spec_file(source: str) -> dict[str, Any]:
+    """A spec mapping from a YAML/JSON file (or ``-``: stdin); errors name the file and line."""
+    from wfengine.errors import SpecError
+
+    if source == "-":
+        text = click.get_text_stream("stdin").read()
+        name = "<stdin>"
+        yaml_like = True
+    else:
+        path = Path(source)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise SpecError(f"cannot read file: {exc.strerror or exc}", source=source) from None
+        name = source
+        yaml_like = path.suffix.lower() != ".json"
+    if yaml_like:
+        import yaml
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise SpecError(f"not valid YAML: {problem}", where=where, source=name) from None
+    else:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise SpecError(
+                f"not valid JSON: {exc.msg}",
+                where=f"line {exc.lineno}, column {exc.colno}",
+                source=name,
+            ) from None
+    if not isinstance(data, dict):
+        raise SpecError(f"a spec must be a mapping, got {type(data).__name__}", source=name)
+    return data

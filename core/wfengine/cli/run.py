@@ -1,0 +1,171 @@
+"""``wf run TARGET``: run a workflow, a spec file or a stored graph, showing it live.
+
+The run goes on in a worker thread (``WorkflowExecutor.stream``) while this thread shows
+its events. The first Ctrl-C asks the run to stop before its next step: it ends
+``cancelled``, is saved, and can be resumed with ``wf runs resume``. A second Ctrl-C stops
+waiting at once (the run may then be left ``running`` in the store; resume still works).
+"""
+
+from __future__ import annotations
+
+import shlex
+import signal
+import threading
+from collections.abc import Iterator
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from .context import CliContext, get_context
+from .options import debug_option, store_option
+from .output import LiveDisplay, echo_json, summary_lines
+from .state_args import build_state, state_options
+
+if TYPE_CHECKING:
+    from wfengine.run import Event, WorkflowRun
+
+EXIT_BY_STATUS = {"completed": 0, "failed": 1, "paused": 3, "cancelled": 130}
+"""``wf run`` / ``wf runs resume`` exit codes by the run's final status."""
+
+
+@click.command("run")
+@click.argument("target")
+@state_options
+@click.option("--max-steps", type=click.IntRange(min=1), help="Stop the run after N steps.")
+@click.option(
+    "--interrupt-before",
+    "interrupt_before",
+    multiple=True,
+    metavar="NODE",
+    help="Pause before NODE runs (repeatable); resume with `wf runs resume`.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the finished run as JSON instead.")
+@click.option("-q", "--quiet", is_flag=True, help="No live node lines; only the summary.")
+@store_option
+@debug_option
+def run_command(
+    target: str,
+    state_json: dict[str, Any],
+    assignments: list[tuple[list[str], Any]],
+    max_steps: int | None,
+    interrupt_before: tuple[str, ...],
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Run TARGET: a workflow name, a spec file (.yaml/.json) or a stored graph id.
+
+    Shows a line per node as it finishes (step, duration, retries), then a summary:
+    status, steps, time, the state's keys and where outputs went.
+
+    \b
+    Examples:
+      wf run data-quality -s input_path=examples/data/customers.csv
+      wf run data-quality -s threshold=3 -s 'columns=["age","email"]'
+      wf run pipeline.yaml --state @state.json --max-steps 50
+      wf run 3f2a9c0d --interrupt-before report      # a stored graph id
+      wf run data-quality --json > run.json
+
+    \b
+    Exit codes: 0 completed, 1 failed, 3 paused, 130 cancelled (Ctrl-C),
+    2 bad input (unknown target, bad spec, bad -s).
+    """
+    app = get_context()
+    engine = app.storage_engine()
+    state = build_state(state_json, assignments)
+    executor, run = engine.start(
+        target, state, max_steps=max_steps, interrupt_before=list(interrupt_before)
+    )
+    follow(app, executor.stream(run=run), run, as_json=as_json, quiet=quiet)
+
+
+def follow(
+    app: CliContext,
+    events: Iterator[Event],
+    run: WorkflowRun,
+    *,
+    as_json: bool = False,
+    quiet: bool = False,
+) -> None:
+    """Show ``events`` of ``run`` until it stops, then its summary; exit by its status."""
+    display = None if (as_json or quiet) else LiveDisplay()
+    interrupt = _CancelOnCtrlC(run)
+    with interrupt:
+        for event in events:
+            if interrupt.fresh():
+                _say_cancelling(display)
+            if display is not None:
+                display.handle(event)
+    if interrupt.fresh():
+        _say_cancelling(display)
+    if as_json:
+        echo_json(run.to_dict())
+    else:
+        for line in summary_lines(
+            run, resume_command=resume_command(app, run.run_id), persistent=app.persistent
+        ):
+            click.echo(line)
+    code = EXIT_BY_STATUS.get(run.status.value, 1)
+    if code:
+        raise click.exceptions.Exit(code)
+
+
+def _say_cancelling(display: LiveDisplay | None) -> None:
+    text = "cancelling: the run stops after the current step (Ctrl-C again to stop waiting)"
+    if display is not None:
+        display.message(text)
+    else:
+        click.echo(text, err=True)
+
+
+def resume_command(app: CliContext, run_id: str) -> str:
+    """The command that resumes ``run_id`` (with ``--store`` when one was chosen)."""
+    root = click.get_current_context().find_root().info_name or "wf"
+    parts = [root]
+    if app.store_url:
+        parts += ["--store", shlex.quote(app.store_url)]
+    return " ".join([*parts, "runs", "resume", run_id])
+
+
+class _CancelOnCtrlC:
+    """While active (main thread only): the first SIGINT cancels ``run`` between steps and
+    returns; the next raises ``KeyboardInterrupt`` as usual."""
+
+    def __init__(self, run: WorkflowRun) -> None:
+        self.run = run
+        self.count = 0
+        self._reported = 0
+        self._previous: Any = None
+        self._installed = False
+
+    def __enter__(self) -> _CancelOnCtrlC:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+            self._installed = True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._installed:
+            signal.signal(signal.SIGINT, self._previous)
+            self._installed = False
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.count += 1
+        if self.count > 1:
+            raise KeyboardInterrupt
+        self.run.cancel()
+        try:  # tell at once; the next event may be a long node away
+            click.echo(
+                "\ncancelling: the run stops after the current step (Ctrl-C again to stop waiting)",
+                err=True,
+            )
+            self._reported = 1
+        except RuntimeError:  # stderr was being written: the main loop says it instead
+            pass
+
+    def fresh(self) -> bool:
+        """True once for a Ctrl-C that has not been reported yet."""
+        if self.count and not self._reported:
+            self._reported = self.count
+            return True
+        return False

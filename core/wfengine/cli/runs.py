@@ -1,0 +1,243 @@
+"""``wf runs``: list, show, resume, cancel and prune the runs in the store."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from .context import NO_PERSISTENT_STORE, CliContext, get_context
+from .options import Duration, debug_option, json_option, store_option
+from .output import (
+    echo_json,
+    format_seconds,
+    format_table,
+    log_table,
+    run_detail_lines,
+    run_duration,
+)
+from .run import follow
+from .state_args import build_state, state_options
+
+if TYPE_CHECKING:
+    from wfengine.run import WorkflowRun
+
+STATUSES = ("pending", "running", "paused", "completed", "failed", "cancelled")
+
+
+@click.group("runs")
+def runs_group() -> None:
+    """List, inspect, resume, cancel and prune runs kept in the store.
+
+    \b
+    Examples:
+      wf runs list --status failed --limit 5
+      wf runs show 3f2a9c0d --logs
+      wf runs resume 3f2a9c0d -s threshold=5
+      wf runs cancel 3f2a9c0d
+      wf runs prune --older-than 30d --keep-last 100
+    """
+
+
+@runs_group.command("list")
+@click.option("--graph", "graph_id", metavar="ID", help="Only runs of this graph or workflow.")
+@click.option("--status", type=click.Choice(STATUSES), help="Only runs with this status.")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="Show at most N runs (newest first).",
+)
+@json_option
+@store_option
+@debug_option
+def list_runs(graph_id: str | None, status: str | None, limit: int, as_json: bool) -> None:
+    """List runs, newest first.
+
+    \b
+    Examples:
+      wf runs list
+      wf runs list --graph data-quality --status completed --limit 5
+      wf runs list --json | jq '.[].run_id'
+    """
+    app = get_context()
+    store = app.store
+    app.warn_if_not_persistent()
+    runs, _cursor = store.list_runs(graph_id=graph_id, status=status, limit=limit)
+    if as_json:
+        echo_json([r.to_dict(logs=False) for r in runs])
+        return
+    if not runs:
+        click.echo("no runs" + (" match" if graph_id or status else " yet"))
+        return
+    rows = [
+        (
+            r.run_id,
+            r.graph_id,
+            r.status.value,
+            r.step,
+            r.created_at[:19].replace("T", " "),
+            format_seconds(run_duration(r)),
+        )
+        for r in runs
+    ]
+    click.echo(
+        format_table(("RUN_ID", "GRAPH", "STATUS", "STEPS", "CREATED (UTC)", "DURATION"), rows)
+    )
+
+
+@runs_group.command("show")
+@click.argument("run_id")
+@click.option("--logs", is_flag=True, help="Also show one line per node attempt.")
+@click.option("--state", "show_state", is_flag=True, help="Also print the state as JSON.")
+@json_option
+@store_option
+@debug_option
+def show_run(run_id: str, logs: bool, show_state: bool, as_json: bool) -> None:
+    """Show one run: status, steps, timing, visited nodes, error.
+
+    \b
+    Examples:
+      wf runs show 3f2a9c0d
+      wf runs show 3f2a9c0d --logs --state
+      wf runs show 3f2a9c0d --json
+    """
+    run = _get_run(get_context(), run_id)
+    if as_json:
+        echo_json(run.to_dict(logs=True))
+        return
+    for line in run_detail_lines(run):
+        click.echo(line)
+    if logs:
+        click.echo("")
+        click.echo(log_table(run) if run.logs else "no log entries")
+        for entry in run.logs:
+            if entry.status == "failed" and entry.error and entry.error.get("traceback"):
+                click.echo("")
+                click.echo(
+                    f"traceback of {entry.node} (step {entry.step}, attempt {entry.attempt}):"
+                )
+                click.echo(str(entry.error["traceback"]).rstrip())
+    if show_state:
+        from .output import jsonable
+
+        click.echo("")
+        click.echo(json.dumps(jsonable(run.state), indent=2, ensure_ascii=False))
+
+
+@runs_group.command("resume")
+@click.argument("run_id")
+@state_options
+@click.option(
+    "--max-steps", type=click.IntRange(min=1), help="A new step limit for the rest of the run."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the finished run as JSON instead.")
+@click.option("-q", "--quiet", is_flag=True, help="No live node lines; only the summary.")
+@store_option
+@debug_option
+def resume_run(
+    run_id: str,
+    state_json: dict[str, Any],
+    assignments: list[tuple[list[str], Any]],
+    max_steps: int | None,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Continue a paused, failed or cancelled run from where it stopped.
+
+    -s/--state values replace state keys before the run goes on, so you can
+    fix the input of the step that failed or was paused.
+
+    \b
+    Examples:
+      wf runs resume 3f2a9c0d
+      wf runs resume 3f2a9c0d -s threshold=5 -s approved=true
+      wf runs resume 3f2a9c0d --state @patch.json
+
+    \b
+    Exit codes as for `wf run`: 0 completed, 1 failed, 3 paused, 130 cancelled.
+    """
+    app = get_context()
+    engine = app.storage_engine()
+    _get_run(app, run_id)  # a clear "not found" (with the store note) before anything else
+    patch = build_state(state_json, assignments)
+    executor, run = engine.prepare_resume(run_id, patch or None, max_steps=max_steps)
+    follow(app, executor.stream(run=run), run, as_json=as_json, quiet=quiet)
+
+
+@runs_group.command("cancel")
+@click.argument("run_id")
+@store_option
+@debug_option
+def cancel_run(run_id: str) -> None:
+    """Cancel a paused or failed run (it can still be resumed later).
+
+    A run going on in another process is marked cancelled in the store;
+    to stop a `wf run` in your terminal, press Ctrl-C there.
+
+    \b
+    Example:
+      wf runs cancel 3f2a9c0d
+    """
+    app = get_context()
+    engine = app.storage_engine()
+    _get_run(app, run_id)
+    run = engine.cancel(run_id)
+    click.echo(f"run {run.run_id}: {run.status.value}")
+
+
+@runs_group.command("prune")
+@click.option(
+    "--older-than",
+    type=Duration(),
+    metavar="DURATION",
+    help="Delete finished runs created longer ago than this (30d, 12h, 15m, 90s).",
+)
+@click.option(
+    "--keep-last",
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="Keep the newest N runs; delete finished runs beyond them.",
+)
+@click.option(
+    "--status",
+    type=click.Choice(STATUSES),
+    help="Only delete runs with this status (paused/running ones only when named).",
+)
+@store_option
+@debug_option
+def prune_runs(older_than: float | None, keep_last: int | None, status: str | None) -> None:
+    """Delete old finished runs (completed, failed, cancelled) from the store.
+
+    Running and paused runs are kept unless --status names their status.
+
+    \b
+    Examples:
+      wf runs prune --older-than 30d
+      wf runs prune --keep-last 100
+      wf runs prune --older-than 12h --status failed
+    """
+    if older_than is None and keep_last is None:
+        raise click.UsageError(
+            "say which runs to delete: --older-than DURATION and/or "
+            "--keep-last N (example: wf runs prune --older-than 30d)"
+        )
+    app = get_context()
+    store = app.store
+    app.warn_if_not_persistent()
+    deleted = store.prune(older_than=older_than, keep_last=keep_last, status=status)
+    click.echo(f"deleted {deleted} run{'s' if deleted != 1 else ''}")
+
+
+def _get_run(app: CliContext, run_id: str) -> WorkflowRun:
+    """The run, or a not-found error that mentions the in-memory store when that is why."""
+    from wfengine.errors import RunNotFoundError
+
+    try:
+        return app.storage_engine().get_run(run_id)
+    except RunNotFoundError as exc:
+        if not app.persistent:
+            raise RunNotFoundError(f"{exc}; {NO_PERSISTENT_STORE}") from None
+        raise

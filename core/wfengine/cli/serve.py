@@ -1,0 +1,82 @@
+"""``wf serve``: the REST API (the optional ``wfengine[server]`` extra), imported lazily so
+``wf`` starts without FastAPI."""
+
+from __future__ import annotations
+
+import click
+
+from .context import get_context
+from .errors import UserError
+from .options import debug_option
+
+SERVER_MODULES = {"fastapi", "uvicorn", "starlette", "pydantic", "pydantic_core", "anyio"}
+"""Missing modules that mean "the server extra is not installed"."""
+
+NEEDS_EXTRA = "wf serve needs the server extra: pip install 'wfengine[server]'"
+
+
+@click.command("serve")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on (non-loopback needs API keys or --insecure).",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8000,
+    show_default=True,
+    help="Port to listen on.",
+)
+@click.option(
+    "--store",
+    "store_url",
+    metavar="URL",
+    help="Store for runs and graphs (default: as for every wf command).",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False),
+    metavar="DIR",
+    help="Directory the API may read input files from and write outputs to.",
+)
+@click.option(
+    "--insecure", is_flag=True, help="Allow listening on a non-loopback address without API keys."
+)
+@debug_option
+def serve_command(
+    host: str, port: int, store_url: str | None, data_dir: str | None, insecure: bool
+) -> None:
+    """Serve the REST API (needs the server extra: pip install 'wfengine[server]').
+
+    \b
+    Examples:
+      wf serve
+      wf serve --port 9000 --store sqlite:////var/lib/wf/runs.db
+      WFENGINE_API_KEYS=secret wf serve --host 0.0.0.0
+    """
+    from wfengine.errors import WorkflowError
+
+    try:
+        from wfengine.server import serve
+    except ImportError as exc:
+        missing = getattr(exc, "name", None) or ""
+        if missing.split(".")[0] in SERVER_MODULES:
+            raise UserError(NEEDS_EXTRA) from None
+        if missing == "wfengine.server":
+            raise UserError("this wfengine has no REST server (no wfengine.server)") from None
+        raise
+    app = get_context()
+    if store_url:
+        app.store_url = store_url
+    try:
+        serve(
+            host=host,
+            port=port,
+            store=app.resolved_store_url(),
+            data_dir=data_dir,
+            insecure=insecure,
+        )
+    except WorkflowError as exc:
+        raise UserError(str(exc)) from None
