@@ -394,12 +394,7 @@ class _ExpressionCompiler:
                 self._fold(_chain, tuple(zip(ops, values[1:], strict=True)), values[0], node=node)
             )
         if len(ops) == 1:
-            op, right = ops[0], codes[1]
-            left_f = _as_func(codes[0])
-            if isinstance(right, _Literal):
-                value = right.value
-                return lambda state: op(left_f(state), value)
-            return lambda state: op(left_f(state), right(state))
+            return self._compare_two(ops[0], node.left, node.comparators[0], codes)
         first, *rest = (_as_func(code) for code in codes)
         pairs = tuple(zip(ops, rest, strict=True))
 
@@ -413,6 +408,42 @@ class _ExpressionCompiler:
             return True
 
         return chained
+
+    def _compare_two(
+        self, op: Callable[[Any, Any], Any], left: ast.expr, right: ast.expr, codes: list[_Code]
+    ) -> _Code:
+        """One comparison; ``key OP literal`` and ``key OP key`` read the state inline."""
+        where = self.where
+        left_code, right_code = codes
+        if isinstance(left, ast.Name) and isinstance(right_code, _Literal):
+            key, value = left.id, right_code.value
+
+            def key_vs_literal(state: Mapping[str, Any]) -> Any:
+                try:
+                    current = state[key]
+                except KeyError:
+                    raise missing_key(key, where) from None
+                return op(current, value)
+
+            return key_vs_literal
+        if isinstance(left, ast.Name) and isinstance(right, ast.Name):
+            keys = (left.id, right.id)
+            key1, key2 = keys
+
+            def key_vs_key(state: Mapping[str, Any]) -> Any:
+                try:
+                    first, second = state[key1], state[key2]
+                except KeyError:
+                    raise missing_key(next(k for k in keys if k not in state), where) from None
+                return op(first, second)
+
+            return key_vs_key
+        left_f = _as_func(left_code)
+        if isinstance(right_code, _Literal):
+            value = right_code.value
+            return lambda state: op(left_f(state), value)
+        right_f = right_code
+        return lambda state: op(left_f(state), right_f(state))
 
 
 def _chain(pairs: tuple[tuple[Callable[[Any, Any], Any], Any], ...], left: Any) -> bool:
