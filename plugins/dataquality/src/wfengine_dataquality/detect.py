@@ -1,0 +1,245 @@
+"""``dq.detect``: find what is wrong with the current data.
+
+Each finding is a dict with ``round``, ``kind``, ``column`` (``None`` for whole rows),
+``count``, ``examples`` (up to five 1-based source row numbers), ``example_values``,
+``actionable`` (whether a rule can act on it), ``message`` and kind-specific details:
+
+=================== ===================================================================
+kind                what is counted
+=================== ===================================================================
+``missing_column``  a column of ``expected_schema`` the data lacks (count 1; not actionable)
+``unexpected_column`` a column ``expected_schema`` does not list (count 1; not actionable)
+``duplicate``       rows that repeat an earlier row exactly (all columns)
+``null``            null values in the column
+``type_mismatch``   values stored with another type than ``expected_schema`` says;
+                    ``unconvertible`` of them cannot be converted
+``malformed``       text values not fitting the column's inferred ``format``
+``unexpected_value`` values of a low-cardinality text column seen in under ``rare_share``
+                    (1%) of its rows; the others are ``allowed``
+``outlier``         numbers outside ``[p25 - k*IQR, p75 + k*IQR]`` (``iqr_k`` = 1.5); not
+                    looked for when the IQR is 0
+=================== ===================================================================
+
+``anomaly_count`` is the sum of the counts of actionable findings.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import polars as pl
+
+from . import formats
+from .dtypes import convert, matches
+from .io import ROW, read_frame
+from .load import check_expected_schema
+from .profile import MAX_CATEGORIES, profile_frame
+from .state import jsonable, require
+
+TOOL = "dq.detect"
+MAX_EXAMPLES = 5
+
+
+def duplicate_rows(frame: pl.DataFrame, columns: list[str] | None = None) -> pl.Series:
+    """The ``_row`` numbers of rows that repeat an earlier row on ``columns`` (default: all).
+
+    Row hashes pick the candidates; candidates are then compared exactly, so a hash
+    collision can never drop a row.
+    """
+    columns = columns or [c for c in frame.columns if c != ROW]
+    candidates = frame.select(columns).hash_rows().is_duplicated()
+    if not candidates.any():
+        return pl.Series(ROW, [], dtype=frame.schema[ROW])
+    subset = frame.filter(candidates)
+    return subset.filter(~pl.struct(columns).is_first_distinct()).get_column(ROW)
+
+
+def _outlier_bounds(info: Mapping[str, Any], iqr_k: float) -> tuple[float, float] | None:
+    p25, p75 = info.get("p25"), info.get("p75")
+    if p25 is None or p75 is None or p75 == p25:
+        return None
+    iqr = p75 - p25
+    low, high = p25 - iqr_k * iqr, p75 + iqr_k * iqr
+    if info["family"] == "int":
+        return float(math.ceil(low)), float(math.floor(high))
+    return low, high
+
+
+def _num(value: float, family: str) -> int | float:
+    return int(value) if family == "int" else value
+
+
+def _column_checks(
+    frame: pl.DataFrame,
+    name: str,
+    info: Mapping[str, Any],
+    expected: str | None,
+    iqr_k: float,
+    rare_share: float,
+) -> list[tuple[dict[str, Any], pl.Expr]]:
+    """(finding without counts, mask of offending rows) for one column."""
+    col = pl.col(name)
+    dtype = frame.schema[name]
+    checks: list[tuple[dict[str, Any], pl.Expr]] = []
+    if info["nulls"]:
+        checks.append(({"kind": "null"}, col.is_null()))
+    if expected is not None and not matches(dtype, expected):
+        # Checked again, with formats and ranges, once a rule has converted the column.
+        bad = col.is_not_null() & convert(name, dtype, expected).is_null()
+        details = {"kind": "type_mismatch", "expected": expected, "actual": info["dtype"]}
+        details["unconvertible"] = bad
+        checks.append((details, col.is_not_null()))
+        return checks
+    fmt = info.get("format")
+    if fmt:
+        checks.append(({"kind": "malformed", **fmt}, formats.malformed(name, fmt)))
+    elif info["family"] == "string" and info.get("top_values"):
+        non_null = info["rows"] - info["nulls"]
+        allowed = [t["value"] for t in info["top_values"] if t["count"] >= rare_share * non_null]
+        if allowed and len(allowed) < len(info["top_values"]):
+            details = {"kind": "unexpected_value", "allowed": allowed}
+            checks.append((details, col.is_not_null() & ~col.is_in(allowed)))
+    if info["family"] in ("int", "float"):
+        bounds = _outlier_bounds(info, iqr_k)
+        if bounds is not None:
+            low, high = bounds
+            details = {
+                "kind": "outlier",
+                "min": _num(low, info["family"]),
+                "max": _num(high, info["family"]),
+            }
+            checks.append((details, (col < low) | (col > high)))
+    return checks
+
+
+def _message(f: Mapping[str, Any]) -> str:
+    kind, n = f["kind"], f["count"]
+    where = f"{f['column']}: " if f.get("column") else ""
+    text = {
+        "missing_column": "expected by expected_schema but missing from the data",
+        "unexpected_column": "in the data but not in expected_schema",
+        "duplicate": f"{n} rows repeat an earlier row",
+        "null": f"{n} null values",
+        "type_mismatch": (
+            f"{n} values are {f.get('actual')}, expected {f.get('expected')}"
+            f" ({f.get('unconvertible')} cannot be converted)"
+        ),
+        "malformed": f"{n} values are not a valid {f.get('format')}",
+        "unexpected_value": f"{n} values outside {f.get('allowed')}",
+        "outlier": f"{n} values outside [{f.get('min')}, {f.get('max')}]",
+    }[kind]
+    return where + text
+
+
+def detect_frame(
+    frame: pl.DataFrame,
+    profile: Mapping[str, Any],
+    expected_schema: Mapping[str, str] | None = None,
+    *,
+    at_round: int = 0,
+    iqr_k: float = 1.5,
+    rare_share: float = 0.01,
+) -> list[dict[str, Any]]:
+    """All findings for ``frame`` given its ``profile``; ``expected_schema`` maps to families."""
+    expected = dict(expected_schema or {})
+    columns = [c for c in frame.columns if c != ROW]
+    findings: list[dict[str, Any]] = []
+    for name in expected:
+        if name not in columns:
+            findings.append({"kind": "missing_column", "column": name, "count": 1})
+    if expected:
+        for name in columns:
+            if name not in expected:
+                findings.append({"kind": "unexpected_column", "column": name, "count": 1})
+    for f in findings:
+        f.update(examples=[], example_values=[], actionable=False)
+
+    dups = duplicate_rows(frame, columns)
+    if dups.len():
+        findings.append(
+            {
+                "kind": "duplicate",
+                "column": None,
+                "count": dups.len(),
+                "examples": dups.head(MAX_EXAMPLES).to_list(),
+                "example_values": [],
+                "actionable": True,
+            }
+        )
+
+    checks: list[tuple[dict[str, Any], pl.Expr]] = []
+    for name in columns:
+        for details, mask in _column_checks(
+            frame, name, profile["columns"][name], expected.get(name), iqr_k, rare_share
+        ):
+            checks.append(({"column": name, **details}, mask))
+    aggs: list[pl.Expr] = []
+    for i, (details, mask) in enumerate(checks):
+        hit = mask.fill_null(False)
+        example = details.pop("unconvertible", None)
+        shown = hit if example is None else example.fill_null(False)
+        aggs += [
+            hit.sum().alias(f"count{i}"),
+            pl.col(ROW).filter(shown).head(MAX_EXAMPLES).implode().alias(f"rows{i}"),
+            pl.col(details["column"])
+            .filter(shown)
+            .head(MAX_EXAMPLES)
+            .cast(pl.String)
+            .implode()
+            .alias(f"values{i}"),
+        ]
+        if example is not None:
+            aggs.append(shown.sum().alias(f"unconvertible{i}"))
+    result = frame.select(aggs).row(0, named=True) if aggs else {}
+    for i, (details, _) in enumerate(checks):
+        count = result[f"count{i}"]
+        if not count:
+            continue
+        finding = {
+            **details,
+            "count": count,
+            "examples": result[f"rows{i}"],
+            "example_values": result[f"values{i}"],
+            "actionable": True,
+        }
+        if f"unconvertible{i}" in result:
+            finding["unconvertible"] = result[f"unconvertible{i}"]
+        findings.append(finding)
+    for f in findings:
+        f["round"] = at_round
+        f["message"] = _message(f)
+    return jsonable(findings)  # type: ignore[no-any-return]
+
+
+def anomaly_count(findings: list[Mapping[str, Any]]) -> int:
+    """The sum of the counts of actionable findings."""
+    return sum(int(f["count"]) for f in findings if f.get("actionable"))
+
+
+def detect(state: Mapping[str, Any], **params: Any) -> dict[str, Any]:
+    """Detect problems in the data at ``data_path``.
+
+    Uses the state's ``profile`` when it describes the same data, else profiles first.
+    Params: ``iqr_k`` (1.5), ``rare_share`` (0.01), ``max_categories`` (20).
+    Returns ``findings`` (this round), ``issues`` (the same, for a history kept with the
+    ``extend`` reducer) and ``anomaly_count``.
+    """
+    path = require(state, "data_path", TOOL, "run dq.load first")
+    frame = read_frame(path, TOOL)
+    profile = state.get("profile")
+    if not profile or profile.get("data_path") != path:
+        profile = profile_frame(frame, int(params.get("max_categories", MAX_CATEGORIES)))
+    expected = None
+    if state.get("expected_schema") is not None:
+        expected = check_expected_schema(state["expected_schema"], TOOL)
+    findings = detect_frame(
+        frame,
+        profile,
+        expected,
+        at_round=int(state.get("round", 0)),
+        iqr_k=float(params.get("iqr_k", 1.5)),
+        rare_share=float(params.get("rare_share", 0.01)),
+    )
+    return {"findings": findings, "issues": list(findings), "anomaly_count": anomaly_count(findings)}

@@ -1,0 +1,46 @@
+"""Helpers for reading the workflow state and keeping what tools write JSON-storable."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from .errors import DataQualityError
+
+#: Defaults that ``dq.load`` puts in the state so the routing condition can read them.
+DEFAULTS: dict[str, Any] = {"threshold": 0, "max_rounds": 3, "round": 0}
+
+
+def require(state: Mapping[str, Any], key: str, tool: str, hint: str = "") -> Any:
+    """Return ``state[key]``, or raise a :class:`DataQualityError` saying it is missing."""
+    if state.get(key) is None:
+        extra = f"; {hint}" if hint else ""
+        raise DataQualityError(f"{tool}: the state has no '{key}'{extra}")
+    return state[key]
+
+
+def number(state: Mapping[str, Any], key: str, tool: str) -> int | float:
+    """Return the number at ``state[key]`` (or its default), rejecting other types."""
+    value = state.get(key, DEFAULTS.get(key))
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise DataQualityError(f"{tool}: '{key}' must be a number, got {value!r}")
+    return value
+
+
+def jsonable(value: Any) -> Any:
+    """Turn ``value`` into JSON types only: NaN/inf become None, dates ISO strings."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return str(value)

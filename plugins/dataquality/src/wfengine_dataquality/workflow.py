@@ -1,0 +1,68 @@
+"""The ``data-quality`` workflow as a Python graph, the twin of ``examples/data-quality.yaml``.
+
+::
+
+    load -> profile -> detect --(anomaly_count > threshold and round < max_rounds)--> rules
+                ^          \\--(otherwise)--> report -> END
+                |                                         |
+                +------------------- apply <--------------+ (from rules)
+"""
+
+from __future__ import annotations
+
+from wfengine import END, Graph
+from wfengine.expression import compile_expression
+
+from .apply import apply_rules
+from .detect import detect
+from .load import load
+from .profile import profile
+from .report import report
+from .rules import generate_rules
+
+NAME = "data-quality"
+#: The condition for another round of cleaning, as in the YAML spec.
+ANOTHER_ROUND = "anomaly_count > threshold and round < max_rounds"
+
+
+def create_data_quality_pipeline() -> Graph:
+    """Build the ``data-quality`` graph: profile, detect, clean in rounds, then report.
+
+    Initial state: ``source`` or ``rows``; optional ``threshold`` (0), ``max_rounds`` (3),
+    ``expected_schema`` and ``output_dir`` (``./wf-output/<timestamp>-<id>``).
+    """
+    graph = Graph(
+        NAME,
+        max_steps=200,
+        description="Profile, detect, clean in rounds and report on a CSV/Parquet/JSON source",
+    )
+    graph.set_reducer("issues", "extend")
+    nodes = [
+        ("load", "dq.load", load),
+        ("profile", "dq.profile", profile),
+        ("detect", "dq.detect", detect),
+        ("rules", "dq.generate_rules", generate_rules),
+        ("apply", "dq.apply_rules", apply_rules),
+        ("report", "dq.report", report),
+    ]
+    for name, tool, func in nodes:
+        retry = {"max_attempts": 3} if name == "apply" else None
+        timeout = 60 if name == "apply" else None
+        doc = (func.__doc__ or "").strip().splitlines()[0]
+        graph.add_node(name, func, description=doc, tool=tool, retry=retry, timeout=timeout)
+    where = "edges[2].when"
+    return (
+        graph.add_edge("load", "profile")
+        .add_edge("profile", "detect")
+        .add_edge(
+            "detect",
+            "rules",
+            condition=compile_expression(ANOTHER_ROUND, where=where),
+            condition_spec=ANOTHER_ROUND,
+        )
+        .add_edge("detect", "report", default=True)
+        .add_edge("rules", "apply")
+        .add_edge("apply", "profile")
+        .add_edge("report", END)
+        .set_entry_point("load")
+    )
