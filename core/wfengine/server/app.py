@@ -1,0 +1,96 @@
+"""``create_app``: the FastAPI application serving one :class:`~wfengine.Engine`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from ..engine import Engine
+from .context import ServerContext
+from .errors import ServerConfigError, install_error_handlers
+from .limits import ServerLimits
+from .models import ErrorResponse
+from .paths import PathConfiner
+from .runs import RunManager
+from .security import ApiKeyMiddleware, BodyLimitMiddleware, resolve_api_keys
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse, "description": text}
+    for code, text in (
+        (400, "Bad request"),
+        (401, "API key missing or wrong"),
+        (403, "A path outside the data directory"),
+        (404, "Not found"),
+        (413, "Body or state too large"),
+        (422, "Invalid input"),
+        (429, "Too many runs going on"),
+    )
+}
+
+
+def create_app(
+    engine: Engine | None = None,
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    api_keys: Iterable[str] | str | None = None,
+    max_body_bytes: int = 10 * 2**20,
+    **limits: int,
+) -> FastAPI:
+    """The REST API over ``engine`` (default: a new engine with the installed plugins).
+
+    :param data_dir: the directory file paths in states and specs are confined to; default:
+        the current directory.
+    :param api_keys: keys a request must carry (``Authorization: Bearer KEY`` or
+        ``X-API-Key``); ``None`` reads ``WFENGINE_API_KEYS``; none means no authentication.
+    :param max_body_bytes: the largest request body (413 beyond).
+    :param limits: any other :class:`ServerLimits` field (``max_nodes=100``, ...).
+    """
+    unknown = set(limits) - ServerLimits.names()
+    if unknown:
+        raise ServerConfigError(
+            f"unknown server limit(s): {', '.join(sorted(unknown))}; known: "
+            f"{', '.join(sorted(ServerLimits.names()))}"
+        )
+    try:
+        bounds = ServerLimits(max_body_bytes=max_body_bytes, **limits)
+    except ValueError as exc:
+        raise ServerConfigError(str(exc)) from None
+    engine = engine if engine is not None else Engine()
+    ctx = ServerContext(
+        engine=engine,
+        limits=bounds,
+        paths=PathConfiner(data_dir if data_dir is not None else os.getcwd()),
+        runs=RunManager(engine, bounds),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        ctx.runs.shutdown()
+
+    from .. import __version__
+    from . import routes_graphs, routes_info, routes_runs, websocket
+
+    app = FastAPI(
+        title="wfengine",
+        version=__version__,
+        description="Run workflow graphs of registered tools over a shared state.",
+        lifespan=lifespan,
+        responses=_ERRORS,
+    )
+    app.state.wfengine = ctx
+    install_error_handlers(app)
+    app.include_router(routes_info.router)
+    app.include_router(routes_graphs.router)
+    app.include_router(routes_runs.router)
+    app.include_router(websocket.router)
+    # added last = outermost: the key is checked before any byte of the body is read
+    app.add_middleware(BodyLimitMiddleware, max_bytes=bounds.max_body_bytes)
+    keys = resolve_api_keys(api_keys)
+    if keys:
+        app.add_middleware(ApiKeyMiddleware, keys=keys)
+    return app

@@ -1,0 +1,59 @@
+"""What every endpoint needs: the engine, the limits, the path confiner and the run manager."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from fastapi import Request, WebSocket
+
+from ..engine import Engine
+from .errors import ApiError
+from .limits import ServerLimits
+from .paths import PathConfiner
+from .runs import RunManager
+
+
+@dataclass
+class ServerContext:
+    """One app's engine and settings (kept on ``app.state.wfengine``)."""
+
+    engine: Engine
+    limits: ServerLimits
+    paths: PathConfiner
+    runs: RunManager
+    _known_graphs: set[str] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def runnable(self, graph_id: str) -> None:
+        """Refuse (404) anything but a registered workflow or a stored graph id.
+
+        ``Engine.graph`` would also load a spec *file* by path; over HTTP that must not happen.
+        """
+        if graph_id in self.engine.workflows:
+            return
+        with self._lock:
+            if graph_id in self._known_graphs:
+                return
+        if self.engine.store.get_graph(graph_id) is None:
+            raise ApiError(
+                404,
+                f"no workflow or stored graph has the id {graph_id!r}; see GET "
+                "/workflows and GET /graphs",
+                type="graph_not_found",
+                details={"graph_id": graph_id},
+            )
+        with self._lock:
+            self._known_graphs.add(graph_id)
+
+
+def context(request: Request) -> ServerContext:
+    """The dependency giving an HTTP endpoint its :class:`ServerContext`."""
+    ctx: ServerContext = request.app.state.wfengine
+    return ctx
+
+
+def ws_context(websocket: WebSocket) -> ServerContext:
+    """The dependency giving a WebSocket endpoint its :class:`ServerContext`."""
+    ctx: ServerContext = websocket.app.state.wfengine
+    return ctx

@@ -1,0 +1,142 @@
+"""Every error the API returns has one JSON shape: ``{"error": {type, message, details}}``.
+
+Bad input is answered with a 4xx that says what was wrong and where; a 500 means a bug (its
+traceback goes to the server log, never to the client).
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..errors import (
+    ConditionError,
+    GraphValidationError,
+    RegistryError,
+    RunNotFoundError,
+    SpecError,
+    StepLimitError,
+    UnknownNameError,
+    WorkflowError,
+)
+from .jsonsafe import jsonable
+from .paths import PathOutsideDataDir
+
+log = logging.getLogger("wfengine.server")
+
+
+class ServerConfigError(WorkflowError):
+    """The server was configured in a way it refuses to run with (bad data dir, ...)."""
+
+
+class InsecureServerError(ServerConfigError):
+    """Asked to listen beyond loopback without API keys (and without ``insecure=True``)."""
+
+
+class ApiError(StarletteHTTPException):
+    """An HTTP error with a machine-readable ``type`` and JSON ``details``."""
+
+    def __init__(
+        self,
+        status_code: int,
+        message: str,
+        *,
+        type: str | None = None,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(status_code, message, headers)
+        self.type = type or _type_for(status_code)
+        self.details = details or {}
+
+
+def error_body(type: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The JSON body of an error response."""
+    return {"error": {"type": type, "message": message, "details": jsonable(details or {})}}
+
+
+def error_response(
+    status: int,
+    type: str,
+    message: str,
+    details: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """An error response in the API's shape."""
+    return JSONResponse(error_body(type, message, details), status_code=status, headers=headers)
+
+
+def _type_for(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase.lower().replace(" ", "_").replace("-", "_")
+    except ValueError:
+        return "http_error"
+
+
+def workflow_error_status(exc: WorkflowError) -> tuple[int, dict[str, Any]]:
+    """The HTTP status and details for an engine error."""
+    if isinstance(exc, PathOutsideDataDir):
+        return 403, {"where": exc.where, "path": exc.path, "reason": exc.reason}
+    if isinstance(exc, SpecError | ConditionError):
+        return 422, {"where": exc.where}
+    if isinstance(exc, GraphValidationError):
+        return 422, {"graph": exc.graph, "problems": exc.problems}
+    if isinstance(exc, UnknownNameError | RunNotFoundError):
+        return 404, {}
+    if isinstance(exc, RegistryError | StepLimitError):
+        return 422, {}
+    if isinstance(exc, ServerConfigError):
+        return 500, {}
+    return 400, {}
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    details = exc.details if isinstance(exc, ApiError) else {}
+    kind = exc.type if isinstance(exc, ApiError) else _type_for(exc.status_code)
+    return error_response(
+        exc.status_code, kind, str(exc.detail), details, headers=getattr(exc, "headers", None)
+    )
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error.get("loc", ()))
+        problems.append(
+            {"where": where, "message": error.get("msg", ""), "type": error.get("type", "")}
+        )
+    summary = "; ".join(f"{p['where']}: {p['message']}" for p in problems[:5])
+    return error_response(
+        422, "validation_error", f"invalid request: {summary}", {"problems": problems}
+    )
+
+
+async def _workflow_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, WorkflowError)
+    status, details = workflow_error_status(exc)
+    if status >= 500:
+        log.error("server misconfigured: %s", exc)
+    return error_response(status, type(exc).__name__, str(exc), details)
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected error answering %s %s", request.method, request.url.path)
+    return error_response(
+        500, "internal_error", "the server failed to answer this request; see the server log"
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Answer every error in the API's JSON shape."""
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(WorkflowError, _workflow_error)
+    app.add_exception_handler(Exception, _unexpected_error)

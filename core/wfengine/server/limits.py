@@ -1,0 +1,84 @@
+"""The bounds a server puts on what one request may ask for; each breach is a clear 4xx."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from .errors import ApiError
+
+MIB = 2**20
+
+
+@dataclass(frozen=True, slots=True)
+class ServerLimits:
+    """Limits of one server; every one can be passed to ``create_app``/``serve`` by name."""
+
+    max_body_bytes: int = 10 * MIB
+    """Largest request body (413)."""
+    max_state_bytes: int = 5 * MIB
+    """Largest initial state or state patch, as JSON (413)."""
+    max_nodes: int = 500
+    """Most nodes in a graph spec (422)."""
+    max_edges: int = 2_000
+    """Most edges in a graph spec (422)."""
+    max_steps: int = 10_000
+    """Highest step limit a run may ask for, in the request or in its spec (422)."""
+    max_active_runs: int = 64
+    """Most background runs going on at once (429)."""
+    max_events_per_run: int = 10_000
+    """Events kept per run for its WebSocket; later ones are dropped, the last always kept."""
+    finished_runs_kept: int = 256
+    """Event buffers of finished runs kept for late WebSocket clients."""
+
+    @classmethod
+    def names(cls) -> frozenset[str]:
+        """The names of all limits (what ``create_app(**limits)`` accepts)."""
+        return frozenset(f.name for f in fields(cls))
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"server limit {f.name} must be a positive integer, got {value!r}")
+
+    def check_spec(self, spec: Mapping[str, Any]) -> None:
+        """Refuse a spec with too many nodes or edges, or too high a step limit."""
+        for key, limit in (("nodes", self.max_nodes), ("edges", self.max_edges)):
+            items = spec.get(key)
+            count = len(items) if isinstance(items, Mapping | list) else 0
+            if count > limit:
+                raise ApiError(
+                    422,
+                    f"spec has {count} {key}; this server accepts at most {limit}",
+                    type="limit_exceeded",
+                    details={"where": key, "limit": limit, "actual": count},
+                )
+        self.check_max_steps(spec.get("max_steps"), "max_steps")
+
+    def check_max_steps(self, max_steps: Any, where: str = "max_steps") -> None:
+        """Refuse a step limit above :attr:`max_steps`."""
+        if isinstance(max_steps, int) and max_steps > self.max_steps:
+            raise ApiError(
+                422,
+                f"{where} is {max_steps}; this server allows at most "
+                f"{self.max_steps} steps per run",
+                type="limit_exceeded",
+                details={"where": where, "limit": self.max_steps, "actual": max_steps},
+            )
+
+    def check_state(self, state: Mapping[str, Any], where: str) -> None:
+        """Refuse a state larger than :attr:`max_state_bytes` as JSON."""
+        if not state:
+            return
+        size = len(json.dumps(state, separators=(",", ":")))
+        if size > self.max_state_bytes:
+            raise ApiError(
+                413,
+                f"{where} is {size} bytes as JSON; this server accepts at most "
+                f"{self.max_state_bytes}",
+                type="limit_exceeded",
+                details={"where": where, "limit": self.max_state_bytes, "actual": size},
+            )

@@ -1,0 +1,309 @@
+"""Pydantic models of every request and response body (they make the OpenAPI schema)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..run import RunStatus, WorkflowRun
+from .jsonsafe import jsonable
+
+GraphId = Field(
+    min_length=1, max_length=256, description="A registered workflow name or a stored graph id"
+)
+
+
+# -- errors ----------------------------------------------------------------------------------
+
+
+class ErrorInfo(BaseModel):
+    """What went wrong: a machine-readable type, a message for people, and details."""
+
+    type: str
+    message: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class ErrorResponse(BaseModel):
+    """The body of every error response."""
+
+    error: ErrorInfo
+
+
+# -- graphs ----------------------------------------------------------------------------------
+
+
+class GraphSpecIn(BaseModel):
+    """A declarative graph spec (see DESIGN.md): nodes name registered tools, edges name
+    conditions as data. Fields not listed here are passed to the spec loader as given."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str = Field(min_length=1, max_length=256)
+    entry: str | None = Field(default=None, max_length=256)
+    description: str | None = None
+    max_steps: int | None = Field(default=None, ge=1)
+    reducers: dict[str, str] | None = None
+    nodes: dict[str, Any] | list[Any]
+    edges: list[Any] = Field(default_factory=list)
+
+    def to_spec(self) -> dict[str, Any]:
+        """The spec as the loader takes it (only the fields the client sent)."""
+        return self.model_dump(exclude_unset=True)
+
+
+class EdgeOut(BaseModel):
+    """An edge: its source(s), target, condition label and whether it is the default."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: list[str] = Field(alias="from")
+    to: str
+    condition: str | None = None
+    default: bool = False
+
+
+class GraphCreated(BaseModel):
+    """A stored graph: its id, name, node names and edges."""
+
+    graph_id: str
+    name: str
+    nodes: list[str]
+    edges: list[EdgeOut]
+
+
+class GraphSummary(BaseModel):
+    """One stored graph in a listing."""
+
+    graph_id: str
+    name: str
+    version: Any = None
+    created_at: str | None = None
+
+
+class GraphList(BaseModel):
+    """Stored graphs, newest first."""
+
+    graphs: list[GraphSummary]
+
+
+class GraphOut(BaseModel):
+    """A graph's spec: as stored, or (for a workflow) as its graph describes itself."""
+
+    graph_id: str
+    kind: Literal["stored", "workflow"]
+    spec: dict[str, Any]
+
+
+class MermaidOut(BaseModel):
+    """A graph as Mermaid flowchart text."""
+
+    graph_id: str
+    mermaid: str
+
+
+# -- runs ------------------------------------------------------------------------------------
+
+
+class RunRequest(BaseModel):
+    """Start a run of a stored graph or registered workflow."""
+
+    graph_id: str = GraphId
+    initial_state: dict[str, Any] = Field(default_factory=dict)
+    wait: bool = Field(
+        default=True,
+        description="true: answer when the run stops; false: "
+        "answer 202 at once and run in the background",
+    )
+    max_steps: int | None = Field(default=None, ge=1)
+    interrupt_before: list[str] = Field(default_factory=list, max_length=1000)
+
+
+class ResumeRequest(BaseModel):
+    """Continue a paused, failed or cancelled run, optionally patching its state first."""
+
+    state_patch: dict[str, Any] | None = None
+    wait: bool = False
+    max_steps: int | None = Field(default=None, ge=1)
+
+
+class LogEntryOut(BaseModel):
+    """One node attempt."""
+
+    node: str
+    step: int
+    attempt: int
+    started_at: str
+    duration_ms: float
+    status: str
+    error: dict[str, Any] | None = None
+    state_before: dict[str, Any] | None = None
+
+
+class RunResult(BaseModel):
+    """A run that has stopped (completed, failed, paused or cancelled)."""
+
+    run_id: str
+    graph_id: str
+    status: RunStatus
+    final_state: dict[str, Any]
+    logs: list[LogEntryOut]
+    visited_nodes: list[str]
+    step: int
+    error: dict[str, Any] | None = None
+
+    @classmethod
+    def of(cls, run: WorkflowRun) -> RunResult:
+        """The result of ``run``."""
+        return cls(
+            run_id=run.run_id,
+            graph_id=run.graph_id,
+            status=run.status,
+            final_state=jsonable(run.state),
+            logs=log_entries(run),
+            visited_nodes=list(run.visited_nodes),
+            step=run.step,
+            error=jsonable(run.error),
+        )
+
+
+class RunAccepted(BaseModel):
+    """A run going on in the background; follow it at ``/graph/state/{run_id}`` or
+    ``/ws/runs/{run_id}``."""
+
+    run_id: str
+    graph_id: str
+    status: RunStatus
+
+
+class RunStateOut(BaseModel):
+    """Where a run is: status, the node(s) it runs next, its state and history."""
+
+    run_id: str
+    graph_id: str
+    status: RunStatus
+    current_nodes: list[str]
+    state: dict[str, Any]
+    visited_nodes: list[str]
+    step: int
+    error: dict[str, Any] | None = None
+    created_at: str
+    finished_at: str | None = None
+
+    @classmethod
+    def of(cls, run: WorkflowRun) -> RunStateOut:
+        """The state of ``run``."""
+        return cls(
+            run_id=run.run_id,
+            graph_id=run.graph_id,
+            status=run.status,
+            current_nodes=list(run.next_nodes),
+            state=jsonable(run.state),
+            visited_nodes=list(run.visited_nodes),
+            step=run.step,
+            error=jsonable(run.error),
+            created_at=run.created_at,
+            finished_at=run.finished_at,
+        )
+
+
+class RunLogs(BaseModel):
+    """The log entries of a run, one per node attempt."""
+
+    run_id: str
+    logs: list[LogEntryOut]
+
+
+class RunSummary(BaseModel):
+    """One run in a listing (no state, no logs)."""
+
+    run_id: str
+    graph_id: str
+    status: RunStatus
+    step: int
+    error: dict[str, Any] | None = None
+    created_at: str
+    finished_at: str | None = None
+
+
+class RunPage(BaseModel):
+    """A page of runs, newest first; pass ``next_cursor`` as ``cursor`` for the next."""
+
+    runs: list[RunSummary]
+    next_cursor: str | None = None
+
+
+class CancelResult(BaseModel):
+    """A cancelled run (a running one stops before its next step)."""
+
+    run_id: str
+    status: RunStatus
+    cancel_requested: bool
+
+
+def log_entries(run: WorkflowRun) -> list[LogEntryOut]:
+    """The run's log entries as response models."""
+    return [LogEntryOut(**jsonable(entry.to_dict())) for entry in run.logs]
+
+
+# -- registries ------------------------------------------------------------------------------
+
+
+class RegistryEntryOut(BaseModel):
+    """A registered tool, condition strategy or workflow, and the plugin it came from."""
+
+    name: str
+    description: str
+    plugin: str
+
+
+class ToolList(BaseModel):
+    """Registered tools."""
+
+    tools: list[RegistryEntryOut]
+
+
+class ConditionList(BaseModel):
+    """Registered condition strategies."""
+
+    conditions: list[RegistryEntryOut]
+
+
+class WorkflowList(BaseModel):
+    """Registered workflows (runnable by name as a ``graph_id``)."""
+
+    workflows: list[RegistryEntryOut]
+
+
+class PluginOut(BaseModel):
+    """A loaded plugin."""
+
+    name: str
+    module: str
+    distribution: str | None = None
+    version: str | None = None
+    hooks: list[str]
+    builtin: bool
+
+
+class PluginFailureOut(BaseModel):
+    """A plugin that was skipped, and why."""
+
+    name: str
+    error: str
+    stage: str
+
+
+class PluginList(BaseModel):
+    """Loaded plugins and those that failed to load."""
+
+    plugins: list[PluginOut]
+    failures: list[PluginFailureOut]
+
+
+class Health(BaseModel):
+    """The server is up."""
+
+    status: Literal["ok"] = "ok"
+    version: str

@@ -1,0 +1,179 @@
+"""Run endpoints: start (waiting or in the background), inspect, list, resume, cancel."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse
+
+from ..errors import WorkflowError
+from ..run import RunStatus, WorkflowRun
+from .context import ServerContext, context
+from .errors import ApiError
+from .jsonsafe import jsonable
+from .models import (
+    CancelResult,
+    ErrorResponse,
+    ResumeRequest,
+    RunAccepted,
+    RunLogs,
+    RunPage,
+    RunRequest,
+    RunResult,
+    RunStateOut,
+    RunSummary,
+    log_entries,
+)
+
+router = APIRouter(tags=["runs"])
+Ctx = Annotated[ServerContext, Depends(context)]
+_ACCEPTED = {202: {"model": RunAccepted, "description": "Running in the background"}}
+
+
+@router.post("/graph/run", response_model=RunResult, responses=_ACCEPTED)
+def run_graph(body: RunRequest, ctx: Ctx) -> Any:
+    """Run a stored graph or registered workflow: to its end (``wait: true``), or in the
+    background (``wait: false``, answered ``202`` at once)."""
+    ctx.runnable(body.graph_id)
+    ctx.limits.check_max_steps(body.max_steps)
+    state = ctx.paths.state(body.initial_state, "initial_state")
+    ctx.limits.check_state(state, "initial_state")
+    if body.wait:
+        run = ctx.engine.run(
+            body.graph_id, state, max_steps=body.max_steps, interrupt_before=body.interrupt_before
+        )
+        return RunResult.of(run)
+    run = ctx.runs.start(
+        body.graph_id, state, max_steps=body.max_steps, interrupt_before=body.interrupt_before
+    )
+    return _accepted(run)
+
+
+@router.get("/graph/state/{run_id}", response_model=RunStateOut)
+def run_state(run_id: str, ctx: Ctx) -> RunStateOut:
+    """A run's status, the node(s) it runs next, its state, visited nodes, step and error."""
+    return RunStateOut.of(_get_run(ctx, run_id))
+
+
+@router.get("/runs/{run_id}/logs", response_model=RunLogs)
+def run_logs(run_id: str, ctx: Ctx) -> RunLogs:
+    """One log entry per node attempt: node, step, attempt, start, duration, status, error."""
+    run = _get_run(ctx, run_id)
+    return RunLogs(run_id=run.run_id, logs=log_entries(run))
+
+
+@router.get("/runs", response_model=RunPage)
+def list_runs(
+    ctx: Ctx,
+    graph_id: Annotated[str | None, Query(max_length=256)] = None,
+    status: RunStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    cursor: Annotated[str | None, Query(max_length=256)] = None,
+) -> RunPage:
+    """Runs newest first, filtered by graph and status; page with ``cursor``."""
+    try:
+        page, next_cursor = ctx.engine.store.list_runs(
+            graph_id=graph_id,
+            status=status.value if status else None,
+            limit=limit,
+            cursor=cursor,
+        )
+    except (ValueError, TypeError) as exc:
+        raise ApiError(
+            422,
+            f"invalid cursor {cursor!r}: pass the next_cursor of a previous page",
+            type="invalid_cursor",
+            details={"cursor": cursor},
+        ) from exc
+    return RunPage(runs=[_summary(run) for run in page], next_cursor=next_cursor)
+
+
+@router.post(
+    "/runs/{run_id}/resume",
+    response_model=RunResult,
+    responses={**_ACCEPTED, 409: {"model": ErrorResponse}},
+)
+def resume_run(run_id: str, ctx: Ctx, body: ResumeRequest | None = None) -> Any:
+    """Continue a paused, failed or cancelled run from its last completed step, optionally
+    replacing state keys first; in the background unless ``wait: true``."""
+    body = body or ResumeRequest()
+    ctx.limits.check_max_steps(body.max_steps)
+    patch = ctx.paths.state(body.state_patch, "state_patch") if body.state_patch else None
+    if patch:
+        ctx.limits.check_state(patch, "state_patch")
+    with ctx.runs.reserve(run_id):
+        run = _get_run(ctx, run_id)
+        # a "running" run in a durable store may be one a crash interrupted: resumable
+        running_here = run.status == RunStatus.RUNNING and not ctx.engine.store.durable
+        if run.status == RunStatus.COMPLETED or running_here:
+            raise _not_resumable(run)
+        ctx.runnable(run.graph_id)
+        try:
+            if body.wait:
+                return RunResult.of(ctx.engine.resume(run_id, patch, max_steps=body.max_steps))
+            return _accepted(ctx.runs.resume(run_id, patch, max_steps=body.max_steps))
+        except WorkflowError as exc:
+            if type(exc) is WorkflowError:  # "still running in this process", ...
+                raise ApiError(
+                    409, str(exc), type="run_not_resumable", details={"run_id": run_id}
+                ) from None
+            raise
+
+
+@router.post(
+    "/runs/{run_id}/cancel", response_model=CancelResult, responses={409: {"model": ErrorResponse}}
+)
+def cancel_run(run_id: str, ctx: Ctx) -> CancelResult:
+    """Cancel a run: a running one stops before its next step, a paused or failed one is
+    marked ``cancelled`` at once; a completed one cannot be cancelled (409)."""
+    live = ctx.runs.live(run_id)
+    if live is not None:
+        live.cancel()
+        return CancelResult(run_id=run_id, status=live.status, cancel_requested=True)
+    run = _get_run(ctx, run_id)
+    if run.status in (RunStatus.COMPLETED, RunStatus.CANCELLED):
+        raise ApiError(
+            409,
+            f"run {run_id} is already {run.status.value}",
+            type="run_not_cancellable",
+            details={"run_id": run_id, "status": run.status.value},
+        )
+    run = ctx.engine.cancel(run_id)
+    return CancelResult(run_id=run_id, status=run.status, cancel_requested=True)
+
+
+def _get_run(ctx: ServerContext, run_id: str) -> WorkflowRun:
+    live = ctx.runs.live(run_id)
+    return live if live is not None else ctx.engine.get_run(run_id)
+
+
+def _not_resumable(run: WorkflowRun) -> ApiError:
+    return ApiError(
+        409,
+        f"run {run.run_id} is {run.status.value}; only paused, failed or "
+        "cancelled runs can be resumed",
+        type="run_not_resumable",
+        details={"run_id": run.run_id, "status": run.status.value},
+    )
+
+
+def _accepted(run: WorkflowRun) -> JSONResponse:
+    body = RunAccepted(run_id=run.run_id, graph_id=run.graph_id, status=run.status)
+    return JSONResponse(
+        body.model_dump(mode="json"),
+        status_code=202,
+        headers={"Location": f"/graph/state/{run.run_id}"},
+    )
+
+
+def _summary(run: WorkflowRun) -> RunSummary:
+    return RunSummary(
+        run_id=run.run_id,
+        graph_id=run.graph_id,
+        status=run.status,
+        step=run.step,
+        error=jsonable(run.error),
+        created_at=run.created_at,
+        finished_at=run.finished_at,
+    )

@@ -1,0 +1,226 @@
+"""Background runs and their event buffers (what the WebSocket replays and follows).
+
+A run started with ``wait: false`` (or resumed in the background) is driven by a thread that
+appends each event, as JSON data, to the run's :class:`RunChannel`. A WebSocket client reads
+the buffer from the start and then waits for more, so one that connects late still sees
+every event in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from typing import Any
+
+from ..engine import Engine
+from ..run import Event, EventType, WorkflowRun
+from .errors import ApiError
+from .jsonsafe import jsonable
+from .limits import ServerLimits
+
+log = logging.getLogger("wfengine.server")
+
+
+class RunChannel:
+    """The events of one run, in order, and the clients waiting for more."""
+
+    def __init__(self, run_id: str, max_events: int) -> None:
+        self.run_id = run_id
+        self.max_events = max_events
+        self.events: list[dict[str, Any]] = []
+        self.dropped = 0
+        self.done = False
+        self._lock = threading.Lock()
+        self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+
+    def append(self, event: dict[str, Any]) -> None:
+        """Add an event (from any thread) and wake the clients following the run."""
+        with self._lock:
+            if len(self.events) < self.max_events - 1 or event["type"] == "run_finished":
+                self.events.append(event)
+            else:
+                self.dropped += 1
+            waiters = list(self._waiters)
+        self._wake(waiters)
+
+    def close(self) -> None:
+        """Mark the run as over: followers get the rest of the buffer, then stop."""
+        with self._lock:
+            self.done = True
+            waiters = list(self._waiters)
+        self._wake(waiters)
+
+    @staticmethod
+    def _wake(waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]]) -> None:
+        for loop, wake in waiters:
+            with contextlib.suppress(RuntimeError):  # the client's loop has closed
+                loop.call_soon_threadsafe(wake.set)
+
+    async def follow(self) -> AsyncIterator[dict[str, Any]]:
+        """Every event from the first, then new ones as they come, until the run is over."""
+        waiter = (asyncio.get_running_loop(), asyncio.Event())
+        with self._lock:
+            self._waiters.add(waiter)
+        try:
+            index = 0
+            while True:
+                waiter[1].clear()
+                with self._lock:
+                    batch = self.events[index:]
+                    done = self.done
+                index += len(batch)
+                for event in batch:
+                    yield event
+                if done:
+                    return
+                await waiter[1].wait()
+        finally:
+            with self._lock:
+                self._waiters.discard(waiter)
+
+
+class RunManager:
+    """Starts background runs, keeps their channels, and knows which runs it is driving."""
+
+    def __init__(self, engine: Engine, limits: ServerLimits) -> None:
+        self.engine = engine
+        self.limits = limits
+        self._lock = threading.Lock()
+        self._active: dict[str, WorkflowRun] = {}
+        self._reserved: set[str] = set()
+        self._channels: OrderedDict[str, RunChannel] = OrderedDict()
+        self._threads: dict[str, threading.Thread] = {}
+
+    # -- lookups ---------------------------------------------------------------------------
+
+    def live(self, run_id: str) -> WorkflowRun | None:
+        """The run object while this server drives it in the background, else ``None``."""
+        with self._lock:
+            return self._active.get(run_id)
+
+    def channel(self, run_id: str) -> RunChannel | None:
+        """The event buffer of a run this server ran in the background (while kept)."""
+        with self._lock:
+            return self._channels.get(run_id)
+
+    @contextlib.contextmanager
+    def reserve(self, run_id: str) -> Iterator[None]:
+        """Hold ``run_id`` while it is being resumed, so two resumes cannot race (409)."""
+        with self._lock:
+            if run_id in self._active or run_id in self._reserved:
+                raise ApiError(
+                    409,
+                    f"run {run_id} is already running on this server",
+                    type="run_active",
+                    details={"run_id": run_id},
+                )
+            self._reserved.add(run_id)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._reserved.discard(run_id)
+
+    # -- starting --------------------------------------------------------------------------
+
+    def start(
+        self,
+        graph_id: str,
+        state: Mapping[str, Any],
+        *,
+        max_steps: int | None,
+        interrupt_before: Sequence[str],
+    ) -> WorkflowRun:
+        """Start a run in the background; bad input raises here, before anything runs."""
+        self._check_capacity()
+        events = self.engine.stream(
+            graph_id, state, max_steps=max_steps, interrupt_before=interrupt_before
+        )
+        first = next(events)  # starts the run: errors in the request surface here
+        run = self.engine.get_run(first.run_id)
+        return self._follow(run, first, events)
+
+    def resume(
+        self,
+        run_id: str,
+        state_patch: Mapping[str, Any] | None,
+        *,
+        max_steps: int | None,
+    ) -> WorkflowRun:
+        """Resume a run in the background (the caller holds :meth:`reserve`)."""
+        self._check_capacity()
+        executor, run = self.engine.prepare_resume(run_id, state_patch, max_steps=max_steps)
+        events = executor.stream(run=run)
+        first = next(events)
+        return self._follow(run, first, events)
+
+    def _check_capacity(self) -> None:
+        with self._lock:
+            active = len(self._active)
+        if active >= self.limits.max_active_runs:
+            raise ApiError(
+                429,
+                f"{active} runs are going on; this server runs at most "
+                f"{self.limits.max_active_runs} in the background at once; retry "
+                "later",
+                type="too_many_runs",
+                details={"limit": self.limits.max_active_runs},
+            )
+
+    def _follow(self, run: WorkflowRun, first: Event, events: Iterator[Event]) -> WorkflowRun:
+        channel = RunChannel(run.run_id, self.limits.max_events_per_run)
+        channel.append(jsonable(first.to_dict()))
+        thread = threading.Thread(
+            target=self._drain,
+            args=(run, channel, events),
+            name=f"wfengine-server-run-{run.run_id}",
+            daemon=True,
+        )
+        with self._lock:
+            self._active[run.run_id] = run
+            self._channels[run.run_id] = channel
+            self._channels.move_to_end(run.run_id)
+            self._threads[run.run_id] = thread
+        thread.start()
+        return run
+
+    def _drain(self, run: WorkflowRun, channel: RunChannel, events: Iterator[Event]) -> None:
+        try:
+            for event in events:
+                data = jsonable(event.to_dict())
+                if event.type == EventType.RUN_FINISHED and channel.dropped:
+                    data["events_dropped"] = channel.dropped
+                channel.append(data)
+        except BaseException:  # the run itself records its failure; this is a bug guard
+            log.exception("background run %s stopped unexpectedly", run.run_id)
+        finally:
+            with self._lock:
+                self._active.pop(run.run_id, None)
+                self._threads.pop(run.run_id, None)
+                self._evict()
+            channel.close()
+
+    def _evict(self) -> None:
+        finished = [
+            rid
+            for rid, ch in self._channels.items()
+            if rid not in self._active and (ch.done or rid not in self._threads)
+        ]
+        for run_id in finished[: max(0, len(finished) - self.limits.finished_runs_kept)]:
+            del self._channels[run_id]
+
+    # -- stopping --------------------------------------------------------------------------
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """Cancel the background runs and wait (up to ``timeout`` s) for them to stop."""
+        with self._lock:
+            runs = list(self._active.values())
+            threads = list(self._threads.values())
+        for run in runs:
+            run.cancel()
+        for thread in threads:
+            thread.join(timeout)

@@ -1,0 +1,66 @@
+"""``serve``: run the API with uvicorn (what ``wf serve`` calls)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from ..engine import Engine
+from .app import create_app
+from .errors import InsecureServerError
+from .security import API_KEYS_ENV, is_loopback, resolve_api_keys
+
+log = logging.getLogger("wfengine.server")
+
+
+def serve(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    store: str | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
+    insecure: bool = False,
+    api_keys: Iterable[str] | str | None = None,
+    engine: Engine | None = None,
+    log_level: str = "info",
+    **limits: int,
+) -> None:
+    """Serve the REST API until interrupted.
+
+    Listening beyond loopback without API keys (``api_keys`` or ``WFENGINE_API_KEYS``) is
+    refused with :class:`InsecureServerError` unless ``insecure=True``. ``store`` is a store
+    URL (default: ``WFENGINE_STORE``, else the engine's default); ``data_dir`` confines the
+    file paths requests may name (default: the current directory); ``limits`` are
+    :class:`~wfengine.server.limits.ServerLimits` fields.
+    """
+    keys = resolve_api_keys(api_keys)
+    if not keys and not insecure and not is_loopback(host):
+        raise InsecureServerError(
+            f"refusing to listen on {host!r} without API keys: anyone who can reach it could "
+            f"run workflows. Set {API_KEYS_ENV}=KEY1,KEY2 (clients send 'Authorization: "
+            "Bearer KEY'), listen on 127.0.0.1, or pass --insecure if the network is trusted"
+        )
+    import uvicorn
+
+    own = engine is None
+    if engine is None:
+        engine = Engine(store=store)
+    elif store is not None:
+        engine.set_store(store)
+    root = Path(data_dir if data_dir is not None else os.getcwd()).resolve()
+    try:
+        app = create_app(engine, data_dir=root, api_keys=keys, **limits)
+        log.warning(
+            "wfengine API on http://%s:%s (store %s, data dir %s, API keys %s)",
+            host,
+            port,
+            engine.store_url,
+            root,
+            "required" if keys else "off",
+        )
+        uvicorn.run(app, host=host, port=port, log_level=log_level)
+    finally:
+        if own:
+            engine.close()
