@@ -547,3 +547,13 @@ def test_example_specs_load_and_round_trip(path: Path, conditions: ConditionRegi
     raw = yaml.safe_load(path.read_text())
     graph = load(path, stub_tools(raw), conditions)
     assert dump_spec(graph) == dump_spec(load(dump_spec(graph), stub_tools(raw), conditions))
+
+
+def test_yaml_aliases_are_refused_with_their_line() -> None:
+    from wfengine import SpecError, ToolRegistry
+    from wfengine.registry import ConditionRegistry
+    from wfengine.spec import load_spec
+
+    bomb = "a: &a [1, 2]\nb: &b [*a, *a]\nnodes: {}\nentry: x\n"
+    with pytest.raises(SpecError, match=r"line 2: .*aliases"):
+        load_spec(bomb, tools=ToolRegistry(), conditions=ConditionRegistry())

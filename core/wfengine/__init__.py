@@ -11,6 +11,7 @@ from .engine import (
     get_workflow_registry,
 )
 from .errors import (
+    ConditionError,
     GraphValidationError,
     NodeTimeoutError,
     SpecError,
@@ -24,11 +25,15 @@ from .markers import hookimpl, hookspec
 from .registry import ConditionRegistry, StoreRegistry, ToolRegistry, WorkflowRegistry
 from .retry import RetryPolicy
 from .run import Event, EventType, LogEntry, RunStatus, WorkflowRun
+from .spec import dump_spec, load_spec
 from .storage import GraphStore, MemoryStore, RunStore, Store
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ConditionError",
+    "dump_spec",
+    "load_spec",
     "ConditionRegistry",
     "Engine",
     "StoreRegistry",
