@@ -40,13 +40,13 @@ class GraphSpecIn(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    name: str = Field(min_length=1, max_length=256)
-    entry: str | None = Field(default=None, max_length=256)
+    name: str | None = Field(default=None, min_length=1, max_length=256)
+    entry: str = Field(min_length=1, max_length=256, description="The node a run starts at")
     description: str | None = None
     max_steps: int | None = Field(default=None, ge=1)
     reducers: dict[str, str] | None = None
-    nodes: dict[str, Any] | list[Any]
-    edges: list[Any] = Field(default_factory=list)
+    nodes: dict[str, Any] = Field(description="Node name -> {tool, params, retry, timeout}")
+    edges: list[Any] = Field(default_factory=list, description="{from, to, when, default}")
 
     def to_spec(self) -> dict[str, Any]:
         """The spec as the loader takes it (only the fields the client sent)."""

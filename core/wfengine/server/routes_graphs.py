@@ -11,6 +11,7 @@ from ..errors import WorkflowError
 from ..graph import Graph
 from .context import ServerContext, context
 from .errors import ApiError
+from .jsonsafe import jsonable
 from .models import (
     EdgeOut,
     GraphCreated,
@@ -106,7 +107,7 @@ def get_graph(graph_id: str, ctx: Ctx) -> GraphOut:
     spec = ctx.engine.store.get_graph(graph_id)
     if spec is None:
         raise _not_found(graph_id)
-    return GraphOut(graph_id=graph_id, kind="stored", spec=spec)
+    return GraphOut(graph_id=graph_id, kind="stored", spec=jsonable(spec))
 
 
 @router.get("/graph/{graph_id}/mermaid", response_model=MermaidOut)
@@ -121,9 +122,9 @@ def _describe(graph: Graph) -> dict[str, object]:
     try:
         from ..spec import dump_spec
 
-        return dict(dump_spec(graph))
-    except (ImportError, WorkflowError, TypeError, ValueError):
-        return graph.to_dict()  # nodes that are plain functions have no spec form
+        return dict(jsonable(dump_spec(graph)))
+    except WorkflowError:
+        return dict(jsonable(graph.to_dict()))  # nodes that are plain functions have no spec form
 
 
 def _not_found(graph_id: str) -> ApiError:
