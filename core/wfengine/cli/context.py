@@ -31,14 +31,22 @@ def _default_engine() -> Engine:
 
 
 def default_sqlite_url() -> str:
-    """The per-user SQLite database: ``wfengine_sqlite.default_url()`` when it exists."""
-    try:
-        from wfengine_sqlite import default_url  # type: ignore[import-not-found]
-    except ImportError:
-        default_url = None
-    if default_url is not None:
-        return str(default_url())
-    return "sqlite:///" + click.get_app_dir("wfengine") + "/wfengine.db"
+    """The per-user SQLite database: ``wfengine_sqlite.default_url()`` when the plugin has it,
+    else ``sqlite:///`` + the per-user app directory + ``/wfengine.db``."""
+    import importlib
+
+    for module_name in ("wfengine_sqlite", "wfengine_sqlite.location"):
+        try:
+            default_url = getattr(importlib.import_module(module_name), "default_url", None)
+        except ImportError:
+            continue
+        if callable(default_url):
+            return str(default_url())
+    from pathlib import Path
+
+    app_dir = Path(click.get_app_dir("wfengine"))
+    app_dir.mkdir(parents=True, exist_ok=True)
+    return "sqlite:///" + app_dir.resolve().as_posix() + "/wfengine.db"
 
 
 class CliContext:
@@ -72,9 +80,6 @@ class CliContext:
         if self.store_url:
             return self.store_url
         if "sqlite" in self.engine.stores:
-            from pathlib import Path
-
-            Path(click.get_app_dir("wfengine")).mkdir(parents=True, exist_ok=True)
             return default_sqlite_url()
         return "memory://"
 

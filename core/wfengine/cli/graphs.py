@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -150,38 +149,14 @@ def draw_graph(target: str, fmt: str, direction: str) -> None:
 def read_spec_file(source: str) -> dict[str, Any]:
     """A spec mapping from a YAML/JSON file (or ``-``: stdin); errors name the file and line."""
     from wfengine.errors import SpecError
+    from wfengine.spec import read_spec
 
-    if source == "-":
-        text = click.get_text_stream("stdin").read()
-        name = "<stdin>"
-        yaml_like = True
-    else:
-        path = Path(source)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise SpecError(f"cannot read file: {exc.strerror or exc}", source=source) from None
-        name = source
-        yaml_like = path.suffix.lower() != ".json"
-    if yaml_like:
-        import yaml
-
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
-            problem = getattr(exc, "problem", None) or str(exc)
-            raise SpecError(f"not valid YAML: {problem}", where=where, source=name) from None
-    else:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise SpecError(
-                f"not valid JSON: {exc.msg}",
-                where=f"line {exc.lineno}, column {exc.colno}",
-                source=name,
-            ) from None
-    if not isinstance(data, dict):
-        raise SpecError(f"a spec must be a mapping, got {type(data).__name__}", source=name)
-    return data
+    if source != "-":
+        return read_spec(Path(source))[0]
+    text = click.get_text_stream("stdin").read()
+    if not text.strip():
+        raise SpecError("no spec on standard input", source="<stdin>")
+    try:
+        return read_spec(text)[0]
+    except SpecError as exc:
+        raise SpecError(exc.message, exc.where, source=exc.source or "<stdin>") from None

@@ -158,7 +158,13 @@ def error_line(error: Mapping[str, Any] | None) -> str:
 class LiveDisplay:
     """Turns a run's events into lines as they happen (see the module docstring)."""
 
-    def __init__(self, stream: IO[str] | None = None, *, tty: bool | None = None) -> None:
+    def __init__(
+        self,
+        stream: IO[str] | None = None,
+        *,
+        tty: bool | None = None,
+        nodes: Iterable[str] = (),
+    ) -> None:
         self.stream = stream if stream is not None else sys.stdout
         self.tty = _isatty(self.stream) if tty is None else tty
         encoding = (getattr(self.stream, "encoding", None) or "").lower()
@@ -170,7 +176,8 @@ class LiveDisplay:
         )
         self.running: dict[str, tuple[int, float]] = {}
         self._status_shown = False
-        self.width = 0
+        self.width = max((len(n) for n in nodes), default=0)
+        """Width of the node column: the longest node name (grows if a longer one shows)."""
 
     def handle(self, event: Event) -> None:
         """Show one event."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 import shlex
 import signal
 import threading
-from collections.abc import Iterator
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +22,8 @@ from .output import LiveDisplay, echo_json, summary_lines
 from .state_args import build_state, state_options
 
 if TYPE_CHECKING:
-    from wfengine.run import Event, WorkflowRun
+    from wfengine.executor import WorkflowExecutor
+    from wfengine.run import WorkflowRun
 
 EXIT_BY_STATUS = {"completed": 0, "failed": 1, "paused": 3, "cancelled": 130}
 """``wf run`` / ``wf runs resume`` exit codes by the run's final status."""
@@ -76,22 +76,23 @@ def run_command(
     executor, run = engine.start(
         target, state, max_steps=max_steps, interrupt_before=list(interrupt_before)
     )
-    follow(app, executor.stream(run=run), run, as_json=as_json, quiet=quiet)
+    follow(app, executor, run, as_json=as_json, quiet=quiet)
 
 
 def follow(
     app: CliContext,
-    events: Iterator[Event],
+    executor: WorkflowExecutor,
     run: WorkflowRun,
     *,
     as_json: bool = False,
     quiet: bool = False,
 ) -> None:
-    """Show ``events`` of ``run`` until it stops, then its summary; exit by its status."""
-    display = None if (as_json or quiet) else LiveDisplay()
+    """Run ``run`` (new or prepared for resumption) in a worker thread, showing its events,
+    then its summary; exit with the code of its final status."""
+    display = None if (as_json or quiet) else LiveDisplay(nodes=executor.graph.nodes)
     interrupt = _CancelOnCtrlC(run)
     with interrupt:
-        for event in events:
+        for event in executor.stream(run=run):
             if interrupt.fresh():
                 _say_cancelling(display)
             if display is not None:

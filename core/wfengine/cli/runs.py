@@ -164,7 +164,7 @@ def resume_run(
     _get_run(app, run_id)  # a clear "not found" (with the store note) before anything else
     patch = build_state(state_json, assignments)
     executor, run = engine.prepare_resume(run_id, patch or None, max_steps=max_steps)
-    follow(app, executor.stream(run=run), run, as_json=as_json, quiet=quiet)
+    follow(app, executor, run, as_json=as_json, quiet=quiet)
 
 
 @runs_group.command("cancel")
