@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 from collections.abc import Iterator
@@ -343,3 +346,34 @@ def test_timeout_in_a_parallel_branch_fails_the_run(release: threading.Event) ->
     assert run.status == RunStatus.FAILED
     assert run.error is not None
     assert run.error["type"] == "NodeTimeoutError" and run.error["node"] == "stuck"
+
+
+def test_timed_branches_do_not_starve_a_full_pool() -> None:
+    graph = Graph("fan").add_node("start", lambda s: None).set_entry_point("start")
+    for name in ("a", "b", "c"):
+        graph.add_node(name, lambda s, name=name: {name: 1}, timeout=2)
+        graph.add_edge("start", name).add_edge(name, END)
+    start = time.perf_counter()
+    run = WorkflowExecutor(graph, max_workers=2).run({})
+    assert run.status == RunStatus.COMPLETED, run.error
+    assert run.state == {"a": 1, "b": 1, "c": 1}
+    assert time.perf_counter() - start < 1
+
+
+def test_a_node_stuck_past_its_timeout_does_not_keep_the_process_alive() -> None:
+    script = textwrap.dedent(
+        """
+        import time
+        from wfengine import END, Graph, WorkflowExecutor
+
+        graph = Graph("stuck").add_node("s", lambda s: time.sleep(60), timeout=0.05)
+        graph.add_edge("s", END).set_entry_point("s")
+        print(WorkflowExecutor(graph).run({}).status)
+        """
+    )
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=30
+    )
+    assert done.stdout.strip() == "failed", done.stderr
+    assert time.perf_counter() - start < 10

@@ -22,7 +22,7 @@ import threading
 import time
 import traceback
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, TypeVar
 
@@ -334,7 +334,7 @@ class WorkflowExecutor:
                 if node.timeout is None:
                     update = node.func(inp)
                 else:
-                    future = self._pool_for().submit(node.func, inp)
+                    future = _start_in_thread(node.func, inp, node.name)
                     try:
                         update = future.result(timeout=node.timeout)
                     except FutureTimeout:
@@ -366,6 +366,8 @@ class WorkflowExecutor:
             try:
                 if node.is_async:
                     call = node.func(inp)
+                elif node.timeout is not None:
+                    call = asyncio.wrap_future(_start_in_thread(node.func, inp, node.name))
                 else:
                     call = asyncio.get_running_loop().run_in_executor(
                         self._pool_for(), node.func, inp
@@ -394,6 +396,27 @@ class WorkflowExecutor:
 
 class _Cancelled(Exception):
     """A node's retries were abandoned because the run was cancelled."""
+
+
+def _start_in_thread(func: Callable[[Any], Any], arg: Any, name: str) -> Future[Any]:
+    """Call ``func(arg)`` in a new daemon thread, for a node with a timeout.
+
+    Not the shared pool: a branch already holding a pool thread would wait on a queued call
+    (a full pool then times nodes out that never started), and a node that never returns
+    would hold a pool thread that the interpreter joins at exit, hanging the process.
+    """
+    future: Future[Any] = Future()
+
+    def target() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(func(arg))
+        except BaseException as exc:  # handed to the waiting caller
+            future.set_exception(exc)
+
+    threading.Thread(target=target, name=f"wfengine-node-{name}", daemon=True).start()
+    return future
 
 
 def _run_coroutine(coro: Coroutine[Any, Any, _T]) -> _T:
