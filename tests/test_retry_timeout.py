@@ -377,3 +377,20 @@ def test_a_node_stuck_past_its_timeout_does_not_keep_the_process_alive() -> None
     )
     assert done.stdout.strip() == "failed", done.stderr
     assert time.perf_counter() - start < 10
+
+
+def test_cancel_during_async_retry_backoff_cancels_the_run() -> None:
+    flaky = AsyncFlaky(failures=5)
+    graph = single(flaky, retry=RetryPolicy(max_attempts=5, initial_delay=10, jitter=False))
+    executor = WorkflowExecutor(graph)
+
+    async def main() -> Any:
+        run = executor.new_run({})
+        asyncio.get_running_loop().call_later(0.05, run.cancel)
+        return await executor.arun_existing(run)
+
+    start = time.perf_counter()
+    run = asyncio.run(main())
+    assert time.perf_counter() - start < 5
+    assert run.status == RunStatus.CANCELLED
+    assert flaky.calls == 1

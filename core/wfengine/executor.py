@@ -385,8 +385,7 @@ class WorkflowExecutor:
                 retry = ex.node_failed(node, step, attempt, start, exc)
                 if retry is None:
                     return node.name, None, exc
-                await asyncio.sleep(retry)
-                if run.cancel_requested:
+                if await _cancelled_within(run, retry):
                     return node.name, None, _Cancelled()
                 attempt += 1
                 continue
@@ -396,6 +395,18 @@ class WorkflowExecutor:
 
 class _Cancelled(Exception):
     """A node's retries were abandoned because the run was cancelled."""
+
+
+async def _cancelled_within(run: WorkflowRun, delay: float) -> bool:
+    """Sleep ``delay`` seconds (a retry's backoff), waking early when ``run`` is cancelled;
+    returns whether it was."""
+    deadline = time.perf_counter() + delay
+    while not run._cancel.is_set():
+        remaining = deadline - time.perf_counter()
+        if remaining <= 0:
+            return False
+        await asyncio.sleep(min(remaining, 0.05))
+    return True
 
 
 def _start_in_thread(func: Callable[[Any], Any], arg: Any, name: str) -> Future[Any]:
