@@ -283,3 +283,37 @@ def test_astream_closed_early_cancels_the_run() -> None:
     assert time.perf_counter() - start < 5
     assert run.status == RunStatus.CANCELLED
     assert run.step < 10
+
+
+def test_stream_of_an_async_graph() -> None:
+    events = list(WorkflowExecutor(two_step(adouble, aadd_five)).stream({"value": 10}))
+    assert events[0].type == EventType.RUN_STARTED
+    assert events[-1].type == EventType.RUN_FINISHED
+    assert events[-1].data["status"] == "completed"
+    assert [e.node for e in events if e.type == EventType.NODE_FINISHED] == ["A", "B"]
+
+
+def test_sync_node_timeout_in_a_mixed_graph() -> None:
+    release = threading.Event()
+
+    def stuck(state: dict[str, Any]) -> None:
+        release.wait(10)
+
+    graph = (
+        Graph("mixed")
+        .add_node("A", adouble)
+        .add_node("stuck", stuck, timeout=0.05)
+        .add_edge("A", "stuck")
+        .add_edge("stuck", END)
+        .set_entry_point("A")
+    )
+    start = time.perf_counter()
+    try:
+        run = asyncio.run(WorkflowExecutor(graph).arun({"value": 1}))
+    finally:
+        release.set()
+    assert time.perf_counter() - start < 2
+    assert run.status == RunStatus.FAILED
+    assert run.error is not None
+    assert run.error["type"] == "NodeTimeoutError" and run.error["node"] == "stuck"
+    assert run.state == {"value": 2}

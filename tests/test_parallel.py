@@ -272,3 +272,29 @@ def test_wide_fan_out_all_branches_overlap(width: int) -> None:
     run = WorkflowExecutor(graph).run({})
     assert run.status == RunStatus.COMPLETED, run.error
     assert run.state == {f"b{i}": i for i in range(width)}
+
+
+def test_one_executor_runs_many_runs_at_once_from_many_threads() -> None:
+    def branch(name: str) -> Any:
+        def node(state: dict[str, Any]) -> dict[str, Any]:
+            time.sleep(0.001)
+            return {name: state["seed"] * 2}
+
+        return node
+
+    graph = fan_out(left=branch("left"), right=branch("right"))
+    executor = WorkflowExecutor(graph)
+    results: dict[int, Any] = {}
+
+    def drive(seed: int) -> None:
+        results[seed] = executor.run({"seed": seed})
+
+    threads = [threading.Thread(target=drive, args=(seed,)) for seed in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert sorted(results) == list(range(16))
+    for seed, run in results.items():
+        assert run.status == RunStatus.COMPLETED, run.error
+        assert run.state == {"seed": seed, "left": seed * 2, "right": seed * 2}
