@@ -82,7 +82,8 @@ def _check(
         if dtype != pl.String:  # already converted: nothing left to check
             return None
         what = f"' is not a valid {rule['format']}"
-        return formats.malformed(rule["column"], rule), pl.concat_str(
+        mask = formats.malformed(column, rule) if rule["format"] == "email" else value.is_null()
+        return col.is_not_null() & mask, pl.concat_str(
             pl.lit(f"{column}: '"), _text(col), pl.lit(what)
         )
     if kind == "allowed_values":
@@ -147,24 +148,30 @@ def apply_rules_frame(frame: pl.DataFrame, rules: list[dict[str, Any]], at_round
             if expr is not None:
                 converted[rule["column"]] = expr
 
+    def value(name: str) -> pl.Expr:
+        return pl.col(f"\x00c{name}") if name in converted else pl.col(name)
+
     checks: dict[int, tuple[pl.Expr, pl.Expr]] = {}
     for i, rule in enumerate(rules):
-        if rule["kind"] == "unique":
-            continue
-        name = rule["column"]
-        found = _check(rule, schema[name], converted.get(name, pl.col(name)))
-        if found is not None:
-            checks[i] = found
-    flags = {i: mask.fill_null(False).alias(f"\x00q{i}") for i, (mask, _) in checks.items()}
+        if rule["kind"] != "unique":
+            found = _check(rule, schema[rule["column"]], value(rule["column"]))
+            if found is not None:
+                checks[i] = found
+    # Convert once; the checks and the clean rows both use the converted columns.
+    marked = (
+        frame.lazy()
+        .with_columns(expr.alias(f"\x00c{name}") for name, expr in converted.items())
+        .with_columns(mask.fill_null(False).alias(f"\x00q{i}") for i, (mask, _) in checks.items())
+        .collect()
+    )
+    flags = [f"\x00q{i}" for i in checks]
     affected = [0] * len(rules)
     if flags:
-        marked = frame.with_columns(*flags.values())
-        failed = pl.any_horizontal(pl.col(f"\x00q{i}") for i in flags)
-        counts = marked.select(pl.col(f"\x00q{i}").sum() for i in flags).row(0)
-        for i, n in zip(flags, counts, strict=True):
+        failed = pl.any_horizontal(flags)
+        for i, n in zip(checks, marked.select(pl.col(flags).sum()).row(0), strict=True):
             affected[i] = n
         reason = pl.concat_str(
-            [pl.when(pl.col(f"\x00q{i}")).then(checks[i][1]) for i in flags],
+            [pl.when(pl.col(f"\x00q{i}")).then(text) for i, (_, text) in checks.items()],
             separator="; ",
             ignore_nulls=True,
         )
@@ -174,12 +181,10 @@ def apply_rules_frame(frame: pl.DataFrame, rules: list[dict[str, Any]], at_round
             pl.lit(at_round, dtype=pl.Int64).alias(ROUND),
             reason.alias(REASON),
         )
-        clean = marked.filter(~failed).select(frame.columns)
+        clean = marked.filter(~failed)
     else:
-        clean = frame
-        quarantine = quarantine_schema(frame)
-
-    clean = clean.with_columns(expr.alias(name) for name, expr in converted.items())
+        clean, quarantine = marked, quarantine_schema(frame)
+    clean = clean.select(ROW, *(value(c).alias(c) for c in columns))
     for i, rule in enumerate(rules):
         if rule["kind"] == "range" and rule["action"] == "clip":
             col = pl.col(rule["column"])

@@ -56,15 +56,18 @@ def duplicate_rows(frame: pl.DataFrame, columns: list[str] | None = None) -> pl.
     return subset.filter(~pl.struct(columns).is_first_distinct()).get_column(ROW)
 
 
-def _outlier_bounds(info: Mapping[str, Any], iqr_k: float) -> tuple[float, float] | None:
+def _outlier_bounds(
+    info: Mapping[str, Any], iqr_k: float, kind: str
+) -> tuple[float, float] | None:
+    """``[p25 - k*IQR, p75 + k*IQR]``, to 10 significant digits (whole numbers for ints)."""
     p25, p75 = info.get("p25"), info.get("p75")
     if p25 is None or p75 is None or p75 == p25:
         return None
     iqr = p75 - p25
     low, high = p25 - iqr_k * iqr, p75 + iqr_k * iqr
-    if info["family"] == "int":
+    if kind == "int":
         return float(math.ceil(low)), float(math.floor(high))
-    return low, high
+    return float(f"{low:.10g}"), float(f"{high:.10g}")
 
 
 def _num(value: float, family: str) -> int | float:
@@ -93,24 +96,25 @@ def _column_checks(
         checks.append((details, col.is_not_null()))
         return checks
     fmt = info.get("format")
+    numbers: tuple[pl.Expr, str] | None = None
+    if info["family"] in ("int", "float"):
+        numbers = (col, info["family"])
     if fmt:
-        checks.append(({"kind": "malformed", **fmt}, formats.malformed(name, fmt)))
+        parsed = pl.col(f"\x00{name}")  # parsed once by detect_frame
+        checks.append(({"kind": "malformed", **fmt}, col.is_not_null() & parsed.is_null()))
+        if fmt["format"] == "number":  # its outliers are found in the same round
+            numbers = (parsed, "int" if fmt["dtype"] == "Int64" else "float")
     elif info["family"] == "string" and info.get("top_values"):
         non_null = info["rows"] - info["nulls"]
         allowed = [t["value"] for t in info["top_values"] if t["count"] >= rare_share * non_null]
         if allowed and len(allowed) < len(info["top_values"]):
             details = {"kind": "unexpected_value", "allowed": allowed}
             checks.append((details, col.is_not_null() & ~col.is_in(allowed)))
-    if info["family"] in ("int", "float"):
-        bounds = _outlier_bounds(info, iqr_k)
-        if bounds is not None:
-            low, high = bounds
-            details = {
-                "kind": "outlier",
-                "min": _num(low, info["family"]),
-                "max": _num(high, info["family"]),
-            }
-            checks.append((details, (col < low) | (col > high)))
+    bounds = _outlier_bounds(info, iqr_k, numbers[1]) if numbers else None
+    if numbers and bounds:
+        low, high = bounds
+        details = {"kind": "outlier", "min": _num(low, numbers[1]), "max": _num(high, numbers[1])}
+        checks.append((details, (numbers[0] < low) | (numbers[0] > high)))
     return checks
 
 
@@ -180,19 +184,23 @@ def detect_frame(
         hit = mask.fill_null(False)
         example = details.pop("unconvertible", None)
         shown = hit if example is None else example.fill_null(False)
+        values = pl.col(details["column"]).filter(shown).head(MAX_EXAMPLES).cast(pl.String)
+        if details["kind"] == "null":
+            values = values.head(0)
         aggs += [
             hit.sum().alias(f"count{i}"),
             pl.col(ROW).filter(shown).head(MAX_EXAMPLES).implode().alias(f"rows{i}"),
-            pl.col(details["column"])
-            .filter(shown)
-            .head(MAX_EXAMPLES)
-            .cast(pl.String)
-            .implode()
-            .alias(f"values{i}"),
+            values.implode().alias(f"values{i}"),
         ]
         if example is not None:
             aggs.append(shown.sum().alias(f"unconvertible{i}"))
-    result = frame.select(aggs).row(0, named=True) if aggs else {}
+    parsed = [
+        formats.parse(name, info["format"]).alias(f"\x00{name}")
+        for name, info in profile["columns"].items()
+        if info.get("format")
+    ]
+    work = frame.with_columns(parsed) if parsed else frame
+    result = work.select(aggs).row(0, named=True) if aggs else {}
     for i, (details, _) in enumerate(checks):
         count = result[f"count{i}"]
         if not count:

@@ -1,7 +1,8 @@
 """Formats inferred for text columns: e-mail addresses, dates and numbers written as text.
 
 A text column has a format when most of its values (``min_share``, default 80%) fit
-one; the values that do not fit are then *malformed*. Inference looks at an evenly
+one; the values that do not fit are then *malformed*. Values must fit exactly: no
+surrounding spaces, and in a column of whole numbers, no decimals. Inference looks at an evenly
 spread sample of the column (``SAMPLE`` values) to stay fast on large files; counting
 the malformed values always covers every row.
 """
@@ -33,14 +34,14 @@ def infer_format(series: pl.Series, min_share: float = 0.8) -> dict[str, Any] | 
     """
     if series.dtype != pl.String:
         return None
-    values = _sample(series).str.strip_chars()
+    values = _sample(series)
     if values.len() == 0:
         return None
     need = min_share * values.len()
-    as_float = values.cast(pl.Float64, strict=False)
-    parsed = as_float.drop_nulls()
-    if parsed.len() >= need:
-        integral = bool((parsed.is_finite() & (parsed == parsed.round(0))).all())
+    if values.cast(pl.Float64, strict=False).null_count() <= values.len() - need:
+        # Whole numbers only if every value that is a number (in the whole column) is one.
+        as_int = series.cast(pl.Int64, strict=False).null_count()
+        integral = as_int == series.cast(pl.Float64, strict=False).null_count()
         return {"format": "number", "dtype": "Int64" if integral else "Float64"}
     best: tuple[int, str] = (0, "")
     for pattern in DATE_PATTERNS:
@@ -59,18 +60,14 @@ def parse(column: str, fmt: dict[str, Any]) -> pl.Expr:
 
     E-mail addresses stay text, and are null where they do not look like one.
     """
-    text = pl.col(column).str.strip_chars()
+    col = pl.col(column)
     kind = fmt["format"]
     if kind == "number":
-        as_float = text.cast(pl.Float64, strict=False)
-        if fmt.get("dtype") == "Int64":
-            integral = as_float.is_finite() & (as_float == as_float.round(0))
-            return pl.when(integral).then(as_float.cast(pl.Int64, strict=False))
-        return as_float
+        return col.cast(pl.Int64 if fmt.get("dtype") == "Int64" else pl.Float64, strict=False)
     if kind == "date":
-        return text.str.to_date(fmt.get("pattern", "%Y-%m-%d"), strict=False)
+        return col.str.to_date(fmt.get("pattern", "%Y-%m-%d"), strict=False)
     if kind == "email":
-        return pl.when(text.str.contains(EMAIL_PATTERN)).then(pl.col(column))
+        return pl.when(col.str.contains(EMAIL_PATTERN)).then(col)
     raise ValueError(f"unknown format {kind!r}")
 
 

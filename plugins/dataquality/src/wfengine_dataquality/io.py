@@ -172,44 +172,69 @@ def check_flat(frame: pl.DataFrame, where: str) -> None:
             )
 
 
+_SAMPLE = 1000
+
+
+def _candidates(name: str, dates_only: bool) -> dict[str, pl.Expr]:
+    """The conversions a text column may take, most specific first."""
+    col = pl.col(name)
+    found: dict[str, pl.Expr] = {}
+    if not dates_only:
+        lower = col.str.to_lowercase()
+        found["int"] = col.cast(pl.Int64, strict=False)
+        found["float"] = col.cast(pl.Float64, strict=False)
+        found["bool"] = pl.when(lower == "true").then(True).when(lower == "false").then(False)
+    found["date"] = col.str.to_date("%Y-%m-%d", strict=False)
+    for n, pattern in enumerate(DATETIME_PATTERNS):
+        found[f"datetime{n}"] = col.str.to_datetime(pattern, time_unit="us", strict=False)
+    return found
+
+
+def _fits(frame: pl.DataFrame, tries: dict[str, dict[str, pl.Expr]]) -> dict[str, list[str]]:
+    """Per column, the conversions under which no non-null value of ``frame`` becomes null.
+
+    A column with no values fits every conversion.
+    """
+    exprs = [pl.col(name).null_count().alias(f"{name}\x00") for name in tries]
+    for name, found in tries.items():
+        exprs += [expr.null_count().alias(f"{name}\x00{kind}") for kind, expr in found.items()]
+    counts = frame.select(exprs).row(0, named=True)
+    return {
+        name: [k for k in found if counts[f"{name}\x00{k}"] == counts[f"{name}\x00"]]
+        for name, found in tries.items()
+    }
+
+
 def infer_types(frame: pl.DataFrame, dates_only: bool = True) -> pl.DataFrame:
     """Convert text columns whose every non-null value is an int, float, bool or date.
 
     With ``dates_only`` (JSON sources, which already carry numbers and booleans) only ISO
-    dates and date-times are converted. Every value is looked at, not a sample.
+    dates and date-times are converted. Every value is looked at, not only the first rows:
+    an evenly spread sample first rules out the conversions that cannot fit, then each
+    column's remaining conversions are checked on all its values.
     """
     text = [name for name, dtype in frame.schema.items() if dtype == pl.String]
     if not text:
         return frame
-    candidates: dict[str, pl.Expr] = {}
-    for name in text:
-        col = pl.col(name)
-        if not dates_only:
-            candidates[f"{name}\x00int"] = col.cast(pl.Int64, strict=False)
-            candidates[f"{name}\x00float"] = col.cast(pl.Float64, strict=False)
-            lower = col.str.to_lowercase()
-            candidates[f"{name}\x00bool"] = pl.when(lower == "true").then(True).when(
-                lower == "false"
-            ).then(False)
-        candidates[f"{name}\x00date"] = col.str.to_date("%Y-%m-%d", strict=False)
-        for n, pattern in enumerate(DATETIME_PATTERNS):
-            candidates[f"{name}\x00datetime{n}"] = col.str.to_datetime(
-                pattern, time_unit="us", strict=False
-            )
-    counts = frame.select(
-        *(pl.col(name).null_count().alias(f"{name}\x00") for name in text),
-        *(expr.null_count().alias(key) for key, expr in candidates.items()),
-    ).row(0, named=True)
-    converted: list[pl.Expr] = []
-    for name in text:
-        nulls = counts[f"{name}\x00"]
-        if nulls == frame.height:
-            continue
-        for kind in ("int", "float", "bool", "date", "datetime0", "datetime1"):
-            key = f"{name}\x00{kind}"
-            if key in counts and counts[key] == nulls:
-                converted.append(candidates[key].alias(name))
-                break
+    sample = frame.select(text)
+    if sample.height > _SAMPLE:
+        sample = sample.gather_every(sample.height // _SAMPLE)
+    tries = {name: _candidates(name, dates_only) for name in text}
+    possible = _fits(sample, tries)
+    left = {name: list(kinds) for name, kinds in possible.items() if kinds}
+    nulls = {name: frame.get_column(name).null_count() for name in left}
+    converted: list[pl.Series] = []
+    while left:  # usually one pass: the first conversion the sample allows fits all values
+        tried = frame.select(tries[name][kinds[0]].alias(name) for name, kinds in left.items())
+        tried_nulls = tried.null_count().row(0, named=True)
+        for name, kinds in list(left.items()):
+            fits = tried_nulls[name] == nulls[name]
+            if fits and nulls[name] < frame.height:
+                converted.append(tried.get_column(name))
+            if fits or len(kinds) == 1:
+                del left[name]
+            else:
+                kinds.pop(0)
     return frame.with_columns(converted) if converted else frame
 
 

@@ -3,7 +3,8 @@
 For every column: ``dtype``, ``family``, ``rows``, ``nulls``, ``distinct`` (non-null distinct
 values). Numbers and dates add ``min``, ``max``, ``mean``, ``std``, ``p25``, ``p50``, ``p75``
 (dates as ISO strings, their ``std`` in days). Text adds ``min_length``, ``max_length`` and
-``format`` (inferred, see :mod:`.formats`). Low-cardinality columns (at most
+``format`` (inferred, see :mod:`.formats`); text in a number or date format also gets the
+number/date statistics of the values that parse. Low-cardinality columns (at most
 ``max_categories`` distinct values, each seen twice on average) add ``top_values``: every
 value with its count, most frequent first.
 """
@@ -17,28 +18,39 @@ from typing import Any
 import polars as pl
 
 from .dtypes import dtype_name, family
-from .formats import infer_format
+from .formats import infer_format, parse
 from .io import ROW, read_frame
 from .state import jsonable, require
 
 TOOL = "dq.profile"
 MAX_CATEGORIES = 20
 _QUANTILES = {"p25": 0.25, "p50": 0.5, "p75": 0.75}
+_DATE_STATS = ("min", "max", "mean", "std", *_QUANTILES)
 _EPOCH = dt.datetime(1970, 1, 1)
 
 
-def _stat_exprs(name: str, dtype: pl.DataType) -> dict[str, pl.Expr]:
+def _stat_exprs(name: str, dtype: pl.DataType, fmt: Mapping[str, Any] | None) -> dict[str, pl.Expr]:
+    """The statistics of one column; text in a format uses the parsed column ``\\x00<name>``."""
     col = pl.col(name)
-    exprs = {"nulls": col.null_count(), "distinct": col.drop_nulls().n_unique()}
     kind = family(dtype)
-    if kind in ("int", "float", "date", "datetime"):
-        values = col.to_physical().cast(pl.Float64) if kind in ("date", "datetime") else col
-        exprs.update(min=values.min(), max=values.max(), mean=values.mean(), std=values.std())
-        for key, q in _QUANTILES.items():
-            exprs[key] = values.quantile(q, interpolation="linear")
+    # Text is counted on 64-bit hashes: several times faster on long, mostly unique text.
+    distinct = col.drop_nulls().hash() if kind == "string" else col.drop_nulls()
+    exprs = {"nulls": col.null_count(), "distinct": distinct.n_unique()}
+    values: pl.Expr | None = None
+    if kind in ("int", "float"):
+        values = col
+    elif kind in ("date", "datetime"):
+        values = col.to_physical().cast(pl.Float64)
     elif kind == "string":
         lengths = col.str.len_chars()
         exprs.update(min_length=lengths.min(), max_length=lengths.max())
+        if fmt and fmt["format"] in ("number", "date"):  # statistics of the parsed values
+            values = pl.col(f"\x00{name}")
+            if fmt["format"] == "date":
+                values = values.to_physical().cast(pl.Float64)
+    if values is not None:
+        exprs.update(min=values.min(), max=values.max(), mean=values.mean(), std=values.std())
+        exprs["quantiles"] = values.quantile(list(_QUANTILES.values()), interpolation="linear")
     return exprs
 
 
@@ -56,36 +68,52 @@ def _from_physical(value: Any, dtype: pl.DataType, key: str) -> Any:
     return (_EPOCH + dt.timedelta(days=round(value))).date().isoformat()
 
 
+def _top_values(series: pl.Series) -> list[dict[str, Any]]:
+    counts = (
+        series.drop_nulls()
+        .value_counts(name="count")
+        .sort(["count", series.name], descending=[True, False])
+    )
+    return [{"value": v, "count": c} for v, c in counts.iter_rows()]
+
+
 def profile_frame(frame: pl.DataFrame, max_categories: int = MAX_CATEGORIES) -> dict[str, Any]:
     """Profile every column of ``frame`` but ``_row``; returns JSON-storable data."""
     schema = {name: dtype for name, dtype in frame.schema.items() if name != ROW}
+    formats = {name: infer_format(frame.get_column(name)) for name in schema}
+    parsed = [
+        parse(name, fmt).alias(f"\x00{name}")
+        for name, fmt in formats.items()
+        if fmt and fmt["format"] in ("number", "date")
+    ]
+    work = frame.with_columns(parsed) if parsed else frame  # parse once, not once per statistic
     exprs: list[pl.Expr] = []
     for name, dtype in schema.items():
-        exprs += [e.alias(f"{name}\x00{k}") for k, e in _stat_exprs(name, dtype).items()]
-    stats = frame.select(exprs).row(0, named=True) if exprs else {}
+        stats = _stat_exprs(name, dtype, formats[name])
+        exprs += [e.alias(f"{name}\x00{k}") for k, e in stats.items()]
+    raw: dict[str, dict[str, Any]] = {name: {} for name in schema}
+    for key, value in (work.select(exprs).row(0, named=True) if exprs else {}).items():
+        name, _, stat = key.partition("\x00")
+        if stat == "quantiles":
+            raw[name].update(zip(_QUANTILES, value or [None] * len(_QUANTILES), strict=True))
+        else:
+            raw[name][stat] = value
     columns: dict[str, dict[str, Any]] = {}
     for name, dtype in schema.items():
-        kind = family(dtype)
+        kind, fmt = family(dtype), formats[name]
         info: dict[str, Any] = {"dtype": dtype_name(dtype), "family": kind, "rows": frame.height}
-        for key, value in stats.items():
-            col, _, stat = key.partition("\x00")
-            if col == name:
-                if kind in ("date", "datetime") and stat not in ("nulls", "distinct"):
-                    value = _from_physical(value, dtype, stat)
-                info[stat] = value
+        as_date: pl.DataType | None = dtype if kind in ("date", "datetime") else None
+        if fmt and fmt["format"] == "date":
+            as_date = pl.Date()
+        for stat, value in raw[name].items():
+            if as_date is not None and stat in _DATE_STATS:
+                value = _from_physical(value, as_date, stat)
+            info[stat] = value
         non_null = frame.height - info["nulls"]
         if 0 < info["distinct"] <= max_categories and non_null >= 2 * info["distinct"]:
-            counts = (
-                frame.get_column(name)
-                .drop_nulls()
-                .value_counts(name="count")
-                .sort(["count", name], descending=[True, False])
-            )
-            info["top_values"] = [
-                {"value": v, "count": c} for v, c in counts.iter_rows()
-            ]
+            info["top_values"] = _top_values(frame.get_column(name))
         if kind == "string":
-            info["format"] = infer_format(frame.get_column(name))
+            info["format"] = fmt
         columns[name] = info
     return jsonable({"rows": frame.height, "columns": columns})
 
