@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -177,11 +178,19 @@ def test_paused_run_is_info_and_cancelled_run_a_warning(
     )
     paused = engine.run(graph, {}, interrupt_before=["review"])
     assert paused.status.value == "paused"
-    events = engine.stream(graph, {})
-    for event in events:
-        if event.type.value == "node_finished":
-            break
-    events.close()  # closing the stream cancels the run before its next step
+    gate = threading.Event()
+    held = (
+        Graph("held")
+        .add_node("wait", lambda s: {"opened": gate.wait(10)})
+        .add_node("after", lambda s: None)
+        .add_edge("wait", "after")
+        .add_edge("after", END)
+        .set_entry_point("wait")
+    )
+    for event in engine.stream(held, {}):
+        if event.type.value == "run_started":
+            engine.cancel(event.run_id)  # stops the run before its next step
+            gate.set()
     finished = [
         (e["status"], e["level"]) for e in read_log(log_path) if e["event"] == "run_finished"
     ]

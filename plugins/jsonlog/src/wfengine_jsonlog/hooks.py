@@ -143,11 +143,13 @@ class JsonLogPlugin:
             return None
 
     def close(self) -> None:
-        """Close the destination; the next run opens it again."""
+        """Close the destination; the next event reads the configuration and opens it again
+        (and reports a destination that still cannot be opened, once more)."""
         with self._lock:
             sink, self._sink = self._sink, None
             self._configured = False
             self._config = None
+            self._failed.clear()
         if sink is not None:
             sink.close()
 
@@ -174,14 +176,14 @@ class JsonLogPlugin:
     @hookimpl
     def wfengine_node_started(self, run: WorkflowRun, node: str, attempt: int) -> None:
         """``node_started``: a node attempt begins."""
-        sink = self._sink
-        if sink is None:
-            if self._configured:
-                return
-            sink = self.refresh()
-            if sink is None:
-                return
         try:
+            sink = self._sink
+            if sink is None:
+                if self._configured:
+                    return
+                sink = self.refresh()
+                if sink is None:
+                    return
             now = _time()
             whole = int(now)
             second = CLOCK[0]
@@ -208,14 +210,14 @@ class JsonLogPlugin:
         self, run: WorkflowRun, node: str, update: Any, duration: float, attempt: int
     ) -> None:
         """``node_finished``: a node attempt returned; ``keys`` names what it changed."""
-        sink = self._sink
-        if sink is None:
-            if self._configured:
-                return
-            sink = self.refresh()
-            if sink is None:
-                return
         try:
+            sink = self._sink
+            if sink is None:
+                if self._configured:
+                    return
+                sink = self.refresh()
+                if sink is None:
+                    return
             now = _time()
             whole = int(now)
             second = CLOCK[0]
@@ -252,14 +254,14 @@ class JsonLogPlugin:
         self, run: WorkflowRun, node: str, error: BaseException, attempt: int, will_retry: bool
     ) -> None:
         """``node_failed``: a warning when the node runs again, an error when it does not."""
-        sink = self._sink
-        if sink is None:
-            if self._configured:
-                return
-            sink = self.refresh()
-            if sink is None:
-                return
         try:
+            sink = self._sink
+            if sink is None:
+                if self._configured:
+                    return
+                sink = self.refresh()
+                if sink is None:
+                    return
             level = WARNING if will_retry else ERROR
             status = "retrying" if will_retry else "failed"
             step = run.step + 1
@@ -278,16 +280,16 @@ class JsonLogPlugin:
     @hookimpl
     def wfengine_run_finished(self, run: WorkflowRun) -> None:
         """``run_finished``: completed, paused (info), cancelled (warning) or failed (error)."""
-        started = self._run_starts.pop(run.run_id, None)
-        self._ids.pop(run.run_id, None)
-        sink = self._sink
-        if sink is None:
-            if self._configured:
-                return
-            sink = self.refresh()
-            if sink is None:
-                return
         try:
+            started = self._run_starts.pop(run.run_id, None)
+            self._ids.pop(run.run_id, None)
+            sink = self._sink
+            if sink is None:
+                if self._configured:
+                    return
+                sink = self.refresh()
+                if sink is None:
+                    return
             status = _status(run)
             level = ERROR if status == "failed" else WARNING if status == "cancelled" else INFO
             timing = ""
