@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import click
 
 from .context import get_context
@@ -58,15 +61,7 @@ def serve_command(
     """
     from wfengine.errors import WorkflowError
 
-    try:
-        from wfengine.server import serve
-    except ImportError as exc:
-        missing = getattr(exc, "name", None) or ""
-        if missing.split(".")[0] in SERVER_MODULES:
-            raise UserError(NEEDS_EXTRA) from None
-        if missing == "wfengine.server":
-            raise UserError("this wfengine has no REST server (no wfengine.server)") from None
-        raise
+    serve = load_serve()
     app = get_context()
     if store_url:
         app.store_url = store_url
@@ -77,6 +72,34 @@ def serve_command(
             store=app.resolved_store_url(),
             data_dir=data_dir,
             insecure=insecure,
+            engine=app.engine,
         )
     except WorkflowError as exc:
         raise UserError(str(exc)) from None
+
+
+def load_serve() -> Callable[..., Any]:
+    """``wfengine.server.serve``; a one-line usage error when the server extra is missing."""
+    try:
+        from wfengine.server import serve
+    except ImportError as exc:
+        missing = _missing_module(exc)
+        if missing.split(".")[0] in SERVER_MODULES:
+            raise UserError(NEEDS_EXTRA) from None
+        if missing == "wfengine.server":
+            raise UserError("this wfengine has no REST server (no wfengine.server)") from None
+        raise
+    return serve  # type: ignore[no-any-return]
+
+
+def _missing_module(exc: BaseException) -> str:
+    """The name of the module whose absence caused ``exc`` (following its causes)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        name = getattr(current, "name", None)
+        if isinstance(current, ImportError) and name:
+            return str(name)
+        current = current.__cause__ or current.__context__
+    return ""

@@ -1,0 +1,214 @@
+"""The ``wf`` group: help, version, store choice, plugin loading, ``wf serve``, ``main``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+from cli_helpers import Invoke
+from click.testing import CliRunner
+from wf_fixture import FixturePlugin
+from wfengine import Engine, MemoryStore, __version__, hookimpl
+from wfengine.cli import CliContext, cli, main
+from wfengine.cli.context import default_sqlite_url
+from wfengine.cli.serve import NEEDS_EXTRA
+
+
+def _all_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found = []
+    for name, command in group.commands.items():
+        found.append((*prefix, name))
+        if isinstance(command, click.Group):
+            found.extend(_all_commands(command, (*prefix, name)))
+    return found
+
+
+def test_version(wf: Invoke) -> None:
+    result = wf("--version")
+    assert result.exit_code == 0
+    assert result.stdout == f"wf (wfengine), version {__version__}\n"
+
+
+def test_help_explains_with_examples_and_exit_codes(wf: Invoke) -> None:
+    result = wf("--help")
+    assert result.exit_code == 0
+    assert "Examples:\n    wf run data-quality" in result.stdout
+    assert "130  the run was cancelled" in result.stdout
+    for name in ("run", "runs", "graphs", "workflows", "tools", "plugins", "serve"):
+        assert f"\n  {name} " in result.stdout
+
+
+@pytest.mark.parametrize("path", _all_commands(cli), ids=lambda p: " ".join(p))
+def test_every_command_has_help_with_an_example(wf: Invoke, path: tuple[str, ...]) -> None:
+    result = wf(*path, "--help")
+    assert result.exit_code == 0, result.output
+    assert "Example" in result.stdout, f"wf {' '.join(path)} --help shows no example"
+
+
+def test_no_command_shows_usage(wf: Invoke) -> None:
+    result = wf("nosuch")
+    assert result.exit_code == 2
+    assert "No such command 'nosuch'" in result.stderr
+
+
+def test_main_with_an_engine_factory(capsys: pytest.CaptureFixture[str]) -> None:
+    made: list[Engine] = []
+
+    def factory() -> Engine:
+        made.append(Engine(plugins=[FixturePlugin()], load_entrypoints=False))
+        return made[0]
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["hello"], engine=factory)
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out == "hello from the fixture plugin\n"
+    assert len(made) == 1
+
+
+def test_main_reports_a_skipped_plugin_in_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Broken:
+        @hookimpl
+        def wfengine_register_commands(self, cli: click.Group) -> None:
+            raise RuntimeError("no commands today")
+
+    def factory() -> Engine:
+        return Engine(plugins=[FixturePlugin(), Broken()], load_entrypoints=False)
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["workflows"], engine=factory)
+    assert exit_info.value.code == 0
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [
+        "warning: wfengine plugin 'Broken' failed to register: RuntimeError: no commands today "
+        "(skipped; set WFENGINE_STRICT_PLUGINS=1 to make this an error)"
+    ]
+    assert "fx-count" in captured.out
+
+    monkeypatch.setenv("WFENGINE_STRICT_PLUGINS", "1")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["workflows"], engine=factory)
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.startswith("Error: wfengine plugin 'Broken' failed")
+
+
+# -- the store ------------------------------------------------------------------------------
+
+
+def test_store_option_on_group_on_command_and_from_env(fx_engine: Engine, wf: Invoke) -> None:
+    opened: list[str] = []
+
+    class Stores:
+        @hookimpl
+        def wfengine_register_stores(self, registry: Any) -> None:
+            def factory(url: str) -> MemoryStore:
+                opened.append(url)
+                store = MemoryStore(url)
+                return store
+
+            registry.register("mem2", factory)
+
+    fx_engine.register_plugin(Stores(), "stores")
+    assert wf("--store", "mem2://a", "runs", "list").exit_code == 0
+    assert wf("runs", "list", "--store", "mem2://b").exit_code == 0
+    assert wf("runs", "list", env={"WFENGINE_STORE": "mem2://c"}).exit_code == 0
+    result = wf("--store", "mem2://a", "runs", "list", "--store", "mem2://d")
+    assert result.exit_code == 0
+    assert opened == ["mem2://a", "mem2://b", "mem2://c", "mem2://d"]
+
+
+def test_unknown_store_scheme_is_a_usage_error(wf: Invoke) -> None:
+    result = wf("--store", "nosql://x", "runs", "list")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: unknown store scheme 'nosql'")
+
+
+def test_default_store_is_sqlite_when_the_plugin_is_there(fx_engine: Engine) -> None:
+    class FakeSqlite:
+        @hookimpl
+        def wfengine_register_stores(self, registry: Any) -> None:
+            registry.register("sqlite", MemoryStore)
+
+    app = CliContext(fx_engine)
+    assert app.resolved_store_url() == "memory://"
+    fx_engine.register_plugin(FakeSqlite(), "fake-sqlite")
+    url = app.resolved_store_url()
+    assert url == default_sqlite_url()
+    assert url.startswith("sqlite:////") and url.endswith("/wfengine/wfengine.db")
+    assert Path(url.removeprefix("sqlite:///")).parent.is_dir()
+    app.store_url = "memory://"
+    assert app.resolved_store_url() == "memory://"
+
+
+def test_runs_survive_between_invocations_on_one_engine(fx_engine: Engine, wf: Invoke) -> None:
+    store = fx_engine.store
+    wf("run", "fx-count")
+    wf("run", "fx-count")
+    assert fx_engine.store is store
+    assert len(json.loads(wf("runs", "list", "--json").stdout)) == 2
+
+
+# -- wf serve -----------------------------------------------------------------------------
+
+
+def test_serve_calls_the_server_with_the_options(
+    fx_engine: Engine, wf: Invoke, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr("wfengine.cli.serve.load_serve", lambda: lambda **kw: calls.append(kw))
+    result = wf("serve", "--port", "9001", "--store", "memory://", "--data-dir", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert calls == [
+        {
+            "host": "127.0.0.1",
+            "port": 9001,
+            "store": "memory://",
+            "data_dir": str(tmp_path),
+            "insecure": False,
+            "engine": fx_engine,
+        }
+    ]
+
+
+def test_serve_refusal_is_a_usage_error(wf: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
+    from wfengine.errors import WorkflowError
+
+    def refuse(**kwargs: Any) -> None:
+        raise WorkflowError("refusing to listen on '0.0.0.0' without API keys")
+
+    monkeypatch.setattr("wfengine.cli.serve.load_serve", lambda: refuse)
+    result = wf("serve", "--host", "0.0.0.0")
+    assert result.exit_code == 2
+    assert result.stderr == "Error: refusing to listen on '0.0.0.0' without API keys\n"
+
+
+@pytest.mark.parametrize("module", ["fastapi", "uvicorn"])
+def test_serve_without_the_server_extra(
+    wf: Invoke, monkeypatch: pytest.MonkeyPatch, module: str
+) -> None:
+    import builtins
+
+    real_import = builtins.__import__
+
+    def fake_import(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == "wfengine.server":
+            try:
+                raise ModuleNotFoundError(f"No module named '{module}'", name=module)
+            except ModuleNotFoundError as exc:
+                raise ImportError("the wfengine REST server needs the server extra") from exc
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", fake_import)
+    result = wf("serve")
+    assert result.exit_code == 2
+    assert result.stderr == f"Error: {NEEDS_EXTRA}\n"
+
+
+def test_cli_runner_without_obj_uses_a_default_engine() -> None:
+    result = CliRunner().invoke(cli, ["tools", "--json"], env={"WFENGINE_LOAD_PLUGINS": ""})
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == []
