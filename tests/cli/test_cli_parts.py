@@ -96,7 +96,7 @@ def test_live_display_piped_prints_plain_lines() -> None:
     assert out.getvalue().splitlines() == [
         "  ok     step 1    load        12 ms",
         "  retry  step 2    profile      0 ms  OSError: disk  (retrying)",
-        "  FAILED step 2    profile   1.50 s  retry 1  OSError: disk",
+        "  FAILED step 2    profile    1.50 s  retry 1  OSError: disk",
     ]
     assert "\x1b" not in out.getvalue()
 
