@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from typing import Any
 
 import pytest
@@ -227,9 +226,12 @@ def test_resume_after_a_failed_join_source_still_joins() -> None:
 # -- cancel ------------------------------------------------------------------------------------
 
 
-def slow_loop(delay: float = 0.005) -> Graph:
+def ticker(on_tick: Any = None) -> Graph:
+    """``tick`` counts ``n`` up to 50; ``on_tick(n)`` is called in each step."""
+
     def tick(state: dict[str, Any]) -> dict[str, Any]:
-        time.sleep(delay)
+        if on_tick is not None:
+            on_tick(state["n"])
         return {"n": state["n"] + 1}
 
     return (
@@ -242,12 +244,27 @@ def slow_loop(delay: float = 0.005) -> Graph:
 
 
 def test_cancel_from_another_thread_stops_between_steps_and_resume_finishes() -> None:
-    executor = WorkflowExecutor(slow_loop())
+    reached, cancelled = threading.Event(), threading.Event()
+
+    def on_tick(n: int) -> None:
+        if n == 3:  # hold step 4 until the other thread has cancelled
+            reached.set()
+            assert cancelled.wait(5)
+
+    executor = WorkflowExecutor(ticker(on_tick))
     run = executor.new_run({"n": 0})
-    threading.Timer(0.03, executor.cancel, args=(run,)).start()
+
+    def canceller() -> None:
+        assert reached.wait(5)
+        executor.cancel(run)
+        cancelled.set()
+
+    other = threading.Thread(target=canceller)
+    other.start()
     executor.run_existing(run)
+    other.join(5)
     assert run.status == RunStatus.CANCELLED
-    assert 0 < run.state["n"] < 50
+    assert run.state["n"] == 4  # the step in progress finished, no further step ran
     assert run.state["n"] == run.step == len(run.logs)
     assert all(e.status == "completed" for e in run.logs)
 
@@ -286,26 +303,35 @@ def test_cancel_from_inside_a_node_stops_before_the_next_step() -> None:
     assert run.state == {"stopped": True, "after": True}
 
 
-def test_cancel_an_async_run() -> None:
-    async def tick(state: dict[str, Any]) -> dict[str, Any]:
-        await asyncio.sleep(0.002)
-        return {"n": state["n"] + 1}
-
-    graph = Graph("t").add_node("tick", tick).add_edge("tick", "tick").set_entry_point("tick")
-    executor = WorkflowExecutor(graph)
-
+def test_cancel_an_async_run_from_another_task() -> None:
     async def main() -> Any:
+        reached, cancelled = asyncio.Event(), asyncio.Event()
+
+        async def tick(state: dict[str, Any]) -> dict[str, Any]:
+            if state["n"] == 3:
+                reached.set()
+                await asyncio.wait_for(cancelled.wait(), 5)
+            return {"n": state["n"] + 1}
+
+        graph = Graph("t").add_node("tick", tick).add_edge("tick", "tick")
+        executor = WorkflowExecutor(graph.set_entry_point("tick"))
         run = executor.new_run({"n": 0})
-        asyncio.get_running_loop().call_later(0.03, run.cancel)
-        return await executor.arun_existing(run)
+
+        async def canceller() -> None:
+            await asyncio.wait_for(reached.wait(), 5)
+            run.cancel()
+            cancelled.set()
+
+        _, finished = await asyncio.gather(canceller(), executor.arun_existing(run))
+        return finished
 
     run = asyncio.run(main())
     assert run.status == RunStatus.CANCELLED
-    assert 0 < run.state["n"] < 1000
+    assert run.state == {"n": 4}
 
 
 def test_cancel_before_the_run_starts_runs_nothing() -> None:
-    executor = WorkflowExecutor(slow_loop())
+    executor = WorkflowExecutor(ticker())
     run = executor.new_run({"n": 0})
     run.cancel()
     executor.run_existing(run)

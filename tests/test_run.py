@@ -262,12 +262,11 @@ def test_stream_of_a_parallel_step_brackets_both_branches() -> None:
 
 
 def test_stream_closed_early_cancels_the_run() -> None:
-    graph = (
-        Graph("spin")
-        .add_node("spin", lambda s: {"n": s["n"] + 1})
-        .add_edge("spin", "spin")
-        .set_entry_point("spin")
-    )
+    def spin(state: dict[str, Any]) -> dict[str, Any]:
+        time.sleep(0.001)  # a thousand steps (the limit) would take a second
+        return {"n": state["n"] + 1}
+
+    graph = Graph("spin").add_node("spin", spin).add_edge("spin", "spin").set_entry_point("spin")
     executor = WorkflowExecutor(graph)
     run = executor.new_run({"n": 0})
     stream = executor.stream(run=run)
