@@ -63,7 +63,7 @@ def _check(
     rule: Mapping[str, Any], dtype: pl.DataType, value: pl.Expr
 ) -> tuple[pl.Expr, pl.Expr] | None:
     """(mask of rows failing a quarantine check, reason text), or None for fix-only rules."""
-    column = rule["column"] if "column" in rule else None
+    column = rule.get("column")
     col = pl.col(column) if column else None
     kind = rule["kind"]
     if kind == "not_null" and rule["strategy"] == "quarantine":
@@ -153,6 +153,15 @@ def apply_rules_frame(frame: pl.DataFrame, rules: list[dict[str, Any]], at_round
 
     checks: dict[int, tuple[pl.Expr, pl.Expr]] = {}
     for i, rule in enumerate(rules):
+        numeric = family(schema[rule.get("column", ROW)]) in ("int", "float") or (
+            rule.get("column") in converted
+        )
+        if rule["kind"] == "range" and not numeric:
+            raise DataQualityError(
+                f"{TOOL}: rules[{i}] (range on '{rule['column']}'): the column holds"
+                f" {schema[rule['column']]} values, not numbers; add a format or type rule"
+                " converting it"
+            )
         if rule["kind"] != "unique":
             found = _check(rule, schema[rule["column"]], value(rule["column"]))
             if found is not None:

@@ -56,9 +56,7 @@ def duplicate_rows(frame: pl.DataFrame, columns: list[str] | None = None) -> pl.
     return subset.filter(~pl.struct(columns).is_first_distinct()).get_column(ROW)
 
 
-def _outlier_bounds(
-    info: Mapping[str, Any], iqr_k: float, kind: str
-) -> tuple[float, float] | None:
+def _outlier_bounds(info: Mapping[str, Any], iqr_k: float, kind: str) -> tuple[float, float] | None:
     """``[p25 - k*IQR, p75 + k*IQR]``, to 10 significant digits (whole numbers for ints)."""
     p25, p75 = info.get("p25"), info.get("p75")
     if p25 is None or p75 is None or p75 == p25:
@@ -250,4 +248,8 @@ def detect(state: Mapping[str, Any], **params: Any) -> dict[str, Any]:
         iqr_k=float(params.get("iqr_k", 1.5)),
         rare_share=float(params.get("rare_share", 0.01)),
     )
-    return {"findings": findings, "issues": list(findings), "anomaly_count": anomaly_count(findings)}
+    return {
+        "findings": findings,
+        "issues": list(findings),
+        "anomaly_count": anomaly_count(findings),
+    }

@@ -92,7 +92,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     """The human-readable report."""
     acc = report["accounting"]
     lines = [
-        f"# Data-quality report: {report['source']}",
+        f"# {report['title']}",
         "",
         f"Rounds of cleaning: {report['rounds']} (max {report['max_rounds']});"
         f" anomalies left: {report['anomaly_count']} (threshold {report['threshold']}).",
@@ -159,6 +159,8 @@ def _rule_details(rule: Mapping[str, Any]) -> str:
 def report(state: Mapping[str, Any], **params: Any) -> dict[str, Any]:
     """Write the outputs and the report; return ``outputs`` (paths) and ``accounting``.
 
+    Params: ``title``, the report's heading (default ``Data-quality report: <source>``).
+
     Raises :class:`DataQualityError` if the row accounting does not balance.
     """
     path = require(state, "data_path", TOOL, "run dq.load first")
@@ -191,12 +193,15 @@ def report(state: Mapping[str, Any], **params: Any) -> dict[str, Any]:
     outputs["report_json"] = str(output_dir / "report.json")
     outputs["report_md"] = str(output_dir / "report.md")
 
+    source = state.get("source_name") or state.get("source")
+    findings = list(state.get("issues") or state.get("findings") or [])
     profile_after = state.get("profile")
     if not profile_after or profile_after.get("data_path") != path:
         profile_after = profile_frame(frame)
     content = jsonable(
         {
-            "source": state.get("source_name") or state.get("source"),
+            "title": params.get("title") or f"Data-quality report: {source}",
+            "source": source,
             "rounds": int(state.get("round", 0)),
             "max_rounds": state.get("max_rounds"),
             "threshold": state.get("threshold"),
@@ -205,7 +210,7 @@ def report(state: Mapping[str, Any], **params: Any) -> dict[str, Any]:
             "accounting": accounting,
             "profile_before": state.get("profile_before") or profile_after,
             "profile_after": profile_after,
-            "findings_by_round": _by_round(list(state.get("issues") or state.get("findings") or [])),
+            "findings_by_round": _by_round(findings),
             "rules_by_round": _by_round(rules_applied),
             "outputs": outputs,
         }

@@ -83,10 +83,11 @@ def check_rules(rules: Any, columns: Sequence[str], tool: str) -> list[dict[str,
                 raise _fail(tool, i, rule, "strategy 'constant' needs a 'value'")
         elif kind == "range":
             if action not in ("clip", "quarantine"):
-                raise _fail(tool, i, rule, f"'action' must be 'clip' or 'quarantine', not {action!r}")
+                raise _fail(tool, i, rule, f"'action' must be 'clip' or 'quarantine': {action!r}")
             for key in ("min", "max"):
                 value = rule.get(key)
-                if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+                number = isinstance(value, int | float) and not isinstance(value, bool)
+                if value is not None and not number:
                     raise _fail(tool, i, rule, f"'{key}' must be a number or null, not {value!r}")
         elif action != "quarantine":
             raise _fail(tool, i, rule, f"'action' must be 'quarantine', not {action!r}")
@@ -225,4 +226,3 @@ def generate_rules(state: Mapping[str, Any], **params: Any) -> dict[str, Any]:
         text = json.dumps(rules, indent=2, ensure_ascii=False) + "\n"
         update["rules_path"] = write_text(text, work_path(state["output_dir"], name))
     return update
-

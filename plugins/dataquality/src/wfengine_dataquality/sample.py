@@ -48,14 +48,10 @@ COLUMNS = [
     "active",
 ]
 
-_FIRST = (
-    "anna ben clara david emma felix greta hugo ida jonas karla leon mia noah olga paul "
-    "rosa sam tara uwe vera will xenia yusuf zoe"
-).split()
-_LAST = (
-    "schmidt miller garcia rossi dubois jansen novak kowalski silva larsen ito chen "
-    "okafor haddad fischer weber moreau martin"
-).split()
+_FIRST = "anna ben clara david emma felix greta hugo ida jonas karla leon mia noah olga paul rosa"
+_FIRST += " sam tara uwe vera will xenia yusuf zoe"
+_LAST = "schmidt miller garcia rossi dubois jansen novak kowalski silva larsen ito chen okafor"
+_LAST += " haddad fischer weber moreau martin"
 _DOMAINS = ["example.com", "mail.example.org", "corp.example.net"]
 _COUNTRIES = ["US", "DE", "FR", "GB", "NL", "ES", "IT", "SE"]
 _COUNTRY_WEIGHTS = [30, 20, 12, 12, 8, 7, 6, 5]
@@ -96,11 +92,14 @@ def generate_customers(rows: int = 3000, seed: int = 7) -> tuple[pl.DataFrame, d
     rng = random.Random(seed)
 
     ids = list(range(1, base + 1))
-    firsts = [rng.choice(_FIRST) for _ in range(base)]
-    lasts = [rng.choice(_LAST) for _ in range(base)]
-    names: list[str | None] = [f"{f.title()} {lst.title()}" for f, lst in zip(firsts, lasts)]
+    first_names, last_names = _FIRST.split(), _LAST.split()
+    firsts = [rng.choice(first_names) for _ in range(base)]
+    lasts = [rng.choice(last_names) for _ in range(base)]
+    names: list[str | None] = [
+        f"{f.title()} {lst.title()}" for f, lst in zip(firsts, lasts, strict=True)
+    ]
     emails = [
-        f"{f}.{lst}{i}@{rng.choice(_DOMAINS)}" for i, f, lst in zip(ids, firsts, lasts)
+        f"{f}.{lst}{i}@{rng.choice(_DOMAINS)}" for i, f, lst in zip(ids, firsts, lasts, strict=True)
     ]
     ages = [str(rng.randint(18, 90)) for _ in range(base)]
     countries = rng.choices(_COUNTRIES, weights=_COUNTRY_WEIGHTS, k=base)
@@ -175,18 +174,14 @@ def generate_customers(rows: int = 3000, seed: int = 7) -> tuple[pl.DataFrame, d
             "active": pl.Boolean,
         },
     )
-    rows_by_problem = {
-        kind: sorted(position[i] for i in idx) for kind, idx in by_problem.items()
-    }
-    rows_by_problem["duplicate_row"] = sorted(
-        position[base + n] for n in range(n_dup)
-    )
+    rows_by_problem = {kind: sorted(position[i] for i in idx) for kind, idx in by_problem.items()}
+    rows_by_problem["duplicate_row"] = sorted(position[base + n] for n in range(n_dup))
     manifest = {"rows": rows, "seed": seed, "counts": counts, "rows_by_problem": rows_by_problem}
     return frame, manifest
 
 
 def write_customers(path: str | Path, rows: int = 3000, seed: int = 7) -> dict[str, Any]:
-    """Write the generated customers to ``path`` (CSV, or Parquet by suffix); return the manifest."""
+    """Write generated customers to ``path`` (CSV, or Parquet by suffix); return the manifest."""
     frame, manifest = generate_customers(rows, seed)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
