@@ -1,0 +1,129 @@
+"""``wf --log-json PATH`` and ``wf --log-json-values``, driven through click's CliRunner."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+from click.testing import CliRunner
+from wfengine import END, Engine, Graph, RetryPolicy, hookimpl
+from wfengine.cli import CliContext, build_cli
+
+import wfengine_jsonlog.plugin
+from wfengine_jsonlog.cli import add_log_json_options
+
+Parser = Callable[[str], list[dict[str, Any]]]
+Reader = Callable[[Path], list[dict[str, Any]]]
+
+
+class DemoWorkflows:
+    """A workflow for ``wf run demo``: a node that fails once, then succeeds."""
+
+    @hookimpl
+    def wfengine_register_workflows(self, registry: Any) -> None:
+        def demo() -> Graph:
+            calls = {"n": 0}
+
+            def flaky(state: dict[str, Any]) -> dict[str, Any]:
+                calls["n"] += 1
+                if calls["n"] == 1:
+                    raise ConnectionError("once")
+                return {"answer": 42}
+
+            return (
+                Graph("demo")
+                .add_node("flaky", flaky, retry=RetryPolicy(max_attempts=2, initial_delay=0))
+                .add_edge("flaky", END)
+                .set_entry_point("flaky")
+            )
+
+        registry.register("demo", demo, description="fails once, then answers")
+
+
+def wf(args: list[str]) -> Any:
+    """Run ``wf ARGS`` with the jsonlog entry-point module and the demo workflow loaded."""
+    engine = Engine(
+        plugins=[wfengine_jsonlog.plugin, DemoWorkflows()],
+        load_entrypoints=False,
+        store="memory://",
+    )
+    app = CliContext(engine)
+    group = build_cli(app)
+    return CliRunner().invoke(group, args, obj=app, catch_exceptions=False)
+
+
+def test_help_lists_the_options() -> None:
+    result = wf(["--help"])
+    assert result.exit_code == 0
+    assert "--log-json PATH" in result.output
+    assert "--log-json-values" in result.output
+
+
+def test_log_json_writes_the_run_to_a_file(tmp_path: Path, read_log: Reader) -> None:
+    path = tmp_path / "cli" / "events.jsonl"
+    result = wf(["--log-json", str(path), "run", "demo", "-q"])
+    assert result.exit_code == 0, result.output
+    events = read_log(path)
+    assert [(e["event"], e["level"]) for e in events] == [
+        ("run_started", "info"),
+        ("node_started", "info"),
+        ("node_failed", "warning"),
+        ("node_started", "info"),
+        ("node_finished", "info"),
+        ("run_finished", "info"),
+    ]
+    assert events[0]["graph_id"] == "demo"
+    assert "values" not in events[4]
+    assert os.environ["WFENGINE_JSONLOG"] == str(path)  # what the option does
+
+
+def test_log_json_values(tmp_path: Path, read_log: Reader) -> None:
+    path = tmp_path / "events.jsonl"
+    result = wf(["--log-json", str(path), "--log-json-values", "run", "demo", "-q"])
+    assert result.exit_code == 0, result.output
+    (finished,) = [e for e in read_log(path) if e["event"] == "node_finished"]
+    assert finished["values"] == {"answer": 42}
+
+
+def test_log_json_dash_goes_to_stderr(parse_lines: Parser) -> None:
+    result = wf(["--log-json", "-", "run", "demo", "-q"])
+    assert result.exit_code == 0, result.output
+    json_lines = "".join(line + "\n" for line in result.stderr.splitlines() if line[:1] == "{")
+    events = parse_lines(json_lines)
+    assert [e["event"] for e in events][0] == "run_started"
+    assert events[-1]["event"] == "run_finished" and events[-1]["status"] == "completed"
+    assert "{" not in result.stdout  # stdout keeps the human summary only
+
+
+def test_without_the_option_nothing_is_logged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = wf(["run", "demo", "-q"])
+    assert result.exit_code == 0, result.output
+    assert '"event"' not in result.output and '"event"' not in result.stderr
+    assert "WFENGINE_JSONLOG" not in os.environ
+
+
+def test_options_are_added_once_to_a_bare_group(tmp_path: Path) -> None:
+    seen: list[str | None] = []
+
+    @click.group()
+    def group() -> None:
+        seen.append(os.environ.get("WFENGINE_JSONLOG"))
+
+    @group.command()
+    def hello() -> None:
+        click.echo("hello")
+
+    add_log_json_options(group)
+    add_log_json_options(group)  # a second engine registering commands adds nothing
+    assert [p.name for p in group.params].count("log_json") == 1
+    path = str(tmp_path / "x.jsonl")
+    result = CliRunner().invoke(group, ["--log-json", path, "hello"])
+    assert result.exit_code == 0 and result.output == "hello\n"
+    assert seen == [path]  # set before the group's callback, not passed to it
