@@ -1,0 +1,127 @@
+"""The database schema, its version (``PRAGMA user_version``) and the migrations between versions.
+
+A run is kept as:
+
+* ``runs`` — one row: ids, status, times, error, options. Written by ``save_run`` (when a run
+  starts, resumes and stops), never per step.
+* ``snapshots`` — the whole position (state, next nodes, join progress, visited nodes) at the
+  steps where ``save_run`` was called: the start, each resume, the end.
+* ``steps`` — one row per completed step: the merged update (only what changed), the position
+  after it and the step's log entries. The per-step checkpoint is this one row, so a long run
+  costs storage in proportion to what changed.
+* ``attempts`` — log entries that belong to no committed step (a step that failed).
+
+The current state is the latest snapshot plus the updates of the steps after it; the state at
+any earlier step is the latest snapshot at or before it plus the updates up to it.
+
+To change the schema: bump :data:`SCHEMA_VERSION` and add ``MIGRATIONS[old] = function``
+taking a connection inside a write transaction from version ``old`` to ``old + 1``. A database
+from a newer version is refused rather than misread.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+from .errors import SchemaVersionError
+
+SCHEMA_VERSION = 1
+
+_V1 = """
+CREATE TABLE graphs (
+    graph_id    TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    version     TEXT NOT NULL,          -- tagged JSON
+    spec        TEXT NOT NULL,          -- tagged JSON
+    created     REAL NOT NULL
+);
+CREATE INDEX graphs_by_created ON graphs (created);
+
+CREATE TABLE runs (
+    pk               INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: stale ids cannot alias
+    run_id           TEXT NOT NULL UNIQUE,
+    graph_id         TEXT NOT NULL,
+    status           TEXT NOT NULL,
+    created          REAL NOT NULL,
+    finished         REAL,
+    error            TEXT,              -- tagged JSON
+    max_steps        INTEGER,
+    interrupt_before TEXT NOT NULL,     -- JSON list
+    parent_run_id    TEXT,              -- set on a fork: the run and step it started from
+    parent_step      INTEGER
+);
+CREATE INDEX runs_by_created ON runs (created, run_id);
+CREATE INDEX runs_by_graph ON runs (graph_id, created, run_id);
+CREATE INDEX runs_by_status ON runs (status, created, run_id);
+
+CREATE TABLE snapshots (
+    run_pk        INTEGER NOT NULL REFERENCES runs (pk) ON DELETE CASCADE,
+    step          INTEGER NOT NULL,
+    state         TEXT NOT NULL,        -- tagged JSON
+    next_nodes    TEXT NOT NULL,        -- JSON list
+    join_progress TEXT,                 -- JSON object, NULL when empty
+    visited       TEXT NOT NULL,        -- JSON list
+    UNIQUE (run_pk, step)
+);
+
+CREATE TABLE steps (
+    run_pk        INTEGER NOT NULL REFERENCES runs (pk) ON DELETE CASCADE,
+    step          INTEGER NOT NULL,
+    nodes         TEXT NOT NULL,        -- JSON list: the nodes this step ran
+    next_nodes    TEXT NOT NULL,        -- JSON list: the position after it
+    join_progress TEXT,                 -- JSON object, NULL when empty
+    changes       TEXT NOT NULL,        -- tagged JSON: the merged update
+    log_seq       INTEGER NOT NULL,     -- index in run.logs of this step's first entry
+    logs          TEXT NOT NULL,        -- JSON list of entries (see store.py)
+    PRIMARY KEY (run_pk, step)
+) WITHOUT ROWID;
+
+CREATE TABLE attempts (
+    run_pk  INTEGER NOT NULL REFERENCES runs (pk) ON DELETE CASCADE,
+    seq     INTEGER NOT NULL,           -- index in run.logs
+    entry   TEXT NOT NULL,              -- one log entry, as in steps.logs
+    PRIMARY KEY (run_pk, seq)
+) WITHOUT ROWID;
+"""
+
+
+def _create_v1(conn: sqlite3.Connection) -> None:
+    for statement in _V1.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _create_v1}
+"""``MIGRATIONS[v]`` takes a database from schema version ``v`` to ``v + 1``."""
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    """The database's schema version (0 for a new, empty database)."""
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def check_version(version: int, where: str) -> None:
+    """Refuse a database written by a newer wfengine-sqlite."""
+    if version > SCHEMA_VERSION:
+        raise SchemaVersionError(
+            f"{where} has schema version {version}, newer than this wfengine-sqlite supports "
+            f"({SCHEMA_VERSION}); upgrade wfengine-sqlite, or use another database file"
+        )
+
+
+def migrate(conn: sqlite3.Connection, where: str) -> int:
+    """Bring the schema up to :data:`SCHEMA_VERSION`; call inside ``BEGIN IMMEDIATE``.
+
+    Returns the version the database had (so callers can tell whether anything ran).
+    """
+    found = version = schema_version(conn)
+    check_version(version, where)
+    while version < SCHEMA_VERSION:
+        step = MIGRATIONS.get(version)
+        if step is None:
+            raise SchemaVersionError(f"{where}: no migration from schema version {version}")
+        step(conn)
+        version += 1
+        conn.execute(f"PRAGMA user_version = {version}")
+    return found
