@@ -6,6 +6,7 @@ import json
 import re
 import threading
 import time
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -60,6 +61,7 @@ def test_run_fields() -> None:
     before = time.time()
     run = WorkflowExecutor(seed_graph()).run({"value": 10})
     assert re.fullmatch(r"[0-9a-f]{32}", run.run_id)
+    assert uuid.UUID(run.run_id).version == 4
     assert run.graph_id == "seed"
     assert run.status == RunStatus.COMPLETED and run.status == "completed"
     assert run.status.is_final and not RunStatus.PAUSED.is_final
