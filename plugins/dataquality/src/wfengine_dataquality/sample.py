@@ -35,6 +35,21 @@ PROBLEMS_PER_3000: dict[str, int] = {
     "orders_null": 20,  # orders missing -> filled with the median
 }
 
+#: The (kind, column) of the dq.detect finding each planted problem shows up as.
+FINDING_OF_PROBLEM: dict[str, tuple[str, str | None]] = {
+    "duplicate_row": ("duplicate", None),
+    "name_null": ("null", "name"),
+    "email_malformed": ("malformed", "email"),
+    "age_text": ("malformed", "age"),
+    "age_outlier": ("outlier", "age"),
+    "country_unknown": ("unexpected_value", "country"),
+    "signup_date_malformed": ("malformed", "signup_date"),
+    "income_null": ("null", "income"),
+    "income_outlier": ("outlier", "income"),
+    "plan_null": ("null", "plan"),
+    "orders_null": ("null", "orders"),
+}
+
 COLUMNS = [
     "customer_id",
     "name",

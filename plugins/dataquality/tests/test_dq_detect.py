@@ -1,0 +1,116 @@
+"""dq.detect: every kind of finding, and the exact planted problems of the sample data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from wfengine_dataquality import DataQualityError, detect, load, profile
+from wfengine_dataquality.detect import detect_frame, duplicate_rows
+from wfengine_dataquality.profile import profile_frame
+from wfengine_dataquality.sample import FINDING_OF_PROBLEM
+
+
+def _findings(frame: pl.DataFrame, expected: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    frame = frame.with_row_index("_row", offset=1).with_columns(pl.col("_row").cast(pl.Int64))
+    return detect_frame(frame, profile_frame(frame), expected)
+
+
+def _by_key(findings: list[dict[str, Any]]) -> dict[tuple[str, str | None], dict[str, Any]]:
+    return {(f["kind"], f["column"]): f for f in findings}
+
+
+def test_customers_planted_problems_are_found_exactly(
+    tmp_path: Path, customers: tuple[Path, dict[str, Any]]
+) -> None:
+    path, manifest = customers
+    state: dict[str, Any] = load({"source": str(path), "output_dir": str(tmp_path)})
+    state.update(profile(state))
+    update = detect(state)
+    found = _by_key(update["findings"])
+    assert set(found) == set(FINDING_OF_PROBLEM.values())
+    for problem, key in FINDING_OF_PROBLEM.items():
+        finding = found[key]
+        assert finding["count"] == manifest["counts"][problem], problem
+        assert finding["examples"] == manifest["rows_by_problem"][problem][:5], problem
+        assert finding["round"] == 0 and finding["actionable"] is True
+    assert update["anomaly_count"] == 267 == sum(manifest["counts"].values())
+    assert update["issues"] == update["findings"]
+    assert found[("outlier", "age")]["min"] == -22 and found[("outlier", "age")]["max"] == 130
+    assert found[("unexpected_value", "country")]["allowed"] == [
+        "US", "DE", "FR", "GB", "NL", "ES", "IT", "SE",
+    ]  # fmt: skip
+    assert found[("malformed", "signup_date")]["pattern"] == "%Y-%m-%d"
+    assert found[("malformed", "age")]["example_values"][:2] == ["forty-two", "n.a."]
+    json.dumps(update)
+
+
+def test_each_kind_on_small_data() -> None:
+    frame = pl.DataFrame(
+        {
+            "id": list(range(1, 201)),
+            "city": ["Oslo"] * 100 + ["Rome"] * 99 + ["Romee"],
+            "v": [10.0] * 50 + [11.0] * 50 + [12.0] * 50 + [13.0] * 49 + [500.0],
+            "note": [None, *["x"] * 199],
+        }
+    )
+    frame = pl.concat([frame, frame.head(2)])  # rows 201 and 202 repeat rows 1 and 2
+    found = _by_key(_findings(frame))
+    assert found[("duplicate", None)]["count"] == 2
+    assert found[("duplicate", None)]["examples"] == [201, 202]
+    assert found[("null", "note")]["count"] == 2
+    assert found[("null", "note")]["example_values"] == []
+    assert found[("unexpected_value", "city")]["count"] == 1
+    assert found[("unexpected_value", "city")]["example_values"] == ["Romee"]
+    assert found[("outlier", "v")]["examples"] == [200]
+    assert found[("outlier", "v")]["message"] == "v: 1 values outside [7.0, 15.0]"
+
+
+def test_no_outliers_when_the_iqr_is_zero() -> None:
+    found = _by_key(_findings(pl.DataFrame({"v": [1] * 50 + [2]})))
+    assert ("outlier", "v") not in found
+
+
+def test_schema_drift_against_expected_schema() -> None:
+    frame = pl.DataFrame({"id": ["1", "2", "x"], "extra": [1, 2, 3], "score": [1.0, 2.0, 3.0]})
+    expected = {"id": "int", "score": "number", "name": "string"}
+    found = _by_key(_findings(frame, expected))
+    assert found[("missing_column", "name")]["actionable"] is False
+    assert found[("unexpected_column", "extra")]["actionable"] is False
+    mismatch = found[("type_mismatch", "id")]
+    assert (mismatch["count"], mismatch["unconvertible"]) == (3, 1)
+    assert (mismatch["expected"], mismatch["actual"]) == ("int", "String")
+    assert mismatch["examples"] == [3] and mismatch["example_values"] == ["x"]
+    assert ("type_mismatch", "score") not in found  # a float is a number
+
+
+def test_anomaly_count_leaves_out_what_no_rule_can_fix(tmp_path: Path) -> None:
+    src = tmp_path / "a.csv"
+    src.write_text("a,b\n1,2\n3,4\n")
+    state: dict[str, Any] = {
+        "source": str(src),
+        "output_dir": str(tmp_path / "o"),
+        "expected_schema": {"c": "int"},
+    }
+    state.update(load(state))
+    update = detect(state)  # no profile in the state: detect profiles by itself
+    assert [f["kind"] for f in update["findings"]] == [
+        "missing_column",
+        "unexpected_column",
+        "unexpected_column",
+    ]
+    assert update["anomaly_count"] == 0
+
+
+def test_duplicate_rows_compares_exactly_after_hashing() -> None:
+    frame = pl.DataFrame({"_row": [1, 2, 3, 4], "a": [1, 1, None, None], "b": ["x", "x", None, None]})
+    assert duplicate_rows(frame).to_list() == [2, 4]
+    assert duplicate_rows(frame, ["a"]).to_list() == [2, 4]
+
+
+def test_tool_needs_data() -> None:
+    with pytest.raises(DataQualityError, match="dq.detect: the state has no 'data_path'"):
+        detect({})
