@@ -22,7 +22,7 @@ import click
 if TYPE_CHECKING:
     from wfengine.run import Event, WorkflowRun
 
-OUTPUT_SUFFIXES = ("_dir", "_path", "_file", "outputs", "output")
+OUTPUT_SUFFIXES = ("_dir", "_dirs", "_path", "_paths", "_file", "_files", "outputs", "output")
 """State keys ending so are shown as "where outputs went" in a run's summary."""
 
 
@@ -128,12 +128,19 @@ def short_value(value: Any, limit: int = 80) -> str:
 
 
 def output_locations(state: Mapping[str, Any]) -> list[tuple[str, Any]]:
-    """State entries that say where outputs went (keys ending ``_dir``, ``_path``, ...)."""
-    return [
-        (k, v)
-        for k, v in state.items()
-        if isinstance(k, str) and k.endswith(OUTPUT_SUFFIXES) and v not in (None, "")
-    ]
+    """State entries that say where outputs went (keys ending ``_dir``, ``_path``, ...); a
+    mapping or list value is spread into one entry per item (``outputs.report``)."""
+    found: list[tuple[str, Any]] = []
+    for key, value in state.items():
+        if not isinstance(key, str) or not key.endswith(OUTPUT_SUFFIXES):
+            continue
+        if isinstance(value, Mapping):
+            found.extend((f"{key}.{k}", v) for k, v in value.items() if v not in (None, ""))
+        elif isinstance(value, list | tuple) and value:
+            found.extend((f"{key}[{i}]", v) for i, v in enumerate(value))
+        elif value not in (None, "", [], ()):
+            found.append((key, value))
+    return found
 
 
 def error_line(error: Mapping[str, Any] | None) -> str:
