@@ -215,7 +215,7 @@ def apply_rules_frame(frame: pl.DataFrame, rules: list[dict[str, Any]], at_round
             affected[i] = later.len()
             if later.len():
                 removed.append(later)
-                clean = clean.filter(~clean.get_column(ROW).is_in(later))
+                clean = clean.filter(~pl.col(ROW).is_in(later.implode()))
     dropped = pl.concat(removed) if removed else pl.Series(ROW, [], dtype=pl.Int64)
     duplicates = pl.DataFrame({ROW: dropped.cast(pl.Int64)}).with_columns(
         pl.lit(at_round, dtype=pl.Int64).alias(ROUND)
