@@ -137,7 +137,7 @@ def _members(values: Any) -> list[Any]:
         try:
             out.append(to_data(item))
         except _Unstorable as exc:
-            exc.parts.append(f"{{{item!r}}}" if not exc.parts else "{...}")
+            exc.parts.append("{...}")  # a set member has no key; its repr could be huge
             raise
     return out
 
@@ -161,31 +161,23 @@ def _quote(key: Any) -> str:
     return json.dumps(key, ensure_ascii=False) if type(key) is str else repr(key)
 
 
-def _tz_fields(value: dt.datetime | dt.time, data: dict[str, Any]) -> dict[str, Any]:
-    """Add what isoformat() does not keep about a tzinfo; refuse tzinfos we cannot rebuild."""
+def _timelike(value: dt.datetime | dt.time) -> dict[str, Any]:
+    """isoformat() plus what it does not keep about a tzinfo; refuse tzinfos we cannot rebuild
+    (a zoneinfo zone is kept by its key, a fixed offset by the offset and its name)."""
+    data: dict[str, Any] = {TAG: type(value).__name__}
     tz = value.tzinfo
-    if tz is not None:
-        if type(tz) is dt.timezone:
-            offset = tz.utcoffset(None)
-            if tz.tzname(None) != dt.timezone(offset).tzname(None):
-                data["tzn"] = tz.tzname(None)
-        else:
-            key = getattr(tz, "key", None)
-            if type(tz).__name__ != "ZoneInfo" or not isinstance(key, str):
-                raise _Unstorable(type(tz), f"a {type(value).__name__} with a tzinfo")
-            data["tz"] = key
-            data["v"] = value.replace(tzinfo=None).isoformat()
+    if tz is None or type(tz) is dt.timezone:
+        data["v"] = value.isoformat()
+        if tz is not None and tz.tzname(None) != dt.timezone(tz.utcoffset(None)).tzname(None):
+            data["tzn"] = tz.tzname(None)
+    elif type(tz).__name__ == "ZoneInfo" and isinstance(getattr(tz, "key", None), str):
+        data["v"] = value.replace(tzinfo=None).isoformat()
+        data["tz"] = tz.key  # type: ignore[attr-defined]
+    else:
+        raise _Unstorable(type(tz), f"a {type(value).__name__} with a tzinfo")
     if value.fold:
         data["fold"] = 1
     return data
-
-
-def _datetime(value: dt.datetime) -> dict[str, Any]:
-    return _tz_fields(value, {TAG: "datetime", "v": value.isoformat()})
-
-
-def _time(value: dt.time) -> dict[str, Any]:
-    return _tz_fields(value, {TAG: "time", "v": value.isoformat()})
 
 
 def _path(value: pathlib.PurePath) -> dict[str, Any]:
@@ -193,9 +185,9 @@ def _path(value: pathlib.PurePath) -> dict[str, Any]:
 
 
 _ENCODERS: dict[type, Callable[[Any], Any]] = {
-    dt.datetime: _datetime,
+    dt.datetime: _timelike,
     dt.date: lambda v: {TAG: "date", "v": v.isoformat()},
-    dt.time: _time,
+    dt.time: _timelike,
     dt.timedelta: lambda v: {TAG: "timedelta", "v": [v.days, v.seconds, v.microseconds]},
     Decimal: lambda v: {TAG: "decimal", "v": str(v)},
     uuid.UUID: lambda v: {TAG: "uuid", "v": str(v)},
