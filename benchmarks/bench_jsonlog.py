@@ -20,6 +20,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +87,7 @@ def main() -> None:
             "file": Engine(plugins=[file_plugin], load_entrypoints=False),
         }
         runners: dict[str, Callable[[], Any]] = {
-            name: (lambda e=engine: e.run(graph, {"i": 0}, max_steps=steps + 10))
+            name: partial(engine.run, graph, {"i": 0}, max_steps=steps + 10)
             for name, engine in engines.items()
         }
         best = dict.fromkeys(runners, float("inf"))

@@ -12,7 +12,7 @@ import traceback
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-encode_str = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+encode_str = json.encoder.encode_basestring_ascii
 """A ``str`` as a JSON string literal (quotes included, ASCII only)."""
 
 _COMPACT = (",", ":")

@@ -167,7 +167,7 @@ def open_sink(destination: str | os.PathLike[str] | TextIO | logging.Logger) -> 
         return LoggingSink(destination)
     if hasattr(destination, "write"):
         return StreamSink(destination)  # type: ignore[arg-type]
-    text = os.fspath(destination)  # type: ignore[arg-type]
+    text = os.fspath(destination)
     if text.strip().lower() in OFF_VALUES:
         return None
     if text == "-":
