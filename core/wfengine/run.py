@@ -28,8 +28,9 @@ class RunStatus(StrEnum):
 
     @property
     def is_resumable(self) -> bool:
-        """True for runs that ``resume`` can continue: paused, failed or interrupted ones."""
-        return self in (RunStatus.PAUSED, RunStatus.FAILED, RunStatus.RUNNING, RunStatus.PENDING)
+        """True for runs that ``resume`` can continue: all but completed ones (a run still
+        ``running`` in the store was interrupted by a crash)."""
+        return self != RunStatus.COMPLETED
 
 
 def iso(ts: float | None) -> str | None:
