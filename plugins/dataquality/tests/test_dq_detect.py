@@ -8,6 +8,7 @@ from typing import Any
 
 import polars as pl
 import pytest
+
 from wfengine_dataquality import DataQualityError, detect, load, profile
 from wfengine_dataquality.detect import detect_frame, duplicate_rows
 from wfengine_dataquality.profile import profile_frame
@@ -106,7 +107,9 @@ def test_anomaly_count_leaves_out_what_no_rule_can_fix(tmp_path: Path) -> None:
 
 
 def test_duplicate_rows_compares_exactly_after_hashing() -> None:
-    frame = pl.DataFrame({"_row": [1, 2, 3, 4], "a": [1, 1, None, None], "b": ["x", "x", None, None]})
+    frame = pl.DataFrame(
+        {"_row": [1, 2, 3, 4], "a": [1, 1, None, None], "b": ["x", "x", None, None]}
+    )
     assert duplicate_rows(frame).to_list() == [2, 4]
     assert duplicate_rows(frame, ["a"]).to_list() == [2, 4]
 

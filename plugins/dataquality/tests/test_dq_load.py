@@ -7,6 +7,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+
 from wfengine_dataquality import DataQualityError, load
 from wfengine_dataquality.io import read_frame
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+
 from wfengine_dataquality import DataQualityError, load, profile
 from wfengine_dataquality.profile import profile_frame
 

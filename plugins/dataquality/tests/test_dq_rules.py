@@ -8,12 +8,19 @@ from typing import Any
 
 import polars as pl
 import pytest
-from wfengine_dataquality import DataQualityError, apply_rules, detect, generate_rules, load, profile
+from dq_helpers import merge
+
+from wfengine_dataquality import (
+    DataQualityError,
+    apply_rules,
+    detect,
+    generate_rules,
+    load,
+    profile,
+)
 from wfengine_dataquality.apply import apply_rules_frame
 from wfengine_dataquality.io import read_frame
 from wfengine_dataquality.rules import check_rules
-
-from conftest import merge
 
 
 def _prepared(tmp_path: Path, source: Path, **extra: Any) -> dict[str, Any]:

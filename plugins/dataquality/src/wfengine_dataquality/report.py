@@ -55,8 +55,11 @@ def check_accounting(
     }
 
 
-def _by_round(items: list[Mapping[str, Any]]) -> dict[str, list[Mapping[str, Any]]]:
-    grouped: dict[str, list[Mapping[str, Any]]] = {}
+def _by_round(
+    items: list[Mapping[str, Any]], rounds: range
+) -> dict[str, list[Mapping[str, Any]]]:
+    """Items by their ``round`` (every round in ``rounds`` gets a list, maybe empty)."""
+    grouped: dict[str, list[Mapping[str, Any]]] = {str(r): [] for r in rounds}
     for item in items:
         bucket = grouped.setdefault(str(item.get("round", 0)), [])
         if item not in bucket:  # a node run twice after a crash must not double-report
@@ -194,6 +197,7 @@ def report(state: Mapping[str, Any], **params: Any) -> dict[str, Any]:
     outputs["report_md"] = str(output_dir / "report.md")
 
     source = state.get("source_name") or state.get("source")
+    rounds = int(state.get("round", 0))
     findings = list(state.get("issues") or state.get("findings") or [])
     profile_after = state.get("profile")
     if not profile_after or profile_after.get("data_path") != path:
@@ -202,7 +206,7 @@ def report(state: Mapping[str, Any], **params: Any) -> dict[str, Any]:
         {
             "title": params.get("title") or f"Data-quality report: {source}",
             "source": source,
-            "rounds": int(state.get("round", 0)),
+            "rounds": rounds,
             "max_rounds": state.get("max_rounds"),
             "threshold": state.get("threshold"),
             "anomaly_count": state.get("anomaly_count"),
@@ -210,8 +214,8 @@ def report(state: Mapping[str, Any], **params: Any) -> dict[str, Any]:
             "accounting": accounting,
             "profile_before": state.get("profile_before") or profile_after,
             "profile_after": profile_after,
-            "findings_by_round": _by_round(findings),
-            "rules_by_round": _by_round(rules_applied),
+            "findings_by_round": _by_round(findings, range(rounds + 1)),
+            "rules_by_round": _by_round(rules_applied, range(1, rounds + 1)),
             "outputs": outputs,
         }
     )

@@ -1,0 +1,305 @@
+"""The data-quality workflow end to end: exact results, the report, the engine, the YAML twin."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from dq_helpers import REPO
+from wfengine import Engine
+
+import wfengine_dataquality.plugin as dq_plugin
+from wfengine_dataquality import create_data_quality_pipeline
+from wfengine_dataquality.io import frame_cache
+
+Workflow = Callable[..., dict[str, Any]]
+SPEC = REPO / "examples" / "data-quality.yaml"
+#: sha256 of clean.csv for the sample customers (3,000 rows, seed 7), default settings.
+CLEAN_CSV_SHA256 = "028a11466f88074c50bdb9aa34a44d37b70645adaa75e83fc9a4370acc6f36cb"
+QUARANTINED = (
+    "name_null",
+    "email_malformed",
+    "age_text",
+    "age_outlier",
+    "country_unknown",
+    "signup_date_malformed",
+    "income_outlier",
+)
+
+
+@pytest.fixture
+def engine() -> Iterator[Engine]:
+    eng = Engine(load_entrypoints=False, plugins=[dq_plugin], store="memory://")
+    try:
+        yield eng
+    finally:
+        eng.close()
+
+
+def _sha256(path: str) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def test_customers_are_cleaned_exactly(
+    tmp_path: Path, customers: tuple[Path, dict[str, Any]], workflow: Workflow
+) -> None:
+    path, manifest = customers
+    state = workflow({"source": str(path), "output_dir": str(tmp_path)})
+    assert state["round"] == 1 and state["anomaly_count"] == 0
+    acc = state["accounting"]
+    assert (acc["input_rows"], acc["output_rows"]) == (3000, 2818)
+    assert (acc["quarantined_rows"], acc["duplicates_removed"]) == (142, 40)
+    assert acc["balanced"] is True
+    out = state["outputs"]
+    clean = pl.read_parquet(out["clean_parquet"])
+    assert clean.height == 2818 and "_row" not in clean.columns
+    assert clean.null_count().sum_horizontal().item() == 0
+    assert dict(clean.schema) == {
+        "customer_id": pl.Int64,
+        "name": pl.String,
+        "email": pl.String,
+        "age": pl.Int64,
+        "country": pl.String,
+        "signup_date": pl.Date,
+        "income": pl.Float64,
+        "plan": pl.String,
+        "orders": pl.Int64,
+        "active": pl.Boolean,
+    }
+    totals = clean.select(pl.col("customer_id", "age", "orders").sum()).row(0)
+    assert totals == (4178690, 152283, 70489)
+    assert _sha256(out["clean_csv"]) == CLEAN_CSV_SHA256
+    assert pl.read_csv(out["clean_csv"]).height == 2818
+
+    quarantine = pl.read_parquet(out["quarantine_parquet"])
+    planted = {r for p in QUARANTINED for r in manifest["rows_by_problem"][p]}
+    assert set(quarantine.get_column("_row").to_list()) == planted
+    assert quarantine.columns[-2:] == ["_round", "_reason"]
+    assert pl.read_csv(out["quarantine_csv"]).height == 142
+
+    # Filled values: the median income and orders, the most frequent plan.
+    source = pl.read_csv(path, infer_schema=False).with_row_index("_row", offset=1)
+    ids = {
+        problem: source.filter(pl.col("_row").is_in(manifest["rows_by_problem"][problem]))
+        .get_column("customer_id")
+        .cast(pl.Int64)
+        for problem in ("income_null", "plan_null", "orders_null")
+    }
+    filled = clean.filter(pl.col("customer_id").is_in(ids["income_null"].implode()))
+    assert filled.get_column("income").unique().to_list() == [86767.5]
+    filled = clean.filter(pl.col("customer_id").is_in(ids["plan_null"].implode()))
+    assert filled.get_column("plan").unique().to_list() == ["free"]
+    filled = clean.filter(pl.col("customer_id").is_in(ids["orders_null"].implode()))
+    assert filled.get_column("orders").unique().to_list() == [26]
+    json.dumps(state)
+    assert json.loads(json.dumps(state)) == state  # only JSON types
+
+
+def test_report_files(
+    tmp_path: Path, customers: tuple[Path, dict[str, Any]], workflow: Workflow
+) -> None:
+    state = workflow(
+        {"source": str(customers[0]), "output_dir": str(tmp_path)}, report={"title": "Customers"}
+    )
+    out = state["outputs"]
+    assert set(out) == {
+        "clean_parquet",
+        "clean_csv",
+        "quarantine_parquet",
+        "quarantine_csv",
+        "rules_json",
+        "report_json",
+        "report_md",
+    }
+    report = json.loads(Path(out["report_json"]).read_text())
+    assert report["accounting"]["check"] == (
+        "3000 input rows = 2818 output + 142 quarantined + 40 duplicates removed;"
+        " each source row number appears once"
+    )
+    assert report["profile_before"]["columns"]["age"]["dtype"] == "String"
+    assert report["profile_after"]["columns"]["age"]["dtype"] == "Int64"
+    assert list(report["findings_by_round"]) == ["0", "1"]
+    assert len(report["findings_by_round"]["0"]) == 11 and report["findings_by_round"]["1"] == []
+    assert len(report["rules_by_round"]["1"]) == 11
+    markdown = Path(out["report_md"]).read_text()
+    assert markdown.startswith("# Customers\n")
+    assert "| 3000 | 2818 | 142 | 40 | yes |" in markdown
+    assert "## Profile before" in markdown and "### Round 1: rules applied" in markdown
+    rules = json.loads(Path(out["rules_json"]).read_text())
+    assert [r["round"] for r in rules] == [1] * 11
+
+
+def test_saved_rules_reapply_to_the_source(
+    tmp_path: Path, customers: tuple[Path, dict[str, Any]], workflow: Workflow
+) -> None:
+    first = workflow({"source": str(customers[0]), "output_dir": str(tmp_path / "a")})
+    again = workflow(
+        {"source": str(customers[0]), "output_dir": str(tmp_path / "b"), "max_rounds": 0}
+    )
+    from wfengine_dataquality import apply_rules, report
+
+    again.update(apply_rules(again, rules_path=first["outputs"]["rules_json"]))
+    again.update(report(again))
+    assert _sha256(again["outputs"]["clean_csv"]) == CLEAN_CSV_SHA256
+
+
+def test_threshold_and_max_rounds(
+    tmp_path: Path, customers: tuple[Path, dict[str, Any]], workflow: Workflow
+) -> None:
+    lenient = workflow(
+        {"source": str(customers[0]), "output_dir": str(tmp_path / "a"), "threshold": 1000}
+    )
+    assert lenient["round"] == 0 and lenient["accounting"]["output_rows"] == 3000
+    assert lenient["accounting"]["balanced"]
+    none = workflow(
+        {"source": str(customers[0]), "output_dir": str(tmp_path / "b"), "max_rounds": 0}
+    )
+    assert none["round"] == 0 and none["anomaly_count"] == 267
+
+
+EXPECTED = {
+    "customer_id": "int",
+    "name": "string",
+    "email": "string",
+    "age": "int",
+    "country": "string",
+    "signup_date": "date",
+    "income": "float",
+    "plan": "string",
+    "orders": "int",
+    "active": "bool",
+}
+
+
+def test_expected_schema_takes_two_rounds_to_the_same_result(
+    tmp_path: Path, customers: tuple[Path, dict[str, Any]], workflow: Workflow
+) -> None:
+    state = workflow(
+        {"source": str(customers[0]), "output_dir": str(tmp_path), "expected_schema": EXPECTED}
+    )
+    kinds = [(f["round"], f["kind"], f["column"]) for f in state["issues"]]
+    assert (0, "type_mismatch", "age") in kinds and (0, "type_mismatch", "signup_date") in kinds
+    assert [k for k in kinds if k[0] == 1] == [(1, "outlier", "age")]
+    assert state["round"] == 2 and state["anomaly_count"] == 0
+    assert _sha256(state["outputs"]["clean_csv"]) == CLEAN_CSV_SHA256
+    quarantine = pl.read_parquet(state["outputs"]["quarantine_parquet"])
+    assert quarantine.group_by("_round").len().sort("_round").rows() == [(1, 127), (2, 15)]
+
+    stopped = workflow(
+        {
+            "source": str(customers[0]),
+            "output_dir": str(tmp_path / "stopped"),
+            "expected_schema": EXPECTED,
+            "max_rounds": 1,
+        }
+    )
+    assert stopped["round"] == 1 and stopped["anomaly_count"] == 15
+    assert stopped["accounting"]["balanced"]
+
+
+def test_small_rows_over_the_api(tmp_path: Path, workflow: Workflow) -> None:
+    rows = [
+        {"id": i, "score": float(i % 7), "tier": "gold" if i % 2 else "silver"}
+        for i in range(1, 201)
+    ]
+    rows[10]["score"] = None
+    rows[20]["tier"] = "goldd"
+    rows.append(dict(rows[0]))
+    state = workflow({"rows": rows, "output_dir": str(tmp_path)})
+    acc = state["accounting"]
+    assert (acc["input_rows"], acc["output_rows"], acc["quarantined_rows"]) == (201, 199, 1)
+    assert acc["duplicates_removed"] == 1
+    clean = pl.read_parquet(state["outputs"]["clean_parquet"])
+    assert clean.filter(pl.col("id") == 11).get_column("score").item() == 3.0
+
+
+# -- through the engine -------------------------------------------------------------------
+
+
+def _comparable(state: dict[str, Any], root: Path) -> Any:
+    text = json.dumps(state, sort_keys=True).replace(str(root), "<out>")
+    return json.loads(text)
+
+
+def test_python_graph_and_yaml_spec_give_the_same_result(
+    tmp_path: Path, customers: tuple[Path, dict[str, Any]], engine: Engine
+) -> None:
+    if not SPEC.exists():
+        pytest.skip("examples/ is not there (not a checkout)")
+    results = {}
+    for name, graph in (
+        ("python", create_data_quality_pipeline()),
+        ("yaml", engine.load_spec(SPEC)),
+    ):
+        frame_cache.clear()
+        run = engine.run(graph, {"source": str(customers[0]), "output_dir": str(tmp_path / name)})
+        assert run.status == "completed", run.error
+        results[name] = run
+    python, yaml = results["python"], results["yaml"]
+    assert python.visited_nodes == yaml.visited_nodes == [
+        "load", "profile", "detect", "rules", "apply", "profile", "detect", "report",
+    ]  # fmt: skip
+    assert _comparable(python.state, tmp_path / "python") == _comparable(
+        yaml.state, tmp_path / "yaml"
+    )
+    for key in ("clean_csv", "quarantine_csv", "rules_json"):
+        assert (
+            Path(python.state["outputs"][key]).read_bytes()
+            == Path(yaml.state["outputs"][key]).read_bytes()
+        )
+
+
+def test_registered_workflow_and_tools(engine: Engine, tmp_path: Path) -> None:
+    for name in ("dq.load", "dq.profile", "dq.detect", "dq.generate_rules", "dq.apply_rules"):
+        assert name in engine.tools
+    assert "dq.report" in engine.tools
+    assert "data-quality" in engine.workflows
+    src = tmp_path / "a.csv"
+    src.write_text("a,b\n1,x\n1,x\n2,y\n")
+    run = engine.run("data-quality", {"source": str(src), "output_dir": str(tmp_path / "o")})
+    assert run.status == "completed"
+    assert run.state["accounting"]["duplicates_removed"] == 1
+
+
+def test_entry_point_is_declared() -> None:
+    found = [e for e in entry_points(group="wfengine") if e.name == "dataquality"]
+    if not found:
+        pytest.skip("wfengine-dataquality is not installed as a distribution")
+    assert found[0].value == "wfengine_dataquality.plugin"
+    assert found[0].load() is dq_plugin
+
+
+def test_a_bad_source_fails_the_run_with_a_clear_error(engine: Engine, tmp_path: Path) -> None:
+    missing = tmp_path / "nope.csv"
+    run = engine.run("data-quality", {"source": str(missing)})
+    assert run.status == "failed"
+    assert f"dq.load: source '{missing}' does not exist" in json.dumps(run.error)
+
+
+def test_a_failed_run_resumes_where_it_stopped(
+    engine: Engine, tmp_path: Path, customers: tuple[Path, dict[str, Any]]
+) -> None:
+    graph = create_data_quality_pipeline()
+    node = graph.nodes["report"]
+    real, calls = node.func, []
+
+    def crash_once(state: Any, **params: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError("disk full")
+        return real(state, **params)
+
+    node.func = crash_once
+    run = engine.run(graph, {"source": str(customers[0]), "output_dir": str(tmp_path)})
+    assert run.status == "failed"
+    frame_cache.clear()  # as if resumed in a new process: everything comes from the files
+    resumed = engine.resume(run.run_id, graph=graph)
+    assert resumed.status == "completed"
+    assert resumed.visited_nodes[-2:] == ["detect", "report"]
+    assert _sha256(resumed.state["outputs"]["clean_csv"]) == CLEAN_CSV_SHA256
