@@ -95,6 +95,15 @@ def test_fanout_run_logs_every_event_in_order(
         ("node_finished", "join", 3, 1, "info", "completed"),
         ("run_finished", None, 3, None, "info", "completed"),
     ]
+    fields = {e["event"]: sorted(e) for e in events}
+    assert fields == {
+        "run_started": sorted([*COMMON, "step", "status"]),
+        "node_started": sorted([*COMMON, "node", "step", "attempt", "status"]),
+        "node_finished": sorted(
+            [*COMMON, "node", "step", "attempt", "status", "duration_ms", "keys"]
+        ),
+        "run_finished": sorted([*COMMON, "step", "status", "duration_ms"]),
+    }
     keys = {e["node"]: e["keys"] for e in events if e["event"] == "node_finished"}
     # join returns the whole state plus "total": only the changed key is listed
     assert keys == {"start": ["n"], "left": ["left"], "right": ["right"], "join": ["total"]}
