@@ -10,8 +10,8 @@ import polars as pl
 import pytest
 
 from wfengine_dataquality import DataQualityError, detect, load, profile
-from wfengine_dataquality.detect import detect_frame, duplicate_rows
-from wfengine_dataquality.profile import profile_frame
+from wfengine_dataquality.detection import detect_frame, duplicate_rows
+from wfengine_dataquality.profiling import profile_frame
 from wfengine_dataquality.sample import FINDING_OF_PROBLEM
 
 

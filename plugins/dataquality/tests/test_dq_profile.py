@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from wfengine_dataquality import DataQualityError, load, profile
-from wfengine_dataquality.profile import profile_frame
+from wfengine_dataquality.profiling import profile_frame
 
 
 def test_statistics_per_column() -> None:

@@ -22,7 +22,7 @@ from typing import Any
 import polars as pl
 
 from . import formats
-from .detect import duplicate_rows
+from .detection import duplicate_rows
 from .dtypes import convert, family
 from .errors import DataQualityError
 from .io import ROW, read_frame, work_path, write_frame

@@ -1,44 +1,84 @@
 """The wfengine plugin: registers the ``dq.*`` tools and the ``data-quality`` workflow.
 
-Found through the entry point ``dataquality`` in the group ``wfengine``.
+Found through the entry point ``dataquality`` in the group ``wfengine``. Importing this
+module does not import polars (``wf --help`` stays fast): each tool imports its module on
+first call.
 """
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from typing import Any
 
 from wfengine import hookimpl
 
-from .apply import apply_rules
-from .detect import detect
-from .load import load
-from .profile import profile
-from .report import report
-from .rules import generate_rules
-from .workflow import NAME, create_data_quality_pipeline
-
+#: Tool name -> (module, function, description).
 TOOLS = {
-    "dq.load": (load, "Read a CSV/Parquet/NDJSON/JSON source or rows; types over the whole file"),
-    "dq.profile": (profile, "Per-column statistics: type, nulls, distinct, range, top values"),
-    "dq.detect": (detect, "Find nulls, duplicates, outliers, malformed and unexpected values"),
-    "dq.generate_rules": (generate_rules, "Turn findings into editable cleaning rules (data)"),
-    "dq.apply_rules": (apply_rules, "Apply rules; unfixable rows go to quarantine with a reason"),
-    "dq.report": (report, "Write clean data, quarantine, report.json and report.md"),
+    "dq.load": (
+        "loading",
+        "load",
+        "Read a CSV/Parquet/NDJSON/JSON source or rows; types inferred over the whole file",
+    ),
+    "dq.profile": (
+        "profiling",
+        "profile",
+        "Per-column statistics: type, nulls, distinct, range, quartiles, top values",
+    ),
+    "dq.detect": (
+        "detection",
+        "detect",
+        "Find nulls, duplicates, outliers, malformed/unexpected values and schema drift",
+    ),
+    "dq.generate_rules": (
+        "rules",
+        "generate_rules",
+        "Turn findings into cleaning rules: data you can read, edit and apply again",
+    ),
+    "dq.apply_rules": (
+        "apply",
+        "apply_rules",
+        "Apply rules; rows that cannot be fixed go to quarantine with a reason",
+    ),
+    "dq.report": (
+        "reporting",
+        "report",
+        "Write clean data, quarantine, rules.json, report.json and report.md",
+    ),
 }
+
+
+def _tool(module: str, name: str) -> Callable[..., dict[str, Any]]:
+    """``tool(state, **params)`` running ``wfengine_dataquality.<module>.<name>``."""
+
+    def tool(state: Any, **params: Any) -> dict[str, Any]:
+        func = getattr(importlib.import_module(f"{__package__}.{module}"), name)
+        result: dict[str, Any] = func(state, **params)
+        return result
+
+    tool.__name__ = tool.__qualname__ = name
+    tool.__module__ = f"{__package__}.{module}"
+    return tool
+
+
+def _data_quality_pipeline() -> Any:
+    from .workflow import create_data_quality_pipeline
+
+    return create_data_quality_pipeline()
 
 
 @hookimpl
 def wfengine_register_tools(registry: Any) -> None:
     """Register the data-quality tools."""
-    for name, (func, description) in TOOLS.items():
-        registry.register(name, func, description)
+    for tool_name, (module, name, description) in TOOLS.items():
+        registry.register(tool_name, _tool(module, name), description)
 
 
 @hookimpl
 def wfengine_register_workflows(registry: Any) -> None:
     """Register the ``data-quality`` workflow."""
     registry.register(
-        NAME,
-        create_data_quality_pipeline,
+        "data-quality",
+        _data_quality_pipeline,
         "Profile, detect, clean in rounds (rules, quarantine) and report on a data source",
     )

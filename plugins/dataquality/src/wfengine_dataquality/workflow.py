@@ -14,10 +14,10 @@ from wfengine import END, Graph
 from wfengine.expression import compile_expression
 
 from .apply import apply_rules
-from .detect import detect
-from .load import load
-from .profile import profile
-from .report import report
+from .detection import detect
+from .loading import load
+from .profiling import profile
+from .reporting import report
 from .rules import generate_rules
 
 NAME = "data-quality"

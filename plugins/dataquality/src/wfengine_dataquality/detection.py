@@ -34,8 +34,8 @@ import polars as pl
 from . import formats
 from .dtypes import convert, matches
 from .io import ROW, read_frame
-from .load import check_expected_schema
-from .profile import MAX_CATEGORIES, profile_frame
+from .loading import check_expected_schema
+from .profiling import MAX_CATEGORIES, profile_frame
 from .state import jsonable, require
 
 TOOL = "dq.detect"

@@ -21,7 +21,7 @@ import polars as pl
 from .apply import quarantine_schema
 from .errors import DataQualityError
 from .io import ROW, read_frame, write_csv, write_frame, write_text
-from .profile import profile_frame
+from .profiling import profile_frame
 from .state import jsonable, require
 
 TOOL = "dq.report"
