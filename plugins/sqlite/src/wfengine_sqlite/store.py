@@ -15,9 +15,8 @@ caller under ordinary load. Multi-statement writes open with ``BEGIN IMMEDIATE``
 write lock before reading, so they can never deadlock on a lock upgrade); the per-step
 checkpoint is a single ``INSERT``, which SQLite runs as its own transaction the same way.
 
-A log entry is stored as a JSON list ``[node, step, attempt, started, duration, status]``
-(start in integer microseconds since the epoch, duration in integer nanoseconds), plus
-``error`` and ``state_before`` when either is set.
+A log entry is stored as a JSON list ``[node, step, attempt, started, duration_ms, status]``,
+plus ``error`` and ``state_before`` when either is set.
 """
 
 from __future__ import annotations
@@ -484,9 +483,7 @@ class SQLiteStore:
             "ORDER BY 1", (pk, pk)
         ):
             for item in decode(text):
-                node, step, attempt, started_us, duration_ns, status, *rest = item
-                logs.append(LogEntry(node, step, attempt, started_us / 1e6, duration_ns / 1e6,
-                                     status, *rest))
+                logs.append(LogEntry(*item))
         return logs
 
     # -- history and time travel ---------------------------------------------------------
@@ -650,9 +647,9 @@ def _is_busy(exc: sqlite3.Error) -> bool:
 
 
 def _entry(entry: LogEntry) -> list[Any]:
-    """A log entry as stored: times as integers (formatting floats is the slow part)."""
-    item: list[Any] = [entry.node, entry.step, entry.attempt, round(entry.started * 1e6),
-                       round(entry.duration_ms * 1e6), entry.status]
+    """A log entry as stored (times as the exact floats)."""
+    item: list[Any] = [entry.node, entry.step, entry.attempt, entry.started,
+                       entry.duration_ms, entry.status]
     if entry.error is not None or entry.state_before is not None:
         item.append(_loose_data(entry.error))
         if entry.state_before is not None:
