@@ -71,7 +71,7 @@ def parse_duration(text: str) -> float:
     return sum(float(n) * _UNITS[u] for n, u in _PART.findall(compact))
 
 
-class Duration(click.ParamType):
+class Duration(click.ParamType):  # type: ignore[type-arg]  # generic only in newer Click
     """A duration like ``30d`` as seconds (a float)."""
 
     name = "duration"
