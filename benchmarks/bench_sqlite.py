@@ -83,28 +83,38 @@ def main(argv: list[str] | None = None) -> int:
 
         # the size of one run alone, in a fresh file (no warm-up runs)
         single = Path(tmp) / "single.db"
-        with Engine(load_entrypoints=False, plugins=[wfengine_sqlite.plugin],
-                    store=f"sqlite:///{single}") as eng:
+        with Engine(
+            load_entrypoints=False, plugins=[wfengine_sqlite.plugin], store=f"sqlite:///{single}"
+        ) as eng:
             eng.run(graph, {"i": 0})
         size_one = db_bytes(single)
 
     def us(values: list[float]) -> str:
-        return (f"best {min(values) * 1e6:6.2f}  median {statistics.median(values) * 1e6:6.2f}"
-                " µs/step")
+        return (
+            f"best {min(values) * 1e6:6.2f}  median {statistics.median(values) * 1e6:6.2f} µs/step"
+        )
 
     best = min(sqlite) * 1e6
     per_step_bytes = size_one / steps
-    print(f"2-node loop, {steps} steps per run, {args.repeat} timed runs, Python "
-          f"{sys.version.split()[0]}, {os.cpu_count()} CPUs")
+    print(
+        f"2-node loop, {steps} steps per run, {args.repeat} timed runs, Python "
+        f"{sys.version.split()[0]}, {os.cpu_count()} CPUs"
+    )
     print(f"memory store (baseline): {us(baseline)}")
-    print(f"sqlite store:            {us(sqlite)}   "
-          f"(checkpoint adds {best - min(baseline) * 1e6:.2f} µs/step; "
-          f"{min(sqlite) / min(baseline):.1f}x baseline)")
-    print(f"sqlite size:             {per_step_bytes:.1f} bytes/step for one run "
-          f"({size_one} bytes); {size_all / (steps * runs):.1f} bytes/step over {runs} runs")
+    print(
+        f"sqlite store:            {us(sqlite)}   "
+        f"(checkpoint adds {best - min(baseline) * 1e6:.2f} µs/step; "
+        f"{min(sqlite) / min(baseline):.1f}x baseline)"
+    )
+    print(
+        f"sqlite size:             {per_step_bytes:.1f} bytes/step for one run "
+        f"({size_one} bytes); {size_all / (steps * runs):.1f} bytes/step over {runs} runs"
+    )
     ok = best <= TARGET_US_PER_STEP and per_step_bytes <= TARGET_BYTES_PER_STEP
-    print(f"targets: <= {TARGET_US_PER_STEP:.0f} µs/step, <= {TARGET_BYTES_PER_STEP:.0f} "
-          f"bytes/step: {'met' if ok else 'NOT met'}")
+    print(
+        f"targets: <= {TARGET_US_PER_STEP:.0f} µs/step, <= {TARGET_BYTES_PER_STEP:.0f} "
+        f"bytes/step: {'met' if ok else 'NOT met'}"
+    )
     return 0
 
 

@@ -57,8 +57,11 @@ def counting_loop(
 
     def add(state: dict[str, Any]) -> dict[str, Any]:
         step = record(state, "add")
-        return {"i": step, "total": state["total"] + Decimal("1.25"),
-                "tags": state["tags"] | {step % 7}}
+        return {
+            "i": step,
+            "total": state["total"] + Decimal("1.25"),
+            "tags": state["tags"] | {step % 7},
+        }
 
     def check(state: dict[str, Any]) -> dict[str, Any]:
         step = record(state, "check")
@@ -156,6 +159,10 @@ def _load(url: str, threads: str, runs: str) -> None:
 if __name__ == "__main__":
     import sys
 
-    modes = {"killed": _run_killed, "killed-after": _run_killed_after, "resume": _resume,
-             "load": _load}
+    modes = {
+        "killed": _run_killed,
+        "killed-after": _run_killed_after,
+        "resume": _resume,
+        "load": _load,
+    }
     modes[sys.argv[1]](*sys.argv[2:])

@@ -38,8 +38,13 @@ def same(a: Any, b: Any) -> bool:
     if isinstance(a, list | tuple):
         return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, dt.datetime | dt.time):
-        return a == b and a.tzinfo == b.tzinfo and a.fold == b.fold and (
-            a.tzname() == b.tzname()) and type(a.tzinfo) is type(b.tzinfo)
+        return (
+            a == b
+            and a.tzinfo == b.tzinfo
+            and a.fold == b.fold
+            and (a.tzname() == b.tzname())
+            and type(a.tzinfo) is type(b.tzinfo)
+        )
     return bool(a == b)
 
 
@@ -65,13 +70,19 @@ SUPPORTED = [
     pytest.param({"a": {"b": 1}}, id="dict"),
     pytest.param(dt.datetime(2026, 1, 2, 3, 4, 5, 6), id="naive-datetime"),
     pytest.param(dt.datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=dt.UTC), id="utc-datetime"),
-    pytest.param(dt.datetime(2026, 1, 2, tzinfo=dt.timezone(dt.timedelta(hours=-3, minutes=-30))),
-                 id="offset-datetime"),
-    pytest.param(dt.datetime(2026, 1, 2, tzinfo=dt.timezone(dt.timedelta(hours=1), "CET")),
-                 id="named-offset-datetime"),
+    pytest.param(
+        dt.datetime(2026, 1, 2, tzinfo=dt.timezone(dt.timedelta(hours=-3, minutes=-30))),
+        id="offset-datetime",
+    ),
+    pytest.param(
+        dt.datetime(2026, 1, 2, tzinfo=dt.timezone(dt.timedelta(hours=1), "CET")),
+        id="named-offset-datetime",
+    ),
     pytest.param(dt.datetime(2026, 7, 1, 12, tzinfo=ZoneInfo("Europe/Paris")), id="zoneinfo"),
-    pytest.param(dt.datetime(2026, 10, 25, 2, 30, fold=1, tzinfo=ZoneInfo("Europe/Paris")),
-                 id="zoneinfo-fold"),
+    pytest.param(
+        dt.datetime(2026, 10, 25, 2, 30, fold=1, tzinfo=ZoneInfo("Europe/Paris")),
+        id="zoneinfo-fold",
+    ),
     pytest.param(dt.date(2026, 2, 28), id="date"),
     pytest.param(dt.time(23, 59, 59, 999999), id="time"),
     pytest.param(dt.time(1, 2, tzinfo=dt.timezone(dt.timedelta(hours=5))), id="aware-time"),
@@ -120,8 +131,11 @@ def test_stored_text_is_standard_json() -> None:
         ({"s": {1, Foo()}}, 'state["s"]{...}', Foo),
         ({"d": {Foo(): 1}}, 'state["d"]', Foo),
         ({"d": {1: {"deep": 1j}}}, 'state["d"][1]["deep"]', complex),
-        ({"when": dt.datetime(2026, 1, 1, tzinfo=type("TZ", (dt.tzinfo,), {})())},
-         'state["when"]', None),
+        (
+            {"when": dt.datetime(2026, 1, 1, tzinfo=type("TZ", (dt.tzinfo,), {})())},
+            'state["when"]',
+            None,
+        ),
     ],
 )
 def test_other_types_are_refused_with_the_key_path(state: Any, path: str, kind: Any) -> None:
@@ -149,9 +163,19 @@ def test_an_unknown_tag_is_an_error_not_a_silent_dict() -> None:
 # -- property test -------------------------------------------------------------------------
 
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(),
-    st.binary(), st.decimals(allow_nan=False), st.uuids(), st.dates(), st.times(),
-    st.datetimes(), st.datetimes(timezones=st.timezones()), st.timedeltas(),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=True),
+    st.text(),
+    st.binary(),
+    st.decimals(allow_nan=False),
+    st.uuids(),
+    st.dates(),
+    st.times(),
+    st.datetimes(),
+    st.datetimes(timezones=st.timezones()),
+    st.timedeltas(),
     st.builds(pathlib.PurePosixPath, st.text(alphabet="abc/._", min_size=1)),
 )
 hashables = st.recursive(

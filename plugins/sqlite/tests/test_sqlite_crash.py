@@ -18,8 +18,13 @@ HELPER = Path(__file__).with_name("sqlite_testgraphs.py")
 
 def child(*args: object, expect: int = 0) -> str:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HELPER.parent), *sys.path])}
-    done = subprocess.run([sys.executable, str(HELPER), *map(str, args)], env=env,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, str(HELPER), *map(str, args)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == expect, (done.returncode, done.stdout, done.stderr)
     return done.stdout
 

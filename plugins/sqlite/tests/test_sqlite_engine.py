@@ -9,7 +9,6 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlite_testgraphs import counting_loop, initial_state, open_engine, short_loop
 from wfengine import END, Engine, Graph, RunStatus
 
@@ -78,9 +77,7 @@ def test_an_unstorable_value_fails_the_run_and_keeps_earlier_steps(
     run = engine.run(graph, {"n": 1})
     assert run.status == RunStatus.FAILED
     assert run.error is not None
-    assert run.error["message"].startswith(
-        "state[\"rows\"][3][\"created\"]: cannot store <class "
-    )
+    assert run.error["message"].startswith('state["rows"][3]["created"]: cannot store <class ')
     assert run.error["where"] == "checkpoint" and run.error["step"] == 2
     assert run.error["type"] == "UnstorableValueError"
     assert "never" not in run.state and run.step == 1  # rolled back in memory
@@ -134,8 +131,9 @@ def test_a_failing_write_fails_the_run_clearly_and_it_resumes(tmp_path: Path) ->
         assert resumed.status == RunStatus.COMPLETED and resumed.step == 12
 
     with open_engine(f"sqlite:///{tmp_path}/f.db") as fresh:
-        reference = open_engine("memory://").run(counting_loop(tmp_path / "ref.txt", steps=12),
-                                                 initial_state())
+        reference = open_engine("memory://").run(
+            counting_loop(tmp_path / "ref.txt", steps=12), initial_state()
+        )
         assert fresh.get_run(run.run_id).state == reference.state
     lines = effects.read_text().split()
     calls = [int(n) for n in lines[::2]]
@@ -174,8 +172,9 @@ def test_time_travel_fork_and_resume_through_the_engine(engine: Engine, tmp_path
     assert store.get_run(run.run_id).state == run.state  # type: ignore[union-attr]
 
 
-def test_a_paused_run_resumes_from_another_engine(engine: Engine, db_url: str,
-                                                  tmp_path: Path) -> None:
+def test_a_paused_run_resumes_from_another_engine(
+    engine: Engine, db_url: str, tmp_path: Path
+) -> None:
     graph = counting_loop(tmp_path / "effects.txt", steps=6)
     run = engine.run(graph, initial_state(), interrupt_before=["check"])
     assert run.status == RunStatus.PAUSED and run.step == 1

@@ -24,8 +24,13 @@ def test_many_processes_and_threads_share_one_database(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HELPER.parent), *sys.path])}
     start = time.monotonic()
     children = [
-        subprocess.Popen([sys.executable, str(HELPER), "load", url, str(THREADS), str(RUNS)],
-                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, str(HELPER), "load", url, str(THREADS), str(RUNS)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(PROCESSES)
     ]
     ids: list[str] = []
@@ -47,10 +52,11 @@ def test_many_processes_and_threads_share_one_database(tmp_path: Path) -> None:
             assert len(run.logs) == STEPS
         assert len(engine.store.list_runs()[0]) == total
     with sqlite3.connect(db) as conn:
-        counts = {table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-                  for table in ("runs", "steps", "snapshots", "attempts")}
+        counts = {
+            table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            for table in ("runs", "steps", "snapshots", "attempts")
+        }
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     # a snapshot at the start (step 0) and at the end of each run
-    assert counts == {"runs": total, "steps": total * STEPS, "snapshots": 2 * total,
-                      "attempts": 0}
+    assert counts == {"runs": total, "steps": total * STEPS, "snapshots": 2 * total, "attempts": 0}
     assert elapsed < 60, f"took {elapsed:.1f} s"

@@ -25,8 +25,13 @@ def make_run(**fields: object) -> WorkflowRun:
     return run
 
 
-def advance(store: SQLiteStore, run: WorkflowRun, node: str, update: dict[str, object],
-            next_nodes: list[str]) -> None:
+def advance(
+    store: SQLiteStore,
+    run: WorkflowRun,
+    node: str,
+    update: dict[str, object],
+    next_nodes: list[str],
+) -> None:
     """Do what the executor does for one completed step, then checkpoint it."""
     run.state.update(update)
     run.step += 1
@@ -51,8 +56,7 @@ def test_implements_the_store_protocol(store: SQLiteStore) -> None:
 
 
 def test_graphs_are_saved_read_listed_and_replaced(store: SQLiteStore) -> None:
-    spec = {"name": "etl", "version": 2, "nodes": {"a": {"tool": "t"}},
-            "when": dt.date(2026, 1, 1)}
+    spec = {"name": "etl", "version": 2, "nodes": {"a": {"tool": "t"}}, "when": dt.date(2026, 1, 1)}
     store.save_graph("g1", spec)
     time.sleep(0.01)
     store.save_graph("g2", {"name": "other"})
@@ -76,10 +80,19 @@ def test_a_run_round_trips_with_every_field(store: SQLiteStore) -> None:
         state={"when": dt.datetime(2026, 1, 1, tzinfo=dt.UTC), "amount": Decimal("9.99")},
         status=RunStatus.FAILED,
         visited_nodes=["a", "b"],
-        logs=[LogEntry("a", 1, 1, 1700000000.123456, 1.5, "completed"),
-              LogEntry("b", 2, 1, 1700000001.5, 2.0, "failed",
-                       {"type": "ValueError", "message": "bad", "traceback": "..."},
-                       {"i": 1})],
+        logs=[
+            LogEntry("a", 1, 1, 1700000000.123456, 1.5, "completed"),
+            LogEntry(
+                "b",
+                2,
+                1,
+                1700000001.5,
+                2.0,
+                "failed",
+                {"type": "ValueError", "message": "bad", "traceback": "..."},
+                {"i": 1},
+            ),
+        ],
         error={"type": "ValueError", "message": "bad", "node": "b", "step": 2},
         step=1,
         next_nodes=["b"],
@@ -134,7 +147,10 @@ def test_failed_step_logs_are_kept_in_order_around_committed_steps(store: SQLite
     back = store.get_run(run.run_id)
     assert back is not None
     assert [(e.node, e.step, e.status) for e in back.logs] == [
-        ("a", 1, "completed"), ("b", 2, "failed"), ("b", 2, "completed")]
+        ("a", 1, "completed"),
+        ("b", 2, "failed"),
+        ("b", 2, "completed"),
+    ]
 
 
 def test_save_run_replaces_steps_beyond_its_step(store: SQLiteStore) -> None:
@@ -142,8 +158,14 @@ def test_save_run_replaces_steps_beyond_its_step(store: SQLiteStore) -> None:
     store.save_run(run)
     advance(store, run, "a", {"i": 1}, ["b"])
     advance(store, run, "b", {"i": 2}, ["a"])
-    older = make_run(run_id=run.run_id, state={"i": 1}, step=1, visited_nodes=["a"],
-                     next_nodes=["b"], created=run.created)
+    older = make_run(
+        run_id=run.run_id,
+        state={"i": 1},
+        step=1,
+        visited_nodes=["a"],
+        next_nodes=["b"],
+        created=run.created,
+    )
     store.save_run(older)
     back = store.get_run(run.run_id)
     assert back is not None and (back.step, back.state) == (1, {"i": 1})
@@ -180,9 +202,11 @@ def test_an_unstorable_update_stores_nothing(store: SQLiteStore, db_path: Path) 
 def test_list_runs_filters_limits_and_pages(store: SQLiteStore) -> None:
     runs = []
     for i in range(7):
-        run = make_run(graph_id="g1" if i % 2 else "g2",
-                       status=RunStatus.COMPLETED if i < 5 else RunStatus.FAILED,
-                       created=1000.0 + i // 2)  # ties on created: ordered by run_id then
+        run = make_run(
+            graph_id="g1" if i % 2 else "g2",
+            status=RunStatus.COMPLETED if i < 5 else RunStatus.FAILED,
+            created=1000.0 + i // 2,
+        )  # ties on created: ordered by run_id then
         store.save_run(run)
         runs.append(run)
     newest_first = sorted(runs, key=lambda r: (r.created, r.run_id), reverse=True)
@@ -200,8 +224,9 @@ def test_list_runs_filters_limits_and_pages(store: SQLiteStore) -> None:
     assert seen == [r.run_id for r in newest_first] and pages == 3
 
     only = store.list_runs(graph_id="g1", status="completed")[0]
-    assert {r.run_id for r in only} == {r.run_id for r in runs
-                                         if r.graph_id == "g1" and r.status == "completed"}
+    assert {r.run_id for r in only} == {
+        r.run_id for r in runs if r.graph_id == "g1" and r.status == "completed"
+    }
     assert store.list_runs(status=RunStatus.FAILED)[0][0].status == RunStatus.FAILED
     with pytest.raises(StoreError, match="invalid list_runs cursor"):
         store.list_runs(cursor="garbage")
@@ -222,7 +247,10 @@ def test_delete_run_removes_its_steps_and_snapshots(store: SQLiteStore, db_path:
     assert store.get_run(doomed.run_id) is None
     assert store.get_run(keep.run_id) is not None
     assert (count(db_path, "runs"), count(db_path, "steps"), count(db_path, "snapshots")) == (
-        1, 1, 1)
+        1,
+        1,
+        1,
+    )
 
 
 def test_prune_by_age_count_and_status(store: SQLiteStore, db_path: Path) -> None:
@@ -241,7 +269,10 @@ def test_prune_by_age_count_and_status(store: SQLiteStore, db_path: Path) -> Non
     assert store.get_run(old_running.run_id) is not None
     assert store.prune(keep_last=2) == 1  # the third-newest final run
     assert {r.run_id for r in store.list_runs()[0]} == {
-        new_done[0].run_id, new_done[1].run_id, old_running.run_id}
+        new_done[0].run_id,
+        new_done[1].run_id,
+        old_running.run_id,
+    }
     assert store.prune(older_than=600, status="running") == 1
     assert store.prune() == 0
     assert count(db_path, "steps") == 2
@@ -266,8 +297,12 @@ def test_state_at_every_step(store: SQLiteStore) -> None:
         store.state_at("missing", 0)
     history = store.steps(run.run_id)
     assert [h["step"] for h in history] == [1, 2, 3, 4, 5]
-    assert history[1] == {"step": 2, "nodes": ["a"], "update": {"i": 2, "k2": dt.date(2026, 1, 2)},
-                          "next_nodes": ["a"]}
+    assert history[1] == {
+        "step": 2,
+        "nodes": ["a"],
+        "update": {"i": 2, "k2": dt.date(2026, 1, 2)},
+        "next_nodes": ["a"],
+    }
 
 
 def test_fork_run_starts_a_new_run_at_an_earlier_step(store: SQLiteStore) -> None:
@@ -285,7 +320,11 @@ def test_fork_run_starts_a_new_run_at_an_earlier_step(store: SQLiteStore) -> Non
     assert stored is not None
     for got in (fork, stored):
         assert (got.step, got.state, got.next_nodes, got.visited_nodes) == (
-            1, {"i": 1}, ["b"], ["a"])
+            1,
+            {"i": 1},
+            ["b"],
+            ["a"],
+        )
         assert (got.max_steps, got.interrupt_before, got.logs) == (99, ["z"], [])
     assert store.state_at(fork.run_id, 0) == {"i": 0}
     assert store.get_run(run.run_id).step == 3  # type: ignore[union-attr]
@@ -353,11 +392,11 @@ def test_bad_urls_are_explained(url: str, message: str) -> None:
 
 
 def test_synchronous_full_is_applied(tmp_path: Path) -> None:
-    with SQLiteStore(f"sqlite:///{tmp_path}/f.db?synchronous=full") as store:
-        with store._reading("check") as conn:
-            assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2
-            assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-            assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    store = SQLiteStore(f"sqlite:///{tmp_path}/f.db?synchronous=full")
+    with store, store._reading("check") as conn:
+        assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
 
 
 def test_default_url_is_in_the_app_dir(tmp_path: Path) -> None:

@@ -33,7 +33,15 @@ _LAZY = {
     "UnstorableValueError": ".errors",
 }
 
-__all__ = [*_LAZY, "__version__"]
+__all__ = [
+    "SQLiteStore",
+    "SchemaVersionError",
+    "StoreURLError",
+    "UnstorableValueError",
+    "__version__",
+    "default_url",
+    "parse_url",
+]
 
 
 def __getattr__(name: str) -> Any:

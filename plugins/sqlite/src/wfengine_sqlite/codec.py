@@ -50,10 +50,10 @@ def _make_dumps() -> Callable[[Any], str]:
 
     c_make_encoder = getattr(encoder, "c_make_encoder", None)
     if c_make_encoder is None:  # pragma: no cover - CPython always has the C encoder
-        return json.JSONEncoder(separators=(",", ":"), allow_nan=False,
-                                check_circular=False).encode
-    make = c_make_encoder(None, None, encoder.encode_basestring_ascii, None, ":", ",",
-                          False, False, False)
+        return json.JSONEncoder(separators=(",", ":"), allow_nan=False, check_circular=False).encode
+    make = c_make_encoder(
+        None, None, encoder.encode_basestring_ascii, None, ":", ",", False, False, False
+    )
 
     def dumps(value: Any) -> str:
         return "".join(make(value, 0))
@@ -78,11 +78,13 @@ def encode(value: Any, root: str = "state") -> str:
     try:
         return _dumps(to_data(value))
     except _Unstorable as exc:
-        raise UnstorableValueError(root + "".join(reversed(exc.parts)), exc.value_type,
-                                   exc.what) from None
+        raise UnstorableValueError(
+            root + "".join(reversed(exc.parts)), exc.value_type, exc.what
+        ) from None
     except RecursionError:
-        raise StoreError(f"{root}: nested too deeply (or contains itself); cannot store it") \
-            from None
+        raise StoreError(
+            f"{root}: nested too deeply (or contains itself); cannot store it"
+        ) from None
     except ValueError as exc:  # an int beyond Python's int-to-str digit limit
         raise StoreError(f"{root}: cannot store a value: {exc}") from None
 
@@ -223,8 +225,9 @@ def _decode_path(data: dict[str, Any]) -> pathlib.PurePath:
     try:
         return cls(data["v"])
     except NotImplementedError:  # a WindowsPath read on POSIX (or the reverse)
-        return (pathlib.PureWindowsPath if cls is pathlib.WindowsPath
-                else pathlib.PurePosixPath)(data["v"])
+        return (pathlib.PureWindowsPath if cls is pathlib.WindowsPath else pathlib.PurePosixPath)(
+            data["v"]
+        )
 
 
 _PATHS: dict[str, type[pathlib.PurePath]] = {
@@ -258,6 +261,7 @@ def _object_hook(data: dict[str, Any]) -> Any:
         return data
     decoder = _DECODERS.get(tag)
     if decoder is None:
-        raise StoreError(f"stored value has unknown type tag {tag!r}; was it written by a newer "
-                         "wfengine-sqlite?")
+        raise StoreError(
+            f"stored value has unknown type tag {tag!r}; was it written by a newer wfengine-sqlite?"
+        )
     return decoder(data)

@@ -62,24 +62,31 @@ def parse_url(url: str) -> Location:
     options = dict(parse_qsl(query, keep_blank_values=True))
     unknown = sorted(set(options) - {"synchronous", "timeout"})
     if unknown:
-        raise StoreURLError(f"store URL {url!r}: unknown option(s) {', '.join(unknown)}; "
-                            "known: synchronous, timeout")
+        raise StoreURLError(
+            f"store URL {url!r}: unknown option(s) {', '.join(unknown)}; "
+            "known: synchronous, timeout"
+        )
     synchronous = options.get("synchronous", "normal").lower()
     if synchronous not in SYNCHRONOUS:
-        raise StoreURLError(f"store URL {url!r}: synchronous must be one of "
-                            f"{', '.join(SYNCHRONOUS)}, got {options['synchronous']!r}")
+        raise StoreURLError(
+            f"store URL {url!r}: synchronous must be one of "
+            f"{', '.join(SYNCHRONOUS)}, got {options['synchronous']!r}"
+        )
     try:
         timeout = float(options.get("timeout", DEFAULT_TIMEOUT))
     except ValueError:
         timeout = -1.0
     if not timeout >= 0:
-        raise StoreURLError(f"store URL {url!r}: timeout must be a number of seconds >= 0, "
-                            f"got {options['timeout']!r}")
+        raise StoreURLError(
+            f"store URL {url!r}: timeout must be a number of seconds >= 0, "
+            f"got {options['timeout']!r}"
+        )
     if path != MEMORY:
         parent = Path(path).parent
         if not parent.is_dir():
-            raise StoreURLError(f"store URL {url!r}: directory {str(parent)!r} does not exist; "
-                                "create it first")
+            raise StoreURLError(
+                f"store URL {url!r}: directory {str(parent)!r} does not exist; create it first"
+            )
     return Location(url, path, synchronous, timeout)
 
 

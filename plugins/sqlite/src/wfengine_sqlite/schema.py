@@ -86,6 +86,28 @@ CREATE TABLE attempts (
 """
 
 
+# statements the store runs, next to the tables they name
+RUN_COLUMNS = "pk, run_id, graph_id, status, created, finished, error, max_steps, interrupt_before"
+INSERT_STEP = (
+    "INSERT INTO steps (run_pk, step, nodes, next_nodes, join_progress, changes, "
+    "log_seq, logs) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+UPSERT_RUN = """
+INSERT INTO runs (run_id, graph_id, status, created, finished, error, max_steps,
+                  interrupt_before)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (run_id) DO UPDATE SET
+    graph_id = excluded.graph_id, status = excluded.status, created = excluded.created,
+    finished = excluded.finished, error = excluded.error, max_steps = excluded.max_steps,
+    interrupt_before = excluded.interrupt_before
+RETURNING pk
+"""
+INSERT_SNAPSHOT = (
+    "INSERT INTO snapshots (run_pk, step, state, next_nodes, join_progress, "
+    "visited) VALUES (?, ?, ?, ?, ?, ?)"
+)
+
+
 def _create_v1(conn: sqlite3.Connection) -> None:
     for statement in _V1.split(";"):
         if statement.strip():

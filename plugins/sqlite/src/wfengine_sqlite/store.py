@@ -7,13 +7,10 @@ log entries (``save_step``). That one row is the whole checkpoint, so it commits
 with its log entries, costs little, and a run killed at any moment resumes from its last
 committed step.
 
-Concurrency: the database is in WAL mode (readers never wait for the writer). Writes from the
-threads of one process go through one connection under a lock; reads use a connection per
-thread. Between processes, SQLite's lock decides, and a writer that finds the database busy
-waits and retries (up to the URL's ``timeout``), so "database is locked" does not reach the
-caller under ordinary load. Multi-statement writes open with ``BEGIN IMMEDIATE`` (take the
-write lock before reading, so they can never deadlock on a lock upgrade); the per-step
-checkpoint is a single ``INSERT``, which SQLite runs as its own transaction the same way.
+Connections, transactions and retries live in :mod:`wfengine_sqlite.database`. Multi-statement
+writes open with ``BEGIN IMMEDIATE``; the per-step checkpoint is a single ``INSERT``, which
+SQLite runs as its own transaction, taking the write lock before it reads, the same way
+(and a third cheaper than wrapping it in ``BEGIN IMMEDIATE`` ... ``COMMIT``).
 
 A log entry is stored as a JSON list ``[node, step, attempt, started, duration_ms, status]``,
 plus ``error`` and ``state_before`` when either is set.
@@ -22,48 +19,22 @@ plus ``error`` and ``state_before`` when either is set.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import threading
 import time
-import uuid
-import weakref
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from typing import Any, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from wfengine.errors import RunNotFoundError, StoreError
 from wfengine.run import LogEntry, RunStatus, WorkflowRun, iso
 from wfengine.storage import select_prunable
 
-from . import schema
 from .codec import _dumps, _Unstorable, decode, encode, to_data
-from .location import Location, parse_url
-
-T = TypeVar("T")
-
-PAGE_SIZE = 4096
-"""Page size of a new database file (an existing file keeps its own)."""
-
-_RUN_COLUMNS = ("pk, run_id, graph_id, status, created, finished, error, max_steps, "
-                "interrupt_before")
-_INSERT_STEP = ("INSERT INTO steps (run_pk, step, nodes, next_nodes, join_progress, changes, "
-                "log_seq, logs) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-_UPSERT_RUN = """
-INSERT INTO runs (run_id, graph_id, status, created, finished, error, max_steps,
-                  interrupt_before)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (run_id) DO UPDATE SET
-    graph_id = excluded.graph_id, status = excluded.status, created = excluded.created,
-    finished = excluded.finished, error = excluded.error, max_steps = excluded.max_steps,
-    interrupt_before = excluded.interrupt_before
-RETURNING pk
-"""
-_INSERT_SNAPSHOT = ("INSERT INTO snapshots (run_pk, step, state, next_nodes, join_progress, "
-                    "visited) VALUES (?, ?, ?, ?, ?, ?)")
+from .database import _is_busy
+from .history import History
+from .schema import INSERT_SNAPSHOT, INSERT_STEP, RUN_COLUMNS, UPSERT_RUN
 
 
-class SQLiteStore:
+class SQLiteStore(History):
     """A durable :class:`wfengine.storage.Store` in one SQLite file (``sqlite:///path.db``).
 
     Beyond the protocol it reads history: :meth:`state_at` (the state after any step),
@@ -74,164 +45,31 @@ class SQLiteStore:
     durable = True
 
     def __init__(self, url: str = "sqlite://:memory:") -> None:
-        self.location: Location = parse_url(url)
-        self.url = url
-        self.path = self.location.path
-        self._lock = threading.RLock()
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._writer_conn: sqlite3.Connection | None = None
         self._pks: dict[str, int] = {}
+        """run_id -> row key of runs being executed here (so a checkpoint is one INSERT)."""
         self._names: dict[tuple[str, ...], str] = {}
-        self._closed = False
-        with self._lock:
-            self._writer()  # open now: a bad file or a newer schema fails here, not mid-run
-        _live_stores.add(self)
-
-    def __repr__(self) -> str:
-        return f"SQLiteStore({self.url!r})"
-
-    # -- connections ---------------------------------------------------------------------
-
-    def _connect(self) -> sqlite3.Connection:
-        if self._closed:
-            raise StoreError(f"the SQLite store {self.path} is closed")
-        loc = self.location
-        try:
-            conn = sqlite3.connect(loc.path, timeout=loc.timeout, isolation_level=None,
-                                   check_same_thread=False)
-            conn.execute(f"PRAGMA synchronous = {loc.synchronous}")
-            conn.execute("PRAGMA foreign_keys = ON")
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open SQLite store {loc.path}: {exc}") from None
-        self._connections.append(conn)
-        return conn
-
-    def _writer(self) -> sqlite3.Connection:
-        """The connection every write goes through (call with ``self._lock`` held)."""
-        conn = self._writer_conn
-        if conn is None:
-            conn = self._connect()
-            try:
-                self._prepare(conn)
-            except BaseException:
-                conn.close()
-                raise
-            self._writer_conn = conn
-        return conn
-
-    def _prepare(self, conn: sqlite3.Connection) -> None:
-        """WAL mode and the current schema (migrating an older database)."""
-        where = f"SQLite store {self.path}"
-        try:
-            if not self.location.in_memory:
-                self._retry_busy(lambda: self._set_wal(conn), "switch to WAL mode")
-                conn.execute("PRAGMA journal_size_limit = 8388608")
-            version = schema.schema_version(conn)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open {where}: {exc}") from None
-        schema.check_version(version, where)
-        if version < schema.SCHEMA_VERSION:
-            self._transaction(conn, "migrate the schema", lambda c: schema.migrate(c, where))
-
-    @staticmethod
-    def _set_wal(conn: sqlite3.Connection) -> None:
-        if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-            conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # only takes on a new file
-            conn.execute("PRAGMA journal_mode = WAL")
-
-    def _reader(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._connect()
-            conn.execute("PRAGMA query_only = 1")
-            self._local.conn = conn
-        return conn
-
-    @contextmanager
-    def _reading(self, what: str) -> Iterator[sqlite3.Connection]:
-        """A consistent read: one read transaction (a snapshot of the database)."""
-        if self._closed:
-            raise StoreError(f"the SQLite store {self.path} is closed")
-        if self.location.in_memory:  # one private database: one connection, under the lock
-            with self._lock:
-                conn = self._writer()
-                yield from self._read_transaction(conn, what)
-        else:
-            yield from self._read_transaction(self._reader(), what)
-
-    def _read_transaction(self, conn: sqlite3.Connection, what: str) -> Iterator[sqlite3.Connection]:
-        try:
-            conn.execute("BEGIN")
-            try:
-                yield conn
-            finally:
-                if conn.in_transaction:
-                    conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            raise StoreError(f"could not {what} in SQLite store {self.path}: {exc}") from None
-
-    # -- writing -------------------------------------------------------------------------
-
-    def _write(self, what: str, work: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``work`` in one write transaction; ``what`` names it in errors."""
-        with self._lock:
-            conn = self._writer()
-            return self._transaction(conn, what, work)
-
-    def _transaction(
-        self, conn: sqlite3.Connection, what: str, work: Callable[[sqlite3.Connection], T]
-    ) -> T:
-        def attempt() -> T:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                result = work(conn)
-                self._commit(conn)
-            except BaseException:
-                if conn.in_transaction:
-                    conn.rollback()
-                raise
-            return result
-
-        return self._retry_busy(attempt, what)
-
-    def _commit(self, conn: sqlite3.Connection) -> None:
-        """Commit the open write transaction (the one place a write is made final)."""
-        conn.execute("COMMIT")
-
-    def _retry_busy(self, attempt: Callable[[], T], what: str) -> T:
-        """Call ``attempt``, again while another process holds the database (with backoff)."""
-        deadline = time.monotonic() + self.location.timeout
-        delay = 0.001
-        while True:
-            try:
-                return attempt()
-            except sqlite3.OperationalError as exc:
-                if _is_busy(exc) and time.monotonic() < deadline:
-                    time.sleep(delay)
-                    delay = min(delay * 2, 0.05)
-                    continue
-                raise self._error(what, exc) from None
-            except sqlite3.Error as exc:
-                raise self._error(what, exc) from None
-
-    def _error(self, what: str, exc: sqlite3.Error) -> StoreError:
-        hint = ""
-        if _is_busy(exc):
-            hint = (f" (another process held the database for over {self.location.timeout} s; "
-                    "raise ?timeout= in the store URL)")
-        return StoreError(f"could not {what} in SQLite store {self.path}: {exc}{hint}")
+        super().__init__(url)
 
     # -- graphs --------------------------------------------------------------------------
 
     def save_graph(self, graph_id: str, spec: Mapping[str, Any]) -> None:
         """Store (or replace) a graph spec under ``graph_id``."""
         data = dict(spec)
-        row = (graph_id, str(data.get("name", graph_id)), encode(data.get("version", 1), "spec"),
-               encode(data, "spec"), time.time())
-        self._write(f"save graph {graph_id!r}", lambda c: c.execute(
-            "INSERT OR REPLACE INTO graphs (graph_id, name, version, spec, created) "
-            "VALUES (?, ?, ?, ?, ?)", row))
+        row = (
+            graph_id,
+            str(data.get("name", graph_id)),
+            encode(data.get("version", 1), "spec"),
+            encode(data, "spec"),
+            time.time(),
+        )
+        self._write(
+            f"save graph {graph_id!r}",
+            lambda c: c.execute(
+                "INSERT OR REPLACE INTO graphs (graph_id, name, version, spec, created) "
+                "VALUES (?, ?, ?, ?, ?)",
+                row,
+            ),
+        )
 
     def get_graph(self, graph_id: str) -> dict[str, Any] | None:
         """The spec stored under ``graph_id``, or ``None``."""
@@ -242,10 +80,14 @@ class SQLiteStore:
     def list_graphs(self) -> list[dict[str, Any]]:
         """Every stored graph as ``{graph_id, name, version, created_at}``, newest first."""
         with self._reading("list graphs") as conn:
-            rows = conn.execute("SELECT graph_id, name, version, created FROM graphs "
-                                "ORDER BY created DESC, graph_id DESC").fetchall()
-        return [{"graph_id": gid, "name": name, "version": decode(version),
-                 "created_at": iso(created)} for gid, name, version, created in rows]
+            rows = conn.execute(
+                "SELECT graph_id, name, version, created FROM graphs "
+                "ORDER BY created DESC, graph_id DESC"
+            ).fetchall()
+        return [
+            {"graph_id": gid, "name": name, "version": decode(version), "created_at": iso(created)}
+            for gid, name, version, created in rows
+        ]
 
     # -- runs: writing -------------------------------------------------------------------
 
@@ -256,22 +98,36 @@ class SQLiteStore:
         later steps (a run saved back to an earlier step is replaced, not merged).
         """
         status = RunStatus(run.status)
-        row = (run.run_id, run.graph_id, status.value, run.created, run.finished,
-               _dumps(_loose_data(run.error)) if run.error is not None else None,
-               run.max_steps, _dumps(list(run.interrupt_before)))
-        snapshot = (run.step, encode(run.state), _dumps(list(run.next_nodes)),
-                    _dumps(run.join_progress) if run.join_progress else None,
-                    _dumps(list(run.visited_nodes)))
+        row = (
+            run.run_id,
+            run.graph_id,
+            status.value,
+            run.created,
+            run.finished,
+            _dumps(_loose_data(run.error)) if run.error is not None else None,
+            run.max_steps,
+            _dumps(list(run.interrupt_before)),
+        )
+        snapshot = (
+            run.step,
+            encode(run.state),
+            _dumps(list(run.next_nodes)),
+            _dumps(run.join_progress) if run.join_progress else None,
+            _dumps(list(run.visited_nodes)),
+        )
         logs = run.logs
 
         def work(conn: sqlite3.Connection) -> int:
-            pk = int(conn.execute(_UPSERT_RUN, row).fetchall()[0][0])
+            pk = int(conn.execute(UPSERT_RUN, row).fetchall()[0][0])
             conn.execute("DELETE FROM steps WHERE run_pk = ? AND step > ?", (pk, run.step))
             conn.execute("DELETE FROM snapshots WHERE run_pk = ? AND step >= ?", (pk, run.step))
-            conn.execute(_INSERT_SNAPSHOT, (pk, *snapshot))
+            conn.execute(INSERT_SNAPSHOT, (pk, *snapshot))
             # log entries after the last committed step's belong to no step: keep them apart
-            found = conn.execute("SELECT log_seq + json_array_length(logs) FROM steps "
-                                 "WHERE run_pk = ? ORDER BY step DESC LIMIT 1", (pk,)).fetchone()
+            found = conn.execute(
+                "SELECT log_seq + json_array_length(logs) FROM steps "
+                "WHERE run_pk = ? ORDER BY step DESC LIMIT 1",
+                (pk,),
+            ).fetchone()
             start = found[0] if found else 0
             conn.execute("DELETE FROM attempts WHERE run_pk = ? AND seq >= ?", (pk, start))
             conn.executemany(
@@ -310,7 +166,7 @@ class SQLiteStore:
         row = [
             pk,
             run.step,
-            self._names_text(visited[len(visited) - done:]),
+            self._names_text(visited[len(visited) - done :]),
             self._names_text(run.next_nodes),
             _dumps(run.join_progress) if run.join_progress else None,
             changes,
@@ -328,7 +184,7 @@ class SQLiteStore:
 
     def _commit_step(self, conn: sqlite3.Connection, row: Sequence[Any]) -> None:
         """Write one step row: a single statement, which SQLite commits as one transaction."""
-        conn.execute(_INSERT_STEP, row)
+        conn.execute(INSERT_STEP, row)
 
     def _step_failed(self, run: WorkflowRun, row: list[Any], error: sqlite3.Error) -> None:
         """The slow path of :meth:`save_step`: wait out a busy database, or explain."""
@@ -355,11 +211,14 @@ class SQLiteStore:
 
     def _run_pk(self, run_id: str) -> int:
         with self._lock:
-            found = self._writer().execute("SELECT pk FROM runs WHERE run_id = ?",
-                                           (run_id,)).fetchone()
+            found = (
+                self._writer().execute("SELECT pk FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+            )
         if found is None:
-            raise RunNotFoundError(f"run '{run_id}' is not in SQLite store {self.path}; "
-                                   "save_run it before checkpointing its steps")
+            raise RunNotFoundError(
+                f"run '{run_id}' is not in SQLite store {self.path}; "
+                "save_run it before checkpointing its steps"
+            )
         self._pks[run_id] = found[0]
         return int(found[0])
 
@@ -378,8 +237,9 @@ class SQLiteStore:
     def get_run(self, run_id: str) -> WorkflowRun | None:
         """The run with this id (state as of its last committed step, with its logs)."""
         with self._reading(f"read run {run_id}") as conn:
-            row = conn.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ?",
-                               (run_id,)).fetchone()
+            row = conn.execute(
+                f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = ?", (run_id,)
+            ).fetchone()
             return self._load(conn, row) if row else None
 
     def list_runs(
@@ -407,7 +267,7 @@ class SQLiteStore:
             created, run_id = _parse_cursor(cursor)
             where.append("(created < ? OR (created = ? AND run_id < ?))")
             args += [created, created, run_id]
-        sql = f"SELECT {_RUN_COLUMNS} FROM runs"
+        sql = f"SELECT {RUN_COLUMNS} FROM runs"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY created DESC, run_id DESC"
@@ -444,135 +304,26 @@ class SQLiteStore:
             finished=finished,
         )
 
-    def _position(
-        self, conn: sqlite3.Connection, pk: int, step: int | None, run_id: str
-    ) -> tuple[int, dict[str, Any], list[str], dict[str, list[str]], list[str]]:
-        """``(step, state, next_nodes, join_progress, visited)`` after ``step`` (None: the
-        last committed step): the latest snapshot at or before it plus the steps after that."""
-        upto = step if step is not None else 2**62
-        snap = conn.execute(
-            "SELECT step, state, next_nodes, join_progress, visited FROM snapshots "
-            "WHERE run_pk = ? AND step <= ? ORDER BY step DESC LIMIT 1", (pk, upto)).fetchone()
-        if snap is None:
-            if step is not None:
-                raise StoreError(f"run {run_id} has no stored state at step {step}")
-            at, state, nxt, progress, visited = 0, {}, "[]", None, []
-        else:
-            at, state_text, nxt, progress, visited_text = snap
-            state = decode(state_text)
-            visited = json.loads(visited_text)
-        for number, nodes, next_text, progress_text, changes in conn.execute(
-            "SELECT step, nodes, next_nodes, join_progress, changes FROM steps "
-            "WHERE run_pk = ? AND step > ? AND step <= ? ORDER BY step", (pk, at, upto)
-        ):
-            if number != at + 1:
-                raise StoreError(f"run {run_id}: step {at + 1} is missing from SQLite store "
-                                 f"{self.path} (found step {number} next)")
-            state.update(decode(changes))
-            visited.extend(json.loads(nodes))
-            at, nxt, progress = number, next_text, progress_text
-        if step is not None and at != step:
-            raise StoreError(f"run {run_id} has no step {step}; its last stored step is {at}")
-        return at, state, json.loads(nxt), json.loads(progress) if progress else {}, visited
-
     def _logs(self, conn: sqlite3.Connection, pk: int) -> list[LogEntry]:
         logs = []
         for _seq, text in conn.execute(
             "SELECT log_seq, logs FROM steps WHERE run_pk = ? AND logs != '[]' "
             "UNION ALL SELECT seq, '[' || entry || ']' FROM attempts WHERE run_pk = ? "
-            "ORDER BY 1", (pk, pk)
+            "ORDER BY 1",
+            (pk, pk),
         ):
             for item in decode(text):
                 logs.append(LogEntry(*item))
         return logs
 
-    # -- history and time travel ---------------------------------------------------------
-
-    def state_at(self, run_id: str, step: int) -> dict[str, Any]:
-        """The state of run ``run_id`` right after step ``step`` (0: the initial state).
-
-        Where the run was resumed with a state patch at a step, the patched state is the one
-        kept for that step (it is what the next step ran on).
-        """
-        with self._reading(f"read run {run_id}") as conn:
-            pk = self._pk_in(conn, run_id)
-            return self._position(conn, pk, step, run_id)[1]
-
-    def steps(self, run_id: str) -> list[dict[str, Any]]:
-        """What each committed step did: ``{step, nodes, update, next_nodes}``, in order."""
-        with self._reading(f"read run {run_id}") as conn:
-            pk = self._pk_in(conn, run_id)
-            rows = conn.execute("SELECT step, nodes, changes, next_nodes FROM steps "
-                                "WHERE run_pk = ? ORDER BY step", (pk,)).fetchall()
-        return [{"step": step, "nodes": json.loads(nodes), "update": decode(changes),
-                 "next_nodes": json.loads(nxt)} for step, nodes, changes, nxt in rows]
-
-    def fork_run(self, run_id: str, step: int, *, new_run_id: str | None = None) -> WorkflowRun:
-        """A new ``pending`` run that starts where run ``run_id`` was after step ``step``.
-
-        It gets the state, visited nodes, next nodes and join progress of that moment, the
-        same graph and options, and a copy of the history up to that step (its own log
-        starts empty); ``engine.resume(new.run_id)`` continues it. The old run is unchanged.
-        """
-        with self._reading(f"read run {run_id}") as conn:
-            row = conn.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ?",
-                               (run_id,)).fetchone()
-            if row is None:
-                raise RunNotFoundError(f"run '{run_id}' not found in SQLite store {self.path}")
-            source_pk = row[0]
-            at, state, next_nodes, join_progress, visited = self._position(
-                conn, source_pk, step, run_id)
-        fork = WorkflowRun(
-            graph_id=row[2],
-            state=state,
-            run_id=new_run_id or uuid.uuid4().hex,
-            status=RunStatus.PENDING,
-            visited_nodes=visited,
-            step=at,
-            next_nodes=next_nodes,
-            join_progress=join_progress,
-            max_steps=row[7],
-            interrupt_before=json.loads(row[8]),
-        )
-        run_row = (fork.run_id, fork.graph_id, fork.status.value, fork.created, None, None,
-                   fork.max_steps, row[8], run_id, at)
-        snapshot = (at, encode(state), _dumps(next_nodes),
-                    _dumps(join_progress) if join_progress else None, _dumps(visited))
-
-        def work(conn: sqlite3.Connection) -> None:
-            try:
-                pk = conn.execute(
-                    "INSERT INTO runs (run_id, graph_id, status, created, finished, error, "
-                    "max_steps, interrupt_before, parent_run_id, parent_step) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING pk", run_row
-                ).fetchall()[0][0]
-            except sqlite3.IntegrityError:
-                raise StoreError(f"a run with id {fork.run_id!r} already exists") from None
-            conn.execute(
-                "INSERT INTO snapshots (run_pk, step, state, next_nodes, join_progress, visited)"
-                " SELECT ?, step, state, next_nodes, join_progress, visited FROM snapshots "
-                "WHERE run_pk = ? AND step < ?", (pk, source_pk, at))
-            conn.execute(_INSERT_SNAPSHOT, (pk, *snapshot))
-            conn.execute(
-                "INSERT INTO steps (run_pk, step, nodes, next_nodes, join_progress, changes, "
-                "log_seq, logs) SELECT ?, step, nodes, next_nodes, join_progress, changes, 0, "
-                "'[]' FROM steps WHERE run_pk = ? AND step <= ?", (pk, source_pk, at))
-
-        self._write(f"fork run {run_id} at step {at}", work)
-        return fork
-
-    def _pk_in(self, conn: sqlite3.Connection, run_id: str) -> int:
-        found = conn.execute("SELECT pk FROM runs WHERE run_id = ?", (run_id,)).fetchone()
-        if found is None:
-            raise RunNotFoundError(f"run '{run_id}' not found in SQLite store {self.path}")
-        return int(found[0])
-
     # -- deleting ------------------------------------------------------------------------
 
     def delete_run(self, run_id: str) -> bool:
         """Delete a run with its steps, snapshots and logs; ``True`` when it existed."""
-        count = self._write(f"delete run {run_id}", lambda c: c.execute(
-            "DELETE FROM runs WHERE run_id = ?", (run_id,)).rowcount)
+        count = self._write(
+            f"delete run {run_id}",
+            lambda c: c.execute("DELETE FROM runs WHERE run_id = ?", (run_id,)).rowcount,
+        )
         self._pks.pop(run_id, None)
         return count > 0
 
@@ -587,20 +338,29 @@ class SQLiteStore:
         ``keep_last``, optionally only those with ``status``; returns how many were deleted.
         Runs still running or paused are kept unless ``status`` names their status."""
         with self._reading("list runs to prune") as conn:
-            rows = conn.execute("SELECT run_id, status, created FROM runs "
-                                "ORDER BY created DESC, run_id DESC").fetchall()
-        runs = [WorkflowRun(graph_id="", run_id=run_id, status=RunStatus(found), created=created)
-                for run_id, found, created in rows]
-        doomed = select_prunable(runs, older_than=older_than, keep_last=keep_last,
-                                 status=getattr(status, "value", status))
+            rows = conn.execute(
+                "SELECT run_id, status, created FROM runs ORDER BY created DESC, run_id DESC"
+            ).fetchall()
+        runs = [
+            WorkflowRun(graph_id="", run_id=run_id, status=RunStatus(found), created=created)
+            for run_id, found, created in rows
+        ]
+        doomed = select_prunable(
+            runs,
+            older_than=older_than,
+            keep_last=keep_last,
+            status=getattr(status, "value", status),
+        )
         if not doomed:
             return 0
 
         def work(conn: sqlite3.Connection) -> int:
             deleted = 0
             for run in doomed:  # unless its status changed meanwhile (e.g. it was resumed)
-                deleted += conn.execute("DELETE FROM runs WHERE run_id = ? AND status = ?",
-                                        (run.run_id, run.status.value)).rowcount
+                deleted += conn.execute(
+                    "DELETE FROM runs WHERE run_id = ? AND status = ?",
+                    (run.run_id, run.status.value),
+                ).rowcount
             return deleted
 
         deleted = self._write("prune runs", work)
@@ -608,48 +368,17 @@ class SQLiteStore:
             self._pks.pop(run.run_id, None)
         return deleted
 
-    # -- lifecycle -----------------------------------------------------------------------
-
-    def close(self) -> None:
-        """Close every connection (the last one to close folds the WAL into the file)."""
-        with self._lock:
-            self._closed = True
-            connections, self._connections = self._connections, []
-            self._writer_conn = None
-            self._local = threading.local()
-            for conn in connections:
-                try:
-                    conn.close()
-                except sqlite3.Error:
-                    pass
-
-    def __enter__(self) -> SQLiteStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _forget_connections(self) -> None:
-        """In a forked child: never use (nor close) the parent's connections."""
-        _abandoned.extend(self._connections)
-        self._connections = []
-        self._writer_conn = None
-        self._local = threading.local()
-        self._lock = threading.RLock()
-
-
-def _is_busy(exc: sqlite3.Error) -> bool:
-    code = getattr(exc, "sqlite_errorcode", None)
-    if code is not None:
-        return (code & 0xFF) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
-    text = str(exc)
-    return "locked" in text or "busy" in text
-
 
 def _entry(entry: LogEntry) -> list[Any]:
     """A log entry as stored (times as the exact floats)."""
-    item: list[Any] = [entry.node, entry.step, entry.attempt, entry.started,
-                       entry.duration_ms, entry.status]
+    item: list[Any] = [
+        entry.node,
+        entry.step,
+        entry.attempt,
+        entry.started,
+        entry.duration_ms,
+        entry.status,
+    ]
     if entry.error is not None or entry.state_before is not None:
         item.append(_loose_data(entry.error))
         if entry.state_before is not None:
@@ -675,18 +404,6 @@ def _parse_cursor(cursor: str) -> tuple[float, str]:
             raise ValueError
         return float(created), run_id
     except ValueError:
-        raise StoreError(f"invalid list_runs cursor {cursor!r}; pass back the cursor a "
-                         "previous call returned") from None
-
-
-_live_stores: weakref.WeakSet[SQLiteStore] = weakref.WeakSet()
-_abandoned: list[sqlite3.Connection] = []
-
-
-def _after_fork() -> None:
-    for store in list(_live_stores):
-        store._forget_connections()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork)
+        raise StoreError(
+            f"invalid list_runs cursor {cursor!r}; pass back the cursor a previous call returned"
+        ) from None
