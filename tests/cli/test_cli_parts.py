@@ -153,3 +153,52 @@ def test_jsonable_handles_odd_values(tmp_path: Path) -> None:
     assert data["1"] == ["red", "2024-01-02"]
     assert data["p"] == {"x": 1} and data["b"] == "hi" and data["inf"] == "inf"
     assert isinstance(data["c"], list)  # cut off deep down, never a RecursionError
+
+
+def test_output_locations_spread_mappings_and_lists() -> None:
+    from wfengine.cli.output import output_locations
+
+    state = {
+        "n": 1,
+        "out_dir": "/o",
+        "outputs": {"csv": "/o/a.csv", "none": None},
+        "quarantine_paths": ["/q1", "/q2"],
+        "empty_path": "",
+        "report_file": Path("/r"),
+    }
+    assert output_locations(state) == [
+        ("out_dir", "/o"),
+        ("outputs.csv", "/o/a.csv"),
+        ("quarantine_paths[0]", "/q1"),
+        ("quarantine_paths[1]", "/q2"),
+        ("report_file", Path("/r")),
+    ]
+
+
+def test_summary_of_a_failed_run_in_a_persistent_store() -> None:
+    import click
+    from wfengine.cli.output import summary_lines
+    from wfengine.run import RunStatus, WorkflowRun
+
+    run = WorkflowRun(
+        "g",
+        {"a": 1, "x_path": "/p"},
+        run_id="r1",
+        status=RunStatus.FAILED,
+        step=2,
+        error={"type": "KeyError", "message": "'b'\nmore", "node": "n2", "step": 3},
+    )
+    run.finished = run.created + 1.5
+    lines = [
+        click.unstyle(line)
+        for line in summary_lines(run, resume_command="wf runs resume r1", persistent=True)
+    ]
+    assert lines == [
+        "failed: run r1 (g), 2 steps in 1.50 s",
+        "state keys: a, x_path",
+        "outputs:",
+        "  x_path: /p",
+        "error: node 'n2' step 3: KeyError: 'b'",
+        "inspect: wf runs show r1 --state",
+        "resume:  wf runs resume r1 [-s key=value ...]",
+    ]

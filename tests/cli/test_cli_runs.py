@@ -164,3 +164,16 @@ def test_parse_duration(text: str, seconds: float) -> None:
 def test_parse_duration_refuses(text: str) -> None:
     with pytest.raises(ValueError, match="is not a duration"):
         parse_duration(text)
+
+
+def test_cancel_a_run_stored_as_running_warns_about_the_other_process(
+    fx_engine: Engine, wf: Invoke
+) -> None:
+    from wfengine import RunStatus
+
+    _executor, run = fx_engine.start("fx-count")
+    run.status = RunStatus.RUNNING  # as a crashed process leaves it
+    result = wf("runs", "cancel", run.run_id)
+    assert result.exit_code == 0
+    assert result.stdout == f"run {run.run_id}: cancelled\n"
+    assert "a process still running it is not stopped by this" in result.stderr

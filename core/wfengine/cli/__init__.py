@@ -48,7 +48,7 @@ A TARGET is a registered workflow name (see `wf workflows`), a spec file (.yaml,
 
 \b
 Examples:
-  wf run data-quality -s input_path=examples/data/customers.csv
+  wf run data-quality -s source=examples/data/customers.csv -s output_dir=out
   wf run pipeline.yaml --state @state.json --interrupt-before review
   wf runs list --status failed
   wf runs resume 3f2a9c0d -s threshold=5

@@ -60,8 +60,8 @@ def run_command(
 
     \b
     Examples:
-      wf run data-quality -s input_path=examples/data/customers.csv
-      wf run data-quality -s threshold=3 -s 'columns=["age","email"]'
+      wf run data-quality -s source=examples/data/customers.csv -s output_dir=out
+      wf run data-quality -s source=data.csv -s threshold=3 -s max_rounds=2
       wf run pipeline.yaml --state @state.json --max-steps 50
       wf run 3f2a9c0d --interrupt-before report      # a stored graph id
       wf run data-quality --json > run.json

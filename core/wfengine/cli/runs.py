@@ -172,10 +172,11 @@ def resume_run(
 @store_option
 @debug_option
 def cancel_run(run_id: str) -> None:
-    """Cancel a paused or failed run (it can still be resumed later).
+    """Mark a paused or failed run cancelled (it can still be resumed later).
 
-    A run going on in another process is marked cancelled in the store;
-    to stop a `wf run` in your terminal, press Ctrl-C there.
+    This changes the stored run only: to stop a `wf run` going on in a
+    terminal, press Ctrl-C there (it then stops between steps and saves
+    the run as cancelled).
 
     \b
     Example:
@@ -183,9 +184,15 @@ def cancel_run(run_id: str) -> None:
     """
     app = get_context()
     engine = app.storage_engine()
-    _get_run(app, run_id)
+    was_running = _get_run(app, run_id).status.value == "running"
     run = engine.cancel(run_id)
     click.echo(f"run {run.run_id}: {run.status.value}")
+    if was_running:
+        click.echo(
+            "note: the store said this run was running; a process still running it is not "
+            "stopped by this (press Ctrl-C there)",
+            err=True,
+        )
 
 
 @runs_group.command("prune")
