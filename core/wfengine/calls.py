@@ -52,7 +52,7 @@ class NodeCalls:
         while True:
             inp = dict(run.state)
             start = time.perf_counter()
-            if ex.emit is not None:
+            if ex.on_node_started:
                 ex.event(EventType.NODE_STARTED, node.name, state=inp, attempt=attempt)
             try:
                 if node.timeout is None:
@@ -85,7 +85,7 @@ class NodeCalls:
         while True:
             inp = dict(run.state)
             start = time.perf_counter()
-            if ex.emit is not None:
+            if ex.on_node_started:
                 ex.event(EventType.NODE_STARTED, node.name, state=inp, attempt=attempt)
             try:
                 if node.is_async:

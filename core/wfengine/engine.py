@@ -15,7 +15,7 @@ import logging
 import os
 import threading
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -25,8 +25,9 @@ import pluggy
 from . import hookspecs, settings
 from .builtins import builtin_plugins
 from .errors import RunNotFoundError, UnknownNameError, WorkflowError
-from .executor import Emit, WorkflowExecutor
+from .executor import WorkflowExecutor
 from .graph import Graph
+from .lifecycle import lifecycle_dispatcher
 from .markers import PROJECT
 from .plugins import PluginFailure, PluginInfo, load_entrypoint_plugins, report_failure
 from .registry import (
@@ -36,7 +37,7 @@ from .registry import (
     ToolRegistry,
     WorkflowRegistry,
 )
-from .run import Event, EventType, RunStatus, WorkflowRun
+from .run import Event, RunStatus, WorkflowRun
 from .storage import Store
 
 log = logging.getLogger("wfengine.plugins")
@@ -137,55 +138,8 @@ class Engine:
                     self.plugin_failures.append(failure)
                     report_failure(failure)
             registry.current_plugin = "<direct>"
-        self._emit = self._lifecycle_emitter()
+        self._emit = lifecycle_dispatcher(self.pm)
         self._executors = weakref.WeakKeyDictionary()
-
-    def _lifecycle_emitter(self) -> Emit | None:
-        """A function turning events into lifecycle hook calls, or ``None`` when no plugin
-        implements any lifecycle hook (so the executor pays nothing for them)."""
-        table: dict[EventType, list[tuple[str, Callable[..., Any], tuple[str, ...]]]] = {}
-        for kind in (
-            EventType.RUN_STARTED,
-            EventType.NODE_STARTED,
-            EventType.NODE_FINISHED,
-            EventType.NODE_FAILED,
-            EventType.RUN_FINISHED,
-        ):
-            impls = getattr(self.pm.hook, f"wfengine_{kind.value}").get_hookimpls()
-            if impls:
-                table[kind] = [
-                    (i.plugin_name, i.function, tuple(i.argnames)) for i in reversed(impls)
-                ]
-        if not table:
-            return None
-
-        def emit(run: WorkflowRun, event: Event) -> None:
-            impls = table.get(event.type)
-            if not impls:
-                return
-            data = event.data
-            args = {
-                "run": run,
-                "node": event.node,
-                "state": event.state,
-                "attempt": data.get("attempt"),
-                "update": data.get("update"),
-                "duration": (data.get("duration_ms") or 0.0) / 1000.0,
-                "error": event.exc,
-                "will_retry": data.get("will_retry"),
-            }
-            for plugin_name, function, argnames in impls:
-                try:
-                    function(**{a: args[a] for a in argnames})
-                except Exception:
-                    log.warning(
-                        "plugin '%s' failed in hook wfengine_%s (ignored)",
-                        plugin_name,
-                        event.type.value,
-                        exc_info=True,
-                    )
-
-        return emit
 
     def plugins(self) -> list[PluginInfo]:
         """Every loaded plugin (built-ins first) with the hooks it implements."""

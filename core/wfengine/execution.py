@@ -61,6 +61,8 @@ class Execution:
         "reducers",
         "joins",
         "log_start",
+        "wants",
+        "on_node_started",
     )
 
     def __init__(
@@ -70,6 +72,9 @@ class Execution:
         self.graph = executor.graph
         self.run = run
         self.emit = emit
+        wants = () if emit is None else getattr(emit, "wants", tuple(EventType))
+        self.wants = frozenset(wants)
+        self.on_node_started = EventType.NODE_STARTED in self.wants
         self.store = executor.store
         self.checkpoint = (
             executor.store.save_step
@@ -88,9 +93,11 @@ class Execution:
     def simple_steps(self) -> None:
         """Run consecutive simple steps inline: one sync node, no timeout, no interrupt.
 
-        Only used when nothing observes the steps (no events, no checkpoints, no joins); it
-        does what :meth:`plan`, ``_call_sync`` and :meth:`commit` do for such a step, without
-        their generality, and hands anything else (failures included) back to them.
+        Used when no checkpoint, join or ``step_finished`` consumer needs the general path
+        (lifecycle hooks alone do not); it does what :meth:`plan`,
+        :meth:`NodeCalls.call_sync <wfengine.calls.NodeCalls.call_sync>` and :meth:`commit` do
+        for such a step, without their generality, and hands anything else (failures
+        included) back to them.
         """
         run = self.run
         if run.status != RunStatus.RUNNING or self.resuming:
@@ -106,6 +113,8 @@ class Execution:
         limit = run.max_steps or settings.max_steps()
         perf = time.perf_counter
         offset = self.wall0 - self.perf0
+        on_started = self.on_node_started
+        on_finished = EventType.NODE_FINISHED in self.wants
         while True:
             batch = run.next_nodes
             if len(batch) != 1 or run.step >= limit or cancel.is_set():
@@ -116,9 +125,12 @@ class Execution:
                 return
             step = run.step + 1
             self.log_start = len(logs)
+            inp = dict(state)
             start = perf()
+            if on_started:
+                self.event(EventType.NODE_STARTED, name, state=inp, attempt=1)
             try:
-                update = node.func(dict(state))
+                update = node.func(inp)
             except Exception as exc:
                 delay = self.node_failed(node, step, 1, start, exc)
                 if delay is None:
@@ -129,9 +141,12 @@ class Execution:
                     result = self.executor.calls.call_sync(self, node, 2)
                 self.commit(batch, [result])
                 return
-            logs.append(
-                LogEntry(name, step, 1, offset + start, (perf() - start) * 1000.0, "completed")
-            )
+            if on_finished:
+                self.node_finished(node, step, 1, start, update)
+            else:
+                logs.append(
+                    LogEntry(name, step, 1, offset + start, (perf() - start) * 1000.0, "completed")
+                )
             try:
                 if update:
                     if type(update) is dict and not reducers:
@@ -173,7 +188,7 @@ class Execution:
         run.finished = None
         if self.store is not None:
             self.store.save_run(run)
-        if self.emit is not None:
+        if EventType.RUN_STARTED in self.wants:
             self.event(EventType.RUN_STARTED, None, resumed=self.resuming)
 
     def plan(self) -> list[str] | None:
@@ -254,7 +269,7 @@ class Execution:
                 self._rollback(undo)
                 self.fail(exc, node=None, where="checkpoint")
                 return
-        if self.emit is not None:
+        if EventType.STEP_FINISHED in self.wants:
             self.event(EventType.STEP_FINISHED, None, update=merged, next_nodes=next_nodes)
 
     def _rollback(self, undo: dict[str, Any] | None) -> None:
@@ -311,7 +326,7 @@ class Execution:
                 if run.error is None:
                     run.status = RunStatus.FAILED
                     run.error = error_info(exc, node=None, step=run.step, where="save_run")
-        if self.emit is not None:
+        if EventType.RUN_FINISHED in self.wants:
             self.event(EventType.RUN_FINISHED, None, status=run.status.value, error=run.error)
 
     # -- node attempts -------------------------------------------------------------------
@@ -328,7 +343,7 @@ class Execution:
                 "completed",
             )
         )
-        if self.emit is not None:
+        if EventType.NODE_FINISHED in self.wants:
             self.event(
                 EventType.NODE_FINISHED,
                 node.name,
@@ -357,7 +372,7 @@ class Execution:
                 None if will_retry else dict(self.run.state),
             )
         )
-        if self.emit is not None:
+        if EventType.NODE_FAILED in self.wants:
             self.event(
                 EventType.NODE_FAILED,
                 node.name,
@@ -379,11 +394,10 @@ class Execution:
         **data: Any,
     ) -> None:
         assert self.emit is not None
-        step = self.run.step + 1 if kind in _IN_STEP else self.run.step
+        step = self.run.step if node is None else self.run.step + 1  # node events: in-step
         self.emit(self.run, Event(kind, self.run.run_id, step, node, data, state=state, exc=exc))
 
 
-_IN_STEP = frozenset({EventType.NODE_STARTED, EventType.NODE_FINISHED, EventType.NODE_FAILED})
 
 
 def _filtered(

@@ -31,7 +31,7 @@ from .calls import NodeCalls
 from .errors import WorkflowError
 from .execution import Emit, Execution, error_info
 from .graph import Graph
-from .run import Event, RunStatus, WorkflowRun
+from .run import Event, EventType, RunStatus, WorkflowRun
 from .storage import Store
 
 __all__ = ["Emit", "WorkflowExecutor", "error_info"]
@@ -231,7 +231,9 @@ class WorkflowExecutor:
         ex = Execution(self, run, emit if emit is not None else self.emit, resuming)
         try:
             ex.begin()
-            simple = ex.emit is None and ex.checkpoint is None and not ex.joins
+            simple = (
+                ex.checkpoint is None and not ex.joins and EventType.STEP_FINISHED not in ex.wants
+            )
             while True:
                 if simple:
                     ex.simple_steps()

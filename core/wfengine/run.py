@@ -14,6 +14,8 @@ from typing import Any
 class RunStatus(StrEnum):
     """Where a run is: ``pending`` → ``running`` → a final (or ``paused``) status."""
 
+    __hash__ = str.__hash__  # as EventType's
+
     PENDING = "pending"
     RUNNING = "running"
     PAUSED = "paused"
@@ -221,6 +223,10 @@ class WorkflowRun:
 class EventType(StrEnum):
     """The kinds of :class:`Event`; the lifecycle hooks are named after them."""
 
+    # Enum hashes members in Python; the str hash is the same value class and runs in C,
+    # which matters on the per-event path.
+    __hash__ = str.__hash__
+
     RUN_STARTED = "run_started"
     NODE_STARTED = "node_started"
     NODE_FINISHED = "node_finished"
@@ -229,26 +235,44 @@ class EventType(StrEnum):
     RUN_FINISHED = "run_finished"
 
 
-@dataclass(slots=True)
 class Event:
     """Something that happened in a run; ``stream()``, hooks and the API all see these.
 
     ``data`` depends on the type: ``node_started`` has ``attempt``; ``node_finished`` has
     ``attempt``, ``duration_ms``, ``update`` (the keys it returned); ``node_failed`` has
     ``attempt``, ``error``, ``will_retry``; ``step_finished`` has ``update`` (the merged
-    update) and ``next_nodes``; ``run_finished`` has ``status`` and ``error``.
+    update) and ``next_nodes``; ``run_finished`` has ``status`` and ``error``. ``state`` (for
+    ``node_started``: the state the node was given) and ``exc`` (for ``node_failed``: the
+    exception) are for in-process observers and are not serialised.
     """
 
-    type: EventType
-    run_id: str
-    step: int
-    node: str | None = None
-    data: dict[str, Any] = field(default_factory=dict)
-    ts: float = field(default_factory=time.time)
-    state: dict[str, Any] | None = None
-    """``node_started`` only: the state the node was given (not serialised)."""
-    exc: BaseException | None = None
-    """``node_failed`` only: the exception itself (not serialised)."""
+    __slots__ = ("type", "run_id", "step", "node", "data", "ts", "state", "exc")
+
+    def __init__(
+        self,
+        type: EventType,
+        run_id: str,
+        step: int,
+        node: str | None = None,
+        data: dict[str, Any] | None = None,
+        ts: float | None = None,
+        state: dict[str, Any] | None = None,
+        exc: BaseException | None = None,
+    ) -> None:
+        self.type = type
+        self.run_id = run_id
+        self.step = step
+        self.node = node
+        self.data = {} if data is None else data
+        self.ts = time.time() if ts is None else ts
+        self.state = state
+        self.exc = exc
+
+    def __repr__(self) -> str:
+        return (
+            f"Event({self.type.value}, run_id={self.run_id!r}, step={self.step}, "
+            f"node={self.node!r})"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The event as JSON data (values in ``update`` as given: make them JSON-safe first)."""

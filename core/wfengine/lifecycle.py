@@ -1,0 +1,119 @@
+"""Turning a run's events into lifecycle hook calls, at the least cost per event.
+
+The executor hands every event it builds to one callable; :func:`lifecycle_dispatcher` makes
+that callable from the plugin manager. It calls each implementation directly, with only the
+arguments it asked for (pluggy's calling convention, without pluggy's per-call machinery),
+isolates each one (an exception is logged, the run goes on), and says through ``wants``
+which event types it needs, so the executor builds no others. With no implementation at all
+there is no dispatcher, and the executor takes its fast path.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from operator import itemgetter
+from typing import Any
+
+import pluggy
+
+from .run import Event, EventType, WorkflowRun
+
+log = logging.getLogger("wfengine.plugins")
+
+_Args = tuple[Any, ...]
+
+
+def _run_args(run: WorkflowRun, event: Event) -> _Args:
+    return (run,)
+
+
+def _node_started_args(run: WorkflowRun, event: Event) -> _Args:
+    return (run, event.node, event.state, event.data["attempt"])
+
+
+def _node_finished_args(run: WorkflowRun, event: Event) -> _Args:
+    data = event.data
+    return (run, event.node, data["update"], data["duration_ms"] / 1000.0, data["attempt"])
+
+
+def _node_failed_args(run: WorkflowRun, event: Event) -> _Args:
+    data = event.data
+    return (run, event.node, event.exc, data["attempt"], data["will_retry"])
+
+
+# per event type: the hook, its arguments in spec order, and how to get them from an event
+_HOOKS: dict[EventType, tuple[str, tuple[str, ...], Callable[[WorkflowRun, Event], _Args]]] = {
+    EventType.RUN_STARTED: ("wfengine_run_started", ("run",), _run_args),
+    EventType.NODE_STARTED: (
+        "wfengine_node_started",
+        ("run", "node", "state", "attempt"),
+        _node_started_args,
+    ),
+    EventType.NODE_FINISHED: (
+        "wfengine_node_finished",
+        ("run", "node", "update", "duration", "attempt"),
+        _node_finished_args,
+    ),
+    EventType.NODE_FAILED: (
+        "wfengine_node_failed",
+        ("run", "node", "error", "attempt", "will_retry"),
+        _node_failed_args,
+    ),
+    EventType.RUN_FINISHED: ("wfengine_run_finished", ("run",), _run_args),
+}
+
+
+def _caller(function: Callable[..., Any], spec: tuple[str, ...], wanted: tuple[str, ...]) -> Any:
+    """Call ``function`` with the arguments it names, picked from a spec-ordered tuple."""
+    if wanted == spec:
+        return lambda args: function(*args)
+    indexes = [spec.index(name) for name in wanted]
+    if not indexes:
+        return lambda args: function()
+    if len(indexes) == 1:
+        only = indexes[0]
+        return lambda args: function(args[only])
+    pick = itemgetter(*indexes)
+    return lambda args: function(*pick(args))
+
+
+class LifecycleDispatch:
+    """Calls the lifecycle hook implementations for each event they care about."""
+
+    def __init__(self, table: dict[EventType, tuple[Callable[..., _Args], list[Any]]]) -> None:
+        self._table = table
+        self.wants = frozenset(table)
+        """The event types some implementation needs; the executor builds no others."""
+
+    def __call__(self, run: WorkflowRun, event: Event) -> None:
+        entry = self._table.get(event.type)
+        if entry is None:
+            return
+        build, callers = entry
+        args = build(run, event)
+        for plugin_name, call in callers:
+            try:
+                call(args)
+            except Exception:
+                log.warning(
+                    "plugin '%s' failed in hook wfengine_%s (ignored)",
+                    plugin_name,
+                    event.type.value,
+                    exc_info=True,
+                )
+
+
+def lifecycle_dispatcher(pm: pluggy.PluginManager) -> LifecycleDispatch | None:
+    """The dispatcher of ``pm``'s lifecycle hooks, or ``None`` when none is implemented."""
+    table: dict[EventType, tuple[Callable[..., _Args], list[Any]]] = {}
+    for kind, (hook_name, spec, build) in _HOOKS.items():
+        impls = getattr(pm.hook, hook_name).get_hookimpls()
+        if impls:
+            # pluggy calls the last registered first; keep its order
+            callers = [
+                (impl.plugin_name, _caller(impl.function, spec, tuple(impl.argnames)))
+                for impl in reversed(impls)
+            ]
+            table[kind] = (build, callers)
+    return LifecycleDispatch(table) if table else None
