@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -153,7 +154,7 @@ def read_spec_file(source: str) -> dict[str, Any]:
 
     if source != "-":
         return read_spec(Path(source))[0]
-    text = click.get_text_stream("stdin").read()
+    text = sys.stdin.read()
     if not text.strip():
         raise SpecError("no spec on standard input", source="<stdin>")
     try:
