@@ -207,6 +207,21 @@ def write_customers(path: str | Path, rows: int = 3000, seed: int = 7) -> dict[s
     return manifest
 
 
+def manifest_json(manifest: dict[str, Any]) -> str:
+    """The manifest as JSON text, one line per planted problem."""
+    head = {k: manifest[k] for k in ("rows", "seed")}
+    lines = [json.dumps(head)[:-1] + ","]
+    lines.append(f' "counts": {json.dumps(manifest["counts"])},')
+    lines.append(' "rows_by_problem": {')
+    items = list(manifest["rows_by_problem"].items())
+    for i, (kind, rows) in enumerate(items):
+        lines.append(
+            f"  {json.dumps(kind)}: {json.dumps(rows)}" + ("," if i < len(items) - 1 else "")
+        )
+    lines += [" }", "}"]
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Command line: write a customers file and print (or save) its manifest."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -217,7 +232,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     manifest = write_customers(args.path, args.rows, args.seed)
     if args.manifest:
-        Path(args.manifest).write_text(json.dumps(manifest, indent=1) + "\n")
+        Path(args.manifest).write_text(manifest_json(manifest))
     print(json.dumps(manifest["counts"]))
 
 
