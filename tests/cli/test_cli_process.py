@@ -95,3 +95,21 @@ def test_second_ctrl_c_stops_waiting() -> None:
     assert process.returncode == 130, (out, err)
     assert err.strip().endswith("Interrupted.")
     assert "Traceback" not in err
+
+
+def test_a_closed_pipe_ends_quietly() -> None:
+    process = subprocess.Popen(
+        launcher_command(
+            "run", "fx-slow", "-s", "seconds=0", "-s", "limit=100000", "--max-steps", "200000"
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.readline()
+    process.stdout.close()  # as `wf run ... | head -1` does
+    err = process.stderr.read()
+    process.wait(timeout=30)
+    assert process.returncode == 1
+    assert "Traceback" not in err and "unexpected" not in err
