@@ -34,6 +34,10 @@ PAGE_SIZE = 4096
 """Page size of a new database file (an existing file keeps its own)."""
 
 
+class _Connection(sqlite3.Connection):
+    """A connection that can be weakly referenced (``sqlite3.Connection`` cannot)."""
+
+
 class Database:
     """One SQLite file (or private in-memory database): connections, transactions, retries."""
 
@@ -43,7 +47,8 @@ class Database:
         self.path = self.location.path
         self._lock = threading.RLock()
         self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
+        self._readers: weakref.WeakSet[_Connection] = weakref.WeakSet()
+        """Per-thread read connections: one closes when its thread ends, the rest on close()."""
         self._writer_conn: sqlite3.Connection | None = None
         self._closed = False
         with self._lock:
@@ -52,19 +57,22 @@ class Database:
 
     # -- connections ---------------------------------------------------------------------
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self) -> _Connection:
         if self._closed:
             raise StoreError(f"the SQLite store {self.path} is closed")
         loc = self.location
         try:
             conn = sqlite3.connect(
-                loc.path, timeout=loc.timeout, isolation_level=None, check_same_thread=False
+                loc.path,
+                timeout=loc.timeout,
+                isolation_level=None,
+                check_same_thread=False,
+                factory=_Connection,
             )
             conn.execute(f"PRAGMA synchronous = {loc.synchronous}")
             conn.execute("PRAGMA foreign_keys = ON")
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open SQLite store {loc.path}: {exc}") from None
-        self._connections.append(conn)
         return conn
 
     def _writer(self) -> sqlite3.Connection:
@@ -106,6 +114,7 @@ class Database:
             conn = self._connect()
             conn.execute("PRAGMA query_only = 1")
             self._local.conn = conn
+            self._readers.add(conn)
         return conn
 
     @contextmanager
@@ -192,12 +201,14 @@ class Database:
         """Close every connection (the last one to close folds the WAL into the file)."""
         with self._lock:
             self._closed = True
-            connections, self._connections = self._connections, []
+            connections = [self._writer_conn, *self._readers]
             self._writer_conn = None
+            self._readers = weakref.WeakSet()
             self._local = threading.local()
             for conn in connections:
                 try:
-                    conn.close()
+                    if conn is not None:
+                        conn.close()
                 except sqlite3.Error:
                     pass
 
@@ -212,8 +223,8 @@ class Database:
 
     def _forget_connections(self) -> None:
         """In a forked child: never use (nor close) the parent's connections."""
-        _abandoned.extend(self._connections)
-        self._connections = []
+        _abandoned.extend([self._writer_conn, *self._readers])
+        self._readers = weakref.WeakSet()
         self._writer_conn = None
         self._local = threading.local()
         self._lock = threading.RLock()
@@ -228,7 +239,7 @@ def _is_busy(exc: sqlite3.Error) -> bool:
 
 
 _live: weakref.WeakSet[Database] = weakref.WeakSet()
-_abandoned: list[sqlite3.Connection] = []
+_abandoned: list[sqlite3.Connection | None] = []
 
 
 def _after_fork() -> None:

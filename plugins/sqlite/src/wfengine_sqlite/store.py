@@ -22,6 +22,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Mapping, Sequence
+from json.encoder import encode_basestring_ascii as _json_str
 from typing import Any
 
 from wfengine.errors import RunNotFoundError, StoreError
@@ -171,7 +172,7 @@ class SQLiteStore(History):
             _dumps(run.join_progress) if run.join_progress else None,
             changes,
             len(run.logs) - len(logs),
-            _dumps([_entry(e) for e in logs]),
+            _logs_text(logs),
         ]
         with self._lock:
             conn = self._writer_conn or self._writer()
@@ -367,6 +368,26 @@ class SQLiteStore(History):
         for run in doomed:
             self._pks.pop(run.run_id, None)
         return deleted
+
+
+def _logs_text(logs: Sequence[LogEntry]) -> str:
+    """A step's log entries as stored: a JSON list of :func:`_entry` lists."""
+    if len(logs) == 1:  # the usual step: one node, one attempt; written directly (2x faster)
+        e = logs[0]
+        started, duration = e.started, e.duration_ms
+        if (
+            e.error is None
+            and e.state_before is None
+            and started - started == 0.0  # finite: repr() is then valid JSON
+            and duration - duration == 0.0
+            and type(e.step) is int
+            and type(e.attempt) is int
+        ):
+            return (
+                f"[[{_json_str(e.node)},{e.step},{e.attempt},{started!r},{duration!r},"
+                f"{_json_str(e.status)}]]"
+            )
+    return _dumps([_entry(e) for e in logs])
 
 
 def _entry(entry: LogEntry) -> list[Any]:
