@@ -187,3 +187,16 @@ def test_debug_shows_engine_errors_as_exceptions(wf: Invoke) -> None:
 
     result = wf("--debug", "run", "nosuch")
     assert isinstance(result.exception, UnknownNameError)
+
+
+def test_graph_warnings_go_to_stderr(wf: Invoke, tmp_path: Path) -> None:
+    spec = tmp_path / "stray.yaml"
+    spec.write_text(
+        "name: stray\nentry: one\nnodes:\n  one: {tool: fx.add}\n  lost: {tool: fx.add}\n"
+        "edges:\n  - {from: one, to: END}\n"
+    )
+    result = wf("run", str(spec), "--json")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.startswith("warning: graph 'stray': ")
+    assert "lost" in result.stderr
+    assert json.loads(result.stdout)["status"] == "completed"

@@ -89,6 +89,8 @@ def follow(
 ) -> None:
     """Run ``run`` (new or prepared for resumption) in a worker thread, showing its events,
     then its summary; exit with the code of its final status."""
+    for warning in executor.warnings:
+        click.echo(f"warning: graph '{executor.graph.name}': {warning}", err=True)
     display = None if (as_json or quiet) else LiveDisplay(nodes=executor.graph.nodes)
     interrupt = _CancelOnCtrlC(run)
     with interrupt:
