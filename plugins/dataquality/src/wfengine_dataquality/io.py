@@ -266,8 +266,8 @@ def _replace_into(path: Path, write: Any) -> None:
 def write_frame(frame: pl.DataFrame, path: str | os.PathLike[str], cache: bool = True) -> str:
     """Write ``frame`` as Parquet to ``path`` atomically; return the path as a string."""
     path = Path(path)
-    # lz4: the files are read back within the run, so write speed matters more than size.
-    _replace_into(path, lambda tmp: frame.write_parquet(tmp, compression="lz4"))
+    # lz4, no statistics: the files are read back whole, so write speed matters more than size.
+    _replace_into(path, lambda tmp: frame.write_parquet(tmp, compression="lz4", statistics=False))
     if cache:
         frame_cache.put(path, frame)
     return str(path)

@@ -1,9 +1,10 @@
 """``dq.profile``: per-column statistics of the current data.
 
 For every column: ``dtype``, ``family``, ``rows``, ``nulls``, ``distinct`` (non-null distinct
-values). Numbers and dates add ``min``, ``max``, ``mean``, ``std``, ``p25``, ``p50``, ``p75``
-(dates as ISO strings, their ``std`` in days). Text adds ``min_length``, ``max_length`` and
-``format`` (inferred, see :mod:`.formats`); text in a number or date format also gets the
+values; exact up to 10,000, above that a HyperLogLog estimate, within about 1%). Numbers
+and dates add ``min``, ``max``, ``mean``, ``std``, ``p25``, ``p50``, ``p75`` (dates as ISO
+strings, their ``std`` in days). Text adds ``min_length``, ``max_length`` and ``format``
+(inferred, see :mod:`.formats`); text in a number or date format also gets the
 number/date statistics of the values that parse. Low-cardinality columns (at most
 ``max_categories`` distinct values, each seen twice on average) add ``top_values``: every
 value with its count, most frequent first.
@@ -24,6 +25,8 @@ from .state import jsonable, require
 
 TOOL = "dq.profile"
 MAX_CATEGORIES = 20
+#: Distinct counts up to this many (as estimated) are counted exactly.
+EXACT_DISTINCT = 10_000
 _QUANTILES = {"p25": 0.25, "p50": 0.5, "p75": 0.75}
 _DATE_STATS = ("min", "max", "mean", "std", *_QUANTILES)
 _EPOCH = dt.datetime(1970, 1, 1)
@@ -33,16 +36,15 @@ def _stat_exprs(name: str, dtype: pl.DataType, fmt: Mapping[str, Any] | None) ->
     """The statistics of one column; text in a format uses the parsed column ``\\x00<name>``."""
     col = pl.col(name)
     kind = family(dtype)
-    # Text is counted on 64-bit hashes: several times faster on long, mostly unique text.
-    distinct = col.drop_nulls().hash() if kind == "string" else col.drop_nulls()
-    exprs = {"nulls": col.null_count(), "distinct": distinct.n_unique()}
+    # Estimated first (HyperLogLog), counted exactly below when small: see profile_frame.
+    exprs = {"nulls": col.null_count(), "distinct": col.drop_nulls().approx_n_unique()}
     values: pl.Expr | None = None
     if kind in ("int", "float"):
         values = col
     elif kind in ("date", "datetime"):
         values = col.to_physical().cast(pl.Float64)
     elif kind == "string":
-        lengths = col.str.len_chars()
+        lengths = pl.col(f"\x00len:{name}")  # computed once by profile_frame
         exprs.update(min_length=lengths.min(), max_length=lengths.max())
         if fmt and fmt["format"] in ("number", "date"):  # statistics of the parsed values
             values = pl.col(f"\x00{name}")
@@ -81,12 +83,17 @@ def profile_frame(frame: pl.DataFrame, max_categories: int = MAX_CATEGORIES) -> 
     """Profile every column of ``frame`` but ``_row``; returns JSON-storable data."""
     schema = {name: dtype for name, dtype in frame.schema.items() if name != ROW}
     formats = {name: infer_format(frame.get_column(name)) for name in schema}
-    parsed = [
+    derived = [
         parse(name, fmt).alias(f"\x00{name}")
         for name, fmt in formats.items()
         if fmt and fmt["format"] in ("number", "date")
     ]
-    work = frame.with_columns(parsed) if parsed else frame  # parse once, not once per statistic
+    derived += [
+        pl.col(name).str.len_chars().alias(f"\x00len:{name}")
+        for name, dtype in schema.items()
+        if family(dtype) == "string"
+    ]
+    work = frame.with_columns(derived) if derived else frame  # once, not once per statistic
     exprs: list[pl.Expr] = []
     for name, dtype in schema.items():
         stats = _stat_exprs(name, dtype, formats[name])
@@ -98,6 +105,11 @@ def profile_frame(frame: pl.DataFrame, max_categories: int = MAX_CATEGORIES) -> 
             raw[name].update(zip(_QUANTILES, value or [None] * len(_QUANTILES), strict=True))
         else:
             raw[name][stat] = value
+    small = [name for name in schema if raw[name]["distinct"] <= EXACT_DISTINCT]
+    if small:
+        exact = frame.select(pl.col(name).drop_nulls().n_unique() for name in small).row(0)
+        for name, count in zip(small, exact, strict=True):
+            raw[name]["distinct"] = count
     columns: dict[str, dict[str, Any]] = {}
     for name, dtype in schema.items():
         kind, fmt = family(dtype), formats[name]

@@ -55,9 +55,7 @@ def check_accounting(
     }
 
 
-def _by_round(
-    items: list[Mapping[str, Any]], rounds: range
-) -> dict[str, list[Mapping[str, Any]]]:
+def _by_round(items: list[Mapping[str, Any]], rounds: range) -> dict[str, list[Mapping[str, Any]]]:
     """Items by their ``round`` (every round in ``rounds`` gets a list, maybe empty)."""
     grouped: dict[str, list[Mapping[str, Any]]] = {str(r): [] for r in rounds}
     for item in items:
