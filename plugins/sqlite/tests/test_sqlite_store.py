@@ -179,6 +179,20 @@ def test_a_step_stored_twice_is_refused(store: SQLiteStore) -> None:
         store.save_step(run, {"i": 1}, [])
 
 
+def test_a_run_deleted_or_replaced_elsewhere_while_it_runs(db_url: str) -> None:
+    with SQLiteStore(db_url) as runner, SQLiteStore(db_url) as other:
+        run = make_run()
+        runner.save_run(run)
+        advance(runner, run, "a", {"i": 1}, ["b"])
+        other.delete_run(run.run_id)
+        with pytest.raises(StoreError, match="the run was deleted from the store while it ran"):
+            advance(runner, run, "b", {"i": 2}, ["c"])
+        # saved again elsewhere (a new row): the runner's next checkpoint finds it
+        other.save_run(make_run(run_id=run.run_id, state={"i": 2}, step=2, next_nodes=["c"]))
+        advance(runner, run, "c", {"i": 3}, [])
+        assert other.get_run(run.run_id).state == {"i": 3}  # type: ignore[union-attr]
+
+
 def test_save_step_of_an_unknown_run_says_so(store: SQLiteStore) -> None:
     run = make_run(step=1)
     with pytest.raises(RunNotFoundError, match="save_run it before"):

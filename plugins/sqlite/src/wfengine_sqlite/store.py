@@ -197,7 +197,13 @@ class SQLiteStore(History):
             message = str(error)
             if "FOREIGN KEY" in message:  # the run was deleted (or replaced) elsewhere
                 self._pks.pop(run.run_id, None)
-                row[0] = self._run_pk(run.run_id)
+                try:
+                    row[0] = self._run_pk(run.run_id)
+                except RunNotFoundError:
+                    raise StoreError(
+                        f"could not {what} in SQLite store {self.path}: the run was deleted "
+                        "from the store while it ran"
+                    ) from None
                 self._retry_busy(lambda: self._commit_step(conn, row), what)
                 return
             if "UNIQUE" in message:
