@@ -14,6 +14,8 @@ from .io import ROW, default_output_dir, frame_from_rows, read_source, work_path
 from .state import DEFAULTS, number
 
 TOOL = "dq.load"
+#: Columns the tools add: the source row number, and the quarantine's round and reason.
+RESERVED = (ROW, "_round", "_reason")
 
 
 def check_expected_schema(expected: Any, tool: str = TOOL) -> dict[str, str]:
@@ -52,8 +54,11 @@ def load(state: Mapping[str, Any], **params: Any) -> dict[str, Any]:
         raise DataQualityError(
             f"{TOOL}: the state has neither 'source' (a file path) nor 'rows' (a list of objects)"
         )
-    if ROW in frame.columns:
-        raise DataQualityError(f"{TOOL}: {origin} has a column named '{ROW}', which is reserved")
+    for name in RESERVED:
+        if name in frame.columns:
+            raise DataQualityError(
+                f"{TOOL}: {origin} has a column named '{name}', which is reserved; rename it"
+            )
     update: dict[str, Any] = {}
     for key, default in DEFAULTS.items():
         if state.get(key) is None:
