@@ -8,7 +8,6 @@ as needed up to ``max_workers`` threads; a single-node step runs in the calling 
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from collections.abc import Callable
@@ -79,6 +78,8 @@ class NodeCalls:
             return node.name, update, None
 
     async def call_async(self, ex: Execution, node: Node) -> NodeResult:
+        import asyncio  # here, not at the top: `wf` and sync runs never need it
+
         attempt = 1
         run = ex.run
         step = run.step + 1
@@ -118,6 +119,8 @@ class NodeCalls:
 async def _cancelled_within(run: WorkflowRun, delay: float) -> bool:
     """Sleep ``delay`` seconds (a retry's backoff), waking early when ``run`` is cancelled;
     returns whether it was."""
+    import asyncio
+
     deadline = time.perf_counter() + delay
     while not run._cancel.is_set():
         remaining = deadline - time.perf_counter()

@@ -18,7 +18,6 @@ backend (DESIGN.md, "Scale-out"):
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import queue
 import threading
@@ -192,6 +191,8 @@ class WorkflowExecutor:
         run: WorkflowRun | None = None,
     ) -> AsyncIterator[Event]:
         """Run on the event loop and yield its events as they happen."""
+        import asyncio  # not at the top: sync runs and `wf` never need it
+
         if run is None:
             run = self.new_run(
                 initial_state, max_steps=max_steps, interrupt_before=interrupt_before
@@ -257,6 +258,8 @@ class WorkflowExecutor:
         self, run: WorkflowRun, *, resuming: bool = False, emit: Emit | None = None
     ) -> WorkflowRun:
         """Drive ``run`` on the running event loop until it stops."""
+        import asyncio  # not at the top: sync runs and `wf` never need it
+
         ex = Execution(self, run, emit if emit is not None else self.emit, resuming)
         try:
             ex.begin()
@@ -295,6 +298,8 @@ class WorkflowExecutor:
 
 def _run_coroutine(coro: Coroutine[Any, Any, _T]) -> _T:
     """Run ``coro`` to completion from sync code, even inside a running event loop."""
+    import asyncio  # not at the top: sync runs and `wf` never need it
+
     try:
         asyncio.get_running_loop()
     except RuntimeError:

@@ -33,8 +33,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .conditions import compile_condition
 from .errors import GraphValidationError, SpecError, UnknownNameError
 from .graph import END, Graph
@@ -132,46 +130,10 @@ def _as_mapping(data: Any, source: str | None) -> dict[str, Any]:
     return dict(data)
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """A safe YAML loader that refuses a key given twice (YAML would keep the last) and
-    aliases (``*name``), whose nested expansion can make a small spec enormous."""
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):  # type: ignore[no-untyped-call]
-            event = self.peek_event()  # type: ignore[no-untyped-call]
-            raise yaml.composer.ComposerError(
-                None, None, "YAML aliases (*name) are not allowed in a spec", event.start_mark
-            )
-        return super().compose_node(parent, index)  # type: ignore[no-untyped-call]
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _value in node.value:
-            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
-            if isinstance(key, list | dict):
-                continue  # unhashable: SafeLoader reports it
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}", key_node.start_mark
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
 def _parse_yaml(text: str, source: str | None) -> Any:
-    try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or exc.context or "invalid YAML"
-        details = [f"column {mark.column + 1}"] if mark is not None else []
-        if exc.context and exc.problem:
-            details.append(exc.context)
-        suffix = f" ({', '.join(details)})" if details else ""
-        where = f"line {mark.line + 1}" if mark is not None else None
-        raise SpecError(f"YAML syntax error: {problem}{suffix}", where, source) from None
-    except yaml.YAMLError as exc:
-        raise SpecError(f"YAML error: {exc}", None, source) from None
+    from .spec_yaml import parse_yaml  # PyYAML loads only when a YAML spec is read
+
+    return parse_yaml(text, source)
 
 
 def _parse_json(text: str, source: str | None) -> Any:
