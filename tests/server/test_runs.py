@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from server_helpers import COUNTER, create_graph, linear_spec, open_gate, wait_for
+from wfengine.server.models import RunResult
 
 
 def test_run_and_wait(client: TestClient) -> None:
@@ -24,6 +25,7 @@ def test_run_and_wait(client: TestClient) -> None:
     assert body["logs"][0]["status"] == "completed"
     assert body["error"] is None
     assert body["graph_id"] == gid
+    RunResult.model_validate(body)  # the fast path keeps the documented shape
 
 
 def test_run_a_registered_workflow_by_name(client: TestClient) -> None:
@@ -68,6 +70,7 @@ def test_state_values_json_cannot_carry_are_shown_as_text(client: TestClient) ->
     assert state["nan"] == "nan"
     assert state["obj"].startswith("<object object at")
     assert state["nested"] == {"1": [1, 2]}
+    RunResult.model_validate(response.json())
 
 
 def test_max_steps(make_client: Any) -> None:

@@ -22,8 +22,9 @@ def test_without_keys_everything_is_open(client: TestClient) -> None:
     assert client.get("/tools").status_code == 200
 
 
-@pytest.mark.parametrize("path", ["/tools", "/graphs", "/runs", "/graph/state/x",
-                                  "/openapi.json", "/docs"])
+@pytest.mark.parametrize(
+    "path", ["/tools", "/graphs", "/runs", "/graph/state/x", "/openapi.json", "/docs"]
+)
 def test_with_keys_every_endpoint_but_health_needs_one(make_client: Any, path: str) -> None:
     client = make_client(api_keys=["k1", "k2"])
     response = client.get(path)
@@ -48,10 +49,17 @@ def test_bearer_and_x_api_key_are_accepted(make_client: Any) -> None:
     assert gid
 
 
-@pytest.mark.parametrize("headers", [
-    {"Authorization": "Bearer k3"}, {"Authorization": "k1"}, {"Authorization": "Basic k1"},
-    {"X-API-Key": "k"}, {"X-API-Key": "k1 k1"}, {"X-API-Key": ""},
-])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Authorization": "Bearer k3"},
+        {"Authorization": "k1"},
+        {"Authorization": "Basic k1"},
+        {"X-API-Key": "k"},
+        {"X-API-Key": "k1 k1"},
+        {"X-API-Key": ""},
+    ],
+)
 def test_wrong_keys_are_refused(make_client: Any, headers: dict[str, str]) -> None:
     client = make_client(api_keys=["k1"])
     assert client.get("/tools", headers=headers).status_code == 401
@@ -79,8 +87,9 @@ def test_websocket_needs_a_key(make_client: Any) -> None:
 
 def test_body_over_the_limit_is_413_by_content_length(make_client: Any) -> None:
     client = make_client(max_body_bytes=1000)
-    response = client.post("/graph/run", json={"graph_id": "t.flow",
-                                               "initial_state": {"x": "y" * 2000}})
+    response = client.post(
+        "/graph/run", json={"graph_id": "t.flow", "initial_state": {"x": "y" * 2000}}
+    )
     assert response.status_code == 413
     assert response.json()["error"]["details"] == {"limit_bytes": 1000}
 
@@ -91,10 +100,11 @@ def test_body_over_the_limit_is_413_when_streamed(make_client: Any) -> None:
 
     def chunks() -> Iterator[bytes]:
         for i in range(0, len(payload), 100):
-            yield payload[i:i + 100]
+            yield payload[i : i + 100]
 
-    response = client.post("/graph/run", content=chunks(),
-                           headers={"content-type": "application/json"})
+    response = client.post(
+        "/graph/run", content=chunks(), headers={"content-type": "application/json"}
+    )
     assert "content-length" not in response.request.headers
     assert response.status_code == 413
     assert response.json()["error"]["type"] == "content_too_large"
@@ -108,8 +118,9 @@ def test_body_under_the_limit_passes(make_client: Any) -> None:
 
 def test_state_over_the_limit_is_413(make_client: Any) -> None:
     client = make_client(max_state_bytes=100)
-    response = client.post("/graph/run", json={"graph_id": "t.flow",
-                                               "initial_state": {"n": 1, "x": "y" * 200}})
+    response = client.post(
+        "/graph/run", json={"graph_id": "t.flow", "initial_state": {"n": 1, "x": "y" * 200}}
+    )
     assert response.status_code == 413
     details = response.json()["error"]["details"]
     assert details["where"] == "initial_state" and details["limit"] == 100
@@ -144,10 +155,18 @@ def test_absolute_paths_inside_the_data_dir_are_kept(client: TestClient, data_di
     assert body["final_state"]["source"] == str(data_dir.resolve() / "in.csv")
 
 
-@pytest.mark.parametrize("key", ["source", "output_dir", "report_path", "cache_dir",
-                                 "log_file"])
-@pytest.mark.parametrize("value", ["/etc/passwd", "../secret.txt", "a/../../secret.txt",
-                                   "file:///etc/passwd", "s3://bucket/key", "in\x00.csv"])
+@pytest.mark.parametrize("key", ["source", "output_dir", "report_path", "cache_dir", "log_file"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "/etc/passwd",
+        "../secret.txt",
+        "a/../../secret.txt",
+        "file:///etc/passwd",
+        "s3://bucket/key",
+        "in\x00.csv",
+    ],
+)
 def test_paths_out_of_the_data_dir_are_403(client: TestClient, key: str, value: str) -> None:
     response = _read(client, **{key: value})
     assert response.status_code == 403
@@ -173,7 +192,8 @@ def test_nested_and_listed_paths_are_checked(client: TestClient) -> None:
     nested = _read(client, source="in.csv", config={"inputs": [{"data_file": "/etc/passwd"}]})
     assert nested.status_code == 403
     assert nested.json()["error"]["details"]["where"] == (
-        "initial_state.config.inputs[0].data_file")
+        "initial_state.config.inputs[0].data_file"
+    )
     listed = _read(client, source="in.csv", input_path=["in.csv", "/etc/hosts"])
     assert listed.json()["error"]["details"]["where"] == "initial_state.input_path[1]"
     other = _read(client, source="in.csv", title="/etc/passwd")  # not a path key: left alone
@@ -186,8 +206,9 @@ def test_deeply_nested_states_are_refused(client: TestClient) -> None:
     for _ in range(40):
         cursor["d"] = {}
         cursor = cursor["d"]
-    response = client.post("/graph/run", json={"graph_id": "t.flow",
-                                               "initial_state": {"n": 1, "deep": deep}})
+    response = client.post(
+        "/graph/run", json={"graph_id": "t.flow", "initial_state": {"n": 1, "deep": deep}}
+    )
     assert response.status_code == 403
     assert "nested deeper" in response.json()["error"]["message"]
 
@@ -196,12 +217,14 @@ def test_state_patch_paths_are_checked(client: TestClient) -> None:
     gid = create_graph(client, linear_spec("t.read"))
     run = client.post("/graph/run", json={"graph_id": gid}).json()
     assert run["status"] == "failed"  # no source
-    response = client.post(f"/runs/{run['run_id']}/resume",
-                           json={"state_patch": {"source": "../x"}, "wait": True})
+    response = client.post(
+        f"/runs/{run['run_id']}/resume", json={"state_patch": {"source": "../x"}, "wait": True}
+    )
     assert response.status_code == 403
     assert response.json()["error"]["details"]["where"] == "state_patch.source"
-    fixed = client.post(f"/runs/{run['run_id']}/resume",
-                        json={"state_patch": {"source": "in.csv"}, "wait": True}).json()
+    fixed = client.post(
+        f"/runs/{run['run_id']}/resume", json={"state_patch": {"source": "in.csv"}, "wait": True}
+    ).json()
     assert fixed["status"] == "completed"
 
 
@@ -257,7 +280,9 @@ def test_serve_refuses_an_exposed_host_without_keys(
 
 
 def test_serve_exposed_with_keys_or_insecure(
-    fake_uvicorn: list[dict[str, Any]], server_engine: Any, data_dir: Path,
+    fake_uvicorn: list[dict[str, Any]],
+    server_engine: Any,
+    data_dir: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     serve(host="0.0.0.0", port=9999, engine=server_engine, data_dir=data_dir, insecure=True)
@@ -265,7 +290,10 @@ def test_serve_exposed_with_keys_or_insecure(
     serve(host="0.0.0.0", engine=server_engine, data_dir=data_dir)
     serve(engine=server_engine, data_dir=data_dir, max_nodes=5)
     assert [(c["host"], c["port"]) for c in fake_uvicorn] == [
-        ("0.0.0.0", 9999), ("0.0.0.0", 8000), ("127.0.0.1", 8000)]
+        ("0.0.0.0", 9999),
+        ("0.0.0.0", 8000),
+        ("127.0.0.1", 8000),
+    ]
     with TestClient(fake_uvicorn[1]["app"]) as client:
         assert client.get("/tools").status_code == 401
     with TestClient(fake_uvicorn[2]["app"]) as client:

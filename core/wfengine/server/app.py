@@ -84,9 +84,10 @@ def create_app(
     )
     app.state.wfengine = ctx
     install_error_handlers(app)
+    # routes are matched in order: the hot ``POST /graph/run`` is first (see routes_runs)
+    app.include_router(routes_runs.router)
     app.include_router(routes_info.router)
     app.include_router(routes_graphs.router)
-    app.include_router(routes_runs.router)
     app.include_router(websocket.router)
     # added last = outermost: the key is checked before any byte of the body is read
     app.add_middleware(BodyLimitMiddleware, max_bytes=bounds.max_body_bytes)

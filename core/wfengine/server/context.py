@@ -47,8 +47,9 @@ class ServerContext:
             self._known_graphs.add(graph_id)
 
 
-def context(request: Request) -> ServerContext:
-    """The dependency giving an HTTP endpoint its :class:`ServerContext`."""
+async def context(request: Request) -> ServerContext:
+    """The dependency giving an HTTP endpoint its :class:`ServerContext` (``async``, so
+    FastAPI calls it on the event loop instead of sending it to a worker thread)."""
     ctx: ServerContext = request.app.state.wfengine
     return ctx
 

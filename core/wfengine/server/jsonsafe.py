@@ -7,11 +7,14 @@ must never fail with a 500 because of it, so such values are shown as text inste
 from __future__ import annotations
 
 import enum
+import json
 import math
 from collections.abc import Mapping
 from datetime import date, datetime, time
 from pathlib import PurePath
 from typing import Any
+
+from starlette.responses import JSONResponse
 
 MAX_DEPTH = 64
 """Nesting deeper than this (or a cycle) is cut off and shown as text."""
@@ -67,3 +70,15 @@ def _text(value: Any, fallback: str | None = None) -> str:
     except Exception:
         return f"<unrepresentable {type(value).__name__}>"
     return text if len(text) <= MAX_REPR else text[:MAX_REPR] + "...(cut)"
+
+
+class SafeJSONResponse(JSONResponse):
+    """A JSON response that never fails on its content: plain data is encoded directly (the
+    fast path), anything else goes through :func:`jsonable` first."""
+
+    def render(self, content: Any) -> bytes:
+        try:
+            text = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        except (TypeError, ValueError):
+            text = json.dumps(jsonable(content), ensure_ascii=False, separators=(",", ":"))
+        return text.encode("utf-8")

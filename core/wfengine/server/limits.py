@@ -69,11 +69,19 @@ class ServerLimits:
                 details={"where": where, "limit": self.max_steps, "actual": max_steps},
             )
 
-    def check_state(self, state: Mapping[str, Any], where: str) -> None:
-        """Refuse a state larger than :attr:`max_state_bytes` as JSON."""
-        if not state:
+    def check_state(
+        self, state: Mapping[str, Any], where: str, body_bytes: int | None = None
+    ) -> None:
+        """Refuse a state larger than :attr:`max_state_bytes` as JSON.
+
+        ``body_bytes``: the size of the request body it came in, when known; a body within
+        the limit cannot hold a state beyond it, so the state is not measured then.
+        """
+        if not state or (body_bytes is not None and body_bytes <= self.max_state_bytes):
             return
-        size = len(json.dumps(state, separators=(",", ":")))
+        size = len(
+            json.dumps(state, ensure_ascii=False, separators=(",", ":"), default=repr).encode()
+        )
         if size > self.max_state_bytes:
             raise ApiError(
                 413,

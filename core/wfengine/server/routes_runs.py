@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from ..errors import WorkflowError
 from ..run import RunStatus, WorkflowRun
 from .context import ServerContext, context
 from .errors import ApiError
-from .jsonsafe import jsonable
+from .jsonsafe import SafeJSONResponse, jsonable
 from .models import (
     CancelResult,
     ErrorResponse,
@@ -32,18 +32,19 @@ _ACCEPTED = {202: {"model": RunAccepted, "description": "Running in the backgrou
 
 
 @router.post("/graph/run", response_model=RunResult, responses=_ACCEPTED)
-def run_graph(body: RunRequest, ctx: Ctx) -> Any:
+def run_graph(body: RunRequest, request: Request) -> Any:
     """Run a stored graph or registered workflow: to its end (``wait: true``), or in the
     background (``wait: false``, answered ``202`` at once)."""
+    ctx: ServerContext = request.app.state.wfengine  # not Depends: this is the hot path
     ctx.runnable(body.graph_id)
     ctx.limits.check_max_steps(body.max_steps)
     state = ctx.paths.state(body.initial_state, "initial_state")
-    ctx.limits.check_state(state, "initial_state")
+    ctx.limits.check_state(state, "initial_state", body_bytes=_content_length(request))
     if body.wait:
         run = ctx.engine.run(
             body.graph_id, state, max_steps=body.max_steps, interrupt_before=body.interrupt_before
         )
-        return RunResult.of(run)
+        return SafeJSONResponse(RunResult.data(run))
     run = ctx.runs.start(
         body.graph_id, state, max_steps=body.max_steps, interrupt_before=body.interrupt_before
     )
@@ -111,7 +112,8 @@ def resume_run(run_id: str, ctx: Ctx, body: ResumeRequest | None = None) -> Any:
         ctx.runnable(run.graph_id)
         try:
             if body.wait:
-                return RunResult.of(ctx.engine.resume(run_id, patch, max_steps=body.max_steps))
+                run = ctx.engine.resume(run_id, patch, max_steps=body.max_steps)
+                return SafeJSONResponse(RunResult.data(run))
             return _accepted(ctx.runs.resume(run_id, patch, max_steps=body.max_steps))
         except WorkflowError as exc:
             if type(exc) is WorkflowError:  # "still running in this process", ...
@@ -141,6 +143,13 @@ def cancel_run(run_id: str, ctx: Ctx) -> CancelResult:
         )
     run = ctx.engine.cancel(run_id)
     return CancelResult(run_id=run_id, status=run.status, cancel_requested=True)
+
+
+def _content_length(request: Request) -> int | None:
+    try:
+        return int(request.headers["content-length"])
+    except (KeyError, ValueError):
+        return None
 
 
 def _get_run(ctx: ServerContext, run_id: str) -> WorkflowRun:
