@@ -130,10 +130,9 @@ def test_a_failing_write_fails_the_run_clearly_and_it_resumes(tmp_path: Path) ->
         resumed = eng.resume(run.run_id, graph=graph)  # the fault has passed
         assert resumed.status == RunStatus.COMPLETED and resumed.step == 12
 
+    with open_engine("memory://") as memory:
+        reference = memory.run(counting_loop(tmp_path / "ref.txt", steps=12), initial_state())
     with open_engine(f"sqlite:///{tmp_path}/f.db") as fresh:
-        reference = open_engine("memory://").run(
-            counting_loop(tmp_path / "ref.txt", steps=12), initial_state()
-        )
         assert fresh.get_run(run.run_id).state == reference.state
     lines = effects.read_text().split()
     calls = [int(n) for n in lines[::2]]
