@@ -320,8 +320,26 @@ class Engine:
         executor, run = self.start(
             target, state, max_steps=max_steps, interrupt_before=interrupt_before
         )
+        yield from self.stream_run(executor, run)
+
+    def stream_run(self, executor: WorkflowExecutor, run: WorkflowRun) -> Iterator[Event]:
+        """Drive a run prepared by :meth:`start` or :meth:`prepare_resume` in a worker thread,
+        yielding its events; the engine knows it is running meanwhile (so :meth:`cancel`
+        reaches it). Closing the iterator early cancels the run before its next step."""
         with self._tracking(run):
             yield from executor.stream(run=run)
+
+    def stream_resume(
+        self,
+        run_id: str,
+        state_patch: Mapping[str, Any] | None = None,
+        *,
+        graph: GraphTarget | None = None,
+        max_steps: int | None = None,
+    ) -> Iterator[Event]:
+        """:meth:`resume`, yielding the events as they happen."""
+        executor, run = self.prepare_resume(run_id, state_patch, graph=graph, max_steps=max_steps)
+        yield from self.stream_run(executor, run)
 
     async def astream(
         self,

@@ -94,7 +94,7 @@ def follow(
     display = None if (as_json or quiet) else LiveDisplay(nodes=executor.graph.nodes)
     interrupt = _CancelOnCtrlC(run)
     with interrupt:
-        for event in executor.stream(run=run):
+        for event in app.storage_engine().stream_run(executor, run):
             if interrupt.fresh():
                 _say_cancelling(display)
             if display is not None:
