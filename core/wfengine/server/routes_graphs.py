@@ -61,8 +61,8 @@ def create_graph(
         name=graph.name,
         nodes=list(graph.nodes),
         edges=[
-            EdgeOut(
-                **{
+            EdgeOut.model_validate(
+                {
                     "from": list(e.sources),
                     "to": e.target,
                     "condition": e.label

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 
@@ -23,7 +23,7 @@ router = APIRouter(tags=["engine"])
 Ctx = Annotated[ServerContext, Depends(context)]
 
 
-def _entries(registry: Registry[object]) -> list[RegistryEntryOut]:
+def _entries(registry: Registry[Any]) -> list[RegistryEntryOut]:
     return [RegistryEntryOut(**entry.to_dict()) for entry in registry.entries()]
 
 

@@ -28,7 +28,9 @@ from .models import (
 
 router = APIRouter(tags=["runs"])
 Ctx = Annotated[ServerContext, Depends(context)]
-_ACCEPTED = {202: {"model": RunAccepted, "description": "Running in the background"}}
+_ACCEPTED: dict[int | str, dict[str, Any]] = {
+    202: {"model": RunAccepted, "description": "Running in the background"}
+}
 
 
 @router.post("/graph/run", response_model=RunResult, responses=_ACCEPTED)

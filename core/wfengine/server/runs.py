@@ -154,7 +154,7 @@ class RunManager:
         """Resume a run in the background (the caller holds :meth:`reserve`)."""
         self._check_capacity()
         executor, run = self.engine.prepare_resume(run_id, state_patch, max_steps=max_steps)
-        events = executor.stream(run=run)
+        events = self.engine.stream_run(executor, run)
         first = next(events)
         return self._follow(run, first, events)
 
