@@ -9,14 +9,13 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-import wfengine_dataquality.plugin as dataquality_plugin
-import wfengine_sqlite.plugin as sqlite_plugin
-from fastapi.testclient import TestClient
 from wfengine import Engine, hookimpl
-from wfengine.server import create_app
+
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -47,6 +46,13 @@ def data_dir(tmp_path: Path) -> Path:
 @contextmanager
 def server(db: Path, data_dir: Path) -> Iterator[TestClient]:
     """A server over the store in ``db``; leaving the block stops it and closes the store."""
+    # imported here: under tox -e bare (no plugins, no server extra) this module is still
+    # collected, then deselected
+    import wfengine_dataquality.plugin as dataquality_plugin
+    import wfengine_sqlite.plugin as sqlite_plugin
+    from fastapi.testclient import TestClient
+    from wfengine.server import create_app
+
     engine = Engine(
         plugins=[sqlite_plugin, dataquality_plugin, Tools()],
         load_entrypoints=False,

@@ -7,10 +7,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 from server_helpers import GATES, ServerTestPlugin
 from wfengine import Engine
-from wfengine.server import create_app
+
+try:
+    from fastapi.testclient import TestClient
+    from wfengine.server import create_app
+except ImportError:  # the server extra is not installed (tox -e bare)
+    SERVER_EXTRA = False
+else:
+    SERVER_EXTRA = True
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool:
+    """Without the server extra, and with server tests deselected (``-m "not server"``), do
+    not import these modules at all; if they were selected, their imports fail loudly."""
+    return not SERVER_EXTRA and "not server" in (config.getoption("markexpr") or "")
 
 
 @pytest.fixture(autouse=True)

@@ -6,10 +6,12 @@ import math
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi.testclient import TestClient
 from wfengine import END, Graph, hookimpl
+
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
 
 GATES: dict[str, threading.Event] = {}
 """Events a ``t.gate`` node waits on, by name: tests open them to let a run go on."""
