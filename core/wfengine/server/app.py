@@ -89,9 +89,8 @@ def create_app(
     app.include_router(routes_info.router)
     app.include_router(routes_graphs.router)
     app.include_router(websocket.router)
-    # added last = outermost: the key is checked before any byte of the body is read
     app.add_middleware(BodyLimitMiddleware, max_bytes=bounds.max_body_bytes)
     keys = resolve_api_keys(api_keys)
-    if keys:
+    if keys:  # added last, so outermost: no byte of the body is read before the key is checked
         app.add_middleware(ApiKeyMiddleware, keys=keys)
     return app

@@ -200,7 +200,7 @@ class RunStateOut(BaseModel):
             graph_id=run.graph_id,
             status=run.status,
             current_nodes=list(run.next_nodes),
-            state=jsonable(run.state),
+            state=jsonable(dict(run.state)),  # a snapshot: a running run changes it
             visited_nodes=list(run.visited_nodes),
             step=run.step,
             error=jsonable(run.error),
@@ -245,7 +245,7 @@ class CancelResult(BaseModel):
 
 def log_entries(run: WorkflowRun) -> list[LogEntryOut]:
     """The run's log entries as response models."""
-    return [LogEntryOut(**jsonable(entry.to_dict())) for entry in run.logs]
+    return [LogEntryOut(**jsonable(entry.to_dict())) for entry in list(run.logs)]
 
 
 # -- registries ------------------------------------------------------------------------------

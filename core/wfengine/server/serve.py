@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 import os
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -11,8 +11,6 @@ from ..engine import Engine
 from .app import create_app
 from .errors import InsecureServerError
 from .security import API_KEYS_ENV, is_loopback, resolve_api_keys
-
-log = logging.getLogger("wfengine.server")
 
 
 def serve(
@@ -52,13 +50,11 @@ def serve(
     root = Path(data_dir if data_dir is not None else os.getcwd()).resolve()
     try:
         app = create_app(engine, data_dir=root, api_keys=keys, **limits)
-        log.warning(
-            "wfengine API on http://%s:%s (store %s, data dir %s, API keys %s)",
-            host,
-            port,
-            engine.store_url,
-            root,
-            "required" if keys else "off",
+        auth = "required" if keys else "off"
+        print(
+            f"wfengine API on http://{host}:{port} (store {engine.store_url}, data dir {root}, "
+            f"API keys {auth})",
+            file=sys.stderr,
         )
         uvicorn.run(app, host=host, port=port, log_level=log_level)
     finally:
