@@ -18,7 +18,12 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .errors import SchemaVersionError, StoreURLError, UnstorableValueError
+    from .errors import (
+        InvalidQueryError,
+        SchemaVersionError,
+        StoreURLError,
+        UnstorableValueError,
+    )
     from .location import default_url, parse_url
     from .store import SQLiteStore
 
@@ -28,12 +33,14 @@ _LAZY = {
     "SQLiteStore": ".store",
     "default_url": ".location",
     "parse_url": ".location",
+    "InvalidQueryError": ".errors",
     "SchemaVersionError": ".errors",
     "StoreURLError": ".errors",
     "UnstorableValueError": ".errors",
 }
 
 __all__ = [
+    "InvalidQueryError",
     "SQLiteStore",
     "SchemaVersionError",
     "StoreURLError",

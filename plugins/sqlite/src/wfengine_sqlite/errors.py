@@ -29,3 +29,8 @@ class SchemaVersionError(StoreError):
 
 class StoreURLError(StoreError, ValueError):
     """A ``sqlite:`` store URL is malformed or names an unusable location or option."""
+
+
+class InvalidQueryError(StoreError, ValueError):
+    """A bad argument to a query: a ``list_runs`` cursor this store did not issue, a limit
+    below 1 (a ``ValueError`` too, so callers that check arguments catch it)."""

@@ -31,6 +31,7 @@ from wfengine.storage import select_prunable
 
 from .codec import _dumps, _Unstorable, decode, encode, to_data
 from .database import _is_busy
+from .errors import InvalidQueryError
 from .history import History
 from .schema import INSERT_SNAPSHOT, INSERT_STEP, RUN_COLUMNS, UPSERT_RUN
 
@@ -280,7 +281,7 @@ class SQLiteStore(History):
         sql += " ORDER BY created DESC, run_id DESC"
         if limit is not None:
             if limit < 1:
-                raise StoreError(f"limit must be at least 1, got {limit}")
+                raise InvalidQueryError(f"limit must be at least 1, got {limit}")
             sql += " LIMIT ?"
             args.append(limit + 1)
         with self._reading("list runs") as conn:
@@ -431,6 +432,6 @@ def _parse_cursor(cursor: str) -> tuple[float, str]:
             raise ValueError
         return float(created), run_id
     except ValueError:
-        raise StoreError(
+        raise InvalidQueryError(
             f"invalid list_runs cursor {cursor!r}; pass back the cursor a previous call returned"
         ) from None
