@@ -55,6 +55,11 @@ def _conversion(rule: Mapping[str, Any], dtype: pl.DataType) -> pl.Expr | None:
     return None
 
 
+def col_name(rule: Mapping[str, Any]) -> str:
+    """The column a (non-unique) rule is about."""
+    return str(rule["column"])
+
+
 def _text(expr: pl.Expr) -> pl.Expr:
     return expr.cast(pl.String).fill_null("null")
 
@@ -82,7 +87,11 @@ def _check(
         if dtype != pl.String:  # already converted: nothing left to check
             return None
         what = f"' is not a valid {rule['format']}"
-        mask = formats.malformed(column, rule) if rule["format"] == "email" else value.is_null()
+        mask = (
+            formats.malformed(col_name(rule), rule)
+            if rule["format"] == "email"
+            else value.is_null()
+        )
         return col.is_not_null() & mask, pl.concat_str(
             pl.lit(f"{column}: '"), _text(col), pl.lit(what)
         )
@@ -274,7 +283,7 @@ def apply_rules(state: Mapping[str, Any], **params: Any) -> dict[str, Any]:
         {**rule, "round": at_round, "affected": n}
         for rule, n in zip(rules, result.affected, strict=True)
     ]
-    return jsonable(
+    update: dict[str, Any] = jsonable(
         {
             "data_path": data_path,
             "round": at_round,
@@ -284,3 +293,4 @@ def apply_rules(state: Mapping[str, Any], **params: Any) -> dict[str, Any]:
             "duplicates_paths": [*(state.get("duplicates_paths") or []), d_path],
         }
     )
+    return update

@@ -26,7 +26,7 @@ kind                what is counted
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import polars as pl
@@ -219,7 +219,7 @@ def detect_frame(
     return jsonable(findings)  # type: ignore[no-any-return]
 
 
-def anomaly_count(findings: list[Mapping[str, Any]]) -> int:
+def anomaly_count(findings: Sequence[Mapping[str, Any]]) -> int:
     """The sum of the counts of actionable findings."""
     return sum(int(f["count"]) for f in findings if f.get("actionable"))
 

@@ -9,6 +9,7 @@ the malformed values always covers every row.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import polars as pl
@@ -45,7 +46,7 @@ def infer_format(series: pl.Series, min_share: float = 0.8) -> dict[str, Any] | 
         return {"format": "number", "dtype": "Int64" if integral else "Float64"}
     best: tuple[int, str] = (0, "")
     for pattern in DATE_PATTERNS:
-        hits = values.str.to_date(pattern, strict=False).is_not_null().sum()
+        hits = int(values.str.to_date(pattern, strict=False).is_not_null().sum())
         if hits > best[0]:
             best = (hits, pattern)
     if best[0] >= need:
@@ -55,7 +56,7 @@ def infer_format(series: pl.Series, min_share: float = 0.8) -> dict[str, Any] | 
     return None
 
 
-def parse(column: str, fmt: dict[str, Any]) -> pl.Expr:
+def parse(column: str, fmt: Mapping[str, Any]) -> pl.Expr:
     """The column's values in their format's type (null where a value does not fit).
 
     E-mail addresses stay text, and are null where they do not look like one.
@@ -71,6 +72,6 @@ def parse(column: str, fmt: dict[str, Any]) -> pl.Expr:
     raise ValueError(f"unknown format {kind!r}")
 
 
-def malformed(column: str, fmt: dict[str, Any]) -> pl.Expr:
+def malformed(column: str, fmt: Mapping[str, Any]) -> pl.Expr:
     """True where a non-null value does not fit the format."""
     return pl.col(column).is_not_null() & parse(column, fmt).is_null()

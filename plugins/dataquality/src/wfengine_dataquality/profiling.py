@@ -127,7 +127,8 @@ def profile_frame(frame: pl.DataFrame, max_categories: int = MAX_CATEGORIES) -> 
         if kind == "string":
             info["format"] = fmt
         columns[name] = info
-    return jsonable({"rows": frame.height, "columns": columns})
+    result: dict[str, Any] = jsonable({"rows": frame.height, "columns": columns})
+    return result
 
 
 def profile(state: Mapping[str, Any], **params: Any) -> dict[str, Any]:

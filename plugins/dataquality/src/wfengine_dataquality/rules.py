@@ -165,7 +165,7 @@ def build_rules(
     for f in findings:
         if not f.get("actionable"):
             continue
-        kind, column = f["kind"], f.get("column")
+        kind, column = f["kind"], str(f.get("column") or "")
         note = f.get("message", "")
         rule: dict[str, Any]
         if kind == "duplicate":
