@@ -303,3 +303,44 @@ def test_a_failed_run_resumes_where_it_stopped(
     assert resumed.status == "completed"
     assert resumed.visited_nodes[-2:] == ["detect", "report"]
     assert _sha256(resumed.state["outputs"]["clean_csv"]) == CLEAN_CSV_SHA256
+
+
+def test_report_and_rules_are_rerunnable(
+    tmp_path: Path, customers: tuple[Path, dict[str, Any]], workflow: Workflow
+) -> None:
+    from wfengine_dataquality import generate_rules, report
+
+    state = workflow({"source": str(customers[0]), "output_dir": str(tmp_path)})
+    files = {k: Path(v).read_bytes() for k, v in state["outputs"].items()}
+    assert report(state) == {"outputs": state["outputs"], "accounting": state["accounting"]}
+    assert {k: Path(v).read_bytes() for k, v in state["outputs"].items()} == files
+    assert generate_rules(state) == generate_rules(state)
+
+
+def test_resume_from_a_sqlite_checkpoint_in_a_new_engine(
+    tmp_path: Path, customers: tuple[Path, dict[str, Any]]
+) -> None:
+    sqlite_plugin = pytest.importorskip("wfengine_sqlite.plugin")
+    store = f"sqlite:///{tmp_path / 'runs.db'}"
+    graph = create_data_quality_pipeline()
+    real = graph.nodes["apply"].func
+
+    def crash(state: Any, **params: Any) -> Any:
+        raise OSError("the machine went down")
+
+    graph.nodes["apply"].func = crash
+    first = Engine(load_entrypoints=False, plugins=[dq_plugin, sqlite_plugin], store=store)
+    run = first.run(graph, {"source": str(customers[0]), "output_dir": str(tmp_path / "out")})
+    assert run.status == "failed"
+    first.close()
+
+    frame_cache.clear()
+    graph.nodes["apply"].func = real
+    second = Engine(load_entrypoints=False, plugins=[dq_plugin, sqlite_plugin], store=store)
+    try:
+        resumed = second.resume(run.run_id, graph=graph)
+    finally:
+        second.close()
+    assert resumed.status == "completed", resumed.error
+    assert resumed.visited_nodes.count("apply") == 1
+    assert _sha256(resumed.state["outputs"]["clean_csv"]) == CLEAN_CSV_SHA256
