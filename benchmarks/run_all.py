@@ -1,7 +1,7 @@
 """Run every benchmark script in this folder, one process each, and print their figures.
 
-    python benchmarks/run_all.py            # all of them
-    python benchmarks/run_all.py engine     # only bench_engine.py
+python benchmarks/run_all.py            # all of them
+python benchmarks/run_all.py engine     # only bench_engine.py
 """
 
 from __future__ import annotations

@@ -398,8 +398,6 @@ class Execution:
         self.emit(self.run, Event(kind, self.run.run_id, step, node, data, state=state, exc=exc))
 
 
-
-
 def _filtered(
     update: Mapping[str, Any] | None, state: Mapping[str, Any], reducers: Mapping[str, Any]
 ) -> dict[str, Any]:
