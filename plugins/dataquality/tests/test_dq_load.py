@@ -17,8 +17,8 @@ def _load(tmp_path: Path, **state: object) -> dict[str, object]:
 
 
 def test_csv_types_are_inferred_over_the_whole_file(tmp_path: Path) -> None:
-    # An int column that turns float after 5,000 rows, a bool column, ISO dates, text late.
-    n = 6000
+    # Past the 10,000 rows polars types from: an int column turning float, text in numbers.
+    n = 12_000
     frame = pl.DataFrame(
         {
             "late_float": [str(i) for i in range(n - 1)] + ["1.5"],
@@ -41,6 +41,10 @@ def test_csv_types_are_inferred_over_the_whole_file(tmp_path: Path) -> None:
         "ts": "Datetime",
         "empty": "String",
     }
+    early = tmp_path / "early.csv"
+    frame.head(20).write_csv(early)
+    typed = load({"source": str(early), "output_dir": str(tmp_path / "early")})["schema"]
+    assert typed["late_text"] == "Int64"
     data = read_frame(update["data_path"], "test")
     assert data.columns[0] == "_row"
     assert data.get_column("_row").to_list()[:3] == [1, 2, 3]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -264,13 +265,17 @@ def apply_rules(state: Mapping[str, Any], **params: Any) -> dict[str, Any]:
     at_round = int(state.get("round", 0)) + 1
     result = apply_rules_frame(frame, rules, at_round)
 
-    data_path = write_frame(result.clean, work_path(output_dir, f"data-r{at_round}.parquet"))
-    q_path = write_frame(
-        result.quarantine, work_path(output_dir, f"quarantine-r{at_round}.parquet"), cache=False
-    )
-    d_path = write_frame(
-        result.duplicates, work_path(output_dir, f"duplicates-r{at_round}.parquet"), cache=False
-    )
+    with ThreadPoolExecutor(2, thread_name_prefix="dq-apply") as pool:
+        data = pool.submit(
+            write_frame, result.clean, work_path(output_dir, f"data-r{at_round}.parquet")
+        )
+        q_path = write_frame(
+            result.quarantine, work_path(output_dir, f"quarantine-r{at_round}.parquet"), cache=False
+        )
+        d_path = write_frame(
+            result.duplicates, work_path(output_dir, f"duplicates-r{at_round}.parquet"), cache=False
+        )
+        data_path = data.result()
     before = dict(state.get("accounting") or {})
     input_rows = before.get("input_rows", frame.height)
     accounting = {

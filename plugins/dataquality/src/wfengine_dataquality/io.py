@@ -110,9 +110,7 @@ def read_source(source: str | os.PathLike[str], tool: str = "dq.load") -> pl.Dat
         raise DataQualityError(f"{where} is empty")
     try:
         if kind == "csv":
-            # Read as text and infer types over every value: polars' own whole-file
-            # inference (infer_schema_length=None) is several times slower.
-            frame = infer_types(pl.read_csv(path, infer_schema=False), dates_only=False)
+            frame = infer_types(_read_csv(path), dates_only=False)
         elif kind == "parquet":
             frame = pl.read_parquet(path)
         elif kind == "ndjson":
@@ -130,6 +128,20 @@ def read_source(source: str | os.PathLike[str], tool: str = "dq.load") -> pl.Dat
         raise DataQualityError(f"{where} is empty (no data rows)")
     check_flat(frame, where)
     return frame
+
+
+def _read_csv(path: Path) -> pl.DataFrame:
+    """Read a CSV; with :func:`infer_types` after it, every column's type fits every value.
+
+    polars' own whole-file inference (``infer_schema_length=None``) is several times slower
+    than this: the parser types columns from the first rows and fails on any later value
+    that does not fit, in which case everything is read as text; either way the text
+    columns are then checked over every value by :func:`infer_types`.
+    """
+    try:
+        return pl.read_csv(path, infer_schema_length=10_000)
+    except pl.exceptions.ComputeError:
+        return pl.read_csv(path, infer_schema=False)
 
 
 def frame_from_rows(rows: Any, tool: str = "dq.load") -> pl.DataFrame:
