@@ -69,14 +69,12 @@ def free_port() -> int:
 
 
 def serve(port: int) -> None:
-    """The server process: one engine, one app, uvicorn on loopback."""
-    import uvicorn
+    """The server process: what ``wf serve`` runs, with the benchmark's tools."""
     from wfengine import Engine
-    from wfengine.server import create_app
+    from wfengine.server import serve
 
     engine = Engine(plugins=[BenchPlugin()], load_entrypoints=False, store="memory://")
-    app = create_app(engine, max_active_runs=64)
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    serve(host="127.0.0.1", port=port, engine=engine, log_level="warning", access_log=False)
 
 
 def request_bytes(method: str, path: str, body: bytes = b"") -> bytes:

@@ -70,7 +70,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
-        ctx.runs.shutdown()
+        ctx.close()
 
     from .. import __version__
     from . import routes_graphs, routes_info, routes_runs, websocket

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from fastapi import Request, WebSocket
 
@@ -12,6 +17,8 @@ from .errors import ApiError
 from .limits import ServerLimits
 from .paths import PathConfiner
 from .runs import RunManager
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -24,6 +31,29 @@ class ServerContext:
     runs: RunManager
     _known_graphs: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _pool: ThreadPoolExecutor | None = None
+
+    async def in_thread(self, func: Callable[..., T], *args: Any) -> T:
+        """``func(*args)`` on one of the server's run threads (at most
+        ``limits.run_threads``; more calls wait their turn)."""
+        pool = self._pool
+        if pool is None:
+            with self._lock:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(
+                        self.limits.run_threads, thread_name_prefix="wfengine-server"
+                    )
+                pool = self._pool
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(pool, functools.partial(func, *args))
+
+    def close(self) -> None:
+        """Cancel background runs, then let the run threads go (the app shuts down)."""
+        self.runs.shutdown()
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False)
 
     def runnable(self, graph_id: str) -> None:
         """Refuse (404) anything but a registered workflow or a stored graph id.

@@ -28,6 +28,8 @@ class ServerLimits:
     """Highest step limit a run may ask for, in the request or in its spec (422)."""
     max_active_runs: int = 64
     """Most background runs going on at once (429)."""
+    run_threads: int = 32
+    """Threads running ``wait: true`` runs; when all are busy, more requests wait."""
     max_events_per_run: int = 10_000
     """Events kept per run for its WebSocket; later ones are dropped, the last always kept."""
     finished_runs_kept: int = 256

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from ..errors import WorkflowError
 from ..run import RunStatus, WorkflowRun
@@ -34,14 +34,20 @@ _ACCEPTED: dict[int | str, dict[str, Any]] = {
 
 
 @router.post("/graph/run", response_model=RunResult, responses=_ACCEPTED)
-def run_graph(body: RunRequest, request: Request) -> Any:
+async def run_graph(body: RunRequest, request: Request) -> Any:
     """Run a stored graph or registered workflow: to its end (``wait: true``), or in the
     background (``wait: false``, answered ``202`` at once)."""
-    ctx: ServerContext = request.app.state.wfengine  # not Depends: this is the hot path
+    # The hot path: no Depends, and one hop to the server's run threads (cheaper than
+    # FastAPI's thread pool for a sync endpoint); the work itself is in _run_graph.
+    ctx: ServerContext = request.app.state.wfengine
+    return await ctx.in_thread(_run_graph, ctx, body, _content_length(request))
+
+
+def _run_graph(ctx: ServerContext, body: RunRequest, body_bytes: int | None) -> Response:
     ctx.runnable(body.graph_id)
     ctx.limits.check_max_steps(body.max_steps)
     state = ctx.paths.state(body.initial_state, "initial_state")
-    ctx.limits.check_state(state, "initial_state", body_bytes=_content_length(request))
+    ctx.limits.check_state(state, "initial_state", body_bytes=body_bytes)
     if body.wait:
         run = ctx.engine.run(
             body.graph_id, state, max_steps=body.max_steps, interrupt_before=body.interrupt_before

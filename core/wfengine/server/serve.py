@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from collections.abc import Iterable
@@ -23,6 +24,7 @@ def serve(
     api_keys: Iterable[str] | str | None = None,
     engine: Engine | None = None,
     log_level: str = "info",
+    access_log: bool = True,
     **limits: int,
 ) -> None:
     """Serve the REST API until interrupted.
@@ -30,8 +32,9 @@ def serve(
     Listening beyond loopback without API keys (``api_keys`` or ``WFENGINE_API_KEYS``) is
     refused with :class:`InsecureServerError` unless ``insecure=True``. ``store`` is a store
     URL (default: ``WFENGINE_STORE``, else the engine's default); ``data_dir`` confines the
-    file paths requests may name (default: the current directory); ``limits`` are
-    :class:`~wfengine.server.limits.ServerLimits` fields.
+    file paths requests may name (default: the current directory); ``log_level`` and
+    ``access_log`` go to uvicorn; ``limits`` are :class:`~wfengine.server.limits.ServerLimits`
+    fields.
     """
     keys = resolve_api_keys(api_keys)
     if not keys and not insecure and not is_loopback(host):
@@ -56,7 +59,9 @@ def serve(
             f"API keys {auth})",
             file=sys.stderr,
         )
-        uvicorn.run(app, host=host, port=port, log_level=log_level)
+        # what exists now lives as long as the process: keep it out of full GC passes
+        gc.freeze()
+        uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=access_log)
     finally:
         if own:
             engine.close()
