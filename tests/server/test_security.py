@@ -262,8 +262,11 @@ def test_non_loopback_hosts(host: str) -> None:
 
 @pytest.fixture
 def fake_uvicorn(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    import gc
+
     import uvicorn
 
+    monkeypatch.setattr(gc, "freeze", lambda: None)  # not for the test process
     calls: list[dict[str, Any]] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append({"app": app, **kw}))
     return calls
