@@ -194,16 +194,22 @@ def apply_rules_frame(frame: pl.DataFrame, rules: list[dict[str, Any]], at_round
             separator="; ",
             ignore_nulls=True,
         )
-        quarantine = marked.filter(failed).select(
-            pl.col(ROW),
-            *(pl.col(c).cast(pl.String) for c in columns),
-            pl.lit(at_round, dtype=pl.Int64).alias(ROUND),
-            reason.alias(REASON),
+        # Lazy, so that only the columns kept are filtered.
+        quarantine = (
+            marked.lazy()
+            .filter(failed)
+            .select(
+                pl.col(ROW),
+                *(pl.col(c).cast(pl.String) for c in columns),
+                pl.lit(at_round, dtype=pl.Int64).alias(ROUND),
+                reason.alias(REASON),
+            )
+            .collect()
         )
-        clean = marked.filter(~failed)
+        kept = marked.lazy().filter(~failed)
     else:
-        clean, quarantine = marked, quarantine_schema(frame)
-    clean = clean.select(ROW, *(value(c).alias(c) for c in columns))
+        kept, quarantine = marked.lazy(), quarantine_schema(frame)
+    clean = kept.select(ROW, *(value(c).alias(c) for c in columns)).collect()
     for i, rule in enumerate(rules):
         if rule["kind"] == "range" and rule["action"] == "clip":
             col = pl.col(rule["column"])

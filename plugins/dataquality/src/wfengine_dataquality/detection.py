@@ -49,10 +49,12 @@ def duplicate_rows(frame: pl.DataFrame, columns: list[str] | None = None) -> pl.
     collision can never drop a row.
     """
     columns = columns or [c for c in frame.columns if c != ROW]
-    candidates = frame.select(columns).hash_rows().is_duplicated()
-    if not candidates.any():
+    hashes = frame.select(columns).hash_rows()
+    ordered = hashes.sort()  # sorting 64-bit ints beats a hash table here
+    repeated = ordered.filter(ordered == ordered.shift(1))
+    if repeated.len() == 0:
         return pl.Series(ROW, [], dtype=frame.schema[ROW])
-    subset = frame.filter(candidates)
+    subset = frame.filter(hashes.is_in(repeated.unique().implode()))
     return subset.filter(~pl.struct(columns).is_first_distinct()).get_column(ROW)
 
 
