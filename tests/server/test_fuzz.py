@@ -6,9 +6,9 @@ stored graph and a registered workflow to hit.
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
-import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from server_helpers import COUNTER, ServerTestPlugin
@@ -16,16 +16,15 @@ from wfengine import Engine
 from wfengine.server import create_app
 
 
-@pytest.fixture(scope="module")
-def fuzz_schema(tmp_path_factory: pytest.TempPathFactory) -> schemathesis.BaseSchema:
-    data_dir: Path = tmp_path_factory.mktemp("fuzz-data")
+def _app() -> object:
+    data_dir = Path(tempfile.mkdtemp(prefix="wfengine-fuzz-"))
     engine = Engine(plugins=[ServerTestPlugin()], load_entrypoints=False, store="memory://")
     engine.save_graph(COUNTER, "counter")
-    app = create_app(engine, data_dir=data_dir, max_active_runs=4, max_steps=100)
-    return schemathesis.openapi.from_asgi("/openapi.json", app)
+    return create_app(engine, data_dir=data_dir, max_active_runs=4, max_steps=100)
 
 
-schema = schemathesis.pytest.from_fixture("fuzz_schema")
+# built at import (not from a fixture): schemathesis' lazy fixture loading breaks on newer pytest
+schema = schemathesis.openapi.from_asgi("/openapi.json", _app())
 
 
 @schema.parametrize()
