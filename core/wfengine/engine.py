@@ -139,6 +139,7 @@ class Engine:
                     report_failure(failure)
             registry.current_plugin = "<direct>"
         self._emit = lifecycle_dispatcher(self.pm)
+        self._built_workflows: dict[str, Graph] = {}
         self._executors = weakref.WeakKeyDictionary()
 
     def plugins(self) -> list[PluginInfo]:
@@ -223,7 +224,11 @@ class Engine:
             return graph.name, graph
         name = os.fspath(target)
         if name in self.workflows:
-            return name, self.workflows.build(name)
+            with self._lock:  # build each workflow once per engine: its executor is reused
+                built = self._built_workflows.get(name)
+                if built is None:
+                    built = self._built_workflows[name] = self.workflows.build(name)
+            return name, built
         with self._lock:
             known = self._graphs.get(name)
         if known is not None:
