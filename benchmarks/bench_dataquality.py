@@ -96,6 +96,16 @@ def _detect(df: pl.DataFrame, stats: dict[str, Any]) -> dict[str, Any]:
         "email": lambda c: pl.when(pl.col(c).str.contains(EMAIL)).then(pl.col(c)),
     }
     values = {c: parsed[f](c) for c, f in fmts.items()}
+    numeric = {
+        name: values[name] if fmts.get(name) == "int" else pl.col(name)
+        for name, dtype in df.schema.items()
+        if name != "_row" and (fmts.get(name) == "int" or dtype.is_numeric())
+    }
+    quartiles = df.select(e.quantile([0.25, 0.75]).alias(n) for n, e in numeric.items()).row(0)
+    fences = {
+        n: (q[0] - 1.5 * (q[1] - q[0]), q[1] + 1.5 * (q[1] - q[0]))
+        for n, q in zip(numeric, quartiles, strict=True)
+    }
     bad: dict[str, pl.Expr] = {}
     fills: dict[str, Any] = {}
     for name, dtype in df.schema.items():
@@ -108,11 +118,9 @@ def _detect(df: pl.DataFrame, stats: dict[str, Any]) -> dict[str, Any]:
             top = stats[f"{name}:top"]
             allowed = [v for v, n in top if v is not None and n >= 0.01 * df.height]
             bad[f"unexpected:{name}"] = col.is_not_null() & ~col.is_in(allowed)
-        numbers = values[name] if fmts.get(name) == "int" else col if dtype.is_numeric() else None
-        if numbers is not None:
-            q = df.select(numbers.quantile([0.25, 0.75])).item()
-            low, high = q[0] - 1.5 * (q[1] - q[0]), q[1] + 1.5 * (q[1] - q[0])
-            bad[f"outlier:{name}"] = (numbers < low) | (numbers > high)
+        if name in numeric:
+            low, high = fences[name]
+            bad[f"outlier:{name}"] = (numeric[name] < low) | (numeric[name] > high)
         if stats[f"{name}:nulls"]:
             if dtype.is_numeric():
                 fills[name] = stats[f"{name}:q"][1]
