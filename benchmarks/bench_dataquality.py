@@ -9,8 +9,10 @@ Three figures, each against its target:
   again, write the clean data, the quarantine and a JSON report), run in this process, the
   two alternating: at most 1.5x.
 
-Times are the best of ``--repeat`` runs (the machine may be busy with other work); the
-median is printed too. The data comes from ``wfengine_dataquality.sample`` (seed 7), cached
+Times are the best of ``--repeat`` runs in this process (the machine may be busy with other
+work), and of ``--fresh`` runs in a new process each (what ``wf run`` sees: cold caches,
+memory not yet mapped); medians are printed too. Peak memory is the highest of the fresh
+processes. The data comes from ``wfengine_dataquality.sample`` (seed 7), cached
 in ``--dir`` (default: the temp folder).
 
     python benchmarks/bench_dataquality.py [--rows N] [--repeat R] [--dir DIR]
@@ -217,7 +219,8 @@ def child(source: Path, out: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=5, help="in-process runs of each")
+    parser.add_argument("--fresh", type=int, default=3, help="runs in a fresh process each")
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "wfengine-bench")
     parser.add_argument("--child", nargs=2, metavar=("SOURCE", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -231,13 +234,15 @@ def main(argv: list[str] | None = None) -> int:
         write_customers(source, rows=args.rows, seed=7)
     work = Path(tempfile.mkdtemp(prefix="bench-dq-", dir=args.dir))
     try:
-        fresh = subprocess.run(
-            [sys.executable, __file__, "--child", str(source), str(work / "fresh")],
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        measured = json.loads(fresh.stdout.splitlines()[-1])
+        fresh = []
+        for i in range(args.fresh):
+            done = subprocess.run(
+                [sys.executable, __file__, "--child", str(source), str(work / f"fresh-{i}")],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            fresh.append(json.loads(done.stdout.splitlines()[-1]))
         engine = Engine(load_entrypoints=False, plugins=[dq_plugin], store="memory://")
         workflow_times, script_times = [], []
         for i in range(args.repeat):
@@ -260,7 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     ], (report["rows"], acc)
     best_wf, best_script = min(workflow_times), min(script_times)
     ratio = best_wf / best_script
-    peak = measured["peak"]
+    peak = max(m["peak"] for m in fresh)
+    fresh_walls = [m["wall"] for m in fresh]
     print(f"data: {args.rows:,} rows x 10 columns ({source.stat().st_size / 1e6:.0f} MB CSV)")
     print(
         f"rows: {acc['input_rows']:,} in = {acc['output_rows']:,} clean"
@@ -269,13 +275,15 @@ def main(argv: list[str] | None = None) -> int:
     checks = [
         (
             "workflow wall time",
-            f"{best_wf:.2f} s best of {args.repeat} (median"
-            f" {statistics.median(workflow_times):.2f} s; fresh process {measured['wall']:.2f} s)",
+            f"{best_wf:.2f} s best of {args.repeat}"
+            f" (median {statistics.median(workflow_times):.2f} s);"
+            f" in a fresh process {min(fresh_walls):.2f} s best of {len(fresh)}"
+            f" (median {statistics.median(fresh_walls):.2f} s)",
             best_wf <= TARGET_SECONDS,
             f"<= {TARGET_SECONDS:.1f} s",
         ),
         (
-            "peak memory (fresh process)",
+            "peak memory (fresh process, highest)",
             f"{peak / 1024**2:.0f} MB",
             peak <= TARGET_BYTES,
             f"<= {TARGET_BYTES / 1024**2:.0f} MB",
