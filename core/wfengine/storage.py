@@ -77,17 +77,23 @@ class Store(Protocol):
         """Release connections and files."""
 
 
+DEFAULT_MEMORY_MAX_RUNS = 10_000
+
+
 class MemoryStore:
     """Keeps graphs and runs in this process only (``memory://``). Thread-safe.
 
     Runs are kept as the live objects the executor updates, so a reader sees a running run's
-    progress at once; nothing survives the process.
+    progress at once; nothing survives the process. So that a long-lived process (a server)
+    does not grow without bound, at most ``max_runs`` runs are kept (``memory://?max_runs=N``,
+    default 10,000): beyond that the oldest finished runs are forgotten first.
     """
 
     durable = False
 
     def __init__(self, url: str = "memory://") -> None:
         self.url = url
+        self.max_runs = _max_runs(url)
         self._lock = threading.Lock()
         self._graphs: dict[str, tuple[float, dict[str, Any]]] = {}
         self._runs: dict[str, WorkflowRun] = {}
@@ -119,6 +125,19 @@ class MemoryStore:
     def save_run(self, run: WorkflowRun) -> None:
         with self._lock:
             self._runs[run.run_id] = run
+            if len(self._runs) > self.max_runs:
+                self._forget_oldest()
+
+    def _forget_oldest(self) -> None:
+        excess = len(self._runs) - self.max_runs
+        doomed = []
+        for run_id, run in self._runs.items():  # insertion order: oldest first
+            if run.status.is_final:
+                doomed.append(run_id)
+                if len(doomed) == excess:
+                    break
+        for run_id in doomed:
+            del self._runs[run_id]
 
     def save_step(
         self, run: WorkflowRun, update: Mapping[str, Any], logs: Sequence[LogEntry]
@@ -172,6 +191,23 @@ class MemoryStore:
 
     def close(self) -> None:
         pass
+
+
+def _max_runs(url: str) -> int:
+    from urllib.parse import parse_qs, urlsplit
+
+    query = parse_qs(urlsplit(url).query)
+    unknown = sorted(set(query) - {"max_runs"})
+    if unknown:
+        raise ValueError(f"memory store URL {url!r}: unknown option(s) {', '.join(unknown)}")
+    raw = query.get("max_runs", [str(DEFAULT_MEMORY_MAX_RUNS)])[-1]
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"memory store URL {url!r}: max_runs must be a positive integer")
+    return value
 
 
 def select_prunable(

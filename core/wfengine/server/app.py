@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from ..engine import Engine
 from .context import ServerContext
 from .errors import ServerConfigError, install_error_handlers
+from .inline import InlinePolicy
 from .limits import ServerLimits
 from .models import ErrorResponse
 from .paths import PathConfiner
@@ -65,6 +66,7 @@ def create_app(
         limits=bounds,
         paths=PathConfiner(data_dir if data_dir is not None else os.getcwd()),
         runs=RunManager(engine, bounds),
+        inline=InlinePolicy(bounds.inline_run_us),
     )
 
     @asynccontextmanager

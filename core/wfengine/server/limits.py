@@ -34,6 +34,9 @@ class ServerLimits:
     """Events kept per run for its WebSocket; later ones are dropped, the last always kept."""
     finished_runs_kept: int = 256
     """Event buffers of finished runs kept for late WebSocket clients."""
+    inline_run_us: int = 5000
+    """A graph whose recent ``wait: true`` runs each took at most this many microseconds runs
+    on the event loop instead of a run thread (see ``server/inline.py``); 0 turns that off."""
 
     @classmethod
     def names(cls) -> frozenset[str]:
@@ -43,8 +46,11 @@ class ServerLimits:
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"server limit {f.name} must be a positive integer, got {value!r}")
+            least = 0 if f.name == "inline_run_us" else 1
+            if not isinstance(value, int) or isinstance(value, bool) or value < least:
+                raise ValueError(
+                    f"server limit {f.name} must be an integer >= {least}, got {value!r}"
+                )
 
     def check_spec(self, spec: Mapping[str, Any]) -> None:
         """Refuse a spec with too many nodes or edges, or too high a step limit."""
