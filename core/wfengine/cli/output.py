@@ -7,17 +7,16 @@ permanent lines, plain (no colours, no cursor movement), so logs and ``grep`` st
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime
-from enum import Enum
 from pathlib import PurePath
 from typing import IO, TYPE_CHECKING, Any
 
 import click
+
+from wfengine.jsonsafe import jsonable
 
 if TYPE_CHECKING:
     from wfengine.run import Event, WorkflowRun
@@ -27,54 +26,6 @@ OUTPUT_SUFFIXES = ("_dir", "_dirs", "_path", "_paths", "_file", "_files", "outpu
 
 
 # -- JSON ---------------------------------------------------------------------------------
-
-
-def jsonable(value: Any, _depth: int = 0) -> Any:
-    """``value`` as JSON data: paths, dates, sets, enums, dataclasses and objects with
-    ``to_dict`` are converted; anything else becomes its ``repr`` (shortened)."""
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        return (
-            value if value == value and value not in (float("inf"), float("-inf")) else str(value)
-        )
-    if _depth > 50:
-        return _short_repr(value)
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v, _depth + 1) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v, _depth + 1) for v in value]
-    if isinstance(value, set | frozenset):
-        items = [jsonable(v, _depth + 1) for v in value]
-        try:
-            return sorted(items)
-        except TypeError:
-            return items
-    if isinstance(value, Enum):
-        return jsonable(value.value, _depth + 1)
-    if isinstance(value, PurePath):
-        return str(value)
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    to_dict = getattr(value, "to_dict", None)
-    if callable(to_dict) and not isinstance(value, type):
-        try:
-            return jsonable(to_dict(), _depth + 1)
-        except Exception:
-            return _short_repr(value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return jsonable(dataclasses.asdict(value), _depth + 1)
-    return _short_repr(value)
-
-
-def _short_repr(value: Any, limit: int = 200) -> str:
-    try:
-        text = repr(value)
-    except Exception:
-        text = f"<{type(value).__name__}>"
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def echo_json(data: Any) -> None:
@@ -122,8 +73,8 @@ def short_value(value: Any, limit: int = 80) -> str:
     else:
         try:
             text = json.dumps(jsonable(value), ensure_ascii=False)
-        except (TypeError, ValueError):
-            text = _short_repr(value)
+        except (TypeError, ValueError):  # jsonable's output always dumps; belt and braces
+            text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

@@ -121,7 +121,7 @@ def show_run(run_id: str, logs: bool, show_state: bool, as_json: bool) -> None:
                 )
                 click.echo(str(entry.error["traceback"]).rstrip())
     if show_state:
-        from .output import jsonable
+        from ..jsonsafe import jsonable
 
         click.echo("")
         click.echo(json.dumps(jsonable(run.state), indent=2, ensure_ascii=False))
