@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
@@ -74,6 +75,16 @@ def _num(value: float, family: str) -> int | float:
     return int(value) if family == "int" else value
 
 
+@dataclass
+class _Check:
+    """One kind of problem in one column: the finding's details and the rows it counts."""
+
+    details: dict[str, Any]
+    mask: pl.Expr
+    #: The rows shown as examples, when not those counted (and then also counted apart).
+    shown: pl.Expr | None = None
+
+
 def _column_checks(
     frame: pl.DataFrame,
     name: str,
@@ -81,19 +92,19 @@ def _column_checks(
     expected: str | None,
     iqr_k: float,
     rare_share: float,
-) -> list[tuple[dict[str, Any], pl.Expr]]:
-    """(finding without counts, mask of offending rows) for one column."""
+) -> list[_Check]:
+    """The checks of one column, given its profile ``info``."""
     col = pl.col(name)
     dtype = frame.schema[name]
-    checks: list[tuple[dict[str, Any], pl.Expr]] = []
+    checks: list[_Check] = []
     if info["nulls"]:
-        checks.append(({"kind": "null"}, col.is_null()))
+        checks.append(_Check({"kind": "null"}, col.is_null()))
     if expected is not None and not matches(dtype, expected):
-        # Checked again, with formats and ranges, once a rule has converted the column.
+        # Every value has the wrong type; the examples are those that cannot be converted.
+        # Formats and ranges are checked once a rule has converted the column.
         bad = col.is_not_null() & convert(name, dtype, expected).is_null()
         details = {"kind": "type_mismatch", "expected": expected, "actual": info["dtype"]}
-        details["unconvertible"] = bad
-        checks.append((details, col.is_not_null()))
+        checks.append(_Check(details, col.is_not_null(), shown=bad))
         return checks
     fmt = info.get("format")
     numbers: tuple[pl.Expr, str] | None = None
@@ -101,7 +112,7 @@ def _column_checks(
         numbers = (col, info["family"])
     if fmt:
         parsed = pl.col(f"\x00{name}")  # parsed once by detect_frame
-        checks.append(({"kind": "malformed", **fmt}, col.is_not_null() & parsed.is_null()))
+        checks.append(_Check({"kind": "malformed", **fmt}, col.is_not_null() & parsed.is_null()))
         if fmt["format"] == "number":  # its outliers are found in the same round
             numbers = (parsed, "int" if fmt["dtype"] == "Int64" else "float")
     elif info["family"] == "string" and info.get("top_values"):
@@ -109,12 +120,12 @@ def _column_checks(
         allowed = [t["value"] for t in info["top_values"] if t["count"] >= rare_share * non_null]
         if allowed and len(allowed) < len(info["top_values"]):
             details = {"kind": "unexpected_value", "allowed": allowed}
-            checks.append((details, col.is_not_null() & ~col.is_in(allowed)))
+            checks.append(_Check(details, col.is_not_null() & ~col.is_in(allowed)))
     bounds = _outlier_bounds(info, iqr_k, numbers[1]) if numbers else None
     if numbers and bounds:
         low, high = bounds
         details = {"kind": "outlier", "min": _num(low, numbers[1]), "max": _num(high, numbers[1])}
-        checks.append((details, (numbers[0] < low) | (numbers[0] > high)))
+        checks.append(_Check(details, (numbers[0] < low) | (numbers[0] > high)))
     return checks
 
 
@@ -173,26 +184,27 @@ def detect_frame(
             }
         )
 
-    checks: list[tuple[dict[str, Any], pl.Expr]] = []
+    checks: list[_Check] = []
     for name in columns:
-        for details, mask in _column_checks(
+        for check in _column_checks(
             frame, name, profile["columns"][name], expected.get(name), iqr_k, rare_share
         ):
-            checks.append(({"column": name, **details}, mask))
-    aggs: list[pl.Expr] = []
-    for i, (details, mask) in enumerate(checks):
-        hit = mask.fill_null(False)
-        example = details.pop("unconvertible", None)
-        shown = hit if example is None else example.fill_null(False)
-        values = pl.col(details["column"]).filter(shown).head(MAX_EXAMPLES).cast(pl.String)
-        if details["kind"] == "null":
+            check.details = {"column": name, **check.details}
+            checks.append(check)
+    aggs: list[pl.Expr] = []  # every count and example in one pass over the data
+    for i, check in enumerate(checks):
+        hit = check.mask.fill_null(False)
+        shown = hit if check.shown is None else check.shown.fill_null(False)
+        column = check.details["column"]
+        values = pl.col(column).filter(shown).head(MAX_EXAMPLES).cast(pl.String)
+        if check.details["kind"] == "null":
             values = values.head(0)
         aggs += [
             hit.sum().alias(f"count{i}"),
             pl.col(ROW).filter(shown).head(MAX_EXAMPLES).implode().alias(f"rows{i}"),
             values.implode().alias(f"values{i}"),
         ]
-        if example is not None:
+        if check.shown is not None:
             aggs.append(shown.sum().alias(f"unconvertible{i}"))
     parsed = [
         formats.parse(name, info["format"]).alias(f"\x00{name}")
@@ -201,12 +213,12 @@ def detect_frame(
     ]
     work = frame.with_columns(parsed) if parsed else frame
     result = work.select(aggs).row(0, named=True) if aggs else {}
-    for i, (details, _) in enumerate(checks):
+    for i, check in enumerate(checks):
         count = result[f"count{i}"]
         if not count:
             continue
         finding = {
-            **details,
+            **check.details,
             "count": count,
             "examples": result[f"rows{i}"],
             "example_values": result[f"values{i}"],
