@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from wfengine import END, Edge, Graph, GraphValidationError, RetryPolicy
+from wfengine import END, Edge, Graph, GraphValidationError, RetryPolicy, WorkflowExecutor
 
 
 def noop(state: dict) -> None:
@@ -296,3 +296,26 @@ def test_to_mermaid_escapes_quotes_in_names() -> None:
     graph.set_entry_point('say "hi"')
     text = graph.to_mermaid()
     assert '"say #34;hi#34;"' in text
+
+
+def test_add_edge_takes_a_condition_as_data() -> None:
+    graph = (
+        Graph("g")
+        .add_node("a", lambda s: {"n": s["n"] + 1})
+        .add_edge("a", "a", when="n < 3")
+        .add_edge("a", END, when={"key": "n", "op": ">=", "value": 3})
+        .set_entry_point("a")
+    )
+    assert graph.edges[0].condition_spec == "n < 3"
+    run = WorkflowExecutor(graph).run({"n": 0})
+    assert run.state == {"n": 3} and run.visited_nodes == ["a", "a", "a"]
+
+
+def test_add_edge_refuses_a_bad_condition_with_its_place() -> None:
+    from wfengine import ConditionError
+
+    graph = Graph("g").add_node("a", lambda s: None)
+    with pytest.raises(ConditionError, match=r"edges\[0\]\.when"):
+        graph.add_edge("a", END, when="__import__('os')")
+    with pytest.raises(GraphValidationError, match="give condition or when"):
+        graph.add_edge("a", END, when="n > 1", condition=lambda s: True)

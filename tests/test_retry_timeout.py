@@ -394,3 +394,24 @@ def test_cancel_during_async_retry_backoff_cancels_the_run() -> None:
     assert time.perf_counter() - start < 5
     assert run.status == RunStatus.CANCELLED
     assert flaky.calls == 1
+
+
+def test_an_exception_marked_not_retryable_fails_at_once() -> None:
+    class BadInput(ValueError):
+        retryable = False
+
+    calls = {"n": 0}
+
+    def node(state: dict[str, Any]) -> dict[str, Any]:
+        calls["n"] += 1
+        raise BadInput("no such file")
+
+    graph = (
+        Graph("g")
+        .add_node("n", node, retry=RetryPolicy(max_attempts=3, initial_delay=0))
+        .add_edge("n", END)
+        .set_entry_point("n")
+    )
+    run = WorkflowExecutor(graph).run({})
+    assert run.status == RunStatus.FAILED and calls["n"] == 1
+    assert [entry.status for entry in run.logs] == ["failed"]

@@ -69,6 +69,22 @@ class ConditionCompiler:
         return compile_condition(spec, self.registry, where=_join(self.where, at))
 
 
+_BUILTINS: ConditionRegistry | None = None
+
+
+def builtin_registry() -> ConditionRegistry:
+    """A registry of the built-in strategies only (for conditions given in code)."""
+    global _BUILTINS
+    if _BUILTINS is None:
+        from .builtins.conditions import wfengine_register_conditions
+
+        registry = ConditionRegistry()
+        registry.current_plugin = "wfengine.conditions"
+        wfengine_register_conditions(registry)
+        _BUILTINS = registry
+    return _BUILTINS
+
+
 def compile_condition(spec: Any, registry: ConditionRegistry, *, where: str = "when") -> Predicate:
     """Compile a condition given as data into ``predicate(state)``.
 

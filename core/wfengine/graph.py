@@ -213,12 +213,29 @@ class Graph:
         condition: Condition | None = None,
         default: bool = False,
         description: str | None = None,
+        when: Any = None,
         condition_spec: Any = None,
     ) -> Graph:
-        """Add an edge; a list of sources makes a join that waits for all of them."""
+        """Add an edge; a list of sources makes a join that waits for all of them.
+
+        The condition is a callable ``condition(state)``, or ``when``: a condition as data, as
+        in a spec (``"count > 3"``, ``{key: count, op: ">", value: 3}``, ``{all: [...]}``),
+        compiled with the built-in strategies (a plugin's strategy needs a spec loaded through
+        an engine). ``condition_spec`` records the data form of a callable ``condition``.
+        """
         sources = (source,) if isinstance(source, str) else tuple(source)
         if not sources:
             raise GraphValidationError(self.name, ["an edge needs at least one source"])
+        if when is not None:
+            if condition is not None:
+                raise GraphValidationError(
+                    self.name, [f"edge {'+'.join(sources)} -> {target}: give condition or when"]
+                )
+            from .conditions import builtin_registry, compile_condition
+
+            where = f"edges[{len(self.edges)}].when"
+            condition = compile_condition(when, builtin_registry(), where=where)
+            condition_spec = when
         edge = Edge(sources, target, condition, default, description, condition_spec)
         edge._owner = self
         self.edges.append(edge)

@@ -19,7 +19,9 @@ class RetryPolicy:
     before attempt ``n + 1`` is ``initial_delay * backoff_factor ** (n - 1)``, capped at
     ``max_delay``; with ``jitter`` a random fraction of up to that delay is used ("full jitter"),
     which spreads retries of many runs apart. Only exceptions that are instances of ``retry_on``
-    are retried; anything else fails the node at once.
+    are retried; anything else fails the node at once, and so does an exception whose
+    ``retryable`` attribute is ``False`` (a tool's way to say "bad input: trying again
+    cannot help").
     """
 
     max_attempts: int = 3
@@ -37,7 +39,11 @@ class RetryPolicy:
 
     def should_retry(self, error: BaseException, attempt: int) -> bool:
         """True when ``attempt`` (1-based) failed with ``error`` and another attempt is allowed."""
-        return attempt < self.max_attempts and isinstance(error, self.retry_on)
+        return (
+            attempt < self.max_attempts
+            and isinstance(error, self.retry_on)
+            and getattr(error, "retryable", True) is not False
+        )
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait after failed attempt ``attempt`` (1-based) before the next one."""

@@ -8,5 +8,8 @@ class DataQualityError(ValueError):
 
     The message starts with the tool's name and says which source, key or column was
     wrong and what to do, e.g. ``dq.load: source 'x.csv' does not exist``. It subclasses
-    ``ValueError`` so callers that do not know this plugin can still catch it.
+    ``ValueError`` so callers that do not know this plugin can still catch it. It is bad
+    input, so retry policies do not run the node again (``retryable = False``).
     """
+
+    retryable = False

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 from wfengine import END, Graph
-from wfengine.expression import compile_expression
 
 from .apply import apply_rules
 from .detection import detect
@@ -50,16 +49,10 @@ def create_data_quality_pipeline() -> Graph:
         timeout = 60 if name == "apply" else None
         doc = (func.__doc__ or "").strip().splitlines()[0]
         graph.add_node(name, func, description=doc, tool=tool, retry=retry, timeout=timeout)
-    where = "edges[2].when"
     return (
         graph.add_edge("load", "profile")
         .add_edge("profile", "detect")
-        .add_edge(
-            "detect",
-            "rules",
-            condition=compile_expression(ANOTHER_ROUND, where=where),
-            condition_spec=ANOTHER_ROUND,
-        )
+        .add_edge("detect", "rules", when=ANOTHER_ROUND)
         .add_edge("detect", "report", default=True)
         .add_edge("rules", "apply")
         .add_edge("apply", "profile")
