@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-
 from wfengine import END, Engine, Graph, hookimpl
 from wfengine.server.inline import WINDOW, InlinePolicy
 
