@@ -19,7 +19,7 @@ from wfengine_dataquality import create_data_quality_pipeline
 from wfengine_dataquality.io import frame_cache
 
 Workflow = Callable[..., dict[str, Any]]
-SPEC = REPO / "examples" / "data-quality.yaml"
+SPEC = REPO / "examples" / "specs" / "data-quality.yaml"
 #: sha256 of clean.csv for the sample customers (3,000 rows, seed 7), default settings.
 CLEAN_CSV_SHA256 = "028a11466f88074c50bdb9aa34a44d37b70645adaa75e83fc9a4370acc6f36cb"
 QUARANTINED = (
