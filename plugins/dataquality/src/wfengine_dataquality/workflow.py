@@ -1,4 +1,4 @@
-"""The ``data-quality`` workflow as a Python graph, the twin of ``examples/specs/data-quality.yaml``.
+"""The ``data-quality`` workflow in Python: the twin of ``examples/specs/data-quality.yaml``.
 
 ::
 
