@@ -115,7 +115,7 @@ def test_join_edges_are_not_followed_by_get_next_nodes() -> None:
         .set_entry_point("a")
     )
     assert graph.get_next_nodes("a", {}) == ["b"]
-    assert [e.target for e in graph.join_edges()] == ["c"]
+    assert [e.target for e in graph.edges if e.is_join] == ["c"]
     assert graph.edges[1].is_join and not graph.edges[0].is_join
 
 

@@ -287,7 +287,7 @@ class WorkflowExecutor:
     def _prepare_resume(
         self, run: WorkflowRun, state_patch: Mapping[str, Any] | None, max_steps: int | None
     ) -> None:
-        if run.status == RunStatus.COMPLETED:
+        if not run.status.is_resumable:
             raise WorkflowError(f"run {run.run_id} is already completed; nothing to resume")
         if state_patch:
             run.state.update(state_patch)

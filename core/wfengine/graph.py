@@ -27,7 +27,6 @@ from .state import Reducer, resolve_reducer
 END = "END"
 """The target that finishes a branch: ``graph.add_edge("last", END)``."""
 
-State = dict[str, Any]
 NodeFunc = Callable[..., Any]
 Condition = Callable[[Mapping[str, Any]], Any]
 
@@ -277,10 +276,6 @@ class Graph:
         if not fired and routes.default:
             targets.extend(routes.default)
         return targets
-
-    def join_edges(self) -> list[Edge]:
-        """Edges with several sources."""
-        return [e for e in self.edges if e.is_join]
 
     def _route_table(self) -> dict[str, _Routes]:
         if self._routes is None:

@@ -131,18 +131,3 @@ def wfengine_run_finished(run: WorkflowRun) -> None:
 
     :param run: the run; ``run.status``, ``run.error``, ``run.state``, ``run.logs``.
     """
-
-
-REGISTRATION_HOOKS = (
-    "wfengine_register_tools",
-    "wfengine_register_conditions",
-    "wfengine_register_stores",
-    "wfengine_register_workflows",
-)
-LIFECYCLE_HOOKS = (
-    "wfengine_run_started",
-    "wfengine_node_started",
-    "wfengine_node_finished",
-    "wfengine_node_failed",
-    "wfengine_run_finished",
-)
