@@ -56,8 +56,12 @@ class Store(Protocol):
         status: str | None = None,
         limit: int | None = None,
         cursor: str | None = None,
+        logs: bool = True,
     ) -> tuple[list[WorkflowRun], str | None]:
-        """Runs newest first, filtered; returns the page and the cursor of the next page."""
+        """Runs newest first, filtered; returns the page and the cursor of the next page.
+
+        With ``logs=False`` a store may leave the runs' ``logs`` empty (a listing does not
+        need them, and a long run has one entry per node attempt)."""
 
     def delete_run(self, run_id: str) -> bool:
         """Delete a run and its steps; ``True`` when it existed."""
@@ -156,6 +160,7 @@ class MemoryStore:
         status: str | None = None,
         limit: int | None = None,
         cursor: str | None = None,
+        logs: bool = True,
     ) -> tuple[list[WorkflowRun], str | None]:
         with self._lock:
             runs = list(self._runs.values())

@@ -65,7 +65,7 @@ def list_runs(graph_id: str | None, status: str | None, limit: int, as_json: boo
     app = get_context()
     store = app.store
     app.warn_if_not_persistent()
-    runs, _cursor = store.list_runs(graph_id=graph_id, status=status, limit=limit)
+    runs, _cursor = store.list_runs(graph_id=graph_id, status=status, limit=limit, logs=False)
     if as_json:
         echo_json([r.to_dict(logs=False) for r in runs])
         return

@@ -92,6 +92,7 @@ def list_runs(
             status=status.value if status else None,
             limit=limit,
             cursor=cursor,
+            logs=False,
         )
     except (ValueError, TypeError) as exc:
         raise ApiError(

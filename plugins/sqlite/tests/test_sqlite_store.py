@@ -453,3 +453,14 @@ def test_a_newer_schema_is_refused(db_path: Path) -> None:
         conn.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION + 1}")
     with pytest.raises(SchemaVersionError, match="newer than this wfengine-sqlite supports"):
         SQLiteStore(f"sqlite:///{db_path}")
+
+
+def test_a_listing_can_leave_the_logs_out(store: SQLiteStore) -> None:
+    run = make_run()
+    store.save_run(run)
+    for n in range(3):
+        advance(store, run, "a", {"i": n + 1}, ["a"])
+    [full], _ = store.list_runs()
+    [light], _ = store.list_runs(logs=False)
+    assert len(full.logs) == 3 and light.logs == []
+    assert light.state == full.state == {"i": 3} and light.step == 3

@@ -257,8 +257,10 @@ class SQLiteStore(History):
         status: str | None = None,
         limit: int | None = None,
         cursor: str | None = None,
+        logs: bool = True,
     ) -> tuple[list[WorkflowRun], str | None]:
-        """Runs newest first, filtered; returns the page and the cursor of the next page.
+        """Runs newest first, filtered; returns the page and the cursor of the next page
+        (``logs=False``: without their log entries, which a long run has many of).
 
         The cursor is opaque (the position after the page's last run), so paging is stable
         while new runs are added.
@@ -288,11 +290,13 @@ class SQLiteStore(History):
             rows = conn.execute(sql, args).fetchall()
             more = limit is not None and len(rows) > limit
             rows = rows[:limit] if limit is not None else rows
-            runs = [self._load(conn, row) for row in rows]
+            runs = [self._load(conn, row, logs=logs) for row in rows]
         next_cursor = f"{rows[-1][4]!r}~{rows[-1][1]}" if more else None
         return runs, next_cursor
 
-    def _load(self, conn: sqlite3.Connection, row: Sequence[Any]) -> WorkflowRun:
+    def _load(
+        self, conn: sqlite3.Connection, row: Sequence[Any], *, logs: bool = True
+    ) -> WorkflowRun:
         pk, run_id, graph_id, status, created, finished, error, max_steps, interrupt = row
         step, state, next_nodes, join_progress, visited = self._position(conn, pk, None, run_id)
         return WorkflowRun(
@@ -301,7 +305,7 @@ class SQLiteStore(History):
             run_id=run_id,
             status=RunStatus(status),
             visited_nodes=visited,
-            logs=self._logs(conn, pk),
+            logs=self._logs(conn, pk) if logs else [],
             error=decode(error) if error is not None else None,
             step=step,
             next_nodes=next_nodes,
