@@ -298,3 +298,26 @@ def test_one_executor_runs_many_runs_at_once_from_many_threads() -> None:
     for seed, run in results.items():
         assert run.status == RunStatus.COMPLETED, run.error
         assert run.state == {"seed": seed, "left": seed * 2, "right": seed * 2}
+
+
+def test_values_without_a_plain_equality_conflict_clearly() -> None:
+    class Ambiguous:
+        def __eq__(self, other: object) -> bool:
+            raise ValueError("the truth value is ambiguous")
+
+        __hash__ = object.__hash__
+
+    graph = (
+        Graph("g")
+        .add_node("start", lambda s: None)
+        .add_node("a", lambda s: {"x": Ambiguous()})
+        .add_node("b", lambda s: {"x": Ambiguous()})
+        .add_edge("start", "a")
+        .add_edge("start", "b")
+        .add_edge(["a", "b"], END)
+        .set_entry_point("start")
+    )
+    run = WorkflowExecutor(graph).run({})
+    assert run.status == RunStatus.FAILED
+    assert run.error is not None and run.error["type"] == "StateConflictError"
+    assert "'a' and 'b'" in run.error["message"] and "'x'" in run.error["message"]

@@ -436,7 +436,7 @@ def _merge_parallel(
             if key in reducers:
                 merged.setdefault(key, None)
                 continue
-            if key in writers and merged[key] is not value and merged[key] != value:
+            if key in writers and not _same(merged[key], value):
                 raise StateConflictError(
                     f"nodes '{writers[key]}' and '{name}' both wrote key '{key}' in the same "
                     f"step with different values; give '{key}' a reducer (e.g. append, extend, "
@@ -445,6 +445,17 @@ def _merge_parallel(
             writers.setdefault(key, name)
             merged[key] = value
     return merged
+
+
+def _same(first: Any, second: Any) -> bool:
+    """Whether two nodes wrote the same value (values whose ``==`` is not a plain truth value,
+    like arrays, count as different)."""
+    if first is second:
+        return True
+    try:
+        return bool(first == second)
+    except Exception:
+        return False
 
 
 def _apply(
