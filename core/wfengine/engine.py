@@ -11,6 +11,7 @@ One engine is safe to use from many threads, for many concurrent runs.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 import threading
@@ -239,9 +240,11 @@ class Engine:
         if Path(name).suffix.lower() in {".yaml", ".yml", ".json"}:
             graph = self.load_spec(Path(name))
             return graph.name, graph
-        error = self.workflows.unknown(name)
+        close = difflib.get_close_matches(name, self.workflows.names(), n=3, cutoff=0.6)
+        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         raise UnknownNameError(
-            f"{error}; nor is it a stored graph id or a spec file (.yaml, .yml, .json)"
+            f"unknown workflow '{name}'{hint} (not a registered workflow, a stored graph id "
+            "or a spec file .yaml/.yml/.json)"
         )
 
     def executor(self, graph: Graph, graph_id: str | None = None) -> WorkflowExecutor:
