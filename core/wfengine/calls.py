@@ -18,7 +18,7 @@ from typing import Any
 from .errors import NodeTimeoutError
 from .execution import Cancelled, Execution, NodeResult
 from .graph import Node
-from .run import EventType, WorkflowRun
+from .run import WorkflowRun
 
 
 class NodeCalls:
@@ -52,7 +52,7 @@ class NodeCalls:
             inp = dict(run.state)
             start = time.perf_counter()
             if ex.on_node_started:
-                ex.event(EventType.NODE_STARTED, node.name, state=inp, attempt=attempt)
+                ex.node_started(node.name, inp, attempt)
             try:
                 if node.timeout is None:
                     update = node.func(inp)
@@ -87,7 +87,7 @@ class NodeCalls:
             inp = dict(run.state)
             start = time.perf_counter()
             if ex.on_node_started:
-                ex.event(EventType.NODE_STARTED, node.name, state=inp, attempt=attempt)
+                ex.node_started(node.name, inp, attempt)
             try:
                 if node.is_async:
                     call = node.func(inp)

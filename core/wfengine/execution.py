@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from . import settings
 from .errors import StateConflictError, StepLimitError, WorkflowError
 from .graph import END, Node
+from .lifecycle import LifecycleDispatch
 from .run import Event, EventType, LogEntry, RunStatus, WorkflowRun
 from .state import _MISSING
 
@@ -63,6 +64,7 @@ class Execution:
         "log_start",
         "wants",
         "on_node_started",
+        "hooks",
     )
 
     def __init__(
@@ -75,6 +77,8 @@ class Execution:
         wants = () if emit is None else getattr(emit, "wants", tuple(EventType))
         self.wants = frozenset(wants)
         self.on_node_started = EventType.NODE_STARTED in self.wants
+        # lifecycle hooks alone are called directly, without building events
+        self.hooks = emit if isinstance(emit, LifecycleDispatch) else None
         self.store = executor.store
         self.checkpoint = (
             executor.store.save_step
@@ -128,7 +132,7 @@ class Execution:
             inp = dict(state)
             start = perf()
             if on_started:
-                self.event(EventType.NODE_STARTED, name, state=inp, attempt=1)
+                self.node_started(name, inp, 1)
             try:
                 update = node.func(inp)
             except Exception as exc:
@@ -188,7 +192,9 @@ class Execution:
         run.finished = None
         if self.store is not None:
             self.store.save_run(run)
-        if EventType.RUN_STARTED in self.wants:
+        if self.hooks is not None:
+            self.hooks.run_started(run)
+        elif EventType.RUN_STARTED in self.wants:
             self.event(EventType.RUN_STARTED, None, resumed=self.resuming)
 
     def plan(self) -> list[str] | None:
@@ -326,7 +332,9 @@ class Execution:
                 if run.error is None:
                     run.status = RunStatus.FAILED
                     run.error = error_info(exc, node=None, step=run.step, where="save_run")
-        if EventType.RUN_FINISHED in self.wants:
+        if self.hooks is not None:
+            self.hooks.run_finished(run)
+        elif EventType.RUN_FINISHED in self.wants:
             self.event(EventType.RUN_FINISHED, None, status=run.status.value, error=run.error)
 
     # -- node attempts -------------------------------------------------------------------
@@ -343,7 +351,9 @@ class Execution:
                 "completed",
             )
         )
-        if EventType.NODE_FINISHED in self.wants:
+        if self.hooks is not None:
+            self.hooks.node_finished(self.run, node.name, update, duration, attempt)
+        elif EventType.NODE_FINISHED in self.wants:
             self.event(
                 EventType.NODE_FINISHED,
                 node.name,
@@ -372,7 +382,9 @@ class Execution:
                 None if will_retry else dict(self.run.state),
             )
         )
-        if EventType.NODE_FAILED in self.wants:
+        if self.hooks is not None:
+            self.hooks.node_failed(self.run, node.name, exc, attempt, will_retry)
+        elif EventType.NODE_FAILED in self.wants:
             self.event(
                 EventType.NODE_FAILED,
                 node.name,
@@ -383,6 +395,13 @@ class Execution:
                 exc=exc,
             )
         return retry.delay(attempt) if will_retry and retry is not None else None
+
+    def node_started(self, name: str, state: dict[str, Any], attempt: int) -> None:
+        """Tell the observers a node attempt begins (call only when ``on_node_started``)."""
+        if self.hooks is not None:
+            self.hooks.node_started(self.run, name, state, attempt)
+        else:
+            self.event(EventType.NODE_STARTED, name, state=state, attempt=attempt)
 
     def event(
         self,

@@ -79,29 +79,62 @@ def _caller(function: Callable[..., Any], spec: tuple[str, ...], wanted: tuple[s
 
 
 class LifecycleDispatch:
-    """Calls the lifecycle hook implementations for each event they care about."""
+    """Calls the lifecycle hook implementations, for events (``dispatch(run, event)``) or
+    directly with a hook's arguments (the executor's way when nothing else needs events)."""
 
     def __init__(self, table: dict[EventType, tuple[Callable[..., _Args], list[Any]]]) -> None:
         self._table = table
         self.wants = frozenset(table)
         """The event types some implementation needs; the executor builds no others."""
+        empty: list[Any] = []
+        self._run_started = table.get(EventType.RUN_STARTED, (None, empty))[1]
+        self._node_started = table.get(EventType.NODE_STARTED, (None, empty))[1]
+        self._node_finished = table.get(EventType.NODE_FINISHED, (None, empty))[1]
+        self._node_failed = table.get(EventType.NODE_FAILED, (None, empty))[1]
+        self._run_finished = table.get(EventType.RUN_FINISHED, (None, empty))[1]
 
     def __call__(self, run: WorkflowRun, event: Event) -> None:
         entry = self._table.get(event.type)
-        if entry is None:
-            return
-        build, callers = entry
-        args = build(run, event)
-        for plugin_name, call in callers:
-            try:
-                call(args)
-            except Exception:
-                log.warning(
-                    "plugin '%s' failed in hook wfengine_%s (ignored)",
-                    plugin_name,
-                    event.type.value,
-                    exc_info=True,
-                )
+        if entry is not None:
+            build, callers = entry
+            _call_each(callers, build(run, event), event.type.value)
+
+    def run_started(self, run: WorkflowRun) -> None:
+        """Call ``wfengine_run_started`` implementations."""
+        _call_each(self._run_started, (run,), "run_started")
+
+    def node_started(self, run: WorkflowRun, node: str, state: Any, attempt: int) -> None:
+        """Call ``wfengine_node_started`` implementations."""
+        _call_each(self._node_started, (run, node, state, attempt), "node_started")
+
+    def node_finished(
+        self, run: WorkflowRun, node: str, update: Any, duration: float, attempt: int
+    ) -> None:
+        """Call ``wfengine_node_finished`` implementations."""
+        _call_each(self._node_finished, (run, node, update, duration, attempt), "node_finished")
+
+    def node_failed(
+        self, run: WorkflowRun, node: str, error: BaseException, attempt: int, will_retry: bool
+    ) -> None:
+        """Call ``wfengine_node_failed`` implementations."""
+        _call_each(self._node_failed, (run, node, error, attempt, will_retry), "node_failed")
+
+    def run_finished(self, run: WorkflowRun) -> None:
+        """Call ``wfengine_run_finished`` implementations."""
+        _call_each(self._run_finished, (run,), "run_finished")
+
+
+def _call_each(callers: list[Any], args: _Args, hook: str) -> None:
+    for plugin_name, call in callers:
+        try:
+            call(args)
+        except Exception:
+            log.warning(
+                "plugin '%s' failed in hook wfengine_%s (ignored)",
+                plugin_name,
+                hook,
+                exc_info=True,
+            )
 
 
 def lifecycle_dispatcher(pm: pluggy.PluginManager) -> LifecycleDispatch | None:
