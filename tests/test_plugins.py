@@ -360,3 +360,17 @@ def test_disable_plugins_blocks_some(fixture_dists: Path) -> None:
     result = _probe(fixture_dists, WFENGINE_DISABLE_PLUGINS="broken")
     assert "okplug" in result["plugins"]
     assert result["failures"] == [] and result["warnings"] == []
+
+
+def test_a_graph_stored_again_under_its_id_replaces_the_one_in_use(engine: Engine) -> None:
+    engine.register_plugin(RecordingPlugin(), name="rec")
+    spec = {"name": "s", "entry": "d", "nodes": {"d": {"tool": "rec.double"}}, "edges": []}
+    engine.save_graph(spec, "g1")
+    assert engine.run("g1", {"value": 2}).state == {"value": 4}
+    spec2 = {
+        **spec,
+        "nodes": {"d": {"tool": "rec.double"}, "e": {"tool": "rec.double"}},
+        "edges": [{"from": "d", "to": "e"}],
+    }
+    engine.save_graph(spec2, "g1")
+    assert engine.run("g1", {"value": 2}).state == {"value": 8}

@@ -211,6 +211,8 @@ class Engine:
         self.load_spec(data)  # refuse a bad spec before storing it
         gid = graph_id or uuid.uuid4().hex
         self.store.save_graph(gid, data)
+        with self._lock:  # a graph stored again under its id replaces the one in use
+            self._graphs.pop(gid, None)
         return gid
 
     def graph(self, target: GraphTarget) -> tuple[str, Graph]:
