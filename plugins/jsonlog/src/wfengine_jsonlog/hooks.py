@@ -177,23 +177,15 @@ class JsonLogPlugin:
     def wfengine_node_started(self, run: WorkflowRun, node: str, attempt: int) -> None:
         """``node_started``: a node attempt begins."""
         try:
-            sink = self._sink
+            sink = self._sink or self._unopened_sink()
             if sink is None:
-                if self._configured:
-                    return
-                sink = self.refresh()
-                if sink is None:
-                    return
-            now = _time()
-            whole = int(now)
-            second = CLOCK[0]
-            if second[0] != whole:
-                second = tick(whole)
+                return
+            second, micros = _stamp()
             sink.write(
                 _NODE_STARTED
                 % (
-                    second[1],
-                    (now - whole) * 1e6,
+                    second,
+                    micros,
                     self._ids.get(run.run_id) or self._ids_of(run),
                     self._names.get(node) or self._name_of(node),
                     run.step + 1,
@@ -211,18 +203,10 @@ class JsonLogPlugin:
     ) -> None:
         """``node_finished``: a node attempt returned; ``keys`` names what it changed."""
         try:
-            sink = self._sink
+            sink = self._sink or self._unopened_sink()
             if sink is None:
-                if self._configured:
-                    return
-                sink = self.refresh()
-                if sink is None:
-                    return
-            now = _time()
-            whole = int(now)
-            second = CLOCK[0]
-            if second[0] != whole:
-                second = tick(whole)
+                return
+            second, micros = _stamp()
             keys = changed_keys(update, run.state)
             if keys is None:
                 fields = ""
@@ -234,8 +218,8 @@ class JsonLogPlugin:
             sink.write(
                 _NODE_FINISHED
                 % (
-                    second[1],
-                    (now - whole) * 1e6,
+                    second,
+                    micros,
                     self._ids.get(run.run_id) or self._ids_of(run),
                     self._names.get(node) or self._name_of(node),
                     run.step + 1,
@@ -255,13 +239,9 @@ class JsonLogPlugin:
     ) -> None:
         """``node_failed``: a warning when the node runs again, an error when it does not."""
         try:
-            sink = self._sink
+            sink = self._sink or self._unopened_sink()
             if sink is None:
-                if self._configured:
-                    return
-                sink = self.refresh()
-                if sink is None:
-                    return
+                return
             level = WARNING if will_retry else ERROR
             status = "retrying" if will_retry else "failed"
             step = run.step + 1
@@ -283,13 +263,9 @@ class JsonLogPlugin:
         try:
             started = self._run_starts.pop(run.run_id, None)
             self._ids.pop(run.run_id, None)
-            sink = self._sink
+            sink = self._sink or self._unopened_sink()
             if sink is None:
-                if self._configured:
-                    return
-                sink = self.refresh()
-                if sink is None:
-                    return
+                return
             status = _status(run)
             level = ERROR if status == "failed" else WARNING if status == "cancelled" else INFO
             timing = ""
@@ -305,6 +281,10 @@ class JsonLogPlugin:
             self._hook_failed("run_finished", exc)
 
     # -- cached pieces of lines -----------------------------------------------------------
+
+    def _unopened_sink(self) -> Sink | None:
+        """The sink when the fast check found none: open it if configured since, else None."""
+        return None if self._configured else self.refresh()
 
     def _head(self, level: int, event: str, run: WorkflowRun) -> str:
         """The fields every line starts with (without the closing brace)."""
@@ -344,6 +324,16 @@ class JsonLogPlugin:
     def __repr__(self) -> str:
         where = "environment" if self.destination is None else repr(self.destination)
         return f"JsonLogPlugin(destination={where})"
+
+
+def _stamp() -> tuple[str, float]:
+    """The current second's cached ISO text and the microseconds past it."""
+    now = _time()
+    whole = int(now)
+    second = CLOCK[0]
+    if second[0] != whole:
+        second = tick(whole)
+    return second[1], (now - whole) * 1e6
 
 
 def _status(run: WorkflowRun) -> str:
