@@ -54,6 +54,8 @@ class NodeCalls:
             if ex.on_node_started:
                 ex.node_started(node.name, inp, attempt)
             try:
+                if node.name in ex.node_paths:
+                    ex.check_paths(node, inp)
                 if node.timeout is None:
                     update = node.func(inp)
                 else:
@@ -89,6 +91,8 @@ class NodeCalls:
             if ex.on_node_started:
                 ex.node_started(node.name, inp, attempt)
             try:
+                if node.name in ex.node_paths:
+                    ex.check_paths(node, inp)
                 if node.is_async:
                     call = node.func(inp)
                 elif node.timeout is not None:

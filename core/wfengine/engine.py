@@ -29,7 +29,9 @@ from .errors import RunNotFoundError, UnknownNameError, WorkflowError
 from .executor import WorkflowExecutor
 from .graph import Graph
 from .lifecycle import lifecycle_dispatcher
+from .limits import RunLimits
 from .markers import PROJECT
+from .paths import PathPolicy
 from .plugins import PluginFailure, PluginInfo, load_entrypoint_plugins, report_failure
 from .registry import (
     ConditionRegistry,
@@ -57,7 +59,13 @@ class Engine:
         *,
         load_entrypoints: bool = True,
         store: str | Store | None = None,
+        limits: RunLimits | None = None,
+        path_roots: Sequence[str | os.PathLike[str]] | None = None,
     ) -> None:
+        self.limits = limits or RunLimits()
+        """Bounds on every run (state size, retries, log length); see :class:`RunLimits`."""
+        self.path_policy = PathPolicy(path_roots) if path_roots else None
+        """When set, the paths tools declared are confined to these directories."""
         self.pm = pluggy.PluginManager(PROJECT)
         self.pm.add_hookspecs(hookspecs)
         self._infos: dict[str, PluginInfo] = {}
@@ -195,6 +203,20 @@ class Engine:
             self._store_url = store if isinstance(store, str) else None
             self._executors = weakref.WeakKeyDictionary()
 
+    def set_limits(
+        self,
+        limits: RunLimits | None = None,
+        *,
+        path_roots: Sequence[str | os.PathLike[str]] | None = None,
+    ) -> None:
+        """Change the bounds of the runs started from now on (the server tightens them)."""
+        with self._lock:
+            if limits is not None:
+                self.limits = limits
+            if path_roots is not None:
+                self.path_policy = PathPolicy(path_roots) if path_roots else None
+            self._executors = weakref.WeakKeyDictionary()
+
     def load_spec(self, source: Any, **limits: Any) -> Graph:
         """A graph from a spec: a mapping, YAML/JSON text, or a path to a YAML/JSON file."""
         from .spec import load_spec
@@ -260,6 +282,9 @@ class Engine:
                     store=self.store,
                     graph_id=graph_id,
                     pool=self._shared_pool(),
+                    limits=self.limits,
+                    path_policy=self.path_policy,
+                    tools=self.tools,
                 )
                 self._executors[graph] = found
             self._graphs[found.graph_id] = graph

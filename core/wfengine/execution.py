@@ -17,6 +17,7 @@ from . import settings
 from .errors import StateConflictError, StepLimitError, WorkflowError
 from .graph import END, Node
 from .lifecycle import LifecycleDispatch
+from .limits import StateMeter, StateTooLargeError
 from .run import Event, EventType, LogEntry, RunStatus, WorkflowRun
 from .state import _MISSING
 
@@ -38,9 +39,13 @@ class Cancelled(Exception):
 
 def error_info(exc: BaseException, **extra: Any) -> dict[str, Any]:
     """An exception as JSON data: ``type``, ``message``, ``traceback`` and ``extra`` fields."""
+    notes = getattr(exc, "__notes__", None)
+    message = str(exc)
+    if notes:
+        message = f"{message} ({'; '.join(str(n) for n in notes)})"
     return {
         "type": type(exc).__name__,
-        "message": str(exc),
+        "message": message,
         "traceback": "".join(traceback.format_exception(exc)),
         **extra,
     }
@@ -65,6 +70,10 @@ class Execution:
         "wants",
         "on_node_started",
         "hooks",
+        "meter",
+        "node_paths",
+        "retries_left",
+        "max_logs",
     )
 
     def __init__(
@@ -91,6 +100,11 @@ class Execution:
         self.reducers = self.graph.reducers
         self.joins = [(str(i), e) for i, e in enumerate(self.graph.edges) if e.is_join]
         self.log_start = len(run.logs)
+        limits = executor.limits
+        self.meter: StateMeter | None = None  # set in begin(), from the state it starts with
+        self.node_paths = executor.node_paths
+        self.retries_left = limits.max_retries_per_run
+        self.max_logs = limits.max_log_entries
 
     # -- the hot path --------------------------------------------------------------------
 
@@ -182,6 +196,8 @@ class Execution:
             visited.append(name)
             run.step = step
             run.next_nodes = next_nodes
+            if len(logs) > self.max_logs:
+                self.trim_logs()
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -190,6 +206,17 @@ class Execution:
         run.status = RunStatus.RUNNING
         run.error = None
         run.finished = None
+        cap = self.executor.limits.max_state_bytes
+        if cap is not None:
+            self.meter = StateMeter(cap, run.state)
+            if self.meter.total > cap:
+                self.fail(
+                    StateTooLargeError(
+                        f"the run's state is about {self.meter.total:,} bytes, over this "
+                        f"engine's limit of {cap:,} (max_state_bytes)"
+                    ),
+                    node=None,
+                )
         if self.store is not None:
             self.store.save_run(run)
         if self.hooks is not None:
@@ -250,12 +277,21 @@ class Execution:
         except WorkflowError as exc:
             self.fail(exc, node=batch[0] if len(batch) == 1 else None)
             return
-        undo = {k: state.get(k, _MISSING) for k in merged} if self.checkpoint else None
+        meter = self.meter
+        undo = (
+            {k: state.get(k, _MISSING) for k in merged}
+            if self.checkpoint is not None or meter is not None
+            else None
+        )
         if merged:
             if self.reducers:
                 _apply(state, merged, self.reducers, len(results) > 1, results)
             else:
                 state.update(merged)
+            if meter is not None and (too_big := meter.update(state, merged)) is not None:
+                self._rollback(undo)
+                self.fail(too_big, node=batch[0] if len(batch) == 1 else None)
+                return
         try:
             next_nodes = self._route(batch, state)
         except Exception as exc:
@@ -275,8 +311,27 @@ class Execution:
                 self._rollback(undo)
                 self.fail(exc, node=None, where="checkpoint")
                 return
+        if len(run.logs) > self.max_logs:
+            self.trim_logs()
         if EventType.STEP_FINISHED in self.wants:
             self.event(EventType.STEP_FINISHED, None, update=merged, next_nodes=next_nodes)
+
+    def trim_logs(self) -> None:
+        """Drop the oldest log entries beyond ``max_log_entries`` (between steps only)."""
+        run = self.run
+        excess = len(run.logs) - self.max_logs
+        if excess > 0:
+            # drop a tenth more than needed, so a long run trims now and then, not every step
+            excess = min(len(run.logs), excess + self.max_logs // 10)
+            del run.logs[:excess]
+            run.logs_dropped += excess
+            self.log_start = len(run.logs)
+
+    def check_paths(self, node: Node, state: Mapping[str, Any]) -> None:
+        """Refuse a call of ``node`` whose declared path values lie outside the allowed roots."""
+        policy = self.executor.path_policy
+        if policy is not None:
+            policy.check(node.name, self.node_paths[node.name], state, node.params)
 
     def _rollback(self, undo: dict[str, Any] | None) -> None:
         if undo is None:
@@ -369,6 +424,16 @@ class Execution:
         duration = time.perf_counter() - start
         retry = node.retry
         will_retry = retry is not None and retry.should_retry(exc, attempt)
+        if will_retry:
+            if self.retries_left <= 0:
+                will_retry = False
+                exc.add_note(
+                    "not retried: this run's retry budget of "
+                    f"{self.executor.limits.max_retries_per_run} attempts (max_retries_per_run) "
+                    "is spent"
+                )
+            else:
+                self.retries_left -= 1
         info = error_info(exc)
         self.run.logs.append(
             LogEntry(

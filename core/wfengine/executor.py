@@ -30,6 +30,9 @@ from .calls import NodeCalls
 from .errors import WorkflowError
 from .execution import Emit, Execution, error_info
 from .graph import Graph
+from .limits import RunLimits
+from .paths import PathPolicy
+from .registry import ToolRegistry
 from .run import Event, EventType, RunStatus, WorkflowRun
 from .storage import Store
 
@@ -56,6 +59,9 @@ class WorkflowExecutor:
         graph_id: str | None = None,
         max_workers: int | None = None,
         pool: ThreadPoolExecutor | None = None,
+        limits: RunLimits | None = None,
+        path_policy: PathPolicy | None = None,
+        tools: ToolRegistry | None = None,
     ) -> None:
         self.graph = graph
         self.warnings = graph.validate()
@@ -63,6 +69,15 @@ class WorkflowExecutor:
         self.emit = emit
         self.store = store
         self.calls = NodeCalls(max_workers or settings.max_workers(), pool)
+        self.limits = limits or RunLimits()
+        self.path_policy = path_policy
+        self.node_paths: dict[str, tuple[str, ...]] = {}
+        """Node name -> the path keys its tool declared, when paths are confined."""
+        if path_policy is not None and tools is not None:
+            for node in graph.nodes.values():
+                keys = tools.paths(node.tool) if node.tool else ()
+                if keys:
+                    self.node_paths[node.name] = keys
 
     # -- public API ----------------------------------------------------------------------
 
@@ -233,7 +248,11 @@ class WorkflowExecutor:
         try:
             ex.begin()
             simple = (
-                ex.checkpoint is None and not ex.joins and EventType.STEP_FINISHED not in ex.wants
+                ex.checkpoint is None
+                and not ex.joins
+                and EventType.STEP_FINISHED not in ex.wants
+                and ex.meter is None
+                and not self.node_paths
             )
             while True:
                 if simple:

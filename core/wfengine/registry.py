@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -28,10 +28,19 @@ class RegistryEntry(Generic[T]):
     value: T
     description: str
     plugin: str
+    paths: tuple[str, ...] = ()
+    """For tools: the state keys and parameters that hold file paths (see ``wfengine.paths``)."""
 
-    def to_dict(self) -> dict[str, str]:
-        """Name, description and plugin as JSON data."""
-        return {"name": self.name, "description": self.description, "plugin": self.plugin}
+    def to_dict(self) -> dict[str, Any]:
+        """Name, description and plugin (and declared path keys, if any) as JSON data."""
+        data: dict[str, Any] = {
+            "name": self.name,
+            "description": self.description,
+            "plugin": self.plugin,
+        }
+        if self.paths:
+            data["paths"] = list(self.paths)
+        return data
 
 
 class Registry(Generic[T]):
@@ -44,7 +53,7 @@ class Registry(Generic[T]):
         self.current_plugin = "<direct>"
         """The plugin whose registration hook is running; set by the engine."""
 
-    def _add(self, name: str, value: T, description: str | None) -> T:
+    def _add(self, name: str, value: T, description: str | None, paths: tuple[str, ...] = ()) -> T:
         if not isinstance(name, str) or not _NAME.match(name):
             raise RegistryError(
                 f"{self.kind} name {name!r} from plugin '{self.current_plugin}' is invalid: use "
@@ -58,7 +67,7 @@ class Registry(Generic[T]):
                 "rename the entry"
             )
         text = description if description is not None else _first_doc_line(value)
-        self._entries[name] = RegistryEntry(name, value, text, self.current_plugin)
+        self._entries[name] = RegistryEntry(name, value, text, self.current_plugin, paths)
         return value
 
     def get(self, name: str) -> T:
@@ -111,14 +120,38 @@ class ToolRegistry(Registry[Callable[..., Any]]):
     kind = "tool"
 
     def register(
-        self, name: str, func: Callable[..., Any], description: str | None = None
+        self,
+        name: str,
+        func: Callable[..., Any],
+        description: str | None = None,
+        *,
+        paths: Iterable[str] = (),
     ) -> Callable[..., Any]:
-        """Register ``func`` as tool ``name`` (description defaults to its docstring)."""
+        """Register ``func`` as tool ``name`` (description defaults to its docstring).
+
+        ``paths`` names the state keys and parameters whose values are file paths the tool
+        opens (or lists/mappings of them); an engine with ``path_roots`` confines them.
+        """
         if not callable(func):
             raise RegistryError(
                 f"tool '{name}' from plugin '{self.current_plugin}' is not callable"
             )
-        return self._add(name, func, description)
+        keys = (paths,) if isinstance(paths, str) else tuple(paths)
+        if not all(isinstance(k, str) and k for k in keys):
+            raise RegistryError(
+                f"tool '{name}' from plugin '{self.current_plugin}': paths must be key names, "
+                f"got {paths!r}"
+            )
+        return self._add(name, func, description, keys)
+
+    def paths(self, name: str) -> tuple[str, ...]:
+        """The path keys tool ``name`` declared (empty for an unknown tool)."""
+        entry = self._entries.get(name)
+        return entry.paths if entry is not None else ()
+
+    def path_keys(self) -> frozenset[str]:
+        """Every key some registered tool declared as a path."""
+        return frozenset(k for e in self._entries.values() for k in e.paths)
 
     def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """Call tool ``name`` with any arguments."""

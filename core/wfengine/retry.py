@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import builtins
+import math
 import random
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .errors import SpecError
+
+MAX_ATTEMPTS = 10_000
+"""The most attempts any retry policy may ask for (servers allow far fewer)."""
+MAX_DELAY = 86_400.0
+"""The longest delay (and backoff factor) a policy may name: one day."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,8 +38,17 @@ class RetryPolicy:
     retry_on: tuple[type[BaseException], ...] = field(default=(Exception,))
 
     def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ValueError(f"retry max_attempts must be at least 1, got {self.max_attempts}")
+        attempts = self.max_attempts
+        if not isinstance(attempts, int) or isinstance(attempts, bool) or attempts < 1:
+            raise ValueError(f"retry max_attempts must be an integer >= 1, got {attempts!r}")
+        if attempts > MAX_ATTEMPTS:
+            raise ValueError(f"retry max_attempts must be at most {MAX_ATTEMPTS}, got {attempts}")
+        for name in ("initial_delay", "backoff_factor", "max_delay"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                raise ValueError(f"retry {name} must be a number, got {value!r}")
+            if not math.isfinite(value) or value > MAX_DELAY:
+                raise ValueError(f"retry {name} must be finite and at most {MAX_DELAY:g}")
         if self.initial_delay < 0 or self.max_delay < 0 or self.backoff_factor < 1:
             raise ValueError("retry delays must be >= 0 and backoff_factor >= 1")
 
@@ -47,8 +62,24 @@ class RetryPolicy:
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait after failed attempt ``attempt`` (1-based) before the next one."""
-        base = min(self.max_delay, self.initial_delay * self.backoff_factor ** (attempt - 1))
+        base = self._longest_delay(attempt)
         return random.uniform(0, base) if self.jitter else base
+
+    def _longest_delay(self, attempt: int) -> float:
+        """The delay after ``attempt`` before jitter; never overflows (the backoff is capped
+        at ``max_delay`` long before ``factor ** n`` leaves the float range)."""
+        if self.initial_delay <= 0:
+            return 0.0
+        if self.backoff_factor > 1:
+            # past this many doublings the delay is max_delay whatever the exponent
+            cap = math.log(max(self.max_delay, self.initial_delay) / self.initial_delay)
+            if attempt - 1 > cap / math.log(self.backoff_factor):
+                return self.max_delay
+        return min(self.max_delay, self.initial_delay * self.backoff_factor ** (attempt - 1))
+
+    def longest_wait(self) -> float:
+        """The most all retries can wait in sum (every delay at its longest, no jitter)."""
+        return sum(self._longest_delay(n) for n in range(1, self.max_attempts))
 
     def to_dict(self) -> dict[str, Any]:
         """The policy as JSON data, exception types by name."""

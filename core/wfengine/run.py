@@ -152,6 +152,9 @@ class WorkflowRun:
     interrupt_before: list[str] = field(default_factory=list)
     created: float = field(default_factory=time.time)
     finished: float | None = None
+    logs_dropped: int = 0
+    """How many of the oldest log entries were dropped to keep the log within the engine's
+    ``max_log_entries`` (a durable store may still hold them)."""
     _cancel: threading.Event = field(default_factory=threading.Event, repr=False)
 
     @property
@@ -195,6 +198,8 @@ class WorkflowRun:
             "created_at": self.created_at,
             "finished_at": self.finished_at,
         }
+        if self.logs_dropped:
+            data["logs_dropped"] = self.logs_dropped
         if logs:
             data["logs"] = [entry.to_dict() for entry in self.logs]
         return data
@@ -217,6 +222,7 @@ class WorkflowRun:
             interrupt_before=list(data.get("interrupt_before") or []),
             created=parse_iso(data.get("created_at")) or time.time(),
             finished=parse_iso(data.get("finished_at")),
+            logs_dropped=int(data.get("logs_dropped") or 0),
         )
 
 

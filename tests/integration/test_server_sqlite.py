@@ -33,6 +33,7 @@ class Tools:
     @hookimpl
     def wfengine_register_tools(self, registry: Any) -> None:
         registry.register("it.inc", lambda state, by=1: {"n": state.get("n", 0) + by}, "inc")
+        registry.register("it.copy", lambda state, src, dst: {dst: state[src]}, "copy a key")
 
 
 @pytest.fixture
@@ -111,3 +112,60 @@ def test_data_quality_by_name_with_paths_in_the_data_dir(tmp_path: Path, data_di
         assert refused.status_code == 403
         spec = client.get("/graph/data-quality").json()
         assert spec["kind"] == "workflow" and spec["spec"]["entry"] == "load"
+
+
+def test_tool_paths_are_confined_where_they_are_opened(tmp_path: Path, data_dir: Path) -> None:
+    """Hardening F1: ``dq.report`` opened every file in ``quarantine_paths``, a key the door's
+    name rules did not cover; a client copied another run's rows into its own report with it.
+    Declared tool paths are now checked at the door and again where the tool opens them."""
+    secret_dir = tmp_path / "elsewhere"
+    secret_dir.mkdir()
+    secret = secret_dir / "quarantine-r1.parquet"
+    secret.write_bytes(b"PAR1 another run's rows")
+    with server(tmp_path / "runs.db", data_dir) as client:
+        for key in ("quarantine_paths", "duplicates_paths"):
+            response = client.post(
+                "/graph/run",
+                json={
+                    "graph_id": "data-quality",
+                    "initial_state": {"source": "customers.csv", key: [str(secret)]},
+                },
+            )
+            assert response.status_code == 403
+            assert response.json()["error"]["details"]["where"] == f"initial_state.{key}[0]"
+        paused = client.post(
+            "/graph/run",
+            json={
+                "graph_id": "data-quality",
+                "initial_state": {"source": "customers.csv", "output_dir": "out"},
+                "interrupt_before": ["report"],
+            },
+        ).json()
+        assert paused["status"] == "paused"
+        patched = client.post(
+            f"/runs/{paused['run_id']}/resume",
+            json={"wait": True, "state_patch": {"quarantine_paths": {"a": [[str(secret)]]}}},
+        )
+        assert patched.status_code == 403
+        where = patched.json()["error"]["details"]["where"]
+        assert where == "state_patch.quarantine_paths.a[0][0]"
+        # a path that reaches a tool under a key no door rule knows (another tool copied it
+        # there) is refused where the tool would open it, in the driver
+        spec = {
+            "name": "copy-then-load",
+            "entry": "copy",
+            "nodes": {
+                "copy": {"tool": "it.copy", "params": {"src": "title", "dst": "source"}},
+                "load": {"tool": "dq.load"},
+            },
+            "edges": [{"from": "copy", "to": "load"}, {"from": "load", "to": "END"}],
+        }
+        graph_id = client.post("/graph/create", json=spec).json()["graph_id"]
+        body = client.post(
+            "/graph/run",
+            json={"graph_id": graph_id, "initial_state": {"title": str(secret)}},
+        ).json()
+        assert body["status"] == "failed"
+        assert body["error"]["type"] == "PathRefusedError"
+        assert "node 'load': state.source" in body["error"]["message"]
+        assert body["error"]["node"] == "load"

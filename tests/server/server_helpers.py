@@ -56,6 +56,11 @@ def nap(state: dict[str, Any], seconds: float = 0.05) -> dict[str, Any]:
     return {"napped": True}
 
 
+def echo_items(state: dict[str, Any]) -> dict[str, Any]:
+    """Return ``items`` again (an ``extend`` reducer doubles it) and count a round."""
+    return {"items": list(state.get("items") or []), "n": 1}
+
+
 class ServerTestPlugin:
     """Tools and one workflow for the server tests."""
 
@@ -69,6 +74,7 @@ class ServerTestPlugin:
             ("t.weird", weird),
             ("t.read", read_source),
             ("t.nap", nap),
+            ("t.echo_items", echo_items),
         ):
             registry.register(name, func)
 

@@ -209,8 +209,9 @@ def test_deeply_nested_states_are_refused(client: TestClient) -> None:
     response = client.post(
         "/graph/run", json={"graph_id": "t.flow", "initial_state": {"n": 1, "deep": deep}}
     )
-    assert response.status_code == 403
+    assert response.status_code == 422  # bad input, not a path refusal (hardening F19)
     assert "nested deeper" in response.json()["error"]["message"]
+    assert response.json()["error"]["details"]["where"].startswith("initial_state.deep.d")
 
 
 def test_state_patch_paths_are_checked(client: TestClient) -> None:

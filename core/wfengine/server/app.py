@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -61,10 +62,19 @@ def create_app(
     except ValueError as exc:
         raise ServerConfigError(str(exc)) from None
     engine = engine if engine is not None else Engine()
+    paths = PathConfiner(
+        data_dir if data_dir is not None else os.getcwd(), engine.tools.path_keys()
+    )
+    # every run of this server: declared tool paths confined to the data dir where they are
+    # opened, and the state bounded after every step, not only at the door
+    engine.set_limits(
+        dataclasses.replace(engine.limits, max_state_bytes=bounds.max_state_bytes),
+        path_roots=[paths.root],
+    )
     ctx = ServerContext(
         engine=engine,
         limits=bounds,
-        paths=PathConfiner(data_dir if data_dir is not None else os.getcwd()),
+        paths=paths,
         runs=RunManager(engine, bounds),
         inline=InlinePolicy(bounds.inline_run_us),
     )

@@ -26,7 +26,7 @@ from ..errors import (
     WorkflowError,
 )
 from .jsonsafe import jsonable
-from .paths import PathOutsideDataDir
+from .paths import NestedTooDeep, PathOutsideDataDir
 
 log = logging.getLogger("wfengine.server")
 
@@ -83,6 +83,8 @@ def workflow_error_status(exc: WorkflowError) -> tuple[int, dict[str, Any]]:
     """The HTTP status and details for an engine error."""
     if isinstance(exc, PathOutsideDataDir):
         return 403, {"where": exc.where, "path": exc.path, "reason": exc.reason}
+    if isinstance(exc, NestedTooDeep):
+        return 422, {"where": exc.where}
     if isinstance(exc, SpecError | ConditionError):
         return 422, {"where": exc.where}
     if isinstance(exc, GraphValidationError):

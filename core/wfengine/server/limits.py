@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from ..errors import SpecError
+from ..retry import RetryPolicy
 from .errors import ApiError
 
 MIB = 2**20
@@ -34,6 +36,10 @@ class ServerLimits:
     """Events kept per run for its WebSocket; later ones are dropped, the last always kept."""
     finished_runs_kept: int = 256
     """Event buffers of finished runs kept for late WebSocket clients."""
+    max_retry_attempts: int = 10
+    """Highest ``retry.max_attempts`` a spec node may ask for (422)."""
+    max_retry_seconds: int = 300
+    """Longest a spec node's retries may wait in all, at their longest delays (422)."""
     inline_run_us: int = 5000
     """A graph whose recent ``wait: true`` runs each took at most this many microseconds runs
     on the event loop instead of a run thread (see ``server/inline.py``); 0 turns that off."""
@@ -65,6 +71,45 @@ class ServerLimits:
                     details={"where": key, "limit": limit, "actual": count},
                 )
         self.check_max_steps(spec.get("max_steps"), "max_steps")
+        nodes = spec.get("nodes")
+        items = (
+            nodes.items()
+            if isinstance(nodes, Mapping)
+            else enumerate(nodes)
+            if isinstance(nodes, list)
+            else ()
+        )
+        for name, node in items:
+            if isinstance(node, Mapping) and node.get("retry") is not None:
+                where = f"nodes.{name}.retry" if isinstance(nodes, Mapping) else f"nodes[{name}]"
+                self.check_retry(node["retry"], where)
+
+    def check_retry(self, retry: Any, where: str) -> None:
+        """Refuse a retry policy with more attempts or longer waits than this server allows."""
+        try:
+            policy = RetryPolicy.coerce(retry)
+        except SpecError:
+            return  # the spec loader reports a malformed policy with its location
+        if policy is None:
+            return
+        if policy.max_attempts > self.max_retry_attempts:
+            raise ApiError(
+                422,
+                f"{where}: max_attempts is {policy.max_attempts}; this server allows at most "
+                f"{self.max_retry_attempts}",
+                type="limit_exceeded",
+                details={"where": where, "limit": self.max_retry_attempts},
+            )
+        waited = policy.longest_wait()
+        if waited > self.max_retry_seconds:
+            raise ApiError(
+                422,
+                f"{where}: the retries could wait {waited:,.0f} s in all; this server allows at "
+                f"most {self.max_retry_seconds} s (lower initial_delay, max_delay or "
+                "max_attempts)",
+                type="limit_exceeded",
+                details={"where": where, "limit": self.max_retry_seconds},
+            )
 
     def check_max_steps(self, max_steps: Any, where: str = "max_steps") -> None:
         """Refuse a step limit above :attr:`max_steps`."""

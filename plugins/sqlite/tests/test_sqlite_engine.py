@@ -183,3 +183,27 @@ def test_a_paused_run_resumes_from_another_engine(
         while done.status == RunStatus.PAUSED:
             done = second.resume(run.run_id, graph=graph)
         assert done.status == RunStatus.COMPLETED and done.step == 6
+
+
+def test_a_run_trimming_its_log_in_memory_keeps_every_entry_in_order_on_disk(
+    db_url: str,
+) -> None:
+    from wfengine.limits import RunLimits
+
+    graph = Graph("long", max_steps=500)
+    graph.set_reducer("n", "add")
+    graph.add_node("tick", lambda s: {"n": 1})
+    graph.add_edge("tick", "tick", when="n < 120").add_edge("tick", END, default=True)
+    graph.set_entry_point("tick")
+    engine = Engine(
+        plugins=[wfengine_sqlite.plugin],
+        load_entrypoints=False,
+        store=db_url,
+        limits=RunLimits(max_log_entries=20),
+    )
+    run = engine.run(graph, {})
+    assert run.status == RunStatus.COMPLETED and len(run.logs) <= 20 and run.logs_dropped
+    stored = engine.store.get_run(run.run_id)
+    assert stored is not None
+    assert [e.step for e in stored.logs] == list(range(1, 121))
+    engine.close()

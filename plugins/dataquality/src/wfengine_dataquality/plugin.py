@@ -48,6 +48,18 @@ TOOLS = {
 }
 
 
+#: State keys and parameters of the ``dq.*`` tools that hold file paths (or lists of them):
+#: declared at registration, so a server confines every one where the tool opens it.
+PATH_KEYS = (
+    "source",
+    "output_dir",
+    "data_path",
+    "quarantine_paths",
+    "duplicates_paths",
+    "rules_path",
+)
+
+
 def _tool(module: str, name: str) -> Callable[..., dict[str, Any]]:
     """``tool(state, **params)`` running ``wfengine_dataquality.<module>.<name>``."""
 
@@ -71,7 +83,7 @@ def _data_quality_pipeline() -> Any:
 def wfengine_register_tools(registry: Any) -> None:
     """Register the data-quality tools."""
     for tool_name, (module, name, description) in TOOLS.items():
-        registry.register(tool_name, _tool(module, name), description)
+        registry.register(tool_name, _tool(module, name), description, paths=PATH_KEYS)
 
 
 @hookimpl

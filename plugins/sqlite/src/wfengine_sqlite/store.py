@@ -118,6 +118,7 @@ class SQLiteStore(History):
             _dumps(list(run.visited_nodes)),
         )
         logs = run.logs
+        dropped = run.logs_dropped  # entries trimmed from memory were stored before
 
         def work(conn: sqlite3.Connection) -> int:
             pk = int(conn.execute(UPSERT_RUN, row).fetchall()[0][0])
@@ -134,7 +135,10 @@ class SQLiteStore(History):
             conn.execute("DELETE FROM attempts WHERE run_pk = ? AND seq >= ?", (pk, start))
             conn.executemany(
                 "INSERT INTO attempts (run_pk, seq, entry) VALUES (?, ?, ?)",
-                [(pk, seq, _dumps(_entry(e))) for seq, e in enumerate(logs[start:], start)],
+                [
+                    (pk, seq, _dumps(_entry(e)))
+                    for seq, e in enumerate(logs[max(0, start - dropped) :], start)
+                ],
             )
             return pk
 
@@ -172,7 +176,7 @@ class SQLiteStore(History):
             self._names_text(run.next_nodes),
             _dumps(run.join_progress) if run.join_progress else None,
             changes,
-            len(run.logs) - len(logs),
+            run.logs_dropped + len(run.logs) - len(logs),
             _logs_text(logs),
         ]
         with self._lock:
