@@ -46,6 +46,9 @@ MAX_INT_BITS = 8192
 MAX_SEQUENCE_REPEAT = 10_000
 """Longest string or list that ``*`` may build, in items."""
 
+MAX_CONCAT_ITEMS = 1_000_000
+"""Longest string or list that ``+`` may build, in items."""
+
 
 def missing_key(key: str, where: str) -> ConditionError:
     """The run-time error for a condition reading a key the state does not have."""
@@ -326,6 +329,10 @@ class _ExpressionCompiler:
             op = _safe_pow
         elif symbol == "*":
             op = _safe_mul
+        elif symbol == "+":
+            op = _safe_add
+        elif symbol == "%":
+            op = _safe_mod
         left = self.compile(node.left)
         right = self.compile(node.right)
         if isinstance(left, _Literal) and isinstance(right, _Literal):
@@ -496,6 +503,28 @@ def _safe_mul(left: Any, right: Any) -> Any:
                 f"(limit {MAX_SEQUENCE_REPEAT} items)"
             )
     return left * right
+
+
+def _safe_add(left: Any, right: Any) -> Any:
+    """``left + right``, refusing to build huge strings or lists by concatenation."""
+    if (
+        isinstance(left, str | list | tuple)
+        and isinstance(right, str | list | tuple)
+        and len(left) + len(right) > MAX_CONCAT_ITEMS
+    ):
+        raise _Refused(
+            f"joining sequences of {len(left):,} and {len(right):,} items is too large "
+            f"(limit {MAX_CONCAT_ITEMS:,} items)"
+        )
+    return left + right
+
+
+def _safe_mod(left: Any, right: Any) -> Any:
+    """``left % right`` for numbers only: ``%`` string formatting is not part of the language
+    (``'%.999999999f' % 1.0`` took seconds of CPU and a width can ask for a gigabyte)."""
+    if isinstance(left, str | bytes) or isinstance(right, str | bytes):
+        raise _Refused("'%' string formatting is not allowed; '%' is the remainder of numbers")
+    return left % right
 
 
 def _short(number: Any) -> str:
