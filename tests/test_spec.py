@@ -306,7 +306,7 @@ def test_missing_state_key_in_a_condition_fails_the_run_clearly(
         ),
         (
             with_node("inc", {"tool": "inc", "retry": {"max_attempts": 0}}),
-            "nodes.inc.retry: invalid retry policy: retry max_attempts must be at least 1",
+            "nodes.inc.retry: invalid retry policy: retry max_attempts must be an integer >= 1",
         ),
         (
             with_node("inc", {"tool": "inc", "retry": {"retry_on": ["NoSuchError"]}}),
