@@ -6,7 +6,8 @@ process: a small asyncio HTTP/1.1 load generator (keep-alive connections, reques
 back to back), cheap enough that the server, not the client, is what is measured. Health
 and run are measured in alternating short rounds; the best rate of each is kept (this is a
 shared machine), and the server's CPU time per request is shown as a steadier comparison.
-Target: the run endpoint at least 50% of the health endpoint's rate.
+Target: the run endpoint at least 45% of the health endpoint's rate, with every run on the
+server's run threads (none on the event loop: hardening F4).
 
     python benchmarks/bench_server.py [--seconds S] [--connections C] [--repeats R]
 """
@@ -26,7 +27,7 @@ from typing import Any
 
 import httpx
 
-TARGET_RATIO = 0.5
+TARGET_RATIO = 0.45
 
 SPEC: dict[str, Any] = {
     "name": "bench3",

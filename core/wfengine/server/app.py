@@ -13,7 +13,6 @@ from fastapi import FastAPI
 from ..engine import Engine
 from .context import ServerContext
 from .errors import ServerConfigError, install_error_handlers
-from .inline import InlinePolicy
 from .limits import ServerLimits
 from .models import ErrorResponse
 from .paths import PathConfiner
@@ -76,7 +75,6 @@ def create_app(
         limits=bounds,
         paths=paths,
         runs=RunManager(engine, bounds),
-        inline=InlinePolicy(bounds.inline_run_us),
     )
 
     @asynccontextmanager

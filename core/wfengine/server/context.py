@@ -14,7 +14,6 @@ from fastapi import Request, WebSocket
 
 from ..engine import Engine
 from .errors import ApiError
-from .inline import InlinePolicy
 from .limits import ServerLimits
 from .paths import PathConfiner
 from .runs import RunManager
@@ -30,7 +29,6 @@ class ServerContext:
     limits: ServerLimits
     paths: PathConfiner
     runs: RunManager
-    inline: InlinePolicy = field(default_factory=lambda: InlinePolicy(0))
     _known_graphs: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _pool: ThreadPoolExecutor | None = None

@@ -40,9 +40,6 @@ class ServerLimits:
     """Highest ``retry.max_attempts`` a spec node may ask for (422)."""
     max_retry_seconds: int = 300
     """Longest a spec node's retries may wait in all, at their longest delays (422)."""
-    inline_run_us: int = 5000
-    """A graph whose recent ``wait: true`` runs each took at most this many microseconds runs
-    on the event loop instead of a run thread (see ``server/inline.py``); 0 turns that off."""
 
     @classmethod
     def names(cls) -> frozenset[str]:
@@ -52,7 +49,7 @@ class ServerLimits:
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            least = 0 if f.name == "inline_run_us" else 1
+            least = 1
             if not isinstance(value, int) or isinstance(value, bool) or value < least:
                 raise ValueError(
                     f"server limit {f.name} must be an integer >= {least}, got {value!r}"

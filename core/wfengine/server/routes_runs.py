@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -38,11 +37,10 @@ _ACCEPTED: dict[int | str, dict[str, Any]] = {
 async def run_graph(body: RunRequest, request: Request) -> Any:
     """Run a stored graph or registered workflow: to its end (``wait: true``), or in the
     background (``wait: false``, answered ``202`` at once)."""
-    # The hot path: no Depends; a run of a graph known to be fast executes right here on the
-    # event loop, any other on the server's run threads (see server/inline.py).
+    # The hot path: no Depends, one hop to the server's run threads for everything else. No
+    # run executes on the event loop, however fast its graph was before: a client controls
+    # how long a run takes, and the loop serves every other client (hardening F4).
     ctx: ServerContext = request.app.state.wfengine
-    if body.wait and ctx.inline.inline(body.graph_id):
-        return _run_graph(ctx, body, _content_length(request))
     return await ctx.in_thread(_run_graph, ctx, body, _content_length(request))
 
 
@@ -52,11 +50,9 @@ def _run_graph(ctx: ServerContext, body: RunRequest, body_bytes: int | None) -> 
     state = ctx.paths.state(body.initial_state, "initial_state")
     ctx.limits.check_state(state, "initial_state", body_bytes=body_bytes)
     if body.wait:
-        start = time.perf_counter()
         run = ctx.engine.run(
             body.graph_id, state, max_steps=body.max_steps, interrupt_before=body.interrupt_before
         )
-        ctx.inline.record(body.graph_id, time.perf_counter() - start)
         return SafeJSONResponse(RunResult.data(run))
     run = ctx.runs.start(
         body.graph_id, state, max_steps=body.max_steps, interrupt_before=body.interrupt_before
