@@ -41,7 +41,8 @@ from .registry import (
     WorkflowRegistry,
 )
 from .run import Event, RunStatus, WorkflowRun
-from .storage import Store
+from .storage import Store, VersionedStore
+from .versions import GraphChangedError, graph_version, short
 
 log = logging.getLogger("wfengine.plugins")
 
@@ -88,6 +89,10 @@ class Engine:
             weakref.WeakKeyDictionary()
         )
         self._pool: ThreadPoolExecutor | None = None
+        self._stored_versions: set[str] = set()
+        """Graph versions already saved in the store (so a run start does not save again)."""
+        self._version_graphs: dict[str, Graph] = {}
+        """Graphs rebuilt from stored spec versions, for resumes, by version."""
         self._collect()
         self._store: Store | None = (
             store if store is not None and not isinstance(store, str) else None
@@ -202,6 +207,7 @@ class Engine:
             self._store = None if isinstance(store, str) else store
             self._store_url = store if isinstance(store, str) else None
             self._executors = weakref.WeakKeyDictionary()
+            self._stored_versions = set()
 
     def set_limits(
         self,
@@ -271,8 +277,13 @@ class Engine:
             "or a spec file .yaml/.yml/.json)"
         )
 
-    def executor(self, graph: Graph, graph_id: str | None = None) -> WorkflowExecutor:
-        """The (cached) executor running ``graph`` with this engine's hooks and store."""
+    def executor(
+        self, graph: Graph, graph_id: str | None = None, *, current: bool = True
+    ) -> WorkflowExecutor:
+        """The (cached) executor running ``graph`` with this engine's hooks and store.
+
+        ``current``: ``graph`` is what ``graph_id`` names from now on (``False`` for an old
+        version a run resumes on)."""
         with self._lock:
             found = self._executors.get(graph)
             if found is None or (graph_id is not None and found.graph_id != graph_id):
@@ -286,8 +297,10 @@ class Engine:
                     path_policy=self.path_policy,
                     tools=self.tools,
                 )
+                found.version = graph_version(graph)
                 self._executors[graph] = found
-            self._graphs[found.graph_id] = graph
+            if current:
+                self._graphs[found.graph_id] = graph
             return found
 
     def _shared_pool(self) -> ThreadPoolExecutor:
@@ -311,8 +324,21 @@ class Engine:
         graph_id, graph = self.graph(target)
         executor = self.executor(graph, graph_id)
         run = executor.new_run(state, max_steps=max_steps, interrupt_before=interrupt_before)
+        run.graph_version = self._record_version(executor)
         self.store.save_run(run)
         return executor, run
+
+    def _record_version(self, executor: WorkflowExecutor) -> str | None:
+        """Keep the executor's graph version in the store (once per engine and store)."""
+        version = executor.version
+        if version is None:
+            return None
+        store = self.store
+        if version.version not in self._stored_versions and isinstance(store, VersionedStore):
+            store.save_graph_version(version.to_dict())
+            with self._lock:
+                self._stored_versions.add(version.version)
+        return version.version
 
     def run(
         self,
@@ -371,9 +397,16 @@ class Engine:
         *,
         graph: GraphTarget | None = None,
         max_steps: int | None = None,
+        allow_changed_graph: bool = False,
     ) -> Iterator[Event]:
         """:meth:`resume`, yielding the events as they happen."""
-        executor, run = self.prepare_resume(run_id, state_patch, graph=graph, max_steps=max_steps)
+        executor, run = self.prepare_resume(
+            run_id,
+            state_patch,
+            graph=graph,
+            max_steps=max_steps,
+            allow_changed_graph=allow_changed_graph,
+        )
         yield from self.stream_run(executor, run)
 
     async def astream(
@@ -399,13 +432,20 @@ class Engine:
         *,
         graph: GraphTarget | None = None,
         max_steps: int | None = None,
+        allow_changed_graph: bool = False,
     ) -> WorkflowRun:
         """Continue a paused, failed, cancelled or crashed run from its last completed step.
 
-        The graph is found by the run's ``graph_id`` (workflow name or stored graph) unless
-        given. ``state_patch`` replaces keys of the state before the run goes on.
+        The graph is the version the run recorded (see :meth:`prepare_resume`) unless given.
+        ``state_patch`` replaces keys of the state before the run goes on.
         """
-        executor, run = self.prepare_resume(run_id, state_patch, graph=graph, max_steps=max_steps)
+        executor, run = self.prepare_resume(
+            run_id,
+            state_patch,
+            graph=graph,
+            max_steps=max_steps,
+            allow_changed_graph=allow_changed_graph,
+        )
         return self._drive(executor, run, resuming=True)
 
     def prepare_resume(
@@ -415,16 +455,64 @@ class Engine:
         *,
         graph: GraphTarget | None = None,
         max_steps: int | None = None,
+        allow_changed_graph: bool = False,
     ) -> tuple[WorkflowExecutor, WorkflowRun]:
-        """Load a run and make it ready to continue; :meth:`resume` then drives it."""
+        """Load a run and make it ready to continue; :meth:`resume` then drives it.
+
+        The run continues on the graph version it recorded (:mod:`wfengine.versions`): a
+        spec version from the store, whatever its graph id names now; a Python graph by its
+        id, refused with :class:`~wfengine.versions.GraphChangedError` when its fingerprint
+        changed, unless ``allow_changed_graph``. ``graph`` overrides all that.
+        """
         with self._lock:
             if run_id in self._active:
                 raise WorkflowError(f"run {run_id} is still running in this process")
         run = self.get_run(run_id)
-        graph_id, resolved = self.graph(graph if graph is not None else run.graph_id)
-        executor = self.executor(resolved, run.graph_id)
+        if graph is not None:
+            _gid, resolved = self.graph(graph)
+        else:
+            resolved = self._graph_of(run, allow_changed_graph)
+        missing = [n for n in run.next_nodes if n not in resolved.nodes]
+        if missing:
+            raise GraphChangedError(
+                f"run {run_id} cannot resume: it stopped before node(s) "
+                f"{', '.join(repr(n) for n in missing)}, which graph '{run.graph_id}' no longer "
+                "has (it was changed or stored again under its id)"
+            )
+        executor = self.executor(resolved, run.graph_id, current=graph is not None)
         executor._prepare_resume(run, state_patch, max_steps)
         return executor, run
+
+    def _graph_of(self, run: WorkflowRun, allow_changed: bool) -> Graph:
+        """The graph ``run`` resumes on: the version it recorded (see :meth:`prepare_resume`)."""
+        stored = None
+        if run.graph_version is not None and isinstance(self.store, VersionedStore):
+            stored = self.store.get_graph_version(run.graph_version)
+        if stored is not None and stored.get("spec") is not None:
+            with self._lock:
+                known = self._version_graphs.get(run.graph_version or "")
+            if known is None:
+                known = self.load_spec(stored["spec"])
+                with self._lock:
+                    self._version_graphs[run.graph_version or ""] = known
+            return known
+        try:
+            _gid, resolved = self.graph(run.graph_id)
+        except UnknownNameError as exc:
+            raise GraphChangedError(
+                f"run {run.run_id} cannot resume: its graph '{run.graph_id}' is no longer "
+                f"available ({exc}) and the store holds no spec of the version it ran"
+            ) from None
+        if run.graph_version is not None and not allow_changed:
+            now = self.executor(resolved, run.graph_id).version
+            if now is not None and now.version != run.graph_version:
+                raise GraphChangedError(
+                    f"run {run.run_id} ran {short(run.graph_id, run.graph_version)}, but graph "
+                    f"'{run.graph_id}' is now {now.label}: its Python code or structure "
+                    "changed since. Resume anyway with --allow-changed-graph "
+                    "(allow_changed_graph=True) if the change is safe for a run half done"
+                )
+        return resolved
 
     def _drive(
         self, executor: WorkflowExecutor, run: WorkflowRun, *, resuming: bool

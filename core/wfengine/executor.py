@@ -35,6 +35,7 @@ from .paths import PathPolicy
 from .registry import ToolRegistry
 from .run import Event, EventType, RunStatus, WorkflowRun
 from .storage import Store
+from .versions import GraphVersion
 
 __all__ = ["Emit", "WorkflowExecutor", "error_info"]
 
@@ -71,6 +72,8 @@ class WorkflowExecutor:
         self.calls = NodeCalls(max_workers or settings.max_workers(), pool)
         self.limits = limits or RunLimits()
         self.path_policy = path_policy
+        self.version: GraphVersion | None = None
+        """The graph's version, set by the engine that built this executor."""
         self.node_paths: dict[str, tuple[str, ...]] = {}
         """Node name -> the path keys its tool declared, when paths are confined."""
         if path_policy is not None and tools is not None:

@@ -152,6 +152,8 @@ class WorkflowRun:
     interrupt_before: list[str] = field(default_factory=list)
     created: float = field(default_factory=time.time)
     finished: float | None = None
+    graph_version: str | None = None
+    """The version (sha256 hex) of the graph this run runs; see :mod:`wfengine.versions`."""
     logs_dropped: int = 0
     """How many of the oldest log entries were dropped to keep the log within the engine's
     ``max_log_entries`` (a durable store may still hold them)."""
@@ -198,6 +200,8 @@ class WorkflowRun:
             "created_at": self.created_at,
             "finished_at": self.finished_at,
         }
+        if self.graph_version is not None:
+            data["graph_version"] = self.graph_version
         if self.logs_dropped:
             data["logs_dropped"] = self.logs_dropped
         if logs:
@@ -222,6 +226,7 @@ class WorkflowRun:
             interrupt_before=list(data.get("interrupt_before") or []),
             created=parse_iso(data.get("created_at")) or time.time(),
             finished=parse_iso(data.get("finished_at")),
+            graph_version=data.get("graph_version"),
             logs_dropped=int(data.get("logs_dropped") or 0),
         )
 

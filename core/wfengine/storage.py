@@ -81,6 +81,22 @@ class Store(Protocol):
         """Release connections and files."""
 
 
+@runtime_checkable
+class VersionedStore(Protocol):
+    """The optional capability of keeping graph versions (``docs/stores.md``).
+
+    A version is a mapping ``{version, name, kind, spec}`` (see :mod:`wfengine.versions`),
+    kept once under its ``version`` hash. A store without it still runs and resumes graphs,
+    by their ids only.
+    """
+
+    def save_graph_version(self, version: Mapping[str, Any]) -> None:
+        """Keep ``version`` under its hash (saving it again does nothing)."""
+
+    def get_graph_version(self, version: str) -> dict[str, Any] | None:
+        """The version stored under this hash, or ``None``."""
+
+
 DEFAULT_MEMORY_MAX_RUNS = 10_000
 
 
@@ -101,6 +117,16 @@ class MemoryStore:
         self._lock = threading.Lock()
         self._graphs: dict[str, tuple[float, dict[str, Any]]] = {}
         self._runs: dict[str, WorkflowRun] = {}
+        self._versions: dict[str, dict[str, Any]] = {}
+
+    def save_graph_version(self, version: Mapping[str, Any]) -> None:
+        with self._lock:
+            self._versions.setdefault(str(version["version"]), dict(version))
+
+    def get_graph_version(self, version: str) -> dict[str, Any] | None:
+        with self._lock:
+            found = self._versions.get(version)
+        return dict(found) if found is not None else None
 
     def save_graph(self, graph_id: str, spec: Mapping[str, Any]) -> None:
         with self._lock:

@@ -133,6 +133,11 @@ def show_run(run_id: str, logs: bool, show_state: bool, as_json: bool) -> None:
 @click.option(
     "--max-steps", type=click.IntRange(min=1), help="A new step limit for the rest of the run."
 )
+@click.option(
+    "--allow-changed-graph",
+    is_flag=True,
+    help="Resume a run of a Python graph even though its code or structure changed since.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the finished run as JSON instead.")
 @click.option("-q", "--quiet", is_flag=True, help="No live node lines; only the summary.")
 @store_option
@@ -142,6 +147,7 @@ def resume_run(
     state_json: dict[str, Any],
     assignments: list[tuple[list[str], Any]],
     max_steps: int | None,
+    allow_changed_graph: bool,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -149,6 +155,11 @@ def resume_run(
 
     -s/--state values replace state keys before the run goes on, so you can
     fix the input of the step that failed or was paused.
+
+    The run goes on with the exact graph version it started with: a spec
+    file's run needs no file at hand, and a workflow or stored graph changed
+    since resumes on its old spec. A Python graph whose code changed is
+    refused unless --allow-changed-graph.
 
     \b
     Examples:
@@ -163,7 +174,9 @@ def resume_run(
     engine = app.storage_engine()
     _get_run(app, run_id)  # a clear "not found" (with the store note) before anything else
     patch = build_state(state_json, assignments)
-    executor, run = engine.prepare_resume(run_id, patch or None, max_steps=max_steps)
+    executor, run = engine.prepare_resume(
+        run_id, patch or None, max_steps=max_steps, allow_changed_graph=allow_changed_graph
+    )
     follow(app, executor, run, as_json=as_json, quiet=quiet)
 
 

@@ -25,6 +25,7 @@ from ..errors import (
     UnknownNameError,
     WorkflowError,
 )
+from ..versions import GraphChangedError
 from .jsonsafe import jsonable
 from .paths import NestedTooDeep, PathOutsideDataDir
 
@@ -83,6 +84,8 @@ def workflow_error_status(exc: WorkflowError) -> tuple[int, dict[str, Any]]:
     """The HTTP status and details for an engine error."""
     if isinstance(exc, PathOutsideDataDir):
         return 403, {"where": exc.where, "path": exc.path, "reason": exc.reason}
+    if isinstance(exc, GraphChangedError):
+        return 409, {}
     if isinstance(exc, NestedTooDeep):
         return 422, {"where": exc.where}
     if isinstance(exc, SpecError | ConditionError):

@@ -117,8 +117,9 @@ class FaultyStore(SQLiteStore):
 def test_a_failing_write_fails_the_run_clearly_and_it_resumes(tmp_path: Path) -> None:
     effects = tmp_path / "effects.txt"
     graph = counting_loop(effects, steps=12)
-    # writes: save_run (start), save_run (begin), then one per step: the 8th write is step 6
-    store = FaultyStore(f"sqlite:///{tmp_path}/f.db", fail_at=8)
+    # writes: the graph version, save_run (start), save_run (begin), then one per step: the
+    # 9th write is step 6
+    store = FaultyStore(f"sqlite:///{tmp_path}/f.db", fail_at=9)
     with Engine(load_entrypoints=False, plugins=[wfengine_sqlite.plugin], store=store) as eng:
         run = eng.run(graph, initial_state())
         assert run.status == RunStatus.FAILED
@@ -142,7 +143,8 @@ def test_a_failing_write_fails_the_run_clearly_and_it_resumes(tmp_path: Path) ->
 
 def test_a_failing_save_run_at_the_end_is_reported(tmp_path: Path) -> None:
     graph = short_loop(4)
-    store = FaultyStore(f"sqlite:///{tmp_path}/f.db", fail_at=7)  # 2 starts + 4 steps + end
+    # the graph version + 2 starts + 4 steps + end
+    store = FaultyStore(f"sqlite:///{tmp_path}/f.db", fail_at=8)
     with Engine(load_entrypoints=False, plugins=[wfengine_sqlite.plugin], store=store) as eng:
         run = eng.run(graph, {"i": 0, "trail": []})
         assert run.status == RunStatus.FAILED

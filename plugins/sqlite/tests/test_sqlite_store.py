@@ -439,12 +439,13 @@ def test_an_older_schema_is_migrated_keeping_its_data(
     def add_label(conn: sqlite3.Connection) -> None:
         conn.execute("ALTER TABLE runs ADD COLUMN label TEXT")
 
-    monkeypatch.setattr(schema, "SCHEMA_VERSION", 2)
-    monkeypatch.setitem(schema.MIGRATIONS, 1, add_label)
+    current = schema.SCHEMA_VERSION
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", current + 1)
+    monkeypatch.setitem(schema.MIGRATIONS, current, add_label)
     with SQLiteStore(f"sqlite:///{db_path}") as store:
         assert store.get_run(run.run_id) is not None
     with sqlite3.connect(db_path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == current + 1
         assert "label" in [row[1] for row in conn.execute("PRAGMA table_info(runs)")]
 
 

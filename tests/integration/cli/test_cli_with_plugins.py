@@ -197,3 +197,58 @@ def test_plugins_lists_the_installed_plugins_with_versions() -> None:
     for name in ("sqlite", "dataquality", "jsonlog"):
         assert plugins[name]["version"], name
     assert "wfengine_register_workflows" in plugins["dataquality"]["hooks"]
+
+
+def test_a_spec_file_run_killed_mid_run_resumes_without_the_file(
+    tmp_path: Path, store: str
+) -> None:
+    """Hardening F7: the run records its graph version (the spec, kept in the store by its
+    hash), so ``wf runs resume`` needs neither the file nor a stored graph."""
+    import os
+
+    spec = tmp_path / "pipeline.yaml"
+    spec.write_text(
+        "name: pipeline\n"
+        "entry: a\n"
+        "nodes:\n"
+        "  a: {tool: fx.add}\n"
+        "  b: {tool: fx.nap, params: {seconds: 2}}\n"
+        "  c: {tool: fx.add, params: {by: 10}}\n"
+        "edges:\n"
+        "  - {from: a, to: b}\n"
+        "  - {from: b, to: c}\n"
+        "  - {from: c, to: END}\n"
+    )
+    env = {**os.environ, "WF_FIXTURE_ENTRYPOINTS": "1"}
+    process = subprocess.Popen(
+        _fixture("--store", store, "run", str(spec), "-s", "n=1"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert process.stdout is not None
+    process.stdout.readline()  # node a finished; b naps
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=30)
+    spec.unlink()
+    listed = subprocess.run(
+        _fixture("--store", store, "runs", "list", "--json"),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    [run] = json.loads(listed.stdout)
+    assert run["status"] == "running"  # as the crash left it
+    resumed = subprocess.run(
+        _fixture("--store", store, "runs", "resume", run["run_id"], "--json"),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    final = json.loads(resumed.stdout)
+    assert final["state"]["n"] == 12 and final["state"]["ticks"] == 1
+    assert final["graph_version"] == run["graph_version"]

@@ -121,6 +121,7 @@ class History(Database):
             join_progress=join_progress,
             max_steps=row[7],
             interrupt_before=json.loads(row[8]),
+            graph_version=row[9],
         )
         run_row = (
             fork.run_id,
@@ -133,6 +134,7 @@ class History(Database):
             row[8],
             run_id,
             at,
+            fork.graph_version,
         )
         snapshot = (
             at,
@@ -146,8 +148,8 @@ class History(Database):
             try:
                 pk = conn.execute(
                     "INSERT INTO runs (run_id, graph_id, status, created, finished, error, "
-                    "max_steps, interrupt_before, parent_run_id, parent_step) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING pk",
+                    "max_steps, interrupt_before, parent_run_id, parent_step, graph_version) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING pk",
                     run_row,
                 ).fetchall()[0][0]
             except sqlite3.IntegrityError:

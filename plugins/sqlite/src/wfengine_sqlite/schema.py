@@ -10,6 +10,8 @@ A run is kept as:
   after it and the step's log entries. The per-step checkpoint is this one row, so a long run
   costs storage in proportion to what changed.
 * ``attempts`` — log entries that belong to no committed step (a step that failed).
+* ``graph_versions`` — every graph version a run recorded (``runs.graph_version``), once per
+  content hash: the spec of spec graphs, so a run resumes on the graph it ran.
 
 The current state is the latest snapshot plus the updates of the steps after it; the state at
 any earlier step is the latest snapshot at or before it plus the updates up to it.
@@ -26,7 +28,7 @@ from collections.abc import Callable
 
 from .errors import SchemaVersionError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _V1 = """
 CREATE TABLE graphs (
@@ -86,20 +88,35 @@ CREATE TABLE attempts (
 """
 
 
+_V2 = """
+ALTER TABLE runs ADD COLUMN graph_version TEXT;
+CREATE TABLE graph_versions (
+    version     TEXT PRIMARY KEY,       -- sha256 hex of the canonical spec or fingerprint
+    name        TEXT NOT NULL,
+    kind        TEXT NOT NULL,          -- 'spec' or 'python'
+    spec        TEXT,                   -- tagged JSON, NULL for a Python graph's fingerprint
+    created     REAL NOT NULL
+) WITHOUT ROWID;
+"""
+
+
 # statements the store runs, next to the tables they name
-RUN_COLUMNS = "pk, run_id, graph_id, status, created, finished, error, max_steps, interrupt_before"
+RUN_COLUMNS = (
+    "pk, run_id, graph_id, status, created, finished, error, max_steps, interrupt_before, "
+    "graph_version"
+)
 INSERT_STEP = (
     "INSERT INTO steps (run_pk, step, nodes, next_nodes, join_progress, changes, "
     "log_seq, logs) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
 UPSERT_RUN = """
 INSERT INTO runs (run_id, graph_id, status, created, finished, error, max_steps,
-                  interrupt_before)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                  interrupt_before, graph_version)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (run_id) DO UPDATE SET
     graph_id = excluded.graph_id, status = excluded.status, created = excluded.created,
     finished = excluded.finished, error = excluded.error, max_steps = excluded.max_steps,
-    interrupt_before = excluded.interrupt_before
+    interrupt_before = excluded.interrupt_before, graph_version = excluded.graph_version
 RETURNING pk
 """
 INSERT_SNAPSHOT = (
@@ -108,13 +125,19 @@ INSERT_SNAPSHOT = (
 )
 
 
-def _create_v1(conn: sqlite3.Connection) -> None:
-    for statement in _V1.split(";"):
-        if statement.strip():
-            conn.execute(statement)
+def _script(script: str) -> Callable[[sqlite3.Connection], None]:
+    def migrate(conn: sqlite3.Connection) -> None:
+        for statement in script.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+
+    return migrate
 
 
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _create_v1}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    0: _script(_V1),
+    1: _script(_V2),
+}
 """``MIGRATIONS[v]`` takes a database from schema version ``v`` to ``v + 1``."""
 
 

@@ -91,6 +91,42 @@ class SQLiteStore(History):
             for gid, name, version, created in rows
         ]
 
+    def save_graph_version(self, version: Mapping[str, Any]) -> None:
+        """Keep a graph version (``version``, ``name``, ``kind``, ``spec``) under its hash;
+        saving one that is already there does nothing."""
+        spec = version.get("spec")
+        row = (
+            str(version["version"]),
+            str(version["name"]),
+            str(version["kind"]),
+            encode(spec, "spec") if spec is not None else None,
+            time.time(),
+        )
+        self._write(
+            f"save graph version {row[1]}@{row[0][:12]}",
+            lambda c: c.execute(
+                "INSERT OR IGNORE INTO graph_versions (version, name, kind, spec, created) "
+                "VALUES (?, ?, ?, ?, ?)",
+                row,
+            ),
+        )
+
+    def get_graph_version(self, version: str) -> dict[str, Any] | None:
+        """The graph version stored under ``version``, or ``None``."""
+        with self._reading(f"read graph version {version[:12]}") as conn:
+            row = conn.execute(
+                "SELECT version, name, kind, spec FROM graph_versions WHERE version = ?",
+                (version,),
+            ).fetchone()
+        if row is None:
+            return None
+        return {
+            "version": row[0],
+            "name": row[1],
+            "kind": row[2],
+            "spec": decode(row[3]) if row[3] is not None else None,
+        }
+
     # -- runs: writing -------------------------------------------------------------------
 
     def save_run(self, run: WorkflowRun) -> None:
@@ -109,6 +145,7 @@ class SQLiteStore(History):
             _dumps(_loose_data(run.error)) if run.error is not None else None,
             run.max_steps,
             _dumps(list(run.interrupt_before)),
+            run.graph_version,
         )
         snapshot = (
             run.step,
@@ -301,7 +338,7 @@ class SQLiteStore(History):
     def _load(
         self, conn: sqlite3.Connection, row: Sequence[Any], *, logs: bool = True
     ) -> WorkflowRun:
-        pk, run_id, graph_id, status, created, finished, error, max_steps, interrupt = row
+        pk, run_id, graph_id, status, created, finished, error, max_steps, interrupt, version = row
         step, state, next_nodes, join_progress, visited = self._position(conn, pk, None, run_id)
         return WorkflowRun(
             graph_id=graph_id,
@@ -318,6 +355,7 @@ class SQLiteStore(History):
             interrupt_before=json.loads(interrupt),
             created=created,
             finished=finished,
+            graph_version=version,
         )
 
     def _logs(self, conn: sqlite3.Connection, pk: int) -> list[LogEntry]:
