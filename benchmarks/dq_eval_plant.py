@@ -55,22 +55,25 @@ class Columns:
     numeric: tuple[str, ...] = ()
     integer: tuple[str, ...] = ()
     categorical: tuple[str, ...] = ()
+    decimal_comma: tuple[str, ...] = ()  # numeric columns written with a decimal comma
 
 
 def classify(raw: pl.DataFrame, max_categories: int = 30, min_repeat: int = 10) -> Columns:
     """Index, numeric (and integer) and low-cardinality text columns of a text table.
 
-    Numeric: every non-missing value is a number. Index: named like a row index and holding
-    consecutive integers. Categorical: not numeric, 2 to ``max_categories`` distinct values,
-    each seen ``min_repeat`` times on average.
+    Numeric: every non-missing value is a number (a decimal comma accepted). Index: named
+    like a row index and holding consecutive integers. Categorical: not numeric, 2 to
+    ``max_categories`` distinct values, each seen ``min_repeat`` times on average.
     """
-    index, numeric, integer, categorical = [], [], [], []
+    index, numeric, integer, categorical, comma = [], [], [], [], []
     for name in raw.columns:
         present = raw.filter(~is_null_like(name)).get_column(name).str.strip_chars()
         if present.len() == 0:
             continue
-        as_float = present.cast(pl.Float64, strict=False)
+        as_float = present.to_frame().select(as_number(name)).to_series()
         if as_float.null_count() == 0:
+            if present.str.contains(",", literal=True).any():
+                comma.append(name)
             as_int = present.cast(pl.Int64, strict=False)
             if as_int.null_count() == 0:
                 integer.append(name)
@@ -87,7 +90,7 @@ def classify(raw: pl.DataFrame, max_categories: int = 30, min_repeat: int = 10) 
             distinct = present.n_unique()
             if 2 <= distinct <= max_categories and present.len() >= min_repeat * distinct:
                 categorical.append(name)
-    return Columns(tuple(index), tuple(numeric), tuple(integer), tuple(categorical))
+    return Columns(*map(tuple, (index, numeric, integer, categorical, comma)))
 
 
 def earlier_copies(raw: pl.DataFrame, index: tuple[str, ...]) -> pl.Series:
@@ -110,10 +113,11 @@ def typo(value: str, rng: random.Random, taken: set[str]) -> str:
     return result
 
 
-def _number_text(value: float, integer: bool) -> str:
+def _number_text(value: float, integer: bool, comma: bool) -> str:
     if integer:
         return str(int(round(value)))
-    return f"{value:.4f}".rstrip("0").rstrip(".")
+    text = f"{value:.4f}".rstrip("0").rstrip(".")
+    return text.replace(".", ",") if comma else text
 
 
 @dataclass
@@ -170,6 +174,8 @@ def plant(raw: pl.DataFrame, seed: int = 12, share: float = 0.01) -> Plant:
         signed = raw.select(as_number(name).drop_nulls()).to_series()
         medians[name] = (median, -1.0 if float(signed.median() or 0.0) < 0 else 1.0)
 
+    numbers = {name: raw.select(as_number(name)).to_series() for name in cols.numeric}
+    present = {name: raw.filter(~is_null_like(name)).get_column(name) for name in cols.categorical}
     taken = {
         str(v) for name in cols.categorical for v in raw.get_column(name).unique().drop_nulls()
     }
@@ -180,14 +186,15 @@ def plant(raw: pl.DataFrame, seed: int = 12, share: float = 0.01) -> Plant:
             elif kind == "magnitude":
                 name = rng.choice(cols.numeric)
                 median, typical_sign = medians[name]
-                here = raw.select(as_number(name)).to_series()[row]
+                here = numbers[name][row]
                 sign = typical_sign if not here else (1.0 if here > 0 else -1.0)
                 value = sign * rng.choice(MAGNITUDES) * median
-                edit(row, name, _number_text(value, name in cols.integer), kind)
+                text = _number_text(value, name in cols.integer, name in cols.decimal_comma)
+                edit(row, name, text, kind)
             else:
                 name = rng.choice(cols.categorical)
-                present = raw.filter(~is_null_like(name)).get_column(name)
-                base = str(present[rng.randrange(present.len())])
+                values = present[name]
+                base = str(values[rng.randrange(values.len())])
                 edit(row, name, typo(base, rng, taken), kind)
 
     frame = raw

@@ -65,7 +65,8 @@ def _markers(clean: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
         if listed.schema["column"] == pl.String:
             listed = listed.with_columns(pl.col("column").str.split(","))
         listed = listed.explode("column").with_columns(pl.col("column").str.strip_chars())
-        parts.append(listed.drop_nulls().cast({ROW: pl.Int64, "column": pl.String}))
+        listed = listed.drop_nulls().filter(pl.col("column") != "")
+        parts.append(listed.cast({ROW: pl.Int64, "column": pl.String}))
     for name in columns:
         for flag in (f"{name}{MARKER}", f"{MARKER}_{name}"):
             if flag in clean.columns and clean.schema[flag] == pl.Boolean:
