@@ -176,7 +176,8 @@ def details(results: list[dict[str, Any]]) -> str:
         lines.append(f"- {r['name']}: caught by kind: {kinds}")
         if p["changed_by_column"]:
             lines.append(f"  changed cells by column: {p['changed_by_column']}")
-            lines.append(f"  e.g. {p['examples'][:2]}")
+            if p["examples"]:
+                lines.append(f"  e.g. {p['examples'][:2]}")
         for label in ("planted", "original"):
             run = r[label]
             if run["missing_columns"]:
