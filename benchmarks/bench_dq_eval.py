@@ -174,6 +174,11 @@ def details(results: list[dict[str, Any]]) -> str:
             f"{k} {v['caught']}/{v['planted']}" for k, v in p["caught_by_kind"].items()
         )
         lines.append(f"- {r['name']}: caught by kind: {kinds}")
+        if p["natural_duplicates"]:
+            lines.append(
+                f"  {p['natural_duplicates']:,} source rows repeat an earlier row exactly"
+                " (not scored: neither untouched nor planted)"
+            )
         if p["changed_by_column"]:
             lines.append(f"  changed cells by column: {p['changed_by_column']}")
             if p["examples"]:

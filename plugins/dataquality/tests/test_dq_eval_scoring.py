@@ -285,3 +285,10 @@ def test_the_planted_copy_keeps_the_source_header_line(tmp_path: Path) -> None:
     copy = tmp_path / "c.csv"
     write_like(raw, header_line(str(source)), str(copy), "\t", "'")
     assert copy.read_text() == source.read_text()
+
+
+def test_rows_repeating_an_earlier_row_are_not_scored_as_untouched() -> None:
+    raw = source_frame()
+    result = score(raw, Outputs(perfect_clean(raw, {5, 6})), None, ("",), natural_duplicates=[5])
+    assert result["untouched_rows"] == N - 1 and result["natural_duplicates"] == 1
+    assert result["untouched_removed"] == 1 and result["untouched_removed_examples"] == [6]
