@@ -67,6 +67,8 @@ class Engine:
         """Bounds on every run (state size, retries, log length); see :class:`RunLimits`."""
         self.path_policy = PathPolicy(path_roots) if path_roots else None
         """When set, the paths tools declared are confined to these directories."""
+        self.allow_calls = True
+        """Whether specs may run ``call:`` import paths (the REST server turns it off)."""
         self.pm = pluggy.PluginManager(PROJECT)
         self.pm.add_hookspecs(hookspecs)
         self._infos: dict[str, PluginInfo] = {}
@@ -227,6 +229,7 @@ class Engine:
         """A graph from a spec: a mapping, YAML/JSON text, or a path to a YAML/JSON file."""
         from .spec import load_spec
 
+        limits.setdefault("allow_calls", self.allow_calls)
         return load_spec(source, tools=self.tools, conditions=self.conditions, **limits)
 
     def save_graph(self, spec: Mapping[str, Any] | Graph, graph_id: str | None = None) -> str:

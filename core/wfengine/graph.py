@@ -44,6 +44,9 @@ class Node:
     """The registered tool this node runs, when it came from a spec."""
     params: dict[str, Any] = field(default_factory=dict)
     """Keyword arguments the tool is called with, when it came from a spec."""
+    call: str | None = None
+    """The import path (``pkg.mod:func`` or ``/abs/file.py:func``) a spec's ``call:`` node
+    runs, instead of a registered tool."""
     is_async: bool = False
 
     def __post_init__(self) -> None:
@@ -52,8 +55,11 @@ class Node:
     def to_dict(self) -> dict[str, Any]:
         """The node as JSON data (the function by its tool name or qualified name)."""
         data: dict[str, Any] = {"name": self.name}
-        if self.tool is not None:
-            data["tool"] = self.tool
+        if self.tool is not None or self.call is not None:
+            if self.tool is not None:
+                data["tool"] = self.tool
+            else:
+                data["call"] = self.call
             if self.params:
                 data["params"] = dict(self.params)
         else:
@@ -178,6 +184,7 @@ class Graph:
         timeout: float | None = None,
         tool: str | None = None,
         params: Mapping[str, Any] | None = None,
+        call: str | None = None,
     ) -> Graph:
         """Add node ``name`` running ``func(state)``; ``retry`` and ``timeout`` are per node."""
         if not isinstance(name, str) or not name:
@@ -200,6 +207,7 @@ class Graph:
             timeout=timeout,
             tool=tool,
             params=dict(params or {}),
+            call=call,
         )
         self._routes = None
         return self

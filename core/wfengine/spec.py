@@ -41,7 +41,7 @@ from .retry import RetryPolicy
 from .state import REDUCERS
 
 TOP_LEVEL_KEYS = ("name", "description", "entry", "max_steps", "reducers", "nodes", "edges")
-NODE_KEYS = ("tool", "params", "description", "retry", "timeout")
+NODE_KEYS = ("tool", "call", "params", "description", "retry", "timeout")
 EDGE_KEYS = ("from", "to", "when", "default", "description")
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -165,16 +165,19 @@ def load_spec(
     conditions: ConditionRegistry,
     max_nodes: int | None = None,
     max_edges: int | None = None,
+    allow_calls: bool = True,
 ) -> Graph:
     """Build a validated :class:`~wfengine.graph.Graph` from a spec.
 
     ``source``: a mapping, a YAML/JSON string, or a path to a ``.yaml``/``.yml``/``.json``
     file. Tools and condition strategies are looked up in the registries. ``max_nodes`` and
-    ``max_edges`` cap the spec's size (for specs from untrusted callers, like the REST API).
+    ``max_edges`` cap the spec's size (for specs from untrusted callers, like the REST API);
+    ``allow_calls=False`` refuses ``call:`` nodes (import paths: code the spec chooses).
     Raises :class:`~wfengine.errors.SpecError` saying what is wrong and where.
     """
     data, source_name = read_spec(source)
-    return _SpecLoader(data, source_name, tools, conditions).load(max_nodes, max_edges)
+    loader = _SpecLoader(data, source_name, tools, conditions, allow_calls)
+    return loader.load(max_nodes, max_edges)
 
 
 class _SpecLoader:
@@ -186,11 +189,13 @@ class _SpecLoader:
         source: str | None,
         tools: ToolRegistry,
         conditions: ConditionRegistry,
+        allow_calls: bool = True,
     ) -> None:
         self.data = data
         self.source = source
         self.tools = tools
         self.conditions = conditions
+        self.allow_calls = allow_calls
 
     def error(self, message: str, where: str | None = None) -> SpecError:
         return SpecError(message, where, self.source)
@@ -276,17 +281,29 @@ class _SpecLoader:
             )
         _refuse_unknown_keys(node, NODE_KEYS, where, "node", self.error)
         tool_name = node.get("tool")
-        if not isinstance(tool_name, str) or not tool_name:
-            raise self.error("a node needs 'tool': the name of a registered tool", where)
-        try:
-            func = self.tools.get(tool_name)
-        except UnknownNameError as exc:
-            raise self.error(str(exc), f"{where}.tool") from None
+        call = node.get("call")
+        if call is not None:
+            if tool_name is not None:
+                raise self.error("a node has 'tool' or 'call', not both", where)
+            func, call = self._call(call, f"{where}.call")
+            label = call
+        else:
+            if not isinstance(tool_name, str) or not tool_name:
+                raise self.error(
+                    "a node needs 'tool': the name of a registered tool (or 'call': an "
+                    "import path, for specs run by wf or embedded)",
+                    where,
+                )
+            try:
+                func = self.tools.get(tool_name)
+            except UnknownNameError as exc:
+                raise self.error(str(exc), f"{where}.tool") from None
+            label = tool_name
         params = node.get("params") or {}
         if not isinstance(params, Mapping) or not all(isinstance(k, str) for k in params):
             raise self.error("'params' must map argument names to values", f"{where}.params")
         params = copy.deepcopy(dict(params))
-        self._check_params(tool_name, func, params, f"{where}.params")
+        self._check_params(label, func, params, f"{where}.params")
         try:
             retry = RetryPolicy.coerce(node.get("retry"))
         except SpecError as exc:
@@ -300,13 +317,31 @@ class _SpecLoader:
             )
         graph.add_node(
             name,
-            tool_call(tool_name, func, params),
-            tool=tool_name,
+            tool_call(label, func, params),
+            tool=tool_name if call is None else None,
+            call=call,
             params=params,
             retry=retry,
             timeout=timeout,
             description=self._text(node.get("description"), f"{where}.description"),
         )
+
+    def _call(self, ref: Any, where: str) -> tuple[Callable[..., Any], str]:
+        """The function a ``call:`` node names, and its reference as the graph keeps it."""
+        from .imports import CallImportError, import_call
+
+        if not self.allow_calls:
+            raise self.error(
+                "'call:' import paths are not allowed here: this server runs registered "
+                "tools only (its operator can allow import paths with `wf serve "
+                "--allow-import-paths`)",
+                where,
+            )
+        base = Path(self.source).resolve().parent if self.source else None
+        try:
+            return import_call(ref, base)
+        except CallImportError as exc:
+            raise self.error(str(exc), where) from None
 
     def _check_params(
         self, tool_name: str, func: Callable[..., Any], params: dict[str, Any], where: str
@@ -435,13 +470,13 @@ def dump_spec(graph: Graph) -> dict[str, Any]:
 
 
 def _dump_node(node: Any) -> dict[str, Any]:
-    if node.tool is None:
+    if node.tool is None and node.call is None:
         raise SpecError(
             f"node '{node.name}' runs a Python function, not a registered tool; only graphs "
             "of tool nodes can be written as a spec",
             f"nodes.{node.name}",
         )
-    data: dict[str, Any] = {"tool": node.tool}
+    data: dict[str, Any] = {"tool": node.tool} if node.tool is not None else {"call": node.call}
     if node.params:
         data["params"] = copy.deepcopy(node.params)
     if node.description:

@@ -170,6 +170,7 @@ def test_serve_calls_the_server_with_the_options(
             "data_dir": str(tmp_path),
             "insecure": False,
             "engine": fx_engine,
+            "allow_import_paths": False,
         }
     ]
 

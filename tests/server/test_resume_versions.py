@@ -50,3 +50,20 @@ def test_a_run_that_cannot_resume_on_a_changed_graph_is_409(
     assert resumed.status_code == 409
     body = resumed.json()["error"]
     assert body["type"] == "GraphChangedError" and "no longer has" in body["message"]
+
+
+def test_import_paths_are_refused_over_rest_unless_the_operator_allows(
+    make_client: Any,
+) -> None:
+    """Hardening F20: ``call:`` runs code the spec names; a client may not choose it."""
+    spec = {
+        "name": "c",
+        "entry": "a",
+        "nodes": {"a": {"call": "json:dumps"}},
+        "edges": [{"from": "a", "to": "END"}],
+    }
+    refused = make_client().post("/graph/create", json=spec)
+    assert refused.status_code == 422
+    assert "--allow-import-paths" in refused.json()["error"]["message"]
+    allowed = make_client(allow_import_paths=True).post("/graph/create", json=spec)
+    assert allowed.status_code == 201, allowed.text

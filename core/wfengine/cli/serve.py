@@ -47,9 +47,19 @@ NEEDS_EXTRA = "wf serve needs the server extra: pip install 'wfengine[server]'"
 @click.option(
     "--insecure", is_flag=True, help="Allow listening on a non-loopback address without API keys."
 )
+@click.option(
+    "--allow-import-paths",
+    is_flag=True,
+    help="Let specs sent by clients run 'call:' import paths (default: registered tools only).",
+)
 @debug_option
 def serve_command(
-    host: str, port: int, store_url: str | None, data_dir: str | None, insecure: bool
+    host: str,
+    port: int,
+    store_url: str | None,
+    data_dir: str | None,
+    insecure: bool,
+    allow_import_paths: bool,
 ) -> None:
     """Serve the REST API (needs the server extra: pip install 'wfengine[server]').
 
@@ -73,6 +83,7 @@ def serve_command(
             data_dir=data_dir,
             insecure=insecure,
             engine=app.engine,
+            allow_import_paths=allow_import_paths,
         )
     except WorkflowError as exc:
         raise UserError(str(exc)) from None

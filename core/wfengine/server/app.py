@@ -39,6 +39,7 @@ def create_app(
     data_dir: str | os.PathLike[str] | None = None,
     api_keys: Iterable[str] | str | None = None,
     max_body_bytes: int = 10 * 2**20,
+    allow_import_paths: bool = False,
     **limits: int,
 ) -> FastAPI:
     """The REST API over ``engine`` (default: a new engine with the installed plugins).
@@ -48,6 +49,8 @@ def create_app(
     :param api_keys: keys a request must carry (``Authorization: Bearer KEY`` or
         ``X-API-Key``); ``None`` reads ``WFENGINE_API_KEYS``; none means no authentication.
     :param max_body_bytes: the largest request body (413 beyond).
+    :param allow_import_paths: let specs run ``call:`` import paths (code of the server's
+        Python environment chosen by the client); off by default: registered tools only.
     :param limits: any other :class:`ServerLimits` field (``max_nodes=100``, ...).
     """
     unknown = set(limits) - ServerLimits.names()
@@ -70,6 +73,7 @@ def create_app(
         dataclasses.replace(engine.limits, max_state_bytes=bounds.max_state_bytes),
         path_roots=[paths.root],
     )
+    engine.allow_calls = allow_import_paths
     ctx = ServerContext(
         engine=engine,
         limits=bounds,

@@ -25,6 +25,7 @@ def serve(
     engine: Engine | None = None,
     log_level: str = "info",
     access_log: bool = True,
+    allow_import_paths: bool = False,
     **limits: int,
 ) -> None:
     """Serve the REST API until interrupted.
@@ -33,7 +34,8 @@ def serve(
     refused with :class:`InsecureServerError` unless ``insecure=True``. ``store`` is a store
     URL (default: ``WFENGINE_STORE``, else the engine's default); ``data_dir`` confines the
     file paths requests may name (default: the current directory); ``log_level`` and
-    ``access_log`` go to uvicorn; ``limits`` are :class:`~wfengine.server.limits.ServerLimits`
+    ``access_log`` go to uvicorn; ``allow_import_paths`` lets specs run ``call:`` import
+    paths (off: registered tools only); ``limits`` are :class:`~wfengine.server.limits.ServerLimits`
     fields.
     """
     keys = resolve_api_keys(api_keys)
@@ -52,7 +54,13 @@ def serve(
         engine.set_store(store)
     root = Path(data_dir if data_dir is not None else os.getcwd()).resolve()
     try:
-        app = create_app(engine, data_dir=root, api_keys=keys, **limits)
+        app = create_app(
+            engine,
+            data_dir=root,
+            api_keys=keys,
+            allow_import_paths=allow_import_paths,
+            **limits,
+        )
         auth = "required" if keys else "off"
         print(
             f"wfengine API on http://{host}:{port} (store {engine.store_url}, data dir {root}, "

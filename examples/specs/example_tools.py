@@ -1,0 +1,49 @@
+"""Plain functions the example specs call by import path (``call: example_tools.py:inc``).
+
+``wf run examples/specs/counter.json`` loads this file from the spec's folder; no plugin is
+needed. Each is called ``func(state, **params)`` and returns the keys it changes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def inc(state: dict[str, Any], by: int = 1) -> dict[str, Any]:
+    """Add ``by`` to ``n``."""
+    return {"n": state.get("n", 0) + by}
+
+
+def score(state: dict[str, Any], model: str = "baseline") -> dict[str, Any]:
+    """Score the item (its ``value``, default 0.5) and fill in the review's inputs that the
+    state does not give: ``min_score`` 0.3, ``flags`` none, ``region`` internal."""
+    return {
+        "score": float(state.get("value", 0.5)),
+        "model": model,
+        "min_score": state.get("min_score", 0.3),
+        "flags": state.get("flags", []),
+        "region": state.get("region", "internal"),
+        "counts": state.get("counts", {}),
+    }
+
+
+def escalate(state: dict[str, Any]) -> dict[str, Any]:
+    """Mark the item for a person to look at."""
+    return {"escalated": True}
+
+
+def approve(state: dict[str, Any]) -> dict[str, Any]:
+    """Approve the item and count approvals."""
+    counts = dict(state.get("counts") or {})
+    counts["approved"] = counts.get("approved", 0) + 1
+    return {"approved": True, "counts": counts}
+
+
+def audit(state: dict[str, Any]) -> dict[str, Any]:
+    """Record an audit of an external item."""
+    return {"audited": True}
+
+
+def archive(state: dict[str, Any]) -> dict[str, Any]:
+    """Archive the approved and audited item."""
+    return {"archived": True}
