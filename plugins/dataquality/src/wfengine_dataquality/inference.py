@@ -49,7 +49,8 @@ def mark_nulls(
         counts = column.filter(column.is_in(markers)).value_counts(sort=True)
         seen[name] = {str(value): int(n) for value, n in counts.iter_rows()}
         is_marker = pl.col(name).is_in(markers)
-        replace.append(pl.when(is_marker).then(pl.lit(None, pl.String)).otherwise(pl.col(name)))
+        kept = pl.when(is_marker).then(pl.lit(None, pl.String)).otherwise(pl.col(name))
+        replace.append(kept.alias(name))
     return frame.with_columns(replace), seen
 
 

@@ -4,8 +4,9 @@ Everything is detected from the first :data:`SAMPLE_BYTES` of the file (64 KiB),
 the whole file, and a setting the user gave (:class:`~.read_options.ReadOptions`) is
 taken as is:
 
-* **encoding**: a byte-order mark says UTF-8, UTF-16 or UTF-32; else a sample that is
-  valid UTF-8 is UTF-8; else ``charset-normalizer`` decides. Among the code pages it
+* **encoding**: a byte-order mark says UTF-8, UTF-16 or UTF-32; a sample with a zero
+  byte in every other place is UTF-16 without one; else a sample that is valid UTF-8 is
+  UTF-8; else ``charset-normalizer`` decides. Among the code pages it
   finds as likely as its first choice, cp1252 (Windows Western, a superset of the
   printable Latin-1) is preferred, as short Western samples fit several code pages equally.
 * **separator**: each of ``,`` ``;`` tab ``|`` splits the sample's records (quotes
@@ -74,6 +75,13 @@ def detect_encoding(sample: bytes) -> str | None:
     for bom, name in _BOMS:
         if sample.startswith(bom):
             return name
+    if b"\x00" in sample:  # UTF-16 without a byte-order mark: ASCII with every other byte 0
+        half = len(sample) // 2
+        even, odd = sample[0::2].count(0), sample[1::2].count(0)
+        if odd > 0.3 * half and even < 0.05 * half:
+            return "utf-16-le"
+        if even > 0.3 * half and odd < 0.05 * half:
+            return "utf-16-be"
     try:
         codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
         return "utf-8"
