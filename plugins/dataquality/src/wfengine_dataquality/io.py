@@ -130,7 +130,8 @@ def read_source(
             check_names(raw, where)
             frame, found = infer_types(raw, decimal=layout.decimal, null_values=options.null_values)
         elif kind == "parquet":
-            frame, found = pl.read_parquet(path), {}
+            frame = pl.read_parquet(path)  # typed already: nothing to convert
+            found = {"null_values": {}, "conversions": {}, "kept_as_text": {}}
             check_names(frame, where)
         else:
             read = pl.read_ndjson if kind == "ndjson" else pl.read_json
