@@ -123,6 +123,8 @@ def test_rows(tmp_path: Path) -> None:
         ("bad.json", "{not json", "dq.load: source '{src}' is not a well-formed JSON"),
         ("nested.ndjson", '{"a": [1, 2]}\n', "column 'a' holds List(Int64) values"),
         ("reserved.csv", "_row,b\n1,2\n", "has a column named '_row', which is reserved"),
+        ("nul.csv", "a,b\x00c\nx,2\n", "column 2 of the header ('b\\x00c') holds a NUL byte"),
+        ("nul.ndjson", '{"a\\u0000": 1}\n', "column 1 of the header ('a\\x00') holds a NUL"),
     ],
 )
 def test_bad_sources_name_the_source_and_the_problem(

@@ -43,7 +43,31 @@ TARGET: dict[str, pl.DataType] = {
     "datetime": pl.Datetime("us"),
 }
 
-DATETIME_PATTERNS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
+#: Date layouts recognised in text, most common first. ``%d/%m/%Y`` and ``%m/%d/%Y`` are both
+#: tried: a column is read as one of them only when its values fit just one.
+DATE_PATTERNS = (
+    "%Y-%m-%d",
+    "%Y/%m/%d",
+    "%d/%m/%Y",
+    "%m/%d/%Y",
+    "%d.%m.%Y",
+    "%b %d %Y",
+    "%b %d, %Y",
+    "%d %b %Y",
+    "%d-%b-%Y",
+    "%B %d %Y",
+    "%B %d, %Y",
+    "%d %B %Y",
+)
+#: Date-time layouts without a time zone (``%.f``: optional fraction of a second).
+DATETIME_PATTERNS = (
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M",
+)
+#: ISO-8601 date-times with ``Z`` or an offset (``+01:00``, ``+0100``); read as UTC.
+ZONED_DATETIME_PATTERNS = ("%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%d %H:%M:%S%.f%#z")
 
 
 def dtype_name(dtype: pl.DataType) -> str:
@@ -118,10 +142,15 @@ def convert(column: str, actual: pl.DataType, expected: str) -> pl.Expr:
             return pl.when(lower == "true").then(True).when(lower == "false").then(False)
         if expected == "date":
             return text.str.to_date("%Y-%m-%d", strict=False)
-        if expected == "datetime":
-            return pl.coalesce(
-                [text.str.to_datetime(p, time_unit="us", strict=False) for p in DATETIME_PATTERNS]
-            )
+        if expected == "datetime":  # a zoned value becomes its UTC time
+            naive = [
+                text.str.to_datetime(p, time_unit="us", strict=False) for p in DATETIME_PATTERNS
+            ]
+            zoned = [
+                text.str.to_datetime(p, time_unit="us", strict=False).dt.replace_time_zone(None)
+                for p in ZONED_DATETIME_PATTERNS
+            ]
+            return pl.coalesce(naive + zoned)
         return col
     if have == "float" and expected == "int":
         integral = col.is_finite() & (col == col.round(0))

@@ -2,9 +2,10 @@
 
 A text column has a format when most of its values (``min_share``, default 80%) fit
 one; the values that do not fit are then *malformed*. Values must fit exactly: no
-surrounding spaces, and in a column of whole numbers, no decimals. Inference looks at an evenly
-spread sample of the column (``SAMPLE`` values) to stay fast on large files; counting
-the malformed values always covers every row.
+surrounding spaces, and in a column of whole numbers, no decimals. Numbers written with
+a leading zero (``007``) are codes, not numbers: such a column has no number format.
+Inference looks at an evenly spread sample of the column (``SAMPLE`` values) to stay fast
+on large files; counting the malformed values always covers every row.
 """
 
 from __future__ import annotations
@@ -14,9 +15,13 @@ from typing import Any
 
 import polars as pl
 
+from .dtypes import DATE_PATTERNS
+
+__all__ = ["DATE_PATTERNS", "EMAIL_PATTERN", "LEADING_ZERO", "infer_format", "malformed", "parse"]
+
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$"
-#: Date layouts tried, most common first; the one most values fit wins.
-DATE_PATTERNS = ("%Y-%m-%d", "%d/%m/%Y", "%m/%d/%Y", "%Y/%m/%d", "%d.%m.%Y")
+#: A number written with a leading zero ("007", "01234"): a code to keep as text.
+LEADING_ZERO = r"^[+-]?0[0-9]"
 SAMPLE = 2000
 
 
@@ -39,13 +44,14 @@ def infer_format(series: pl.Series, min_share: float = 0.8) -> dict[str, Any] | 
     if values.len() == 0:
         return None
     need = min_share * values.len()
-    if values.cast(pl.Float64, strict=False).null_count() <= values.len() - need:
+    codes = values.str.contains(LEADING_ZERO).any()  # "007" is a code, not the number 7
+    if not codes and values.cast(pl.Float64, strict=False).null_count() <= values.len() - need:
         # Whole numbers only if every value that is a number (in the whole column) is one.
         as_int = series.cast(pl.Int64, strict=False).null_count()
         integral = as_int == series.cast(pl.Float64, strict=False).null_count()
         return {"format": "number", "dtype": "Int64" if integral else "Float64"}
     best: tuple[int, str] = (0, "")
-    for pattern in DATE_PATTERNS:
+    for pattern in DATE_PATTERNS:  # the layout most values fit wins (the first on a tie)
         hits = int(values.str.to_date(pattern, strict=False).is_not_null().sum())
         if hits > best[0]:
             best = (hits, pattern)

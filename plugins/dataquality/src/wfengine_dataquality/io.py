@@ -1,7 +1,8 @@
 """Reading sources and writing the run's files.
 
 Sources are CSV, Parquet, NDJSON (``.ndjson``, ``.jsonl``) or JSON (an array of objects)
-files, or a list of row objects. Everything a tool writes goes through :func:`write_frame`,
+files, or a list of row objects; a CSV's layout is detected by :mod:`.sniff` and text is
+typed by :mod:`.inference`. Everything a tool writes goes through :func:`write_frame`,
 :func:`write_csv` or :func:`write_text`, which write to a temporary file and rename it into
 place: a tool that crashes half-way leaves the old file or the new one, never half a file,
 and writing the same file again is harmless.
@@ -25,8 +26,10 @@ from typing import Any
 
 import polars as pl
 
-from .dtypes import DATETIME_PATTERNS
 from .errors import DataQualityError
+from .inference import infer_types
+from .read_options import ReadOptions
+from .sniff import CsvLayout, sniff_csv
 
 #: Suffix -> reader name.
 SUPPORTED = {
@@ -88,12 +91,21 @@ def _first_line(error: Exception) -> str:
     return line if len(line) <= 160 else line[:157] + "..."
 
 
-def read_source(source: str | os.PathLike[str], tool: str = "dq.load") -> pl.DataFrame:
+def read_source(
+    source: str | os.PathLike[str], options: ReadOptions | None = None, tool: str = "dq.load"
+) -> tuple[pl.DataFrame, dict[str, Any]]:
     """Read a source file with every column's type inferred over the whole file.
+
+    A CSV's layout (encoding, separator, decimal mark, header line) is taken from
+    ``options`` or detected from its first 64 KiB (:mod:`.sniff`); null markers in text
+    sources are read as missing (:mod:`.inference`). Returns the frame and ``read_info``:
+    ``format``, for a CSV the layout and which parts were ``detected``, and what
+    :func:`~.inference.infer_types` found.
 
     Raises :class:`DataQualityError` naming the source for a missing, empty, malformed or
     unsupported file.
     """
+    options = options or ReadOptions()
     path = Path(source)
     where = f"{tool}: source '{source}'"
     kind = SUPPORTED.get(path.suffix.lower())
@@ -108,44 +120,107 @@ def read_source(source: str | os.PathLike[str], tool: str = "dq.load") -> pl.Dat
         raise DataQualityError(f"{where} is not a file")
     if path.stat().st_size == 0:
         raise DataQualityError(f"{where} is empty")
+    info: dict[str, Any] = {"format": kind}
+    layout: CsvLayout | None = None
     try:
         if kind == "csv":
-            frame = infer_types(_read_csv(path), dates_only=False)
+            layout = _layout(path, options, where)
+            info.update(_layout_info(layout))
+            raw = _read_csv(path, layout, where)
+            check_names(raw, where)
+            frame, found = infer_types(raw, decimal=layout.decimal, null_values=options.null_values)
         elif kind == "parquet":
-            frame = pl.read_parquet(path)
-        elif kind == "ndjson":
-            frame = infer_types(pl.read_ndjson(path, infer_schema_length=None))
+            frame = pl.read_parquet(path)  # typed already: nothing to convert
+            found = {"null_values": {}, "conversions": {}, "kept_as_text": {}}
+            check_names(frame, where)
         else:
-            frame = infer_types(pl.read_json(path, infer_schema_length=None))
+            read = pl.read_ndjson if kind == "ndjson" else pl.read_json
+            raw = read(path, infer_schema_length=None)
+            check_names(raw, where)
+            frame, found = infer_types(raw, numbers=False, null_values=options.null_values)
     except (pl.exceptions.PolarsError, OSError, ValueError) as error:
-        hint = ""
-        if kind == "csv":
-            hint = " (look for unbalanced quotes or rows with more fields than the header)"
+        if isinstance(error, DataQualityError):
+            raise
         raise DataQualityError(
-            f"{where} is not a well-formed {kind.upper()} file: {_first_line(error)}{hint}"
+            f"{where} is not a well-formed {kind.upper()} file: {_first_line(error)}"
+            f"{_hint(error, layout)}"
         ) from error
     if frame.width == 0 or frame.height == 0:
         raise DataQualityError(f"{where} is empty (no data rows)")
     check_flat(frame, where)
-    return frame
+    info.update(found)
+    return frame, info
 
 
-def _read_csv(path: Path) -> pl.DataFrame:
-    """Read a CSV; with :func:`infer_types` after it, every column's type fits every value.
-
-    polars' own whole-file inference (``infer_schema_length=None``) is several times slower
-    than this: the parser types columns from the first rows and fails on any later value
-    that does not fit, in which case everything is read as text; either way the text
-    columns are then checked over every value by :func:`infer_types`.
-    """
+def _layout(path: Path, options: ReadOptions, where: str) -> CsvLayout:
     try:
-        return pl.read_csv(path, infer_schema_length=10_000)
-    except pl.exceptions.ComputeError:
-        return pl.read_csv(path, infer_schema=False)
+        return sniff_csv(path, options)
+    except LookupError as error:
+        raise DataQualityError(
+            f"{where}: {error}; set its encoding (e.g. -s encoding=cp1252)"
+        ) from None
 
 
-def frame_from_rows(rows: Any, tool: str = "dq.load") -> pl.DataFrame:
-    """Build a frame from a list of row objects, all with the same keys."""
+def _layout_info(layout: CsvLayout) -> dict[str, Any]:
+    return {
+        "encoding": layout.encoding,
+        "sep": layout.sep,
+        "decimal": layout.decimal,
+        "header_row": layout.header_row,
+        "skipped_lines": layout.skip_lines,
+        "detected": list(layout.detected),
+    }
+
+
+def _describe(layout: CsvLayout) -> str:
+    sep = "tab" if layout.sep == "\t" else repr(layout.sep)
+    return f"separator {sep}, encoding {layout.encoding}, header on line {layout.header_row}"
+
+
+def _hint(error: Exception, layout: CsvLayout | None) -> str:
+    """What to check after a parse error, with the layout the file was read with."""
+    if layout is None:
+        return ""
+    text = str(error).lower()
+    if "utf-8" in text or "utf8" in text:
+        return (
+            f" (read as {_describe(layout)}; the first 64 KiB were valid {layout.encoding},"
+            " later bytes are not: set its encoding, e.g. -s encoding=cp1252)"
+        )
+    if "more fields" in text or "could not parse" in text:
+        return (
+            f" (read as {_describe(layout)}: look for unbalanced quotes or rows with more"
+            " fields than the header; set sep or header_row if these are wrong)"
+        )
+    return f" (read as {_describe(layout)}; set sep, encoding or header_row if these are wrong)"
+
+
+def _read_csv(path: Path, layout: CsvLayout, where: str) -> pl.DataFrame:
+    """Read a CSV as text (:func:`~.inference.infer_types` types it over every value).
+
+    polars reads only UTF-8: another encoding is transcoded in memory first.
+    """
+    data: Path | bytes = path
+    if layout.encoding not in ("utf-8", "utf-8-sig"):
+        try:
+            data = path.read_bytes().decode(layout.encoding).encode("utf-8")
+        except UnicodeDecodeError as error:
+            raise DataQualityError(
+                f"{where} is not valid {layout.encoding} at byte {error.start}"
+                f" (read as {_describe(layout)}): set its encoding, e.g. -s encoding=utf-8"
+            ) from None
+    return pl.read_csv(data, separator=layout.sep, skip_lines=layout.skip_lines, infer_schema=False)
+
+
+def frame_from_rows(
+    rows: Any, options: ReadOptions | None = None, tool: str = "dq.load"
+) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """Build a frame from a list of row objects, all with the same keys.
+
+    Null markers in text values are read as missing, as in a file; returns the frame
+    and its ``read_info``.
+    """
+    options = options or ReadOptions()
     where = f"{tool}: 'rows'"
     if not isinstance(rows, list):
         raise DataQualityError(f"{where} must be a list of objects, got {type(rows).__name__}")
@@ -170,9 +245,21 @@ def frame_from_rows(rows: Any, tool: str = "dq.load") -> pl.DataFrame:
         frame = pl.DataFrame(rows, infer_schema_length=None).select(keys)
     except (pl.exceptions.PolarsError, TypeError, ValueError) as error:
         raise DataQualityError(f"{where} could not be read: {_first_line(error)}") from error
-    frame = infer_types(frame)
+    check_names(frame, where)
+    frame, found = infer_types(frame, numbers=False, null_values=options.null_values)
     check_flat(frame, where)
-    return frame
+    return frame, {"format": "rows", **found}
+
+
+def check_names(frame: pl.DataFrame, where: str) -> None:
+    """Reject column names holding a NUL byte, naming the column's position."""
+    for position, name in enumerate(frame.columns, start=1):
+        if "\x00" in name:
+            raise DataQualityError(
+                f"{where}: column {position} of the header ({name!r}) holds a NUL byte;"
+                " remove it from the file (a binary file, or UTF-16 read as UTF-8:"
+                " then set -s encoding=utf-16)"
+            )
 
 
 def check_flat(frame: pl.DataFrame, where: str) -> None:
@@ -182,72 +269,6 @@ def check_flat(frame: pl.DataFrame, where: str) -> None:
             raise DataQualityError(
                 f"{where}: column '{name}' holds {dtype} values; only flat rows are supported"
             )
-
-
-_SAMPLE = 1000
-
-
-def _candidates(name: str, dates_only: bool) -> dict[str, pl.Expr]:
-    """The conversions a text column may take, most specific first."""
-    col = pl.col(name)
-    found: dict[str, pl.Expr] = {}
-    if not dates_only:
-        lower = col.str.to_lowercase()
-        found["int"] = col.cast(pl.Int64, strict=False)
-        found["float"] = col.cast(pl.Float64, strict=False)
-        found["bool"] = pl.when(lower == "true").then(True).when(lower == "false").then(False)
-    found["date"] = col.str.to_date("%Y-%m-%d", strict=False)
-    for n, pattern in enumerate(DATETIME_PATTERNS):
-        found[f"datetime{n}"] = col.str.to_datetime(pattern, time_unit="us", strict=False)
-    return found
-
-
-def _fits(frame: pl.DataFrame, tries: dict[str, dict[str, pl.Expr]]) -> dict[str, list[str]]:
-    """Per column, the conversions under which no non-null value of ``frame`` becomes null.
-
-    A column with no values fits every conversion.
-    """
-    exprs = [pl.col(name).null_count().alias(f"{name}\x00") for name in tries]
-    for name, found in tries.items():
-        exprs += [expr.null_count().alias(f"{name}\x00{kind}") for kind, expr in found.items()]
-    counts = frame.select(exprs).row(0, named=True)
-    return {
-        name: [k for k in found if counts[f"{name}\x00{k}"] == counts[f"{name}\x00"]]
-        for name, found in tries.items()
-    }
-
-
-def infer_types(frame: pl.DataFrame, dates_only: bool = True) -> pl.DataFrame:
-    """Convert text columns whose every non-null value is an int, float, bool or date.
-
-    With ``dates_only`` (JSON sources, which already carry numbers and booleans) only ISO
-    dates and date-times are converted. Every value is looked at, not only the first rows:
-    an evenly spread sample first rules out the conversions that cannot fit, then each
-    column's remaining conversions are checked on all its values.
-    """
-    text = [name for name, dtype in frame.schema.items() if dtype == pl.String]
-    if not text:
-        return frame
-    sample = frame.select(text)
-    if sample.height > _SAMPLE:
-        sample = sample.gather_every(sample.height // _SAMPLE)
-    tries = {name: _candidates(name, dates_only) for name in text}
-    possible = _fits(sample, tries)
-    left = {name: list(kinds) for name, kinds in possible.items() if kinds}
-    nulls = {name: frame.get_column(name).null_count() for name in left}
-    converted: list[pl.Series] = []
-    while left:  # usually one pass: the first conversion the sample allows fits all values
-        tried = frame.select(tries[name][kinds[0]].alias(name) for name, kinds in left.items())
-        tried_nulls = tried.null_count().row(0, named=True)
-        for name, kinds in list(left.items()):
-            fits = tried_nulls[name] == nulls[name]
-            if fits and nulls[name] < frame.height:
-                converted.append(tried.get_column(name))
-            if fits or len(kinds) == 1:
-                del left[name]
-            else:
-                kinds.pop(0)
-    return frame.with_columns(converted) if converted else frame
 
 
 def read_frame(path: str | os.PathLike[str], tool: str) -> pl.DataFrame:

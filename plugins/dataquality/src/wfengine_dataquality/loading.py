@@ -11,7 +11,10 @@ import polars as pl
 from .dtypes import dtype_name, parse_family
 from .errors import DataQualityError
 from .io import ROW, default_output_dir, frame_from_rows, read_source, work_path, write_frame
+from .read_options import READ_SETTINGS, read_options
 from .state import DEFAULTS, number
+
+__all__ = ["READ_SETTINGS", "RESERVED", "TOOL", "check_expected_schema", "load"]
 
 TOOL = "dq.load"
 #: Columns the tools add: the source row number, and the quarantine's round and reason.
@@ -33,22 +36,28 @@ def check_expected_schema(expected: Any, tool: str = TOOL) -> dict[str, str]:
 def load(state: Mapping[str, Any], **params: Any) -> dict[str, Any]:
     """Read ``source`` (a CSV, Parquet, NDJSON or JSON file) or ``rows`` (a list of objects).
 
-    Types are inferred over every row. The data is written, with a ``_row`` column holding
-    each row's 1-based number in the source, to ``<output_dir>/work/data-r0.parquet``.
+    Types are inferred over every row; null markers (``NA``, ``N/A``, ``NULL``, ``-``, ...)
+    are read as missing. A CSV's encoding, separator, decimal mark and header line are
+    detected from its first 64 KiB. Each reading setting (:data:`READ_SETTINGS`) is taken
+    from the state, else from ``params``. The data is written, with a ``_row`` column
+    holding each row's 1-based number in the source, to
+    ``<output_dir>/work/data-r0.parquet``.
     ``output_dir`` defaults to ``./wf-output/<UTC timestamp>-<8 hex>``; ``threshold`` (0),
     ``max_rounds`` (3) and ``round`` (0) get their defaults when missing.
 
-    Returns ``output_dir`` (absolute), ``data_path``, ``schema``, ``accounting`` and the
-    defaults. Raises :class:`DataQualityError` for a missing, empty, malformed or
-    unsupported source, and for rows of different shapes.
+    Returns ``output_dir`` (absolute), ``data_path``, ``schema``, ``read_info`` (what
+    was detected and converted), ``accounting`` and the defaults. Raises
+    :class:`DataQualityError` for a missing, empty, malformed or unsupported source, for
+    rows of different shapes and for a bad reading setting.
     """
     source = state.get("source", params.get("source"))
     rows = state.get("rows", params.get("rows"))
+    options = read_options(state, params, TOOL)
     if source is not None:
-        frame = read_source(str(source))
+        frame, read_info = read_source(str(source), options)
         origin = str(source)
     elif rows is not None:
-        frame = frame_from_rows(rows)
+        frame, read_info = frame_from_rows(rows, options)
         origin = f"rows ({len(rows)} given in the state)"
     else:
         raise DataQualityError(
@@ -78,6 +87,7 @@ def load(state: Mapping[str, Any], **params: Any) -> dict[str, Any]:
             "source_name": origin,
             "data_path": path,
             "schema": {c: dtype_name(t) for c, t in frame.schema.items() if c != ROW},
+            "read_info": read_info,
             "accounting": {
                 "input_rows": n,
                 "output_rows": n,
