@@ -284,6 +284,7 @@ class Engine:
     ) -> tuple[WorkflowExecutor, WorkflowRun]:
         """Prepare a run (saved as ``pending``) without running it; see :meth:`run`."""
         graph_id, graph = self.graph(target)
+        self.workflows.check_settings(graph_id, state, "initial state")
         executor = self.executor(graph, graph_id)
         run = executor.new_run(state, max_steps=max_steps, interrupt_before=interrupt_before)
         self.store.save_run(run)
@@ -397,6 +398,7 @@ class Engine:
                 raise WorkflowError(f"run {run_id} is still running in this process")
         run = self.get_run(run_id)
         graph_id, resolved = self.graph(graph if graph is not None else run.graph_id)
+        self.workflows.check_settings(run.graph_id, state_patch, "state patch")
         executor = self.executor(resolved, run.graph_id)
         executor._prepare_resume(run, state_patch, max_steps)
         return executor, run
