@@ -15,9 +15,9 @@ converge. Per column:
 * ``categories`` of a categorical text column (at most ``max_categories`` distinct values,
   each seen twice on average, not mostly missing): ``common`` values (at least
   ``rare_share`` of the values), ``rare`` ones that still repeat (an observation), and
-  ``typos``: values seen once or twice (or at most 1/20 as often as the least common
-  common value) in a column whose common values each repeat at least ten times as often
-  (a violation).
+  ``typos``: values seen once or twice (in large files: at most 1/100 as often as the
+  least common common value) in a column whose common values each repeat at least ten
+  times as often (a violation).
 * ``optional``: the column has missing values in the original data; its nulls are kept.
 
 Also ``index_columns``: columns named like a row index (``""``, ``Unnamed: 0``, ``index``,
@@ -98,8 +98,11 @@ def outlier_bounds(info: Mapping[str, Any], k: float, kind: str) -> dict[str, An
 
 
 def typo_like(count: int, least_common: int) -> bool:
-    """A value seen ``count`` times among values each seen at least ``least_common`` times."""
-    return count <= max(2, least_common / 20) and least_common >= 10 * count
+    """Whether a value seen ``count`` times among values each seen at least ``least_common``
+    times looks like a typo: seen at most twice (or 100 times less often than the least
+    common value, in large files), while the common values repeat at least ten times as
+    often. ``snow`` on 26 days among conditions seen hundreds of times is not one."""
+    return count <= max(2, least_common / 100) and least_common >= 10 * count
 
 
 def categories(info: Mapping[str, Any], rare_share: float) -> dict[str, list[Any]] | None:

@@ -71,7 +71,18 @@ _LAST += " haddad fischer weber moreau martin"
 _DOMAINS = ["example.com", "mail.example.org", "corp.example.net"]
 _COUNTRIES = ["US", "DE", "FR", "GB", "NL", "ES", "IT", "SE"]
 _COUNTRY_WEIGHTS = [30, 20, 12, 12, 8, 7, 6, 5]
-_COUNTRY_TYPOS = ["Germnay", "Frnace", "U.S.", "uk", "Deutschland", "Spian"]
+#: Typos, each planted in turn: at 3,000 rows each occurs twice (typo-like, a violation).
+COUNTRY_TYPOS = [
+    "Germnay",
+    "Frnace",
+    "U.S.",
+    "uk",
+    "Deutschland",
+    "Spian",
+    "Itlay",
+    "Swedn",
+    "Nehterlands",
+]
 _PLANS = ["free", "pro", "enterprise"]
 _PLAN_WEIGHTS = [60, 30, 10]
 _AGE_TEXT = ["unknown", "thirty", "?", "forty-two", "n.a."]
@@ -138,8 +149,8 @@ def generate_customers(rows: int = 3000, seed: int = 7) -> tuple[pl.DataFrame, d
         ages[i] = rng.choice(_AGE_TEXT)
     for i in by_problem["age_outlier"]:
         ages[i] = rng.choice(_AGE_OUTLIERS)
-    for i in by_problem["country_unknown"]:
-        countries[i] = rng.choice(_COUNTRY_TYPOS)
+    for n, i in enumerate(by_problem["country_unknown"]):
+        countries[i] = COUNTRY_TYPOS[n % len(COUNTRY_TYPOS)]
     for i in by_problem["signup_date_malformed"]:
         dates[i] = rng.choice(_BAD_DATES)
     for i in by_problem["income_null"]:
