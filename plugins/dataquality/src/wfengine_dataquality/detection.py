@@ -103,12 +103,24 @@ class Judging:
 
 
 def _outside(values: pl.Expr, bounds: Mapping[str, Any]) -> pl.Expr:
-    mask = pl.lit(False)
-    if bounds.get("min") is not None:
-        mask = mask | (values < bounds["min"])
-    if bounds.get("max") is not None:
-        mask = mask | (values > bounds["max"])
-    return mask
+    low, high = bounds.get("min"), bounds.get("max")
+    if low is not None and high is not None:
+        return ~values.is_between(low, high)
+    if low is not None:
+        return values < low
+    if high is not None:
+        return values > high
+    return pl.lit(False)
+
+
+def _within(info: Mapping[str, Any], bounds: Mapping[str, Any]) -> bool:
+    """Whether the profile's ``min`` and ``max`` lie inside ``bounds``."""
+    low, high = info.get("min"), info.get("max")
+    if not isinstance(low, int | float) or not isinstance(high, int | float):
+        return False
+    return (bounds.get("min") is None or low >= bounds["min"]) and (
+        bounds.get("max") is None or high <= bounds["max"]
+    )
 
 
 def _column_checks(
@@ -164,13 +176,17 @@ def _column_checks(
             }
             checks.append(_Check(details, col.is_in(found["rare"])))
     if numbers is not None and base.get("role") == "number":
+        # The profile's min and max tell when no value can be outside: no check at all
+        # (most columns), which keeps wide tables fast.
         extreme = base.get("extreme")
+        if extreme and _within(info, extreme):
+            extreme = None
         beyond = _outside(numbers, extreme) if extreme else pl.lit(False)
         if extreme:
             details = {"kind": "extreme", **extreme}
             checks.append(_Check(details, beyond))
         outlier = base.get("outlier")
-        if outlier:
+        if outlier and not _within(info, outlier):
             details = {
                 "kind": "outlier",
                 "severity": OBSERVATION,
@@ -295,32 +311,35 @@ def detect_frame(
         ):
             check.details = {"column": name, **check.details}
             checks.append(check)
-    aggs: list[pl.Expr] = []  # every count and example in one pass over the data
-    for i, check in enumerate(checks):
-        hit = check.mask.fill_null(False)
-        shown = hit if check.shown is None else check.shown.fill_null(False)
-        column = check.details["column"]
-        values = pl.col(column).filter(shown).head(MAX_EXAMPLES).cast(pl.String)
-        if check.details["kind"] == "null":
-            values = values.head(0)
-        aggs += [
-            hit.sum().alias(f"count{i}"),
-            pl.col(ROW).filter(shown).head(MAX_EXAMPLES).implode().alias(f"rows{i}"),
-            values.implode().alias(f"values{i}"),
-        ]
-        if check.shown is not None:
-            aggs.append(shown.sum().alias(f"unconvertible{i}"))
     parsed = [
         formats.parse(name, info["format"]).alias(f"\x00{name}")
         for name, info in profile["columns"].items()
         if info.get("format") and name in present and schema[name] == pl.String
     ]
     work = frame.with_columns(parsed) if parsed else frame
+    # Two passes: every count at once, then the examples of the checks that found something.
+    counted = (
+        work.select(check.mask.sum().alias(str(i)) for i, check in enumerate(checks)).row(0)
+        if checks
+        else ()
+    )
+    hits = [(i, checks[i]) for i, count in enumerate(counted) if count]
+    aggs: list[pl.Expr] = []
+    for i, check in hits:
+        shown = (check.mask if check.shown is None else check.shown).fill_null(False)
+        column = check.details["column"]
+        values = pl.col(column).filter(shown).head(MAX_EXAMPLES).cast(pl.String)
+        if check.details["kind"] == "null":
+            values = values.head(0)
+        aggs += [
+            pl.col(ROW).filter(shown).head(MAX_EXAMPLES).implode().alias(f"rows{i}"),
+            values.implode().alias(f"values{i}"),
+        ]
+        if check.shown is not None:
+            aggs.append(shown.sum().alias(f"unconvertible{i}"))
     result = work.select(aggs).row(0, named=True) if aggs else {}
-    for i, check in enumerate(checks):
-        count = result[f"count{i}"]
-        if not count:
-            continue
+    for i, check in hits:
+        count = counted[i]
         finding = {
             "severity": VIOLATION,
             "actionable": True,
