@@ -15,8 +15,9 @@ from wfengine import hookimpl
 
 from .settings import SETTINGS
 
-#: Settings (state keys or node params) that hold file paths; the server confines them.
-PATH_KEYS = ("source", "output_dir", "rules")
+#: State keys and node params that hold file paths (``rules_path``: a param of
+#: ``dq.apply_rules``); the server confines them.
+PATH_KEYS = ("source", "output_dir", "rules_path")
 
 #: Tool name -> (module, function, description).
 TOOLS = {

@@ -30,7 +30,6 @@ READ_SETTINGS: dict[str, str] = {
 #: Observation kinds ``act_on`` may name, and the finding kind each stands for.
 ACT_ON = {"outliers": "outlier", "rare_values": "rare_value"}
 IMPUTE = ("none", "median", "mean", "mode")
-MODES = ("learn", "validate")
 
 #: Every state key the data-quality workflow accepts, with what it means.
 SETTINGS: dict[str, str] = {
@@ -51,8 +50,6 @@ SETTINGS: dict[str, str] = {
     "range_action": "what an acted-on outlier range does: quarantine (default) or clip",
     "max_quarantine_share": "fail the run when more than this share of rows is quarantined (0.1)",
     "title": "the report's heading",
-    "mode": "learn (default: find problems, make rules) or validate (apply saved rules)",
-    "rules": "a rules file (JSON or YAML): user rules, or with mode=validate the saved rules",
     **READ_SETTINGS,
 }
 
@@ -118,16 +115,6 @@ def impute(value: Any, tool: str) -> str:
             f"{tool}: setting 'impute' must be one of {', '.join(IMPUTE)}, got {value!r}"
         )
     return str(strategy)
-
-
-def mode(value: Any, tool: str) -> str:
-    """The run's mode: ``learn`` (default) or ``validate``."""
-    chosen = "learn" if value is None else value
-    if chosen not in MODES:
-        raise DataQualityError(
-            f"{tool}: setting 'mode' must be one of {', '.join(MODES)}, got {value!r}"
-        )
-    return str(chosen)
 
 
 def columns_in(wanted: list[str], columns: Sequence[str], key: str, tool: str) -> list[str]:
