@@ -257,12 +257,10 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(work, ignore_errors=True)
 
     acc = state["accounting"]
-    assert report["rows"] == [
-        acc["input_rows"],
-        acc["output_rows"],
-        acc["quarantined_rows"],
-        acc["duplicates_removed"],
-    ], (report["rows"], acc)
+    # The script still quarantines IQR outliers and rows with nulls (the judgement before
+    # issue 12): only the input rows and the duplicates are comparable until it is updated.
+    assert report["rows"][0] == acc["input_rows"], (report["rows"], acc)
+    assert report["rows"][3] == acc["duplicates_removed"], (report["rows"], acc)
     best_wf, best_script = min(workflow_times), min(script_times)
     ratio = best_wf / best_script
     peak = max(m["peak"] for m in fresh)

@@ -325,6 +325,7 @@ class Engine:
     ) -> tuple[WorkflowExecutor, WorkflowRun]:
         """Prepare a run (saved as ``pending``) without running it; see :meth:`run`."""
         graph_id, graph = self.graph(target)
+        self.workflows.check_settings(graph_id, state, "initial state")
         executor = self.executor(graph, graph_id)
         run = executor.new_run(state, max_steps=max_steps, interrupt_before=interrupt_before)
         run.graph_version = self._record_version(executor)
@@ -482,6 +483,7 @@ class Engine:
                 f"{', '.join(repr(n) for n in missing)}, which graph '{run.graph_id}' no longer "
                 "has (it was changed or stored again under its id)"
             )
+        self.workflows.check_settings(run.graph_id, state_patch, "state patch")
         executor = self.executor(resolved, run.graph_id, current=graph is not None)
         executor._prepare_resume(run, state_patch, max_steps)
         return executor, run

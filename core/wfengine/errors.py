@@ -62,6 +62,19 @@ class UnknownNameError(RegistryError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class UnknownSettingError(RegistryError):
+    """A run of a workflow that declares its settings was given a state key it does not
+    accept; ``unknown`` lists those keys, ``valid`` the declared ones."""
+
+    def __init__(
+        self, message: str, *, workflow: str, unknown: list[str], valid: list[str]
+    ) -> None:
+        super().__init__(message)
+        self.workflow = workflow
+        self.unknown = list(unknown)
+        self.valid = list(valid)
+
+
 class RunNotFoundError(WorkflowError, KeyError):
     """No run with this id is in the store."""
 

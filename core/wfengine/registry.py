@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from .errors import RegistryError, UnknownNameError
+from .errors import RegistryError, UnknownNameError, UnknownSettingError
 
 T = TypeVar("T")
 
@@ -205,17 +205,75 @@ class StoreRegistry(Registry[StoreFactory]):
 
 
 class WorkflowRegistry(Registry[Any]):
-    """Ready-made graphs by name: a :class:`~wfengine.Graph` or a zero-argument factory."""
+    """Ready-made graphs by name: a :class:`~wfengine.Graph` or a zero-argument factory.
+
+    A workflow may declare the state keys it accepts (``settings``: key -> description);
+    the initial state and resume patches of its runs may then hold only those keys (see
+    :meth:`check_settings`). Without a declaration any key is accepted.
+    """
 
     kind = "workflow"
 
-    def register(self, name: str, graph: Any, description: str | None = None) -> Any:
-        """Register ``graph`` (a Graph, or a callable returning one) as workflow ``name``."""
+    def __init__(self) -> None:
+        super().__init__()
+        self._settings: dict[str, dict[str, str]] = {}
+
+    def register(
+        self,
+        name: str,
+        graph: Any,
+        description: str | None = None,
+        *,
+        settings: Mapping[str, str] | None = None,
+    ) -> Any:
+        """Register ``graph`` (a Graph, or a callable returning one) as workflow ``name``.
+
+        ``settings`` declares the state keys a run of it accepts, each with a description.
+        """
         from .graph import Graph
 
         if not isinstance(graph, Graph) and not callable(graph):
             raise RegistryError(f"workflow '{name}' must be a Graph or a callable returning one")
-        return self._add(name, graph, description)
+        if settings is not None and (
+            not isinstance(settings, Mapping) or not all(isinstance(k, str) for k in settings)
+        ):
+            raise RegistryError(f"workflow '{name}': settings must map state keys to descriptions")
+        value = self._add(name, graph, description)
+        if settings is not None:
+            self._settings[name] = {k: str(v) for k, v in settings.items()}
+        return value
+
+    def settings(self, name: str) -> dict[str, str] | None:
+        """The state keys workflow ``name`` declares (key -> description), or None."""
+        found = self._settings.get(name)
+        return dict(found) if found is not None and name in self._entries else None
+
+    def check_settings(self, name: str, state: Mapping[str, Any] | None, what: str) -> None:
+        """Refuse keys of ``state`` that workflow ``name`` does not declare.
+
+        Does nothing for a name that is not a workflow with declared settings. ``what``
+        names the state in the message (``initial state``, ``state patch``).
+        """
+        declared = self.settings(name)
+        if declared is None or not state:
+            return
+        unknown = [str(k) for k in state if k not in declared]
+        if unknown:
+            keys = ", ".join(repr(k) for k in unknown)
+            noun = "setting" if len(unknown) == 1 else "settings"
+            raise UnknownSettingError(
+                f"workflow '{name}' does not accept {noun} {keys} in the {what}; "
+                f"valid settings: {', '.join(sorted(declared))}",
+                workflow=name,
+                unknown=unknown,
+                valid=sorted(declared),
+            )
+
+    def unregister_plugin(self, plugin: str) -> None:
+        """Drop every entry one plugin supplied, with its settings."""
+        super().unregister_plugin(plugin)
+        for name in [n for n in self._settings if n not in self._entries]:
+            del self._settings[name]
 
     def build(self, name: str) -> Any:
         """The workflow's graph (built by its factory when one was registered)."""

@@ -23,6 +23,7 @@ from ..errors import (
     SpecError,
     StepLimitError,
     UnknownNameError,
+    UnknownSettingError,
     WorkflowError,
 )
 from ..versions import GraphChangedError
@@ -94,6 +95,8 @@ def workflow_error_status(exc: WorkflowError) -> tuple[int, dict[str, Any]]:
         return 422, {"graph": exc.graph, "problems": exc.problems}
     if isinstance(exc, UnknownNameError | RunNotFoundError):
         return 404, {}
+    if isinstance(exc, UnknownSettingError):
+        return 422, {"workflow": exc.workflow, "unknown": exc.unknown, "valid": exc.valid}
     if isinstance(exc, RegistryError | StepLimitError):
         return 422, {}
     if isinstance(exc, ServerConfigError):

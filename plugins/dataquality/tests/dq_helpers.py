@@ -7,6 +7,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 from wfengine_dataquality import apply_rules, detect, generate_rules, load, profile, report
 
 #: The repository root, when the tests run from a checkout (examples/ lives there).
@@ -48,3 +50,16 @@ def run_workflow(state: Mapping[str, Any], **params: Mapping[str, Any]) -> dict[
         step("apply_rules")
     step("report")
     return state
+
+
+def planted_quarantine(path: Path, manifest: dict[str, Any]) -> set[int]:
+    """The planted rows that are violations: those the workflow quarantines."""
+    raw = pl.read_csv(path, infer_schema=False).with_row_index("_row", offset=1)
+    rows = set()
+    for problem in ("email_malformed", "age_text", "country_unknown", "signup_date_malformed"):
+        rows |= set(manifest["rows_by_problem"][problem])
+    values = raw.filter(pl.col("_row").is_in(manifest["rows_by_problem"]["age_outlier"]))
+    rows |= set(values.filter(pl.col("age") == "999")["_row"].to_list())
+    values = raw.filter(pl.col("_row").is_in(manifest["rows_by_problem"]["income_outlier"]))
+    rows |= set(values.filter(pl.col("income").cast(pl.Float64) > 1e6)["_row"].to_list())
+    return rows

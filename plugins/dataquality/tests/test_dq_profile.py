@@ -34,9 +34,11 @@ def test_statistics_per_column() -> None:
         "max": 4,
         "mean": 2.5,
         "std": pytest.approx(1.2909944),
+        "p05": pytest.approx(1.15),
         "p25": 1.75,
         "p50": 2.5,
         "p75": 3.25,
+        "p95": pytest.approx(3.85),
     }
     assert cols["x"]["p50"] == 2.5 and cols["x"]["std"] == pytest.approx(1.5811388)
     assert cols["day"]["min"] == "2024-01-01" and cols["day"]["max"] == "2024-01-05"

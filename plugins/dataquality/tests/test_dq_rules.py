@@ -8,7 +8,7 @@ from typing import Any
 
 import polars as pl
 import pytest
-from dq_helpers import merge
+from dq_helpers import merge, planted_quarantine
 
 from wfengine_dataquality import (
     DataQualityError,
@@ -40,42 +40,52 @@ def test_rules_for_the_customers(tmp_path: Path, customers: tuple[Path, dict[str
     state = _prepared(tmp_path, customers[0])
     update = generate_rules(state)
     by_id = {r["id"]: r for r in update["rules"]}
+    # One rule per violation; nulls of optional columns and tail outliers get none.
+    assert sorted(by_id) == [
+        "extreme:age",
+        "extreme:income",
+        "malformed:age",
+        "malformed:email",
+        "malformed:signup_date",
+        "unexpected_value:country",
+        "unique",
+    ]
     assert by_id["unique"] == {
         "kind": "unique",
         "columns": None,
         "id": "unique",
-        "note": "40 rows repeat an earlier row",
+        "note": "40 rows repeat an earlier row (1.33% of rows)",
     }
-    assert by_id["not_null:income"]["strategy"] == "median"
-    assert by_id["not_null:income"]["value"] == 86767.5
-    assert by_id["not_null:orders"]["value"] == 26
-    assert by_id["not_null:plan"] | {"note": ""} == {
-        "kind": "not_null",
-        "column": "plan",
-        "strategy": "mode",
-        "value": "free",
-        "id": "not_null:plan",
+    assert by_id["extreme:age"] | {"note": ""} == {
+        "kind": "range",
+        "column": "age",
+        "min": -177,
+        "max": 285,
+        "action": "quarantine",
+        "id": "extreme:age",
         "note": "",
     }
-    assert by_id["not_null:name"]["strategy"] == "quarantine"
-    assert by_id["range:age"]["action"] == "quarantine"
-    assert by_id["format:age"]["dtype"] == "Int64"
-    assert by_id["allowed_values:country"]["values"][0] == "US"
+    assert by_id["malformed:age"]["dtype"] == "Int64"
+    assert by_id["unexpected_value:country"]["values"][0] == "US"
     saved = json.loads(Path(update["rules_path"]).read_text())
     assert saved == update["rules"]
     assert Path(update["rules_path"]).name == "rules-r0.json"
 
 
-def test_generation_params(tmp_path: Path, customers: tuple[Path, dict[str, Any]]) -> None:
-    state = _prepared(tmp_path, customers[0])
+def test_generation_settings(tmp_path: Path, customers: tuple[Path, dict[str, Any]]) -> None:
+    state = _prepared(tmp_path, customers[0], act_on="outliers", impute="median")
     rules = generate_rules(
         state, range_action="clip", fill={"name": {"strategy": "constant", "value": "?"}}
     )["rules"]
     by_id = {r["id"]: r for r in rules}
-    assert by_id["range:income"]["action"] == "clip"
-    assert by_id["not_null:name"]["strategy"] == "constant"
+    assert by_id["outlier:income"]["action"] == "clip"
+    assert by_id["extreme:income"]["action"] == "quarantine"  # violations are never clipped
+    assert by_id["null:name"]["strategy"] == "constant"
+    assert by_id["null:income"]["strategy"] == "median"
+    assert by_id["null:plan"]["strategy"] == "mode"  # text: the most frequent value
+    state["range_action"] = "drop"  # a setting in the state wins over the node param
     with pytest.raises(DataQualityError, match="range_action must be"):
-        generate_rules(state, range_action="drop")
+        generate_rules(state, range_action="clip")
 
 
 def test_apply_accounts_for_every_row(
@@ -88,30 +98,27 @@ def test_apply_accounts_for_every_row(
     acc = update["accounting"]
     assert acc == {
         "input_rows": 3000,
-        "output_rows": 2818,
-        "quarantined_rows": 142,
+        "output_rows": 2860,
+        "quarantined_rows": 100,
         "duplicates_removed": 40,
+        "imputed_values": 0,
+        "clipped_values": 0,
     }
     assert acc["input_rows"] == acc["output_rows"] + acc["quarantined_rows"] + 40
     assert update["round"] == 1
     quarantine = read_frame(update["quarantine_paths"][0], "test")
-    fixed = {"duplicate_row", "income_null", "plan_null", "orders_null"}
-    planted = {
-        row
-        for problem, rows in manifest["rows_by_problem"].items()
-        if problem not in fixed
-        for row in rows
-    }
-    assert set(quarantine.get_column("_row").to_list()) == planted
+    assert set(quarantine.get_column("_row").to_list()) == planted_quarantine(path, manifest)
     dups = read_frame(update["duplicates_paths"][0], "test").get_column("_row").to_list()
     assert dups == manifest["rows_by_problem"]["duplicate_row"]
-    reasons = dict(zip(quarantine["_row"], quarantine["_reason"], strict=True))
-    first_age = manifest["rows_by_problem"]["age_outlier"][0]
-    assert reasons[first_age].startswith("age: ") and " outside [-22, 130]" in reasons[first_age]
+    reasons = quarantine.filter(pl.col("age") == "999").get_column("_reason").to_list()
+    assert reasons and all(r == "age: 999 outside [-177, 285]" for r in reasons)
     assert set(quarantine.get_column("_round").to_list()) == {1}
     applied = {r["id"]: r["affected"] for r in update["rules_applied"]}
-    assert applied["not_null:income"] == 35 and applied["unique"] == 40
-    assert applied["range:age"] == 15 and applied["format:email"] == 30
+    assert applied["unique"] == 40 and applied["extreme:age"] == 4
+    assert applied["malformed:email"] == 30
+    clean = read_frame(update["data_path"], "test")
+    assert clean.get_column("name").null_count() == 25  # optional: missing stays missing
+    assert "_imputed" not in clean.columns
     json.dumps(update)
 
 
@@ -144,8 +151,8 @@ def test_fills_clip_and_every_reason() -> None:
     )
     result = apply_rules_frame(frame, rules, 1)
     assert result.clean.to_dicts() == [
-        {"_row": 1, "n": 1, "s": "a", "t": 1},
-        {"_row": 3, "n": 3, "s": "b", "t": 3},
+        {"_row": 1, "n": 1, "s": "a", "t": 1, "_imputed": None},
+        {"_row": 3, "n": 3, "s": "b", "t": 3, "_imputed": "s"},
     ]
     assert result.quarantine.select("_row", "_reason").to_dicts() == [
         {"_row": 2, "_reason": "t: 'x' is not a valid int"},
@@ -170,6 +177,7 @@ def test_several_reasons_and_clip_counts() -> None:
         "a: missing; b: 'x' is not an allowed value"
     ]
     assert result.clean.get_column("a").to_list() == [5, 10]
+    assert result.clean.get_column("_clipped").to_list() == [None, "a"]
     assert result.affected == [1, 1, 1]
 
 

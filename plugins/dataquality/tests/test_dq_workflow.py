@@ -11,7 +11,7 @@ from typing import Any
 
 import polars as pl
 import pytest
-from dq_helpers import REPO
+from dq_helpers import REPO, planted_quarantine
 from wfengine import Engine
 
 import wfengine_dataquality.plugin as dq_plugin
@@ -21,16 +21,7 @@ from wfengine_dataquality.io import frame_cache
 Workflow = Callable[..., dict[str, Any]]
 SPEC = REPO / "examples" / "specs" / "data-quality.yaml"
 #: sha256 of clean.csv for the sample customers (3,000 rows, seed 7), default settings.
-CLEAN_CSV_SHA256 = "028a11466f88074c50bdb9aa34a44d37b70645adaa75e83fc9a4370acc6f36cb"
-QUARANTINED = (
-    "name_null",
-    "email_malformed",
-    "age_text",
-    "age_outlier",
-    "country_unknown",
-    "signup_date_malformed",
-    "income_outlier",
-)
+CLEAN_CSV_SHA256 = "cc2a85c1bbde4148000c9752fd41f42624b415eb772e64b5a3d3b252ecaa35d7"
 
 
 @pytest.fixture
@@ -53,13 +44,12 @@ def test_customers_are_cleaned_exactly(
     state = workflow({"source": str(path), "output_dir": str(tmp_path)})
     assert state["round"] == 1 and state["anomaly_count"] == 0
     acc = state["accounting"]
-    assert (acc["input_rows"], acc["output_rows"]) == (3000, 2818)
-    assert (acc["quarantined_rows"], acc["duplicates_removed"]) == (142, 40)
-    assert acc["balanced"] is True
+    assert (acc["input_rows"], acc["output_rows"]) == (3000, 2860)
+    assert (acc["quarantined_rows"], acc["duplicates_removed"]) == (100, 40)
+    assert acc["balanced"] is True and acc["imputed_values"] == 0
     out = state["outputs"]
     clean = pl.read_parquet(out["clean_parquet"])
-    assert clean.height == 2818 and "_row" not in clean.columns
-    assert clean.null_count().sum_horizontal().item() == 0
+    assert clean.height == 2860 and "_row" not in clean.columns
     assert dict(clean.schema) == {
         "customer_id": pl.Int64,
         "name": pl.String,
@@ -72,31 +62,24 @@ def test_customers_are_cleaned_exactly(
         "orders": pl.Int64,
         "active": pl.Boolean,
     }
-    totals = clean.select(pl.col("customer_id", "age", "orders").sum()).row(0)
-    assert totals == (4178690, 152283, 70489)
+    # Exactly the source rows that are neither violations nor later duplicates, unchanged.
+    quarantined = planted_quarantine(path, manifest)
+    dropped = quarantined | set(manifest["rows_by_problem"]["duplicate_row"])
+    source = pl.read_csv(path).with_row_index("_row", offset=1)
+    kept = source.filter(~pl.col("_row").is_in(sorted(dropped)))
+    assert clean.get_column("customer_id").to_list() == kept.get_column("customer_id").to_list()
+    assert clean.get_column("age").to_list() == kept.get_column("age").cast(pl.Int64).to_list()
+    for column in ("name", "income", "plan", "orders"):  # missing stays missing
+        assert clean.get_column(column).to_list() == kept.get_column(column).to_list(), column
+    nulls = {c: clean.get_column(c).null_count() for c in ("name", "income", "plan", "orders")}
+    assert nulls == {"name": 25, "income": 35, "plan": 30, "orders": 20}
     assert _sha256(out["clean_csv"]) == CLEAN_CSV_SHA256
-    assert pl.read_csv(out["clean_csv"]).height == 2818
+    assert pl.read_csv(out["clean_csv"]).height == 2860
 
     quarantine = pl.read_parquet(out["quarantine_parquet"])
-    planted = {r for p in QUARANTINED for r in manifest["rows_by_problem"][p]}
-    assert set(quarantine.get_column("_row").to_list()) == planted
+    assert set(quarantine.get_column("_row").to_list()) == quarantined
     assert quarantine.columns[-2:] == ["_round", "_reason"]
-    assert pl.read_csv(out["quarantine_csv"]).height == 142
-
-    # Filled values: the median income and orders, the most frequent plan.
-    source = pl.read_csv(path, infer_schema=False).with_row_index("_row", offset=1)
-    ids = {
-        problem: source.filter(pl.col("_row").is_in(manifest["rows_by_problem"][problem]))
-        .get_column("customer_id")
-        .cast(pl.Int64)
-        for problem in ("income_null", "plan_null", "orders_null")
-    }
-    filled = clean.filter(pl.col("customer_id").is_in(ids["income_null"].implode()))
-    assert filled.get_column("income").unique().to_list() == [86767.5]
-    filled = clean.filter(pl.col("customer_id").is_in(ids["plan_null"].implode()))
-    assert filled.get_column("plan").unique().to_list() == ["free"]
-    filled = clean.filter(pl.col("customer_id").is_in(ids["orders_null"].implode()))
-    assert filled.get_column("orders").unique().to_list() == [26]
+    assert pl.read_csv(out["quarantine_csv"]).height == 100
     json.dumps(state)
     assert json.loads(json.dumps(state)) == state  # only JSON types
 
@@ -119,20 +102,31 @@ def test_report_files(
     }
     report = json.loads(Path(out["report_json"]).read_text())
     assert report["accounting"]["check"] == (
-        "3000 input rows = 2818 output + 142 quarantined + 40 duplicates removed;"
+        "3000 input rows = 2860 output + 100 quarantined + 40 duplicates removed;"
         " each source row number appears once"
     )
     assert report["profile_before"]["columns"]["age"]["dtype"] == "String"
     assert report["profile_after"]["columns"]["age"]["dtype"] == "Int64"
     assert list(report["findings_by_round"]) == ["0", "1"]
-    assert len(report["findings_by_round"]["0"]) == 11 and report["findings_by_round"]["1"] == []
-    assert len(report["rules_by_round"]["1"]) == 11
+    assert len(report["findings_by_round"]["0"]) == 13
+    assert all(f["severity"] == "observation" for f in report["findings_by_round"]["1"])
+    assert len(report["rules_by_round"]["1"]) == 7
+    assert report["stop_reason"] == "no finding to act on was left after 1 round(s)"
+    assert report["guard"]["passed"] is True and report["guard"]["quarantine_share"] == 0.033333
+    assert report["baseline"]["columns"]["age"]["extreme"] == {
+        "min": -177,
+        "max": 285,
+        "scale": "linear",
+    }
     markdown = Path(out["report_md"]).read_text()
     assert markdown.startswith("# Customers\n")
-    assert "| 3000 | 2818 | 142 | 40 | yes |" in markdown
+    assert "| 3000 | 2860 | 100 | 40 | yes |" in markdown
+    assert "Stopped because no finding to act on was left after 1 round(s)." in markdown
+    assert "## Violations (acted on)" in markdown and "## Observations" in markdown
+    assert "| outlier | age | 11 | 0.37% | no |" in markdown
     assert "## Profile before" in markdown and "### Round 1: rules applied" in markdown
     rules = json.loads(Path(out["rules_json"]).read_text())
-    assert [r["round"] for r in rules] == [1] * 11
+    assert [r["round"] for r in rules] == [1] * 7
 
 
 def test_saved_rules_reapply_to_the_source(
@@ -160,7 +154,7 @@ def test_threshold_and_max_rounds(
     none = workflow(
         {"source": str(customers[0]), "output_dir": str(tmp_path / "b"), "max_rounds": 0}
     )
-    assert none["round"] == 0 and none["anomaly_count"] == 267
+    assert none["round"] == 0 and none["anomaly_count"] == 140
 
 
 EXPECTED = {
@@ -185,11 +179,12 @@ def test_expected_schema_takes_two_rounds_to_the_same_result(
     )
     kinds = [(f["round"], f["kind"], f["column"]) for f in state["issues"]]
     assert (0, "type_mismatch", "age") in kinds and (0, "type_mismatch", "signup_date") in kinds
-    assert [k for k in kinds if k[0] == 1] == [(1, "outlier", "age")]
+    acted = [(f["round"], f["kind"], f["column"]) for f in state["issues"] if f["actionable"]]
+    assert [k for k in acted if k[0] == 1] == [(1, "extreme", "age")]
     assert state["round"] == 2 and state["anomaly_count"] == 0
     assert _sha256(state["outputs"]["clean_csv"]) == CLEAN_CSV_SHA256
     quarantine = pl.read_parquet(state["outputs"]["quarantine_parquet"])
-    assert quarantine.group_by("_round").len().sort("_round").rows() == [(1, 127), (2, 15)]
+    assert quarantine.group_by("_round").len().sort("_round").rows() == [(1, 96), (2, 4)]
 
     stopped = workflow(
         {
@@ -199,7 +194,7 @@ def test_expected_schema_takes_two_rounds_to_the_same_result(
             "max_rounds": 1,
         }
     )
-    assert stopped["round"] == 1 and stopped["anomaly_count"] == 15
+    assert stopped["round"] == 1 and stopped["anomaly_count"] == 4
     assert stopped["accounting"]["balanced"]
 
 
@@ -216,7 +211,7 @@ def test_small_rows_over_the_api(tmp_path: Path, workflow: Workflow) -> None:
     assert (acc["input_rows"], acc["output_rows"], acc["quarantined_rows"]) == (201, 199, 1)
     assert acc["duplicates_removed"] == 1
     clean = pl.read_parquet(state["outputs"]["clean_parquet"])
-    assert clean.filter(pl.col("id") == 11).get_column("score").item() == 3.0
+    assert clean.filter(pl.col("id") == 11).get_column("score").item() is None  # kept
 
 
 # -- through the engine -------------------------------------------------------------------

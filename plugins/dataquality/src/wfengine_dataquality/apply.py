@@ -6,7 +6,8 @@ One application, in this order, whatever the order of the rules:
    the values as converted by the format/type rules); a row failing any of them goes to
    the quarantine table with a ``_reason`` naming every failed check;
 2. on the other rows, columns are converted (format/type rules), then clipped (range
-   rules with ``clip``), then nulls are filled (not_null rules);
+   rules with ``clip``), then nulls are filled (not_null rules); every changed value is
+   marked: the ``_clipped`` and ``_imputed`` columns list, per row, the columns changed;
 3. later copies of repeated rows are dropped (unique rules).
 
 So ``incoming rows = outgoing rows + quarantined rows + removed duplicates``.
@@ -23,6 +24,7 @@ from typing import Any
 import polars as pl
 
 from . import formats
+from .columns import CLIPPED, IMPUTED, data_columns
 from .detection import duplicate_rows
 from .dtypes import convert, family
 from .errors import DataQualityError
@@ -125,13 +127,13 @@ def _fill_value(frame: pl.DataFrame, rule: Mapping[str, Any]) -> Any:
     return counts.item(0, 0)
 
 
-def _fill(frame: pl.DataFrame, rule: Mapping[str, Any]) -> tuple[pl.DataFrame, int]:
-    """Fill a column's nulls per a not_null rule; return the frame and how many were filled."""
+def _fill_expr(frame: pl.DataFrame, rule: Mapping[str, Any]) -> tuple[pl.Expr | None, int]:
+    """The filled column of a not_null rule (None: nothing to fill) and how many it fills."""
     name = rule["column"]
     nulls = frame.get_column(name).null_count()
     value = _fill_value(frame, rule) if nulls else None
     if value is None:
-        return frame, 0
+        return None, 0
     dtype = frame.schema[name]
     if family(dtype) == "int" and isinstance(value, float):
         value = math.floor(value + 0.5)
@@ -141,7 +143,16 @@ def _fill(frame: pl.DataFrame, rule: Mapping[str, Any]) -> tuple[pl.DataFrame, i
             f"{TOOL}: not_null rule on '{name}': value {value!r} does not fit the column's"
             f" type {dtype}; edit the rule's 'value'"
         )
-    return frame.with_columns(pl.col(name).fill_null(fill)), nulls
+    return pl.col(name).fill_null(fill), nulls
+
+
+def _mark(frame: pl.DataFrame, marker: str, flags: list[tuple[str, pl.Expr]]) -> pl.DataFrame:
+    """Add to ``marker`` (a comma list per row) the name of each column whose flag is set."""
+    parts = [pl.when(mask).then(pl.lit(name)) for name, mask in flags]
+    if marker in frame.columns:
+        parts.insert(0, pl.col(marker))
+    joined = pl.concat_str(parts, separator=",", ignore_nulls=True)
+    return frame.with_columns(pl.when(joined != "").then(joined).alias(marker))
 
 
 def apply_rules_frame(frame: pl.DataFrame, rules: list[dict[str, Any]], at_round: int) -> Applied:
@@ -210,6 +221,7 @@ def apply_rules_frame(frame: pl.DataFrame, rules: list[dict[str, Any]], at_round
     else:
         kept, quarantine = marked.lazy(), quarantine_schema(frame)
     clean = kept.select(ROW, *(value(c).alias(c) for c in columns)).collect()
+    clips: list[tuple[str, pl.Expr]] = []
     for i, rule in enumerate(rules):
         if rule["kind"] == "range" and rule["action"] == "clip":
             col = pl.col(rule["column"])
@@ -220,14 +232,26 @@ def apply_rules_frame(frame: pl.DataFrame, rules: list[dict[str, Any]], at_round
             if high is not None:
                 outside = outside | (col > high)
             affected[i] = clean.select(outside.sum()).item()
-            clean = clean.with_columns(col.clip(low, high))
+            if affected[i]:
+                clips.append((rule["column"], outside))
+    if clips:
+        clean = _mark(clean, CLIPPED, clips)
+        for rule in rules:
+            if rule["kind"] == "range" and rule["action"] == "clip":
+                clean = clean.with_columns(pl.col(rule["column"]).clip(rule["min"], rule["max"]))
+    fills: list[tuple[str, pl.Expr]] = []
     for i, rule in enumerate(rules):
         if rule["kind"] == "not_null" and rule["strategy"] != "quarantine":
-            clean, affected[i] = _fill(clean, rule)
+            fill, affected[i] = _fill_expr(clean, rule)
+            if fill is not None:
+                fills.append((rule["column"], fill))
+    if fills:
+        clean = _mark(clean, IMPUTED, [(name, pl.col(name).is_null()) for name, _ in fills])
+        clean = clean.with_columns(fill for _, fill in fills)
     removed: list[pl.Series] = []
     for i, rule in enumerate(rules):
         if rule["kind"] == "unique":
-            later = duplicate_rows(clean, rule.get("columns") or columns)
+            later = duplicate_rows(clean, rule.get("columns") or data_columns(columns))
             affected[i] = later.len()
             if later.len():
                 removed.append(later)
@@ -256,6 +280,16 @@ def _rules_from(state: Mapping[str, Any], params: Mapping[str, Any]) -> Any:
     return require(state, "rules", TOOL, "run dq.generate_rules first or pass rules/rules_path")
 
 
+def _changed(rules: list[dict[str, Any]], result: Applied, kind: str) -> int:
+    """How many values the fill (``not_null``) or clip (``range``) rules changed."""
+    return sum(
+        n
+        for rule, n in zip(rules, result.affected, strict=True)
+        if rule["kind"] == kind
+        and (rule.get("action") == "clip" or rule.get("strategy") not in (None, "quarantine"))
+    )
+
+
 def apply_rules(state: Mapping[str, Any], **params: Any) -> dict[str, Any]:
     """Apply ``rules`` (the state's, or the ``rules``/``rules_path`` param) to ``data_path``.
 
@@ -267,7 +301,7 @@ def apply_rules(state: Mapping[str, Any], **params: Any) -> dict[str, Any]:
     path = require(state, "data_path", TOOL, "run dq.load first")
     output_dir = require(state, "output_dir", TOOL, "run dq.load first")
     frame = read_frame(path, TOOL)
-    rules = check_rules(_rules_from(state, params), [c for c in frame.columns if c != ROW], TOOL)
+    rules = check_rules(_rules_from(state, params), data_columns(frame.columns), TOOL)
     at_round = int(state.get("round", 0)) + 1
     result = apply_rules_frame(frame, rules, at_round)
 
@@ -289,6 +323,8 @@ def apply_rules(state: Mapping[str, Any], **params: Any) -> dict[str, Any]:
         "output_rows": result.clean.height,
         "quarantined_rows": before.get("quarantined_rows", 0) + result.quarantine.height,
         "duplicates_removed": before.get("duplicates_removed", 0) + result.duplicates.height,
+        "imputed_values": before.get("imputed_values", 0) + _changed(rules, result, "not_null"),
+        "clipped_values": before.get("clipped_values", 0) + _changed(rules, result, "range"),
     }
     applied = [
         {**rule, "round": at_round, "affected": n}

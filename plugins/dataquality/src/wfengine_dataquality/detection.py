@@ -1,31 +1,47 @@
-"""``dq.detect``: find what is wrong with the current data.
+"""``dq.detect``: find what is wrong with the current data, judged against the baseline.
 
-Each finding is a dict with ``round``, ``kind``, ``column`` (``None`` for whole rows),
-``count``, ``examples`` (up to five 1-based source row numbers), ``example_values``,
-``actionable`` (whether a rule can act on it), ``message`` and kind-specific details:
+Two kinds of finding (``severity``):
 
-=================== ===================================================================
-kind                what is counted
-=================== ===================================================================
-``missing_column``  a column of ``expected_schema`` the data lacks (count 1; not actionable)
-``unexpected_column`` a column ``expected_schema`` does not list (count 1; not actionable)
-``duplicate``       rows that repeat an earlier row exactly (all columns)
-``null``            null values in the column
-``type_mismatch``   values stored with another type than ``expected_schema`` says;
-                    ``unconvertible`` of them cannot be converted
-``malformed``       text values not fitting the column's inferred ``format``
-``unexpected_value`` values of a low-cardinality text column seen in under ``rare_share``
-                    (1%) of its rows; the others are ``allowed``
-``outlier``         numbers outside ``[p25 - k*IQR, p75 + k*IQR]`` (``iqr_k`` = 1.5); not
-                    looked for when the IQR is 0
-=================== ===================================================================
+* **violations** are acted on: a value that cannot be of the column's type, an extreme
+  value outside the column's plausible range, a duplicate row, a typo-like category value,
+  a missing value in a required column, a type other than ``expected_schema`` says;
+* **observations** are reported with counts, examples and shares, and acted on only when
+  asked (``act_on``, ``impute``, ``fill``): tail outliers, rare categories that repeat,
+  missing values in an optional column, schema drift.
 
-``anomaly_count`` is the sum of the counts of actionable findings.
+The baseline (:mod:`.baseline`) is learned once, in round 0, and kept in the state; later
+rounds re-check its bounds and categories, so a round finds nothing the previous one left.
+
+Each finding is a dict with ``round``, ``kind``, ``severity``, ``column`` (``None`` for
+whole rows), ``count``, ``share`` (of the rows), ``examples`` (up to five 1-based source
+row numbers), ``example_values``, ``actionable`` (a rule acts on it this round),
+``message`` and kind-specific details:
+
+==================== ==============================================================
+kind                 what is counted
+==================== ==============================================================
+``missing_column``   a column of ``expected_schema`` the data lacks (observation)
+``unexpected_column`` a column ``expected_schema`` does not list (observation)
+``duplicate``        rows repeating an earlier row on every column but index columns
+``null``             missing values: a violation in a required column, else an
+                     observation (kept unless imputed)
+``type_mismatch``    values stored with another type than ``expected_schema`` says;
+                     ``unconvertible`` of them cannot be converted
+``malformed``        text values not fitting the column's inferred ``format``
+``extreme``          numbers outside the plausible range (``min``, ``max``, ``scale``)
+``outlier``          other numbers outside ``[p25 - k*IQR, p75 + k*IQR]`` (``iqr_k``);
+                     an observation
+``unexpected_value`` typo-like values of a categorical column (``values``); the others
+                     are ``allowed``
+``rare_value``       values seen in under ``rare_share`` of a categorical column's rows
+                     that still repeat (``values``); an observation
+==================== ==============================================================
+
+``anomaly_count`` is the sum of the counts of the findings acted on (``actionable``).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,7 +49,11 @@ from typing import Any
 import polars as pl
 
 from . import formats
-from .dtypes import convert, matches
+from . import settings as cfg
+from .baseline import learn
+from .columns import data_columns
+from .dtypes import convert, family, matches
+from .errors import DataQualityError
 from .io import ROW, read_frame
 from .loading import check_expected_schema
 from .profiling import MAX_CATEGORIES, profile_frame
@@ -41,15 +61,19 @@ from .state import jsonable, require
 
 TOOL = "dq.detect"
 MAX_EXAMPLES = 5
+VIOLATION, OBSERVATION = "violation", "observation"
+#: Defaults of the detection settings.
+DEFAULTS: dict[str, Any] = {"iqr_k": 1.5, "extreme_k": 3.0, "rare_share": 0.01}
 
 
 def duplicate_rows(frame: pl.DataFrame, columns: list[str] | None = None) -> pl.Series:
-    """The ``_row`` numbers of rows that repeat an earlier row on ``columns`` (default: all).
+    """The ``_row`` numbers of rows that repeat an earlier row on ``columns`` (default: all
+    data columns).
 
     Row hashes pick the candidates; candidates are then compared exactly, so a hash
     collision can never drop a row.
     """
-    columns = columns or [c for c in frame.columns if c != ROW]
+    columns = columns or data_columns(frame.columns)
     hashes = frame.select(columns).hash_rows()
     ordered = hashes.sort()  # sorting 64-bit ints beats a hash table here
     repeated = ordered.filter(ordered == ordered.shift(1))
@@ -57,22 +81,6 @@ def duplicate_rows(frame: pl.DataFrame, columns: list[str] | None = None) -> pl.
         return pl.Series(ROW, [], dtype=frame.schema[ROW])
     subset = frame.filter(hashes.is_in(repeated.unique().implode()))
     return subset.filter(~pl.struct(columns).is_first_distinct()).get_column(ROW)
-
-
-def _outlier_bounds(info: Mapping[str, Any], iqr_k: float, kind: str) -> tuple[float, float] | None:
-    """``[p25 - k*IQR, p75 + k*IQR]``, to 10 significant digits (whole numbers for ints)."""
-    p25, p75 = info.get("p25"), info.get("p75")
-    if p25 is None or p75 is None or p75 == p25:
-        return None
-    iqr = p75 - p25
-    low, high = p25 - iqr_k * iqr, p75 + iqr_k * iqr
-    if kind == "int":
-        return float(math.ceil(low)), float(math.floor(high))
-    return float(f"{low:.10g}"), float(f"{high:.10g}")
-
-
-def _num(value: float, family: str) -> int | float:
-    return int(value) if family == "int" else value
 
 
 @dataclass
@@ -85,20 +93,59 @@ class _Check:
     shown: pl.Expr | None = None
 
 
+@dataclass
+class Judging:
+    """What decides which findings are acted on."""
+
+    act_on: set[str]
+    impute: str = "none"
+    fill: frozenset[str] = frozenset()
+
+
+def _outside(values: pl.Expr, bounds: Mapping[str, Any]) -> pl.Expr:
+    low, high = bounds.get("min"), bounds.get("max")
+    if low is not None and high is not None:
+        return ~values.is_between(low, high)
+    if low is not None:
+        return values < low
+    if high is not None:
+        return values > high
+    return pl.lit(False)
+
+
+def _within(info: Mapping[str, Any], bounds: Mapping[str, Any]) -> bool:
+    """Whether the profile's ``min`` and ``max`` lie inside ``bounds``."""
+    low, high = info.get("min"), info.get("max")
+    if not isinstance(low, int | float) or not isinstance(high, int | float):
+        return False
+    return (bounds.get("min") is None or low >= bounds["min"]) and (
+        bounds.get("max") is None or high <= bounds["max"]
+    )
+
+
 def _column_checks(
-    frame: pl.DataFrame,
     name: str,
+    dtype: pl.DataType,
     info: Mapping[str, Any],
+    base: Mapping[str, Any],
+    required: bool,
     expected: str | None,
-    iqr_k: float,
-    rare_share: float,
+    judging: Judging,
 ) -> list[_Check]:
-    """The checks of one column, given its profile ``info``."""
+    """The checks of one column, given its profile ``info`` and its baseline ``base``."""
     col = pl.col(name)
-    dtype = frame.schema[name]
     checks: list[_Check] = []
+    if base.get("role") == "index":
+        return checks
     if info["nulls"]:
-        checks.append(_Check({"kind": "null"}, col.is_null()))
+        fill = judging.impute != "none" or name in judging.fill
+        details = {
+            "kind": "null",
+            "severity": VIOLATION if required else OBSERVATION,
+            "required": required,
+            "actionable": required or fill,
+        }
+        checks.append(_Check(details, col.is_null()))
     if expected is not None and not matches(dtype, expected):
         # Every value has the wrong type; the examples are those that cannot be converted.
         # Formats and ranges are checked once a rule has converted the column.
@@ -107,44 +154,83 @@ def _column_checks(
         checks.append(_Check(details, col.is_not_null(), shown=bad))
         return checks
     fmt = info.get("format")
-    numbers: tuple[pl.Expr, str] | None = None
-    if info["family"] in ("int", "float"):
-        numbers = (col, info["family"])
+    numbers: pl.Expr | None = col if family(dtype) in ("int", "float") else None
     if fmt:
         parsed = pl.col(f"\x00{name}")  # parsed once by detect_frame
         checks.append(_Check({"kind": "malformed", **fmt}, col.is_not_null() & parsed.is_null()))
-        if fmt["format"] == "number":  # its outliers are found in the same round
-            numbers = (parsed, "int" if fmt["dtype"] == "Int64" else "float")
-    elif info["family"] == "string" and info.get("top_values"):
-        non_null = info["rows"] - info["nulls"]
-        allowed = [t["value"] for t in info["top_values"] if t["count"] >= rare_share * non_null]
-        if allowed and len(allowed) < len(info["top_values"]):
-            details = {"kind": "unexpected_value", "allowed": allowed}
-            checks.append(_Check(details, col.is_not_null() & ~col.is_in(allowed)))
-    bounds = _outlier_bounds(info, iqr_k, numbers[1]) if numbers else None
-    if numbers and bounds:
-        low, high = bounds
-        details = {"kind": "outlier", "min": _num(low, numbers[1]), "max": _num(high, numbers[1])}
-        checks.append(_Check(details, (numbers[0] < low) | (numbers[0] > high)))
+        if fmt["format"] == "number":  # its extremes are found in the same round
+            numbers = parsed
+    found = base.get("categories")
+    if found and family(dtype) == "string":
+        allowed = [*found["common"], *found["rare"]]
+        if found["typos"]:
+            details = {"kind": "unexpected_value", "values": found["typos"], "allowed": allowed}
+            checks.append(_Check(details, col.is_in(found["typos"])))
+        if found["rare"]:
+            details = {
+                "kind": "rare_value",
+                "severity": OBSERVATION,
+                "values": found["rare"],
+                "allowed": found["common"],
+                "actionable": "rare_value" in judging.act_on,
+            }
+            checks.append(_Check(details, col.is_in(found["rare"])))
+    if numbers is not None and base.get("role") == "number":
+        # The profile's min and max tell when no value can be outside: no check at all
+        # (most columns), which keeps wide tables fast.
+        extreme = base.get("extreme")
+        if extreme and _within(info, extreme):
+            extreme = None
+        beyond = _outside(numbers, extreme) if extreme else pl.lit(False)
+        if extreme:
+            details = {"kind": "extreme", **extreme}
+            checks.append(_Check(details, beyond))
+        outlier = base.get("outlier")
+        if outlier and not _within(info, outlier):
+            details = {
+                "kind": "outlier",
+                "severity": OBSERVATION,
+                **outlier,
+                "actionable": "outlier" in judging.act_on,
+            }
+            checks.append(_Check(details, _outside(numbers, outlier) & ~beyond))
     return checks
+
+
+def _percent(share: float) -> str:
+    return f"{share * 100:.2f}%" if share >= 0.0001 or share == 0 else "<0.01%"
 
 
 def _message(f: Mapping[str, Any]) -> str:
     kind, n = f["kind"], f["count"]
     where = f"{f['column']}: " if f.get("column") else ""
+    share = f" ({_percent(f['share'])} of rows)" if "share" in f else ""
     text = {
         "missing_column": "expected by expected_schema but missing from the data",
         "unexpected_column": "in the data but not in expected_schema",
-        "duplicate": f"{n} rows repeat an earlier row",
-        "null": f"{n} null values",
+        "duplicate": f"{n} rows repeat an earlier row{share}",
+        "null": (
+            f"{n} missing values{share} in a required column"
+            if f.get("required")
+            else f"{n} missing values{share}; the column is optional, they are kept"
+        ),
         "type_mismatch": (
             f"{n} values are {f.get('actual')}, expected {f.get('expected')}"
             f" ({f.get('unconvertible')} cannot be converted)"
         ),
-        "malformed": f"{n} values are not a valid {f.get('format')}",
-        "unexpected_value": f"{n} values outside {f.get('allowed')}",
-        "outlier": f"{n} values outside [{f.get('min')}, {f.get('max')}]",
+        "malformed": f"{n} values{share} are not a valid {f.get('format')}",
+        "extreme": (
+            f"{n} values{share} outside the plausible range [{f.get('min')}, {f.get('max')}]"
+            f" ({f.get('scale')} scale)"
+        ),
+        "outlier": f"{n} values{share} in the tails, outside [{f.get('min')}, {f.get('max')}]",
+        "unexpected_value": f"{n} typo-like values{share}: {f.get('values')}",
+        "rare_value": f"{n} values{share} of rare categories {f.get('values')}",
     }[kind]
+    if f.get("severity") == OBSERVATION and kind in ("outlier", "rare_value"):
+        text += "; acted on" if f.get("actionable") else "; reported only (act_on to act)"
+    if f.get("severity") == OBSERVATION and kind == "null" and f.get("actionable"):
+        text = text.replace("they are kept", "they are filled in")
     return where + text
 
 
@@ -154,116 +240,189 @@ def detect_frame(
     expected_schema: Mapping[str, str] | None = None,
     *,
     at_round: int = 0,
-    iqr_k: float = 1.5,
-    rare_share: float = 0.01,
-) -> list[dict[str, Any]]:
-    """All findings for ``frame`` given its ``profile``; ``expected_schema`` maps to families."""
+    baseline: Mapping[str, Any] | None = None,
+    judging: Judging | None = None,
+    iqr_k: float = DEFAULTS["iqr_k"],
+    extreme_k: float = DEFAULTS["extreme_k"],
+    rare_share: float = DEFAULTS["rare_share"],
+    required: Sequence[str] = (),
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """All findings for ``frame`` given its ``profile``, and the baseline judged against.
+
+    Without ``baseline`` one is learned from ``frame`` (round 0) with ``iqr_k``,
+    ``extreme_k``, ``rare_share`` and ``required``. ``expected_schema`` maps to families.
+    """
+    judging = judging or Judging(act_on=set())
+    if baseline is None:
+        baseline = learn(
+            frame,
+            profile,
+            iqr_k=iqr_k,
+            extreme_k=extreme_k,
+            rare_share=rare_share,
+            required=required,
+        )
     expected = dict(expected_schema or {})
-    columns = [c for c in frame.columns if c != ROW]
+    schema = frame.schema
+    columns = data_columns(schema)
+    present = set(columns)
     findings: list[dict[str, Any]] = []
     for name in expected:
-        if name not in columns:
+        if name not in present:
             findings.append({"kind": "missing_column", "column": name, "count": 1})
     if expected:
         for name in columns:
             if name not in expected:
                 findings.append({"kind": "unexpected_column", "column": name, "count": 1})
     for f in findings:
-        f.update(examples=[], example_values=[], actionable=False)
+        f.update(examples=[], example_values=[], actionable=False, severity=OBSERVATION)
 
-    dups = duplicate_rows(frame, columns)
+    index = set(baseline.get("index_columns") or [])
+    keys = [c for c in columns if c not in index] or columns
+    dups = duplicate_rows(frame, keys)
     if dups.len():
         findings.append(
             {
                 "kind": "duplicate",
+                "severity": VIOLATION,
                 "column": None,
                 "count": dups.len(),
+                "share": dups.len() / frame.height,
                 "examples": dups.head(MAX_EXAMPLES).to_list(),
                 "example_values": [],
                 "actionable": True,
+                "columns": keys if index & present else None,
+                "ignored_columns": sorted(index & present),
             }
         )
 
+    required_set = set(baseline.get("required") or [])
+    known = baseline.get("columns") or {}
     checks: list[_Check] = []
     for name in columns:
         for check in _column_checks(
-            frame, name, profile["columns"][name], expected.get(name), iqr_k, rare_share
+            name,
+            schema[name],
+            profile["columns"][name],
+            known.get(name, {}),
+            name in required_set,
+            expected.get(name),
+            judging,
         ):
             check.details = {"column": name, **check.details}
             checks.append(check)
-    aggs: list[pl.Expr] = []  # every count and example in one pass over the data
-    for i, check in enumerate(checks):
-        hit = check.mask.fill_null(False)
-        shown = hit if check.shown is None else check.shown.fill_null(False)
+    parsed = [
+        formats.parse(name, info["format"]).alias(f"\x00{name}")
+        for name, info in profile["columns"].items()
+        if info.get("format") and name in present and schema[name] == pl.String
+    ]
+    work = frame.with_columns(parsed) if parsed else frame
+    # Two passes: every count at once, then the examples of the checks that found something.
+    counted = (
+        work.select(check.mask.sum().alias(str(i)) for i, check in enumerate(checks)).row(0)
+        if checks
+        else ()
+    )
+    hits = [(i, checks[i]) for i, count in enumerate(counted) if count]
+    aggs: list[pl.Expr] = []
+    for i, check in hits:
+        shown = (check.mask if check.shown is None else check.shown).fill_null(False)
         column = check.details["column"]
         values = pl.col(column).filter(shown).head(MAX_EXAMPLES).cast(pl.String)
         if check.details["kind"] == "null":
             values = values.head(0)
         aggs += [
-            hit.sum().alias(f"count{i}"),
             pl.col(ROW).filter(shown).head(MAX_EXAMPLES).implode().alias(f"rows{i}"),
             values.implode().alias(f"values{i}"),
         ]
         if check.shown is not None:
             aggs.append(shown.sum().alias(f"unconvertible{i}"))
-    parsed = [
-        formats.parse(name, info["format"]).alias(f"\x00{name}")
-        for name, info in profile["columns"].items()
-        if info.get("format")
-    ]
-    work = frame.with_columns(parsed) if parsed else frame
     result = work.select(aggs).row(0, named=True) if aggs else {}
-    for i, check in enumerate(checks):
-        count = result[f"count{i}"]
-        if not count:
-            continue
+    for i, check in hits:
+        count = counted[i]
         finding = {
+            "severity": VIOLATION,
+            "actionable": True,
             **check.details,
             "count": count,
+            "share": count / frame.height,
             "examples": result[f"rows{i}"],
             "example_values": result[f"values{i}"],
-            "actionable": True,
         }
         if f"unconvertible{i}" in result:
             finding["unconvertible"] = result[f"unconvertible{i}"]
         findings.append(finding)
     for f in findings:
         f["round"] = at_round
+        if "share" in f:
+            f["share"] = round(f["share"], 6)
         f["message"] = _message(f)
-    return jsonable(findings)  # type: ignore[no-any-return]
+    return jsonable(findings), jsonable(baseline)
 
 
 def anomaly_count(findings: Sequence[Mapping[str, Any]]) -> int:
-    """The sum of the counts of actionable findings."""
+    """The sum of the counts of the findings acted on."""
     return sum(int(f["count"]) for f in findings if f.get("actionable"))
+
+
+def judging_from(state: Mapping[str, Any], params: Mapping[str, Any], tool: str) -> Judging:
+    """The ``act_on``, ``impute`` and ``fill`` settings of the run."""
+    fill = cfg.setting(state, params, "fill", None) or {}
+    if not isinstance(fill, Mapping):
+        raise DataQualityError(
+            f"{tool}: setting 'fill' must map columns to a strategy, got {fill!r}"
+        )
+    return Judging(
+        act_on=cfg.act_on(cfg.setting(state, params, "act_on", None), tool),
+        impute=cfg.impute(cfg.setting(state, params, "impute", None), tool),
+        fill=frozenset(str(c) for c in fill),
+    )
 
 
 def detect(state: Mapping[str, Any], **params: Any) -> dict[str, Any]:
     """Detect problems in the data at ``data_path``.
 
     Uses the state's ``profile`` when it describes the same data, else profiles first.
-    Params: ``iqr_k`` (1.5), ``rare_share`` (0.01), ``max_categories`` (20).
+    In round 0 it learns the ``baseline``; later rounds judge against the state's.
+    Settings (state, or node params): ``iqr_k`` (1.5), ``extreme_k`` (3), ``rare_share``
+    (0.01), ``max_categories`` (50), ``required``, ``act_on``, ``impute``, ``fill``.
     Returns ``findings`` (this round), ``issues`` (the same, for a history kept with the
-    ``extend`` reducer) and ``anomaly_count``.
+    ``extend`` reducer), ``anomaly_count`` and ``baseline``.
     """
     path = require(state, "data_path", TOOL, "run dq.load first")
     frame = read_frame(path, TOOL)
     profile = state.get("profile")
     if not profile or profile.get("data_path") != path:
-        profile = profile_frame(frame, int(params.get("max_categories", MAX_CATEGORIES)))
+        limit = cfg.setting(state, params, "max_categories", MAX_CATEGORIES)
+        profile = profile_frame(frame, int(cfg.positive(limit, "max_categories", TOOL)))
     expected = None
     if state.get("expected_schema") is not None:
         expected = check_expected_schema(state["expected_schema"], TOOL)
-    findings = detect_frame(
+    numbers = {
+        key: cfg.positive(cfg.setting(state, params, key, default), key, TOOL)
+        for key, default in DEFAULTS.items()
+    }
+    numbers["rare_share"] = cfg.share(numbers["rare_share"], "rare_share", TOOL)
+    required = cfg.names(cfg.setting(state, params, "required", None), "required", TOOL)
+    columns = data_columns(frame.columns)
+    cfg.columns_in(required, columns, "required", TOOL)
+    judging = judging_from(state, params, TOOL)
+    cfg.columns_in(sorted(judging.fill), columns, "fill", TOOL)
+    at_round = int(state.get("round", 0))
+    baseline = state.get("baseline") if at_round > 0 else None
+    findings, baseline = detect_frame(
         frame,
         profile,
         expected,
-        at_round=int(state.get("round", 0)),
-        iqr_k=float(params.get("iqr_k", 1.5)),
-        rare_share=float(params.get("rare_share", 0.01)),
+        at_round=at_round,
+        baseline=baseline,
+        judging=judging,
+        required=required,
+        **numbers,
     )
     return {
         "findings": findings,
         "issues": list(findings),
         "anomaly_count": anomaly_count(findings),
+        "baseline": baseline,
     }

@@ -18,7 +18,7 @@ __all__ = ["READ_SETTINGS", "RESERVED", "TOOL", "check_expected_schema", "load"]
 
 TOOL = "dq.load"
 #: Columns the tools add: the source row number, and the quarantine's round and reason.
-RESERVED = (ROW, "_round", "_reason")
+RESERVED = (ROW, "_round", "_reason", "_imputed", "_clipped")
 
 
 def check_expected_schema(expected: Any, tool: str = TOOL) -> dict[str, str]:

@@ -13,6 +13,8 @@ from typing import Any
 
 from wfengine import hookimpl
 
+from .settings import SETTINGS
+
 #: Tool name -> (module, function, description).
 TOOLS = {
     "dq.load": (
@@ -28,7 +30,7 @@ TOOLS = {
     "dq.detect": (
         "detection",
         "detect",
-        "Find nulls, duplicates, outliers, malformed/unexpected values and schema drift",
+        "Find violations (acted on) and observations (reported) against a baseline learned once",
     ),
     "dq.generate_rules": (
         "rules",
@@ -88,9 +90,10 @@ def wfengine_register_tools(registry: Any) -> None:
 
 @hookimpl
 def wfengine_register_workflows(registry: Any) -> None:
-    """Register the ``data-quality`` workflow."""
+    """Register the ``data-quality`` workflow with its settings (the state keys it accepts)."""
     registry.register(
         "data-quality",
         _data_quality_pipeline,
         "Profile, detect, clean in rounds (rules, quarantine) and report on a data source",
+        settings=SETTINGS,
     )

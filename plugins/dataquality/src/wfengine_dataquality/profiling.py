@@ -7,7 +7,9 @@ strings, their ``std`` in days). Text adds ``min_length``, ``max_length`` and ``
 (inferred, see :mod:`.formats`); text in a number or date format also gets the
 number/date statistics of the values that parse. Low-cardinality columns (at most
 ``max_categories`` distinct values, each seen twice on average) add ``top_values``: every
-value with its count, most frequent first.
+value with its count, most frequent first. Numbers also get ``p05`` and ``p95``, which
+:mod:`.baseline` uses to judge extreme values. The marker columns (``_imputed``,
+``_clipped``) are not profiled.
 """
 
 from __future__ import annotations
@@ -18,16 +20,18 @@ from typing import Any
 
 import polars as pl
 
+from .columns import data_columns
 from .dtypes import dtype_name, family
 from .formats import infer_format, parse
-from .io import ROW, read_frame
+from .io import read_frame
+from .settings import positive, setting
 from .state import jsonable, require
 
 TOOL = "dq.profile"
-MAX_CATEGORIES = 20
+MAX_CATEGORIES = 50
 #: Distinct counts up to this many (as estimated) are counted exactly.
 EXACT_DISTINCT = 10_000
-_QUANTILES = {"p25": 0.25, "p50": 0.5, "p75": 0.75}
+_QUANTILES = {"p05": 0.05, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p95": 0.95}
 _DATE_STATS = ("min", "max", "mean", "std", *_QUANTILES)
 _EPOCH = dt.datetime(1970, 1, 1)
 
@@ -80,9 +84,11 @@ def _top_values(series: pl.Series) -> list[dict[str, Any]]:
 
 
 def profile_frame(frame: pl.DataFrame, max_categories: int = MAX_CATEGORIES) -> dict[str, Any]:
-    """Profile every column of ``frame`` but ``_row``; returns JSON-storable data."""
-    schema = {name: dtype for name, dtype in frame.schema.items() if name != ROW}
-    formats = {name: infer_format(frame.get_column(name)) for name in schema}
+    """Profile every data column of ``frame`` (not ``_row``, not the markers); JSON data."""
+    full = frame.schema
+    by_name = dict(zip(frame.columns, frame.get_columns(), strict=True))
+    schema = {name: full[name] for name in data_columns(full)}
+    formats = {name: infer_format(by_name[name]) for name in schema}
     derived = [
         parse(name, fmt).alias(f"\x00{name}")
         for name, fmt in formats.items()
@@ -123,7 +129,7 @@ def profile_frame(frame: pl.DataFrame, max_categories: int = MAX_CATEGORIES) -> 
             info[stat] = value
         non_null = frame.height - info["nulls"]
         if 0 < info["distinct"] <= max_categories and non_null >= 2 * info["distinct"]:
-            info["top_values"] = _top_values(frame.get_column(name))
+            info["top_values"] = _top_values(by_name[name])
         if kind == "string":
             info["format"] = fmt
         columns[name] = info
@@ -134,12 +140,13 @@ def profile_frame(frame: pl.DataFrame, max_categories: int = MAX_CATEGORIES) -> 
 def profile(state: Mapping[str, Any], **params: Any) -> dict[str, Any]:
     """Profile the data at ``data_path``; returns ``profile`` (and ``profile_before`` in round 0).
 
-    Params: ``max_categories`` (default 20), the most distinct values a column may have
-    to count as low-cardinality.
+    Setting (state, or node param): ``max_categories`` (default 50), the most distinct
+    values a column may have to count as low-cardinality.
     """
     path = require(state, "data_path", TOOL, "run dq.load first")
     frame = read_frame(path, TOOL)
-    result = profile_frame(frame, int(params.get("max_categories", MAX_CATEGORIES)))
+    limit = setting(state, params, "max_categories", MAX_CATEGORIES)
+    result = profile_frame(frame, int(positive(limit, "max_categories", TOOL)))
     result.update(data_path=path, round=state.get("round", 0))
     update: dict[str, Any] = {"profile": result}
     if not state.get("round"):

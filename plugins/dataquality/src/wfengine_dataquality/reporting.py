@@ -6,7 +6,9 @@ values as text, with ``_row``, ``_round`` and ``_reason``), ``rules.json`` (ever
 applied, re-appliable with ``dq.apply_rules``), ``report.json`` and ``report.md``.
 
 The report proves the row accounting: every source row number appears exactly once in
-the cleaned data, the quarantine or the removed duplicates.
+the cleaned data, the quarantine or the removed duplicates, says why the rounds stopped,
+and guards the result: the run fails (with every output written) when more than
+``max_quarantine_share`` of the rows were quarantined or no row is left.
 """
 
 from __future__ import annotations
@@ -23,9 +25,12 @@ from .apply import quarantine_schema
 from .errors import DataQualityError
 from .io import ROW, read_frame, write_csv, write_frame, write_text
 from .profiling import profile_frame
+from .settings import setting, share
 from .state import jsonable, require
 
 TOOL = "dq.report"
+#: Default of ``max_quarantine_share``.
+MAX_QUARANTINE_SHARE = 0.10
 
 
 def _concat(paths: list[str], empty: pl.DataFrame) -> pl.DataFrame:
@@ -93,11 +98,15 @@ def _profile_rows(profile: Mapping[str, Any]) -> list[list[Any]]:
 def render_markdown(report: Mapping[str, Any]) -> str:
     """The human-readable report."""
     acc = report["accounting"]
+    guard = report["guard"]
     lines = [
         f"# {report['title']}",
         "",
         f"Rounds of cleaning: {report['rounds']} (max {report['max_rounds']});"
-        f" anomalies left: {report['anomaly_count']} (threshold {report['threshold']}).",
+        f" findings acted on left: {report['anomaly_count']} (threshold {report['threshold']}).",
+        f"Stopped because {report['stop_reason']}.",
+        "",
+        f"Guard: {'passed' if guard['passed'] else 'FAILED'}: {guard['message']}",
         "",
         "## Row accounting",
         "",
@@ -116,7 +125,11 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         "",
         acc["check"] + ".",
         "",
+        f"Values filled in (marked in `_imputed`): {acc.get('imputed_values', 0)};"
+        f" values clipped (marked in `_clipped`): {acc.get('clipped_values', 0)}.",
+        "",
     ]
+    lines += _summary_lines(report)
     for title, key in (("Profile before", "profile_before"), ("Profile after", "profile_after")):
         headers = ["column", "type", "nulls", "distinct", "range", "format", "top values"]
         lines += [f"## {title}", "", *_table(headers, _profile_rows(report[key])), ""]
@@ -125,12 +138,24 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         lines += [f"### Round {rnd}: findings", ""]
         if findings:
             lines += _table(
-                ["kind", "column", "count", "example rows", "example values"],
+                [
+                    "kind",
+                    "severity",
+                    "column",
+                    "count",
+                    "share",
+                    "acted on",
+                    "example rows",
+                    "example values",
+                ],
                 [
                     [
                         f["kind"],
+                        f.get("severity", ""),
                         f.get("column") or "",
                         f["count"],
+                        _percent(f.get("share")),
+                        "yes" if f.get("actionable") else "no",
                         ", ".join(map(str, f.get("examples", []))),
                         ", ".join(map(str, f.get("example_values", []))),
                     ]
@@ -153,6 +178,86 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _percent(share: Any) -> str:
+    if share is None:
+        return ""
+    return f"{share * 100:.2f}%" if share >= 0.0001 or share == 0 else "<0.01%"
+
+
+def _summary_lines(report: Mapping[str, Any]) -> list[str]:
+    """Violations and observations found in the original data (round 0)."""
+    first = report["findings_by_round"].get("0", [])
+    lines: list[str] = []
+    for title, severity in (
+        ("Violations (acted on)", "violation"),
+        ("Observations (reported; acted on only when asked)", "observation"),
+    ):
+        rows = [
+            [
+                f["kind"],
+                f.get("column") or "",
+                f["count"],
+                _percent(f.get("share")),
+                "yes" if f.get("actionable") else "no",
+                f.get("message", ""),
+            ]
+            for f in first
+            if f.get("severity") == severity
+        ]
+        lines += [f"## {title}", ""]
+        headers = ["kind", "column", "count", "share", "acted on", "details"]
+        lines += _table(headers, rows) if rows else ["None."]
+        lines.append("")
+    base = report.get("baseline") or {}
+    if base.get("index_columns"):
+        names = ", ".join(f"`{c}`" for c in base["index_columns"])
+        lines += [f"Index columns (left out of the checks and of duplicates): {names}.", ""]
+    return lines
+
+
+def stop_reason(state: Mapping[str, Any]) -> str:
+    """Why the rounds of cleaning stopped, from the state the routing condition read."""
+    left, threshold = state.get("anomaly_count") or 0, state.get("threshold") or 0
+    rounds, max_rounds = int(state.get("round") or 0), state.get("max_rounds")
+    if left <= threshold:
+        if left == 0:
+            return f"no finding to act on was left after {rounds} round(s)"
+        return f"{left} findings to act on were left, not more than threshold {threshold}"
+    return f"max_rounds ({max_rounds}) was reached with {left} findings to act on left"
+
+
+def guard(
+    accounting: Mapping[str, Any], limit: float, outputs: Mapping[str, str]
+) -> dict[str, Any]:
+    """Whether the quarantine stays within ``limit`` (duplicates do not count) and some
+    rows are left; with a message saying what to do when not."""
+    total = accounting["input_rows"] or 1
+    quarantined = accounting["quarantined_rows"]
+    share = quarantined / total
+    where = (
+        f"every output was written for inspection ({outputs['report_md']},"
+        f" {outputs['quarantine_csv']})"
+    )
+    result = {"max_quarantine_share": limit, "quarantine_share": round(share, 6)}
+    if accounting["output_rows"] == 0:
+        message = (
+            f"no row is left in the clean output ({quarantined} of {accounting['input_rows']}"
+            f" rows quarantined, {accounting['duplicates_removed']} duplicates removed); {where}."
+            " Read the _reason column of the quarantine to see which rule rejected them"
+        )
+        return {**result, "passed": False, "message": message}
+    if share > limit:
+        message = (
+            f"{quarantined} of {accounting['input_rows']} rows ({_percent(share)}) were"
+            f" quarantined, more than max_quarantine_share {limit:g} (duplicates do not count);"
+            f" {where}. Read the _reason column of the quarantine; if the rules are right,"
+            " run again with a higher -s max_quarantine_share"
+        )
+        return {**result, "passed": False, "message": message}
+    message = f"{_percent(share)} of the rows quarantined, within max_quarantine_share {limit:g}"
+    return {**result, "passed": True, "message": message}
+
+
 def _rule_details(rule: Mapping[str, Any]) -> str:
     skip = {"kind", "column", "id", "note", "round", "affected"}
     return ", ".join(f"{k}={v}" for k, v in rule.items() if k not in skip)
@@ -161,9 +266,12 @@ def _rule_details(rule: Mapping[str, Any]) -> str:
 def report(state: Mapping[str, Any], **params: Any) -> dict[str, Any]:
     """Write the outputs and the report; return ``outputs`` (paths) and ``accounting``.
 
-    Params: ``title``, the report's heading (default ``Data-quality report: <source>``).
+    Settings (state, or node params): ``title``, the report's heading (default
+    ``Data-quality report: <source>``); ``max_quarantine_share`` (0.1).
 
-    Raises :class:`DataQualityError` if the row accounting does not balance.
+    Raises :class:`DataQualityError` if the row accounting does not balance, and (after
+    writing every output, for inspection) when more than ``max_quarantine_share`` of the
+    rows were quarantined (duplicates do not count) or no row is left.
     """
     path = require(state, "data_path", TOOL, "run dq.load first")
     output_dir = Path(require(state, "output_dir", TOOL, "run dq.load first"))
@@ -173,8 +281,16 @@ def report(state: Mapping[str, Any], **params: Any) -> dict[str, Any]:
         state.get("duplicates_paths") or [],
         pl.DataFrame(schema={ROW: pl.Int64, "_round": pl.Int64}),
     )
-    input_rows = int((state.get("accounting") or {}).get("input_rows", frame.height))
+    before = state.get("accounting") or {}
+    input_rows = int(before.get("input_rows", frame.height))
     accounting = check_accounting(input_rows, frame, quarantine, duplicates)
+    for key in ("imputed_values", "clipped_values"):
+        accounting[key] = int(before.get(key, 0))
+    limit = share(
+        setting(state, params, "max_quarantine_share", MAX_QUARANTINE_SHARE),
+        "max_quarantine_share",
+        TOOL,
+    )
     if not accounting["balanced"]:
         raise DataQualityError(f"{TOOL}: row accounting does not balance: {accounting['check']}")
 
@@ -203,6 +319,7 @@ def report(state: Mapping[str, Any], **params: Any) -> dict[str, Any]:
     outputs["report_json"] = str(output_dir / "report.json")
     outputs["report_md"] = str(output_dir / "report.md")
 
+    checked = guard(accounting, limit, outputs)
     source = state.get("source_name") or state.get("source")
     rounds = int(state.get("round", 0))
     findings = list(state.get("issues") or state.get("findings") or [])
@@ -211,7 +328,7 @@ def report(state: Mapping[str, Any], **params: Any) -> dict[str, Any]:
         profile_after = profile_frame(frame)
     content = jsonable(
         {
-            "title": params.get("title") or f"Data-quality report: {source}",
+            "title": setting(state, params, "title", None) or f"Data-quality report: {source}",
             "source": source,
             "rounds": rounds,
             "max_rounds": state.get("max_rounds"),
@@ -219,6 +336,9 @@ def report(state: Mapping[str, Any], **params: Any) -> dict[str, Any]:
             "anomaly_count": state.get("anomaly_count"),
             "expected_schema": state.get("expected_schema"),
             "accounting": accounting,
+            "stop_reason": stop_reason(state),
+            "guard": checked,
+            "baseline": state.get("baseline"),
             "profile_before": state.get("profile_before") or profile_after,
             "profile_after": profile_after,
             "findings_by_round": _by_round(findings, range(rounds + 1)),
@@ -228,4 +348,6 @@ def report(state: Mapping[str, Any], **params: Any) -> dict[str, Any]:
     )
     write_text(json.dumps(content, indent=2, ensure_ascii=False) + "\n", outputs["report_json"])
     write_text(render_markdown(content), outputs["report_md"])
+    if not checked["passed"]:
+        raise DataQualityError(f"{TOOL}: {checked['message']}")
     return {"outputs": outputs, "accounting": accounting}

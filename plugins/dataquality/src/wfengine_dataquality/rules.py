@@ -26,7 +26,6 @@ history, ``round``.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ from .dtypes import parse_family
 from .errors import DataQualityError
 from .formats import DATE_PATTERNS
 from .io import work_path, write_text
+from .settings import impute, setting
 from .state import require
 
 TOOL = "dq.generate_rules"
@@ -111,31 +111,21 @@ def check_rules(rules: Any, columns: Sequence[str], tool: str) -> list[dict[str,
 
 
 def _fill_rule(
-    column: str, info: Mapping[str, Any], converts_to: str | None, fill: Any
+    column: str, info: Mapping[str, Any], converts_to: str | None, strategy: str, fill: Any
 ) -> dict[str, Any]:
-    """A not_null rule: numbers get the median, categories the mode, the rest quarantine.
+    """A not_null rule filling a column's missing values, asked for by ``fill`` or ``impute``.
 
-    When another rule of the round converts the column (``converts_to``), the value is
-    left null, to be computed from the converted data when the rule is applied.
+    ``fill`` (the column's entry of the ``fill`` setting) wins; else ``strategy`` (the
+    ``impute`` setting): ``median``/``mean`` for numbers, the most frequent value (``mode``)
+    for other columns. The value is computed from the data when the rule is applied.
     """
     if fill is not None:
         given = {"strategy": fill} if isinstance(fill, str) else dict(fill)
         return {"kind": "not_null", "column": column, "value": None, **given}
     family = converts_to or info["family"]
-    value: Any = None
-    if family in ("int", "float", "number"):
-        strategy = "median"
-        if converts_to is None and info.get("p50") is not None:
-            value = info["p50"]
-            if family == "int":
-                value = math.floor(value + 0.5)
-    elif family == "bool" or (family == "string" and info.get("top_values")):
+    if family not in ("int", "float", "number"):
         strategy = "mode"
-        if converts_to is None and info.get("top_values"):
-            value = info["top_values"][0]["value"]
-    else:
-        return {"kind": "not_null", "column": column, "strategy": "quarantine"}
-    return {"kind": "not_null", "column": column, "strategy": strategy, "value": value}
+    return {"kind": "not_null", "column": column, "strategy": strategy, "value": None}
 
 
 def build_rules(
@@ -144,11 +134,14 @@ def build_rules(
     *,
     range_action: str = "quarantine",
     fill: Mapping[str, Any] | None = None,
+    impute: str = "none",
 ) -> list[dict[str, Any]]:
-    """One rule per actionable finding, in the findings' order.
+    """One rule per finding acted on (``actionable``), in the findings' order.
 
-    ``range_action`` (``quarantine`` or ``clip``) is the action of range rules; ``fill``
-    maps a column to a fill strategy (``"mean"``) or a ``{"strategy", "value"}`` object.
+    ``range_action`` (``quarantine`` or ``clip``) is the action of the range rules of
+    acted-on outliers (extreme values are always quarantined); ``fill`` maps a column to
+    a fill strategy (``"mean"``) or a ``{"strategy", "value"}`` object; ``impute`` is the
+    strategy for the other optional columns with missing values acted on.
     """
     if range_action not in ("clip", "quarantine"):
         raise DataQualityError(f"{TOOL}: range_action must be 'clip' or 'quarantine'")
@@ -166,23 +159,24 @@ def build_rules(
         if not f.get("actionable"):
             continue
         kind, column = f["kind"], str(f.get("column") or "")
-        note = f.get("message", "")
         rule: dict[str, Any]
         if kind == "duplicate":
-            rule = {"kind": "unique", "columns": None}
+            rule = {"kind": "unique", "columns": f.get("columns")}
+        elif kind == "null" and f.get("required"):
+            rule = {"kind": "not_null", "column": column, "strategy": "quarantine"}
         elif kind == "null":
             info = profile["columns"][column]
-            rule = _fill_rule(column, info, converts_to.get(column), fill.get(column))
-        elif kind == "outlier":
+            rule = _fill_rule(column, info, converts_to.get(column), impute, fill.get(column))
+        elif kind in ("extreme", "outlier"):
             rule = {"kind": "range", "column": column, "min": f["min"], "max": f["max"]}
-            rule["action"] = range_action
+            rule["action"] = range_action if kind == "outlier" else "quarantine"
         elif kind == "malformed":
             rule = {"kind": "format", "column": column, "format": f["format"]}
             for key in ("pattern", "dtype"):
                 if key in f:
                     rule[key] = f[key]
             rule["action"] = "quarantine"
-        elif kind == "unexpected_value":
+        elif kind in ("unexpected_value", "rare_value"):
             rule = {"kind": "allowed_values", "column": column, "values": f["allowed"]}
             rule["action"] = "quarantine"
         elif kind == "type_mismatch":
@@ -190,8 +184,8 @@ def build_rules(
             rule["action"] = "quarantine"
         else:
             continue
-        rule["id"] = f"{rule['kind']}:{column}" if column else rule["kind"]
-        rule["note"] = note
+        rule["id"] = f"{kind}:{column}" if column else rule["kind"]
+        rule["note"] = f.get("message", "")
         rules.append(rule)
     return rules
 
@@ -210,15 +204,17 @@ def load_rules(path: str | Path, tool: str) -> Any:
 def generate_rules(state: Mapping[str, Any], **params: Any) -> dict[str, Any]:
     """Turn this round's ``findings`` into ``rules``, also saved as ``work/rules-r<round>.json``.
 
-    Params: ``range_action`` (``quarantine``), ``fill`` (per-column fill strategies).
+    Settings (state, or node params): ``range_action`` (``quarantine``), ``fill``
+    (per-column fill strategies), ``impute`` (``none``).
     """
     findings = state.get("findings") or []
     profile = require(state, "profile", TOOL, "run dq.profile and dq.detect first")
     rules = build_rules(
         findings,
         profile,
-        range_action=params.get("range_action", "quarantine"),
-        fill=params.get("fill"),
+        range_action=setting(state, params, "range_action", "quarantine"),
+        fill=setting(state, params, "fill", None),
+        impute=impute(setting(state, params, "impute", None), TOOL),
     )
     update: dict[str, Any] = {"rules": rules}
     if state.get("output_dir"):

@@ -23,31 +23,32 @@ import polars as pl
 #: Planted problems per 3,000 rows; scaled (rounded) for other sizes.
 PROBLEMS_PER_3000: dict[str, int] = {
     "duplicate_row": 40,  # exact copy of an earlier clean row -> dropped as duplicate
-    "name_null": 25,  # name missing -> quarantined (no value to fill in)
+    "name_null": 25,  # name missing -> kept (name has missing values: optional)
     "email_malformed": 30,  # not an e-mail address -> quarantined
     "age_text": 20,  # age written as text ('unknown', 'thirty') -> quarantined
-    "age_outlier": 15,  # age far outside the range (-40, 150, 230, 999) -> quarantined
+    "age_outlier": 15,  # -40, 150, 230, 999: 999 is extreme (quarantined), others reported
     "country_unknown": 18,  # a typo outside the country set -> quarantined
     "signup_date_malformed": 22,  # not an ISO date -> quarantined
-    "income_null": 35,  # income missing -> filled with the median
-    "income_outlier": 12,  # income far outside the range -> quarantined
-    "plan_null": 30,  # plan missing -> filled with the most frequent plan
-    "orders_null": 20,  # orders missing -> filled with the median
+    "income_null": 35,  # income missing -> kept
+    "income_outlier": 12,  # millions are extreme (quarantined); -75,000 is reported
+    "plan_null": 30,  # plan missing -> kept
+    "orders_null": 20,  # orders missing -> kept
 }
 
-#: The (kind, column) of the dq.detect finding each planted problem shows up as.
-FINDING_OF_PROBLEM: dict[str, tuple[str, str | None]] = {
-    "duplicate_row": ("duplicate", None),
-    "name_null": ("null", "name"),
-    "email_malformed": ("malformed", "email"),
-    "age_text": ("malformed", "age"),
-    "age_outlier": ("outlier", "age"),
-    "country_unknown": ("unexpected_value", "country"),
-    "signup_date_malformed": ("malformed", "signup_date"),
-    "income_null": ("null", "income"),
-    "income_outlier": ("outlier", "income"),
-    "plan_null": ("null", "plan"),
-    "orders_null": ("null", "orders"),
+#: The (kind, column) of the dq.detect findings each planted problem shows up as; the
+#: counts of a problem's findings add up to its planted rows.
+FINDING_OF_PROBLEM: dict[str, tuple[tuple[str, str | None], ...]] = {
+    "duplicate_row": (("duplicate", None),),
+    "name_null": (("null", "name"),),
+    "email_malformed": (("malformed", "email"),),
+    "age_text": (("malformed", "age"),),
+    "age_outlier": (("extreme", "age"), ("outlier", "age")),
+    "country_unknown": (("unexpected_value", "country"),),
+    "signup_date_malformed": (("malformed", "signup_date"),),
+    "income_null": (("null", "income"),),
+    "income_outlier": (("extreme", "income"), ("outlier", "income")),
+    "plan_null": (("null", "plan"),),
+    "orders_null": (("null", "orders"),),
 }
 
 COLUMNS = [
@@ -70,7 +71,18 @@ _LAST += " haddad fischer weber moreau martin"
 _DOMAINS = ["example.com", "mail.example.org", "corp.example.net"]
 _COUNTRIES = ["US", "DE", "FR", "GB", "NL", "ES", "IT", "SE"]
 _COUNTRY_WEIGHTS = [30, 20, 12, 12, 8, 7, 6, 5]
-_COUNTRY_TYPOS = ["Germnay", "Frnace", "U.S.", "uk", "Deutschland", "Spian"]
+#: Typos, each planted in turn: at 3,000 rows each occurs twice (typo-like, a violation).
+COUNTRY_TYPOS = [
+    "Germnay",
+    "Frnace",
+    "U.S.",
+    "uk",
+    "Deutschland",
+    "Spian",
+    "Itlay",
+    "Swedn",
+    "Nehterlands",
+]
 _PLANS = ["free", "pro", "enterprise"]
 _PLAN_WEIGHTS = [60, 30, 10]
 _AGE_TEXT = ["unknown", "thirty", "?", "forty-two", "n.a."]
@@ -137,8 +149,8 @@ def generate_customers(rows: int = 3000, seed: int = 7) -> tuple[pl.DataFrame, d
         ages[i] = rng.choice(_AGE_TEXT)
     for i in by_problem["age_outlier"]:
         ages[i] = rng.choice(_AGE_OUTLIERS)
-    for i in by_problem["country_unknown"]:
-        countries[i] = rng.choice(_COUNTRY_TYPOS)
+    for n, i in enumerate(by_problem["country_unknown"]):
+        countries[i] = COUNTRY_TYPOS[n % len(COUNTRY_TYPOS)]
     for i in by_problem["signup_date_malformed"]:
         dates[i] = rng.choice(_BAD_DATES)
     for i in by_problem["income_null"]:
