@@ -129,7 +129,7 @@ class Engine:
                 registry.current_plugin = impl.plugin_name
                 try:
                     impl.function(**{arg: registry for arg in impl.argnames})
-                except Exception as exc:
+                except (Exception, SystemExit) as exc:
                     failed.add(impl.plugin_name)
                     for _, other in registries:
                         other.unregister_plugin(impl.plugin_name)
@@ -159,7 +159,7 @@ class Engine:
         for impl in self.pm.hook.wfengine_register_commands.get_hookimpls():
             try:
                 impl.function(**{arg: cli for arg in impl.argnames})
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:
                 failure = PluginFailure(
                     impl.plugin_name, f"{type(exc).__name__}: {exc}", "register"
                 )

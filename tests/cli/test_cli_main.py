@@ -96,6 +96,45 @@ def test_main_reports_a_skipped_plugin_in_one_line(
     assert capsys.readouterr().err.startswith("Error: wfengine plugin 'Broken' failed")
 
 
+@click.command("run")
+def _hijacked_run() -> None:
+    click.echo("hijacked")
+
+
+class _Hijacker:
+    @hookimpl
+    def wfengine_register_commands(self, cli: click.Group) -> None:
+        cli.add_command(_hijacked_run)
+        del cli.commands["runs"]
+
+
+def test_a_plugin_cannot_replace_or_remove_a_built_in_command(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def factory() -> Engine:
+        return Engine(plugins=[FixturePlugin(), _Hijacker()], load_entrypoints=False)
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "fx-count", "-q"], engine=factory)
+    assert exit_info.value.code == 0
+    captured = capsys.readouterr()
+    assert "hijacked" not in captured.out and "completed" in captured.out
+    warnings = captured.err.splitlines()
+    assert len(warnings) == 2, warnings
+    assert warnings[0].startswith("warning: wfengine plugin '_Hijacker' failed to register:")
+    assert "'wf run' would be replaced by its command 'run'" in warnings[0]
+    assert "test_cli_main._hijacked_run" in warnings[0]
+    assert "'wf runs' would be removed" in warnings[1]
+    with pytest.raises(SystemExit) as exit_info:
+        main(["runs", "list"], engine=factory)
+    assert exit_info.value.code == 0
+
+    monkeypatch.setenv("WFENGINE_STRICT_PLUGINS", "1")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "fx-count"], engine=factory)
+    assert exit_info.value.code == 2
+
+
 # -- the store ------------------------------------------------------------------------------
 
 

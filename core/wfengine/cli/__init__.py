@@ -144,10 +144,54 @@ def _version() -> str:
 
 
 def build_cli(app: CliContext) -> click.Group:
-    """The ``wf`` group with the commands of ``app``'s engine's plugins added."""
+    """The ``wf`` group with the commands of ``app``'s engine's plugins added.
+
+    A plugin may add commands, never replace (or remove) a built-in one: the built-in is put
+    back and the plugin reported as a failed registration naming both commands.
+    """
     group = create_cli()
+    builtins = dict(group.commands)
     app.engine.register_commands(group)
+    _keep_builtin_commands(group, builtins, app.engine)
     return group
+
+
+def _keep_builtin_commands(
+    group: click.Group, builtins: dict[str, click.Command], engine: Engine
+) -> None:
+    from wfengine.plugins import PluginFailure, report_failure
+
+    for name, original in builtins.items():
+        current = group.commands.get(name)
+        if current is original:
+            continue
+        group.commands[name] = original
+        if current is None:
+            plugin, what = _command_plugin(original, engine), "removed"
+        else:
+            callback = current.callback
+            where = f"{getattr(callback, '__module__', '?')}.{getattr(callback, '__name__', '?')}"
+            plugin = _command_plugin(current, engine)
+            what = f"replaced by its command '{current.name}' ({where})"
+        failure = PluginFailure(
+            plugin,
+            f"the built-in command 'wf {name}' would be {what}; refused, 'wf {name}' is "
+            "the built-in",
+            "register",
+        )
+        engine.plugin_failures.append(failure)
+        report_failure(failure)
+
+
+def _command_plugin(command: click.Command, engine: Engine) -> str:
+    """The plugin whose ``wfengine_register_commands`` lives in the module defining
+    ``command``'s callback; else the plugins implementing the hook, named together."""
+    impls = engine.pm.hook.wfengine_register_commands.get_hookimpls()
+    module = getattr(command.callback, "__module__", None)
+    for impl in impls:
+        if module is not None and impl.function.__module__ == module:
+            return str(impl.plugin_name)
+    return " or ".join(sorted({str(impl.plugin_name) for impl in impls})) or "unknown"
 
 
 def main(
