@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .context import NO_PERSISTENT_STORE, CliContext, get_context
-from .options import Duration, debug_option, json_option, store_option
+from .options import STEP_LIMIT, Duration, debug_option, json_option, store_option
 from .output import (
     echo_json,
     format_seconds,
@@ -130,9 +130,7 @@ def show_run(run_id: str, logs: bool, show_state: bool, as_json: bool) -> None:
 @runs_group.command("resume")
 @click.argument("run_id")
 @state_options
-@click.option(
-    "--max-steps", type=click.IntRange(min=1), help="A new step limit for the rest of the run."
-)
+@click.option("--max-steps", type=STEP_LIMIT, help="A new step limit for the rest of the run.")
 @click.option("--json", "as_json", is_flag=True, help="Print the finished run as JSON instead.")
 @click.option("-q", "--quiet", is_flag=True, help="No live node lines; only the summary.")
 @store_option
