@@ -25,6 +25,7 @@ from ..errors import (
     UnknownNameError,
     WorkflowError,
 )
+from ..graph_ids import GraphIdTakenError, InvalidGraphIdError
 from .jsonsafe import jsonable
 from .paths import PathOutsideDataDir
 
@@ -83,6 +84,10 @@ def workflow_error_status(exc: WorkflowError) -> tuple[int, dict[str, Any]]:
     """The HTTP status and details for an engine error."""
     if isinstance(exc, PathOutsideDataDir):
         return 403, {"where": exc.where, "path": exc.path, "reason": exc.reason}
+    if isinstance(exc, GraphIdTakenError):
+        return 409, {"graph_id": exc.graph_id}
+    if isinstance(exc, InvalidGraphIdError):
+        return 422, {"graph_id": exc.graph_id}
     if isinstance(exc, SpecError | ConditionError):
         return 422, {"where": exc.where}
     if isinstance(exc, GraphValidationError):
