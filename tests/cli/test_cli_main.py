@@ -209,8 +209,11 @@ def test_serve_calls_the_server_with_the_options(
             "data_dir": str(tmp_path),
             "insecure": False,
             "engine": fx_engine,
+            "expose_tracebacks": False,
         }
     ]
+    assert wf("serve", "--expose-tracebacks").exit_code == 0
+    assert calls[1]["expose_tracebacks"] is True
 
 
 def test_serve_refusal_is_a_usage_error(wf: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:

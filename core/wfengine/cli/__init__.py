@@ -203,6 +203,7 @@ def main(
 ) -> Any:
     """The ``wf`` console script; ``engine`` (an Engine or a factory) replaces the default."""
     argv = list(sys.argv[1:] if args is None else args)
+    _escape_unencodable_output()
     debug = "--debug" in argv or _env_flag("WFENGINE_DEBUG")
     app = CliContext(engine)
     app.debug = debug
@@ -240,6 +241,15 @@ def _build_reporting_plugin_warnings(app: CliContext) -> click.Group:
                 warning.message, warning.category, warning.filename, warning.lineno
             )
     return group
+
+
+def _escape_unencodable_output() -> None:
+    """A value the terminal's encoding cannot show (a lone surrogate in a state, say) is
+    printed as its ``\\uXXXX`` escape instead of failing the command."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and getattr(stream, "errors", None) == "strict":
+            reconfigure(errors="backslashreplace")
 
 
 def _env_flag(name: str) -> bool:

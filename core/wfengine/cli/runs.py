@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -121,10 +120,8 @@ def show_run(run_id: str, logs: bool, show_state: bool, as_json: bool) -> None:
                 )
                 click.echo(str(entry.error["traceback"]).rstrip())
     if show_state:
-        from ..jsonsafe import jsonable
-
         click.echo("")
-        click.echo(json.dumps(jsonable(run.state), indent=2, ensure_ascii=False))
+        echo_json(run.state)
 
 
 @runs_group.command("resume")

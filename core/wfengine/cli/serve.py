@@ -47,9 +47,20 @@ NEEDS_EXTRA = "wf serve needs the server extra: pip install 'wfengine[server]'"
 @click.option(
     "--insecure", is_flag=True, help="Allow listening on a non-loopback address without API keys."
 )
+@click.option(
+    "--expose-tracebacks",
+    is_flag=True,
+    help="Send API clients the tracebacks of failed runs (default: type and message; the "
+    "server log always has them). Not --debug, which is about wf's own errors.",
+)
 @debug_option
 def serve_command(
-    host: str, port: int, store_url: str | None, data_dir: str | None, insecure: bool
+    host: str,
+    port: int,
+    store_url: str | None,
+    data_dir: str | None,
+    insecure: bool,
+    expose_tracebacks: bool,
 ) -> None:
     """Serve the REST API (needs the server extra: pip install 'wfengine[server]').
 
@@ -73,6 +84,7 @@ def serve_command(
             data_dir=data_dir,
             insecure=insecure,
             engine=app.engine,
+            expose_tracebacks=expose_tracebacks,
         )
     except WorkflowError as exc:
         raise UserError(str(exc)) from None

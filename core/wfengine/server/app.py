@@ -13,6 +13,7 @@ from ..engine import Engine
 from .context import ServerContext
 from .errors import ServerConfigError, install_error_handlers
 from .inline import InlinePolicy
+from .jsonsafe import SafeJSONResponse
 from .limits import ServerLimits
 from .models import ErrorResponse
 from .paths import PathConfiner
@@ -39,6 +40,7 @@ def create_app(
     data_dir: str | os.PathLike[str] | None = None,
     api_keys: Iterable[str] | str | None = None,
     max_body_bytes: int = 10 * 2**20,
+    expose_tracebacks: bool = False,
     **limits: int,
 ) -> FastAPI:
     """The REST API over ``engine`` (default: a new engine with the installed plugins).
@@ -48,6 +50,8 @@ def create_app(
     :param api_keys: keys a request must carry (``Authorization: Bearer KEY`` or
         ``X-API-Key``); ``None`` reads ``WFENGINE_API_KEYS``; none means no authentication.
     :param max_body_bytes: the largest request body (413 beyond).
+    :param expose_tracebacks: include the tracebacks of failed runs and node attempts in
+        responses (default: type and message only; they always go to the server log).
     :param limits: any other :class:`ServerLimits` field (``max_nodes=100``, ...).
     """
     unknown = set(limits) - ServerLimits.names()
@@ -67,6 +71,7 @@ def create_app(
         paths=PathConfiner(data_dir if data_dir is not None else os.getcwd()),
         runs=RunManager(engine, bounds),
         inline=InlinePolicy(bounds.inline_run_us),
+        expose_tracebacks=expose_tracebacks,
     )
 
     @asynccontextmanager
@@ -83,6 +88,8 @@ def create_app(
         description="Run workflow graphs of registered tools over a shared state.",
         lifespan=lifespan,
         responses=_ERRORS,
+        # every body through SafeJSONResponse: a lone surrogate in a state is escaped, not a 500
+        default_response_class=SafeJSONResponse,
     )
     app.state.wfengine = ctx
     install_error_handlers(app)

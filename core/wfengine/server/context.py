@@ -31,6 +31,8 @@ class ServerContext:
     paths: PathConfiner
     runs: RunManager
     inline: InlinePolicy = field(default_factory=lambda: InlinePolicy(0))
+    expose_tracebacks: bool = False
+    """Send clients the tracebacks of failed runs (the operator's choice; always logged)."""
     _known_graphs: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _pool: ThreadPoolExecutor | None = None

@@ -87,9 +87,8 @@ class ServerLimits:
         """
         if not state or (body_bytes is not None and body_bytes <= self.max_state_bytes):
             return
-        size = len(
-            json.dumps(state, ensure_ascii=False, separators=(",", ":"), default=repr).encode()
-        )
+        text = json.dumps(state, ensure_ascii=False, separators=(",", ":"), default=repr)
+        size = len(text.encode("utf-8", "backslashreplace"))  # a lone surrogate: its escape
         if size > self.max_state_bytes:
             raise ApiError(
                 413,

@@ -25,6 +25,7 @@ def serve(
     engine: Engine | None = None,
     log_level: str = "info",
     access_log: bool = True,
+    expose_tracebacks: bool = False,
     **limits: int,
 ) -> None:
     """Serve the REST API until interrupted.
@@ -33,8 +34,9 @@ def serve(
     refused with :class:`InsecureServerError` unless ``insecure=True``. ``store`` is a store
     URL (default: ``WFENGINE_STORE``, else the engine's default); ``data_dir`` confines the
     file paths requests may name (default: the current directory); ``log_level`` and
-    ``access_log`` go to uvicorn; ``limits`` are :class:`~wfengine.server.limits.ServerLimits`
-    fields.
+    ``access_log`` go to uvicorn; ``expose_tracebacks`` sends clients the tracebacks of failed
+    runs (default: type and message only; the server log always has them); ``limits`` are
+    :class:`~wfengine.server.limits.ServerLimits` fields.
     """
     keys = resolve_api_keys(api_keys)
     if not keys and not insecure and not is_loopback(host):
@@ -52,7 +54,9 @@ def serve(
         engine.set_store(store)
     root = Path(data_dir if data_dir is not None else os.getcwd()).resolve()
     try:
-        app = create_app(engine, data_dir=root, api_keys=keys, **limits)
+        app = create_app(
+            engine, data_dir=root, api_keys=keys, expose_tracebacks=expose_tracebacks, **limits
+        )
         auth = "required" if keys else "off"
         print(
             f"wfengine API on http://{host}:{port} (store {engine.store_url}, data dir {root}, "

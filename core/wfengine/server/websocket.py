@@ -18,7 +18,8 @@ from ..errors import RunNotFoundError
 from ..run import RunStatus, WorkflowRun, iso
 from .context import ServerContext, ws_context
 from .errors import error_body
-from .jsonsafe import jsonable
+from .jsonsafe import json_text, jsonable, utf8_safe
+from .models import client_error
 
 router = APIRouter()
 POLL_SECONDS = 0.25
@@ -29,20 +30,23 @@ async def run_events(websocket: WebSocket, run_id: str) -> None:
     """Send the run's events as JSON messages, then close (code 1000)."""
     ctx = ws_context(websocket)
     await websocket.accept()
+    tracebacks = ctx.expose_tracebacks
     try:
         channel = ctx.runs.channel(run_id)
         if channel is not None:
             async for event in channel.follow():
-                await websocket.send_json(event)
+                await _send(websocket, event, tracebacks)
         else:
             run = await _wait_until_stopped(ctx, websocket, run_id)
             if run is None:
-                await websocket.send_json(
-                    error_body("RunNotFoundError", f"run '{run_id}' not found", {"run_id": run_id})
+                await _send(
+                    websocket,
+                    error_body("RunNotFoundError", f"run '{run_id}' not found", {"run_id": run_id}),
+                    tracebacks,
                 )
                 await websocket.close(code=4404, reason="run not found")
                 return
-            await websocket.send_json(_finished_event(run))
+            await _send(websocket, _finished_event(run), tracebacks)
         await websocket.close(code=1000)
     except WebSocketDisconnect:
         pass
@@ -65,6 +69,15 @@ async def _wait_until_stopped(
             continue
         if message["type"] == "websocket.disconnect":
             raise WebSocketDisconnect(message.get("code", 1000))
+
+
+async def _send(websocket: WebSocket, event: dict[str, Any], tracebacks: bool) -> None:
+    """One event as a text message: errors without tracebacks unless the operator exposes
+    them, lone surrogates as JSON escapes."""
+    error = event.get("error")
+    if not tracebacks and isinstance(error, dict) and "traceback" in error:
+        event = {**event, "error": client_error(error)}
+    await websocket.send_text(utf8_safe(json_text(event)))
 
 
 def _finished_event(run: WorkflowRun) -> dict[str, Any]:
