@@ -12,7 +12,7 @@ from cli_helpers import Invoke
 from click.testing import CliRunner
 from wf_fixture import FixturePlugin
 from wfengine import Engine, MemoryStore, __version__, hookimpl
-from wfengine.cli import CliContext, cli, main
+from wfengine.cli import CliContext, build_cli, cli, main
 from wfengine.cli.context import default_sqlite_url
 from wfengine.cli.serve import NEEDS_EXTRA
 
@@ -133,6 +133,36 @@ def test_a_plugin_cannot_replace_or_remove_a_built_in_command(
     with pytest.raises(SystemExit) as exit_info:
         main(["run", "fx-count"], engine=factory)
     assert exit_info.value.code == 2
+
+
+class _GroupOption:
+    @hookimpl
+    def wfengine_register_commands(self, cli: click.Group) -> None:
+        def remember(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+            if value is not None:
+                ctx.meta["colour"] = value
+
+        cli.params.append(
+            click.Option(["--colour"], expose_value=False, is_eager=True, callback=remember)
+        )
+
+
+def test_a_plugin_group_option_works_after_the_subcommand_too(fx_engine: Engine) -> None:
+    fx_engine.register_plugin(_GroupOption(), "group-option")
+    app = CliContext(fx_engine)
+    group = build_cli(app)
+    for args in (
+        ["--colour", "red", "workflows"],
+        ["workflows", "--colour", "red"],
+        ["runs", "list", "--colour", "red"],
+    ):
+        result = CliRunner().invoke(group, args, obj=app)
+        assert result.exit_code == 0, (args, result.output)
+    # the built-in commands themselves are not changed: a wf without the plugin refuses it
+    fx_engine.unregister_plugin("group-option")
+    plain = build_cli(CliContext(fx_engine))
+    result = CliRunner().invoke(plain, ["workflows", "--colour", "red"], obj=CliContext(fx_engine))
+    assert result.exit_code == 2 and "No such option '--colour'" in result.output
 
 
 # -- the store ------------------------------------------------------------------------------

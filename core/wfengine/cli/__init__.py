@@ -15,6 +15,7 @@ hint to rerun with ``--debug`` and exit code 1; ``--debug`` shows the traceback 
 
 from __future__ import annotations
 
+import copy
 import os
 import sys
 import warnings
@@ -151,9 +152,32 @@ def build_cli(app: CliContext) -> click.Group:
     """
     group = create_cli()
     builtins = dict(group.commands)
+    builtin_params = list(group.params)
     app.engine.register_commands(group)
     _keep_builtin_commands(group, builtins, app.engine)
+    plugin_params = [p for p in group.params if p not in builtin_params]
+    _repeat_on_subcommands(group, plugin_params)
     return group
+
+
+def _repeat_on_subcommands(group: click.Group, params: list[click.Parameter]) -> None:
+    """Let group options that plugins add be given after the subcommand too (as ``--store``
+    can): ``wf run demo --log-json x`` is ``wf --log-json x run demo``. An option a command
+    already has under one of the same names is left to the command."""
+    if not params:
+        return
+    for name, command in list(group.commands.items()):
+        # a copy: the built-in command objects are shared by every group create_cli makes
+        command = copy.copy(command)
+        taken = {opt for param in command.params for opt in getattr(param, "opts", ())}
+        command.params = [
+            *command.params,
+            *(p for p in params if not taken.intersection(getattr(p, "opts", ()))),
+        ]
+        if isinstance(command, click.Group):
+            command.commands = dict(command.commands)
+            _repeat_on_subcommands(command, params)
+        group.commands[name] = command
 
 
 def _keep_builtin_commands(
