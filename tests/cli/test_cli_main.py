@@ -240,10 +240,16 @@ def test_serve_calls_the_server_with_the_options(
             "insecure": False,
             "engine": fx_engine,
             "expose_tracebacks": False,
+            "limit_concurrency": 1024,
+            "timeout_keep_alive": 5,
         }
     ]
     assert wf("serve", "--expose-tracebacks").exit_code == 0
     assert calls[1]["expose_tracebacks"] is True
+    result = wf("serve", "--limit-concurrency", "3", "--timeout-keep-alive", "2")
+    assert result.exit_code == 0, result.output
+    assert (calls[2]["limit_concurrency"], calls[2]["timeout_keep_alive"]) == (3, 2)
+    assert wf("serve", "--limit-concurrency", "0").exit_code == 2
 
 
 def test_serve_refusal_is_a_usage_error(wf: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:
