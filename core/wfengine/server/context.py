@@ -18,6 +18,7 @@ from .inline import InlinePolicy
 from .limits import ServerLimits
 from .paths import PathConfiner
 from .runs import RunManager
+from .watch import RunWatchers, SocketQuota
 
 T = TypeVar("T")
 
@@ -33,9 +34,17 @@ class ServerContext:
     inline: InlinePolicy = field(default_factory=lambda: InlinePolicy(0))
     expose_tracebacks: bool = False
     """Send clients the tracebacks of failed runs (the operator's choice; always logged)."""
+    watchers: RunWatchers = field(init=False)
+    """The shared pollers of runs this server does not drive."""
+    sockets: SocketQuota = field(init=False)
+    """Open WebSockets per client, capped at ``limits.max_websockets_per_client``."""
     _known_graphs: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _pool: ThreadPoolExecutor | None = None
+
+    def __post_init__(self) -> None:
+        self.watchers = RunWatchers(self.engine)
+        self.sockets = SocketQuota(self.limits.max_websockets_per_client)
 
     async def in_thread(self, func: Callable[..., T], *args: Any) -> T:
         """``func(*args)`` on one of the server's run threads (at most

@@ -34,6 +34,8 @@ class ServerLimits:
     """Events kept per run for its WebSocket; later ones are dropped, the last always kept."""
     finished_runs_kept: int = 256
     """Event buffers of finished runs kept for late WebSocket clients."""
+    max_websockets_per_client: int = 32
+    """WebSockets one client (one API key; without keys, one address) may have open."""
     inline_run_us: int = 5000
     """A graph whose recent ``wait: true`` runs each took at most this many microseconds runs
     on the event loop instead of a run thread (see ``server/inline.py``); 0 turns that off."""
