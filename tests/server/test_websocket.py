@@ -6,6 +6,7 @@ run started over HTTP.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -252,21 +253,18 @@ def test_sockets_waiting_on_one_run_share_one_poller(
 
     app = create_app(server_engine, data_dir=data_dir)
     watchers = app.state.wfengine.watchers
-    with LiveServer(app) as live:
-        sockets = [connect(f"{live.ws}/ws/runs/{run_elsewhere}") for _ in range(20)]
-        try:
-            _wait_until(lambda: watchers.watching() == 1 and watchers.polls > 0)
-            before = watchers.polls
-            time.sleep(1.0)
-            polls = watchers.polls - before
-            assert 1 <= polls <= 8, polls  # one poller every 0.25 s, not 20 of them
-            open_gate()
-            for ws in sockets:
-                event = json.loads(ws.recv(timeout=10))
-                assert event["summary"] is True and event["status"] == "completed"
-        finally:
-            for ws in sockets:
-                ws.close()
+    with LiveServer(app) as live, contextlib.ExitStack() as stack:
+        url = f"{live.ws}/ws/runs/{run_elsewhere}"
+        sockets = [stack.enter_context(connect(url)) for _ in range(20)]
+        _wait_until(lambda: watchers.watching() == 1 and watchers.polls > 0)
+        before = watchers.polls
+        time.sleep(1.0)
+        polls = watchers.polls - before
+        assert 1 <= polls <= 8, polls  # one poller every 0.25 s, not 20 of them
+        open_gate()
+        for ws in sockets:
+            event = json.loads(ws.recv(timeout=10))
+            assert event["summary"] is True and event["status"] == "completed"
         _wait_until(lambda: watchers.watching() == 0)
 
 
@@ -278,10 +276,11 @@ def test_the_poller_stops_when_its_last_socket_goes(
     app = create_app(server_engine, data_dir=data_dir)
     watchers = app.state.wfengine.watchers
     with LiveServer(app) as live:
-        sockets = [connect(f"{live.ws}/ws/runs/{run_elsewhere}") for _ in range(3)]
-        _wait_until(lambda: watchers.watching() == 1)
-        for ws in sockets:
-            ws.close()
+        with contextlib.ExitStack() as stack:
+            url = f"{live.ws}/ws/runs/{run_elsewhere}"
+            for _ in range(3):
+                stack.enter_context(connect(url))
+            _wait_until(lambda: watchers.watching() == 1)
         _wait_until(lambda: watchers.watching() == 0)
         stopped_at = watchers.polls
         time.sleep(0.6)
@@ -297,10 +296,11 @@ def test_websockets_per_client_are_capped(
         server_engine, data_dir=data_dir, api_keys=["a", "b"], max_websockets_per_client=2
     )
     url_of = f"/ws/runs/{run_elsewhere}"
-    with LiveServer(app) as live:
+    with LiveServer(app) as live, contextlib.ExitStack() as stack:
 
         def open_as(key: str) -> Any:
-            return connect(live.ws + url_of, additional_headers={"X-API-Key": key})
+            headers = {"X-API-Key": key}
+            return stack.enter_context(connect(live.ws + url_of, additional_headers=headers))
 
         first, second = open_as("a"), open_as("a")
         _wait_until(lambda: app.state.wfengine.watchers.watching() == 1)
@@ -319,4 +319,3 @@ def test_websockets_per_client_are_capped(
         open_gate()
         for ws in (second, other_key, again):
             assert json.loads(ws.recv(timeout=10))["status"] == "completed"
-            ws.close()
