@@ -374,3 +374,100 @@ def test_a_graph_stored_again_under_its_id_replaces_the_one_in_use(engine: Engin
     }
     engine.save_graph(spec2, "g1")
     assert engine.run("g1", {"value": 2}).state == {"value": 8}
+
+
+# -- isolation: SystemExit, flooding logs, built-in commands (issue 11, F14) -----------------
+
+
+def _loop_graph(steps: int) -> Graph:
+    return (
+        Graph("loop")
+        .add_node("inc", lambda s: {"n": s["n"] + 1})
+        .add_edge("inc", "inc", condition=lambda s: s["n"] < steps)
+        .add_edge("inc", END, default=True)
+        .set_entry_point("inc")
+    )
+
+
+def test_system_exit_in_an_import_skips_the_plugin_and_wf_still_runs(
+    fixture_dists: Path,
+) -> None:
+    _dist(
+        fixture_dists,
+        "wfengine-exit-fixture",
+        "wfengine_exit_fixture",
+        "exiter",
+        "import sys\nsys.exit(3)\n",
+    )
+    result = _probe(fixture_dists)
+    assert "okplug" in result["plugins"] and "exiter" not in result["plugins"]
+    assert any(f["name"] == "exiter" and "SystemExit" in f["error"] for f in result["failures"])
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("WFENGINE_")}
+    environ["PYTHONPATH"] = os.pathsep.join([str(fixture_dists), environ.get("PYTHONPATH", "")])
+    out = subprocess.run(
+        [sys.executable, "-m", "wfengine", "--version"],
+        capture_output=True,
+        text=True,
+        env=environ,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "wfengine" in out.stdout
+    assert "'exiter' failed to import: SystemExit: 3" in out.stderr
+
+
+def test_system_exit_in_an_observer_hook_does_not_fail_the_run(engine: Engine) -> None:
+    class Exits:
+        @hookimpl
+        def wfengine_node_finished(self, node: str) -> None:
+            sys.exit("observer wants out")
+
+        @hookimpl
+        def wfengine_run_finished(self, run: Any) -> None:
+            raise SystemExit(1)
+
+    engine.register_plugin(Exits(), name="exits")
+    run = engine.run(_loop_graph(3), {"n": 0})
+    assert run.status == RunStatus.COMPLETED and run.state == {"n": 3}
+    # through the event path too (stream builds events for every hook)
+    events = list(engine.stream(_loop_graph(2), {"n": 0}))
+    assert events[-1].data["status"] == "completed"
+
+
+def test_system_exit_in_a_registration_hook_is_a_clear_plugin_failure() -> None:
+    class ExitsOnRegister:
+        @hookimpl
+        def wfengine_register_tools(self, registry: Any) -> None:
+            raise SystemExit(2)
+
+    with pytest.warns(UserWarning, match=r"'exits' failed to register: SystemExit: 2"):
+        engine = Engine(plugins=[], load_entrypoints=False)
+        engine.register_plugin(ExitsOnRegister(), name="exits")
+    assert [f.name for f in engine.plugin_failures] == ["exits"]
+
+
+def test_a_failing_hook_logs_one_traceback_then_counts(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Broken:
+        @hookimpl
+        def wfengine_node_started(self, node: str) -> None:
+            raise RuntimeError("observer bug")
+
+        @hookimpl
+        def wfengine_node_finished(self, node: str) -> None:
+            raise KeyError("another bug")
+
+    engine.register_plugin(Broken(), name="broken-observer")
+    with caplog.at_level(logging.WARNING, logger="wfengine.plugins"):
+        run = engine.run(_loop_graph(300), {"n": 0})
+    assert run.status == RunStatus.COMPLETED and run.state == {"n": 300}
+    records = [r for r in caplog.records if r.name == "wfengine.plugins"]
+    with_traceback = [r for r in records if r.exc_info]
+    assert len(with_traceback) == 2  # one per hook
+    assert {r.getMessage().split(" failed")[0] for r in records} == {"plugin 'broken-observer'"}
+    # then one line at the 10th and 100th failure of each: 2 + 2 * 2 lines for 300 steps
+    counts = [r.getMessage() for r in records if not r.exc_info]
+    assert len(counts) == 4
+    assert any("wfengine_node_started 100 times so far" in m for m in counts)
+    assert len(caplog.text.splitlines()) < 40

@@ -144,7 +144,7 @@ class Engine:
                 registry.current_plugin = impl.plugin_name
                 try:
                     impl.function(**{arg: registry for arg in impl.argnames})
-                except Exception as exc:
+                except (Exception, SystemExit) as exc:
                     failed.add(impl.plugin_name)
                     for _, other in registries:
                         other.unregister_plugin(impl.plugin_name)
@@ -174,7 +174,7 @@ class Engine:
         for impl in self.pm.hook.wfengine_register_commands.get_hookimpls():
             try:
                 impl.function(**{arg: cli for arg in impl.argnames})
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:
                 failure = PluginFailure(
                     impl.plugin_name, f"{type(exc).__name__}: {exc}", "register"
                 )
@@ -233,11 +233,15 @@ class Engine:
         return load_spec(source, tools=self.tools, conditions=self.conditions, **limits)
 
     def save_graph(self, spec: Mapping[str, Any] | Graph, graph_id: str | None = None) -> str:
-        """Validate and store a graph spec; returns its id (a new uuid4 hex by default)."""
+        """Validate and store a graph spec; returns its id (a new uuid4 hex by default; a
+        chosen id must pass :func:`~wfengine.graph_ids.check_graph_id`)."""
         import uuid
 
+        from .graph_ids import check_graph_id
         from .spec import dump_spec
 
+        if graph_id is not None:
+            check_graph_id(graph_id, self.workflows)
         data = dump_spec(spec) if isinstance(spec, Graph) else dict(spec)
         self.load_spec(data)  # refuse a bad spec before storing it
         gid = graph_id or uuid.uuid4().hex

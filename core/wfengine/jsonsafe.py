@@ -74,6 +74,14 @@ def jsonable(value: Any, _depth: int = 0) -> Any:
     return _text(value)
 
 
+def utf8_safe(text: str) -> str:
+    """``text`` with each lone surrogate (``"\\ud800"``, which UTF-8 cannot carry) written as
+    its ``\\uXXXX`` escape: in JSON text that is the same string, escaped as JSON allows."""
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _key(key: Any) -> str:
     if isinstance(key, str):
         return str(key)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .context import CliContext, get_context
-from .options import debug_option, store_option
+from .options import STEP_LIMIT, debug_option, store_option
 from .output import LiveDisplay, echo_json, summary_lines
 from .state_args import build_state, state_options
 
@@ -32,7 +32,11 @@ EXIT_BY_STATUS = {"completed": 0, "failed": 1, "paused": 3, "cancelled": 130}
 @click.command("run")
 @click.argument("target")
 @state_options
-@click.option("--max-steps", type=click.IntRange(min=1), help="Stop the run after N steps.")
+@click.option(
+    "--max-steps",
+    type=STEP_LIMIT,
+    help="Stop the run after N steps.",
+)
 @click.option(
     "--interrupt-before",
     "interrupt_before",
