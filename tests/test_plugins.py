@@ -114,7 +114,7 @@ def test_unregistering_a_plugin_removes_its_entries(engine: Engine) -> None:
     assert "rec.double" in engine.tools
     engine.unregister_plugin("temp")
     assert "rec.double" not in engine.tools
-    assert engine._emit is None
+    assert engine.hooks.dispatch is None
 
 
 def test_lifecycle_hooks_see_every_event(engine: Engine, recorder: RecordingPlugin) -> None:
@@ -166,7 +166,7 @@ def test_a_failing_lifecycle_hook_is_logged_and_the_run_goes_on(
 
 
 def test_no_lifecycle_implementation_means_no_dispatch(engine: Engine) -> None:
-    assert engine._emit is None
+    assert engine.hooks.dispatch is None
     graph = Graph("g").add_node("a", lambda s: {"x": 1}).add_edge("a", END).set_entry_point("a")
     assert engine.executor(graph).emit is None
 

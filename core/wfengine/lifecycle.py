@@ -1,11 +1,13 @@
 """Turning a run's events into lifecycle hook calls, at the least cost per event.
 
-The executor hands every event it builds to one callable; :func:`lifecycle_dispatcher` makes
-that callable from the plugin manager. It calls each implementation directly, with only the
-arguments it asked for (pluggy's calling convention, without pluggy's per-call machinery),
-isolates each one (an exception, ``SystemExit`` included, is logged and the run goes on),
-and says through ``wants`` which event types it needs, so the executor builds no others.
-With no implementation at all there is no dispatcher, and the executor takes its fast path.
+The executor hands every event it builds to one callable, a :class:`LifecycleDispatch` that
+:class:`wfengine.hooks.Hooks` builds. For a hook whose implementations are all plain (no
+wrapper, no monitoring) it calls each implementation directly, with only the arguments it
+asked for (pluggy's calling convention, without pluggy's per-call machinery); for any other
+hook it calls through pluggy. Either way each implementation is isolated (an exception,
+``SystemExit`` included, is logged and the run goes on), and ``wants`` says which event
+types are needed, so the executor builds no others. With no implementation at all there is
+no dispatcher, and the executor takes its fast path.
 
 A hook that keeps failing does not flood the log: the first failure of each plugin, hook and
 exception type is logged with its traceback, later ones only as a count (one line at the
@@ -87,9 +89,22 @@ class LifecycleDispatch:
     """Calls the lifecycle hook implementations, for events (``dispatch(run, event)``) or
     directly with a hook's arguments (the executor's way when nothing else needs events)."""
 
-    def __init__(self, table: dict[EventType, tuple[Callable[..., _Args], list[Any]]]) -> None:
+    def __init__(
+        self,
+        table: dict[EventType, tuple[Callable[..., _Args], list[Any]]],
+        failures: HookFailures | None = None,
+        via_pluggy: dict[EventType, Callable[[_Args], None]] | None = None,
+    ) -> None:
+        # a hook that needs pluggy's semantics has one caller: the whole pluggy call
+        table = {
+            kind: (
+                build,
+                [("<pluggy>", via_pluggy[kind])] if via_pluggy and kind in via_pluggy else callers,
+            )
+            for kind, (build, callers) in table.items()
+        }
         self._table = table
-        self.failures = HookFailures()
+        self.failures = failures if failures is not None else HookFailures()
         """How often each plugin's hook has failed (and logging them without flooding)."""
         self.wants = frozenset(table)
         """The event types some implementation needs; the executor builds no others."""
@@ -181,16 +196,29 @@ def _power_of_ten(n: int) -> bool:
     return n == 1
 
 
-def lifecycle_dispatcher(pm: pluggy.PluginManager) -> LifecycleDispatch | None:
-    """The dispatcher of ``pm``'s lifecycle hooks, or ``None`` when none is implemented."""
+def lifecycle_table(
+    pm: pluggy.PluginManager,
+) -> dict[EventType, tuple[Callable[..., _Args], list[Any]]]:
+    """Per event type with implementations: how to build the hook's arguments, and a direct
+    caller of each implementation (their original functions, in pluggy's order)."""
     table: dict[EventType, tuple[Callable[..., _Args], list[Any]]] = {}
     for kind, (hook_name, spec, build) in _HOOKS.items():
         impls = getattr(pm.hook, hook_name).get_hookimpls()
         if impls:
             # pluggy calls the last registered first; keep its order
             callers = [
-                (impl.plugin_name, _caller(impl.function, spec, tuple(impl.argnames)))
+                (
+                    impl.plugin_name,
+                    _caller(
+                        getattr(impl.function, "__wrapped__", impl.function)
+                        if getattr(impl.function, "__wfengine_isolated__", False)
+                        else impl.function,
+                        spec,
+                        tuple(impl.argnames),
+                    ),
+                )
                 for impl in reversed(impls)
+                if not (impl.wrapper or impl.hookwrapper)
             ]
             table[kind] = (build, callers)
-    return LifecycleDispatch(table) if table else None
+    return table
