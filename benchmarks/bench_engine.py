@@ -1,9 +1,11 @@
 """Engine overhead per step, against a plain Python loop calling the same functions.
 
 Cases (issue "Engine core"): (a) a 100-node linear chain run 200 times, (b) a 2-node loop of
-10,000 steps, (c) a fan-out of 10 branches that each sleep 10 ms, sync and async. Each engine
-figure is measured in this process next to its baseline; the best of several repeats is kept
-(this is a shared machine). Targets: (a), (b) at most 2 us per step; (c) at most 11 ms per run.
+10,000 steps, (c) a fan-out of 10 branches that each sleep 10 ms, sync and async, (d) the
+2-node loop over a state of 10 to 100,000 keys (a step costs what it changes: copy-on-write
+state). Each engine figure is measured in this process next to its baseline; the best of
+several repeats is kept (this is a shared machine). Targets: (a), (b) at most 2 us per step;
+(c) at most 11 ms per run; (d) the step at 100,000 keys at most 2x the step at 10 keys.
 
     python benchmarks/bench_engine.py            # bare executor and Engine with built-ins
 """
@@ -133,6 +135,19 @@ def case_fanout(engine: Engine | None, asynchronous: bool) -> tuple[float, float
     return best(run_once, 15), best(baseline, 15)
 
 
+def case_state_size(engine: Engine, keys: int, steps: int = 2_000) -> float:
+    """Seconds per step of the 2-node loop whose state holds ``keys`` keys."""
+    graph = loop_graph(steps)
+    state: dict[str, Any] = {f"k{n}": n for n in range(keys - 1)}
+    state["i"] = 0
+
+    def once() -> None:
+        run = engine.run(graph, state, max_steps=steps + 10)
+        assert run.status.value == "completed", run.error
+
+    return best(once, 5) / steps
+
+
 def main() -> None:
     engine = Engine(load_entrypoints=False)
 
@@ -163,6 +178,13 @@ def main() -> None:
                 f"{base * 1e3:>9.2f} ms{(wall - base) * 1e3:>9.2f} ms   per run "
                 "(target <= 11 ms)"
             )
+    sizes = {keys: case_state_size(engine, keys) for keys in (10, 1_000, 10_000, 100_000)}
+    for keys, per_step in sizes.items():
+        ratio = per_step / sizes[10]
+        print(
+            f"{f'(d) 2-node loop, {keys:,}-key state / Engine':<44}{per_step * 1e6:>9.2f} us"
+            f"{'':>12}{ratio:>9.2f} x    per step (target at 100,000 keys <= 2 x)"
+        )
 
 
 if __name__ == "__main__":

@@ -27,8 +27,7 @@ from .retry import RetryPolicy
 from .run import Event, EventType, LogEntry, RunStatus, WorkflowRun
 from .spec import dump_spec, load_spec
 from .storage import GraphStore, MemoryStore, RunStore, Store
-
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = [
     "ConditionError",

@@ -76,11 +76,9 @@ def builtin_registry() -> ConditionRegistry:
     """A registry of the built-in strategies only (for conditions given in code)."""
     global _BUILTINS
     if _BUILTINS is None:
-        from .builtins.conditions import wfengine_register_conditions
-
         registry = ConditionRegistry()
         registry.current_plugin = "wfengine.conditions"
-        wfengine_register_conditions(registry)
+        register_builtin_conditions(registry)
         _BUILTINS = registry
     return _BUILTINS
 
@@ -317,3 +315,15 @@ def expr_factory(spec: Mapping[str, Any], compile: ConditionCompiler) -> Predica
     if not isinstance(text, str):
         raise ConditionError(f"'expr' must be a string, got {type(text).__name__}")
     return compile_expression(text, where=getattr(compile, "where", "when"))
+
+
+def register_builtin_conditions(registry: ConditionRegistry) -> None:
+    """Register ``compare``, ``all``, ``any``, ``not`` and ``expr`` in ``registry`` (the
+    built-in plugin's ``wfengine_register_conditions`` and :func:`builtin_registry`)."""
+    registry.register(
+        "compare", compare_factory, "{key, op, value}: compare a state key with a value or {ref}"
+    )
+    registry.register("all", all_factory, "{all: [...]}: every nested condition holds")
+    registry.register("any", any_factory, "{any: [...]}: some nested condition holds")
+    registry.register("not", not_factory, "{not: c}: the nested condition does not hold")
+    registry.register("expr", expr_factory, "a safe expression over state keys")

@@ -91,7 +91,7 @@ class Engine:
         self.hooks = Hooks(self.pm, self._registration_failed)
         """The hook facade: every hook call goes through it."""
         self.pm.listeners.append(self._plugins_changed)
-        from . import __version__
+        from .version import __version__
 
         for name, module in builtin_plugins():
             self._infos[name] = PluginInfo(

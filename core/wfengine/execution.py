@@ -1,8 +1,15 @@
-"""One run being driven: planning steps, merging updates, routing, status, events.
+"""One run being driven: plan a step, hand its node calls to the runner, merge, route.
 
-:class:`Execution` holds everything about a run's progress that does not depend on *how*
-node calls are made (that is :mod:`wfengine.calls`), so a step's calls can later be handed to
-another backend while routing and merging stay here (DESIGN.md, "Scale-out").
+:class:`Execution` is the driver of one run. It owns everything about the run's progress:
+planning (cancel, step limit, interrupts), each node's attempts with their retries, the
+lifecycle hooks and events, path checks, merging the updates, routing, checkpoints and run
+limits. *Where* a node's function runs is the :class:`~wfengine.runner.NodeRunner`'s
+business, behind one seam: the driver hands it a :class:`~wfengine.runner.NodeCall` and gets
+back an :class:`~wfengine.runner.Outcome` (see ``docs/architecture.md``).
+
+One loop serves every run: a single-node step is one call in the calling thread; the nodes
+of a multi-node step are submitted together and their futures collected, retries included;
+:meth:`Execution.adrive` is the same loop on an event loop.
 """
 
 from __future__ import annotations
@@ -11,18 +18,20 @@ import logging
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from time import perf_counter
+from typing import Any
 
 from . import settings
-from .errors import StateConflictError, StepLimitError, WorkflowError
-from .graph import END, Node
+from .errors import StepLimitError, WorkflowError
+from .graph import END, Graph, Node
 from .lifecycle import LifecycleDispatch
-from .limits import StateMeter, StateTooLargeError
+from .limits import RunLimits, StateMeter, StateTooLargeError
+from .paths import PathPolicy
 from .run import Event, EventType, LogEntry, RunStatus, WorkflowRun
-from .state import _MISSING
-
-if TYPE_CHECKING:
-    from .executor import WorkflowExecutor
+from .runner import NodeCall, NodeRunner, Outcome, new
+from .state import MISSING, StateView, apply_changes, changes, merge_parallel, merge_update
+from .storage import Store
 
 log = logging.getLogger("wfengine.executor")
 
@@ -51,15 +60,24 @@ def error_info(exc: BaseException, **extra: Any) -> dict[str, Any]:
     }
 
 
+_RUNNING = RunStatus.RUNNING  # an enum member's lookup is not free, and plan() runs per step
+
+_POLL = 0.05
+"""Seconds between looks at the cancel flag while retries wait beside running nodes."""
+
+
 class Execution:
-    """Routing, merging, status, checkpoints and events of one run being driven."""
+    """The driver of one run: planning, attempts and retries, hooks, merging, routing,
+    checkpoints and limits. Node calls go through ``runner``."""
 
     __slots__ = (
-        "executor",
         "graph",
+        "nodes",
+        "routes",
         "run",
         "emit",
         "store",
+        "runner",
         "checkpoint",
         "resuming",
         "wall0",
@@ -69,144 +87,116 @@ class Execution:
         "log_start",
         "wants",
         "on_node_started",
+        "on_node_finished",
+        "on_step_finished",
         "hooks",
+        "limits",
         "meter",
+        "path_policy",
         "node_paths",
         "retries_left",
         "max_logs",
+        "view",
     )
 
     def __init__(
-        self, executor: WorkflowExecutor, run: WorkflowRun, emit: Emit | None, resuming: bool
+        self,
+        graph: Graph,
+        run: WorkflowRun,
+        *,
+        runner: NodeRunner,
+        emit: Emit | None = None,
+        store: Store | None = None,
+        limits: RunLimits | None = None,
+        path_policy: PathPolicy | None = None,
+        node_paths: Mapping[str, tuple[str, ...]] | None = None,
+        resuming: bool = False,
     ) -> None:
-        self.executor = executor
-        self.graph = executor.graph
+        self.graph = graph
+        self.nodes = graph.nodes
+        self.routes = graph._route_table()
         self.run = run
         self.emit = emit
+        self.runner = runner
         wants = () if emit is None else getattr(emit, "wants", tuple(EventType))
         self.wants = frozenset(wants)
         self.on_node_started = EventType.NODE_STARTED in self.wants
+        self.on_node_finished = EventType.NODE_FINISHED in self.wants
+        self.on_step_finished = EventType.STEP_FINISHED in self.wants
         # lifecycle hooks alone are called directly, without building events
         self.hooks = emit if isinstance(emit, LifecycleDispatch) else None
-        self.store = executor.store
-        self.checkpoint = (
-            executor.store.save_step
-            if executor.store is not None and executor.store.durable
-            else None
-        )
+        self.store = store
+        self.checkpoint = store.save_step if store is not None and store.durable else None
         self.resuming = resuming
         self.wall0 = time.time()
-        self.perf0 = time.perf_counter()
-        self.reducers = self.graph.reducers
-        self.joins = [(str(i), e) for i, e in enumerate(self.graph.edges) if e.is_join]
+        self.perf0 = perf_counter()
+        self.reducers = graph.reducers
+        self.joins = [(str(i), e) for i, e in enumerate(graph.edges) if e.is_join]
         self.log_start = len(run.logs)
-        limits = executor.limits
+        self.limits = limits = limits or RunLimits()
         self.meter: StateMeter | None = None  # set in begin(), from the state it starts with
-        self.node_paths = executor.node_paths
+        self.path_policy = path_policy
+        self.node_paths = node_paths if path_policy is not None and node_paths else {}
         self.retries_left = limits.max_retries_per_run
         self.max_logs = limits.max_log_entries
+        self.view = StateView()
+        """The nodes' view of the state (set in :meth:`begin`); see :class:`StateView`."""
 
-    # -- the hot path --------------------------------------------------------------------
+    # -- the loop ------------------------------------------------------------------------
 
-    def simple_steps(self) -> None:
-        """Run consecutive simple steps inline: one sync node, no timeout, no interrupt.
-
-        Used when no checkpoint, join or ``step_finished`` consumer needs the general path
-        (lifecycle hooks alone do not); it does what :meth:`plan`,
-        :meth:`NodeCalls.call_sync <wfengine.calls.NodeCalls.call_sync>` and :meth:`commit` do
-        for such a step, without their generality, and hands anything else (failures
-        included) back to them.
-        """
-        run = self.run
-        if run.status != RunStatus.RUNNING or self.resuming:
-            return
-        state = run.state
-        nodes = self.graph.nodes
-        routes = self.graph._route_table()
-        reducers = self.reducers
-        logs = run.logs
-        visited = run.visited_nodes
-        cancel = run._cancel
-        interrupts = run.interrupt_before
-        limit = run.max_steps or settings.max_steps()
-        perf = time.perf_counter
-        offset = self.wall0 - self.perf0
-        on_started = self.on_node_started
-        on_finished = EventType.NODE_FINISHED in self.wants
-        while True:
-            batch = run.next_nodes
-            if len(batch) != 1 or run.step >= limit or cancel.is_set():
-                return
-            name = batch[0]
-            node = nodes[name]
-            if node.timeout is not None or node.is_async or (interrupts and name in interrupts):
-                return
-            step = run.step + 1
-            self.log_start = len(logs)
-            inp = dict(state)
-            start = perf()
-            if on_started:
-                self.node_started(name, inp, 1)
-            try:
-                update = node.func(inp)
-            except Exception as exc:
-                delay = self.node_failed(node, step, 1, start, exc)
-                if delay is None:
-                    result: NodeResult = (name, None, exc)
-                elif cancel.wait(delay):
-                    result = (name, None, Cancelled())
-                else:
-                    result = self.executor.calls.call_sync(self, node, 2)
-                self.commit(batch, [result])
-                return
-            if on_finished:
-                self.node_finished(node, step, 1, start, update)
-            else:
-                logs.append(
-                    LogEntry(name, step, 1, offset + start, (perf() - start) * 1000.0, "completed")
-                )
-            try:
-                if update:
-                    if type(update) is dict and not reducers:
-                        for key, value in update.items():
-                            if state.get(key, _MISSING) is not value:
-                                state[key] = value
+    def drive(self) -> WorkflowRun:
+        """Drive the run in this thread until it stops; returns it."""
+        try:
+            self.begin()
+            lean = self.lean()  # after begin(): it sets the state meter
+            while (batch := self.plan()) is not None:
+                if len(batch) == 1:
+                    if lean:
+                        self.lean_steps(batch)
                     else:
-                        merged = _filtered(update, state, reducers)
-                        _apply(state, merged, reducers, False, [])
-                route = routes.get(name)
-                if route is None:
-                    next_nodes: list[str] = []
+                        self.commit(batch, [self.attempts(batch[0])])
                 else:
-                    targets = route.always
-                    fired = False
-                    for edge in route.conditional:
-                        if edge.condition(state):  # type: ignore[misc]
-                            targets = [*targets, edge.target]
-                            fired = True
-                    if not fired and route.default:
-                        targets = [*targets, *route.default]
-                    if len(targets) == 1:
-                        next_nodes = [] if targets[0] == END else [targets[0]]
-                    else:
-                        next_nodes = list(dict.fromkeys(t for t in targets if t != END))
-            except Exception as exc:
-                self.fail(exc, node=name)
-                return
-            visited.append(name)
-            run.step = step
-            run.next_nodes = next_nodes
-            if len(logs) > self.max_logs:
-                self.trim_logs()
+                    self.commit(batch, self.attempts_parallel(batch))
+        except KeyboardInterrupt:
+            self.stop(RunStatus.CANCELLED)
+            self.finish()
+            raise
+        except BaseException as exc:  # a bug in a hook or store: never leave a run "running"
+            self.fail(exc, node=None)
+        self.finish()
+        return self.run
 
-    # -- lifecycle -----------------------------------------------------------------------
+    async def adrive(self) -> WorkflowRun:
+        """Drive the run on the running event loop until it stops; returns it."""
+        import asyncio  # not at the top: sync runs and `wf` never need it
+
+        try:
+            self.begin()
+            while (batch := self.plan()) is not None:
+                if len(batch) == 1:
+                    results = [await self.aattempts(batch[0], shared=True)]
+                else:
+                    calls = [self.aattempts(name, shared=False) for name in batch]
+                    results = list(await asyncio.gather(*calls))
+                self.commit(batch, results)
+        except (KeyboardInterrupt, asyncio.CancelledError):
+            self.stop(RunStatus.CANCELLED)
+            self.finish()
+            raise
+        except BaseException as exc:
+            self.fail(exc, node=None)
+        self.finish()
+        return self.run
+
+    # -- planning ------------------------------------------------------------------------
 
     def begin(self) -> None:
         run = self.run
         run.status = RunStatus.RUNNING
         run.error = None
         run.finished = None
-        cap = self.executor.limits.max_state_bytes
+        self.view = StateView(run.state)
+        cap = self.limits.max_state_bytes
         if cap is not None:
             self.meter = StateMeter(cap, run.state)
             if self.meter.total > cap:
@@ -227,9 +217,9 @@ class Execution:
     def plan(self) -> list[str] | None:
         """The node set of the next step, or ``None`` when the run stops here."""
         run = self.run
-        if run.status != RunStatus.RUNNING:
+        if run.status is not _RUNNING:
             return None
-        if run._cancel.is_set():
+        if run.cancel_requested:
             self.stop(RunStatus.CANCELLED)
             return None
         batch = run.next_nodes
@@ -257,10 +247,265 @@ class Execution:
         self.log_start = len(run.logs)
         return batch
 
+    # -- node attempts: the driver's side of the seam ------------------------------------
+
+    def attempts(self, name: str, first: tuple[float, Outcome] | None = None) -> NodeResult:
+        """Every attempt of node ``name`` (retries included), each one handed to the runner's
+        :meth:`~wfengine.runner.NodeRunner.call`; ``first``: the start and outcome of a first
+        attempt already made (by :meth:`lean_steps`)."""
+        node = self.nodes[name]
+        run = self.run
+        step = run.step + 1
+        attempt = 1
+        # a node with a timeout may outlive its call: it gets a view of its own
+        view = self.view if node.timeout is None else StateView(run.state)
+        while True:
+            if first is not None:
+                start, outcome = first
+                first = None
+            else:
+                if self.on_node_started:
+                    self.node_started(name, view, attempt)
+                call = new(NodeCall, (run.run_id, step, node, attempt, view, node.timeout))
+                start = perf_counter()
+                refused = self._refused(call) if name in self.node_paths else None
+                outcome = self.runner.call(call) if refused is None else refused
+            update = outcome.update
+            if update is view or view._layer:
+                update = self._taken(update, view)
+            if outcome.error is None:
+                if self.on_node_finished:
+                    self.node_finished(name, step, attempt, start, outcome.duration, update)
+                else:  # what node_finished() logs, without the call
+                    run.logs.append(
+                        LogEntry(
+                            name,
+                            step,
+                            attempt,
+                            self.wall0 + (start - self.perf0),
+                            outcome.duration * 1000.0,
+                            "completed",
+                        )
+                    )
+                return name, update, None
+            delay = self.node_failed(node, step, attempt, start, outcome.duration, outcome.error)
+            if delay is None:
+                return name, None, outcome.error
+            if run.wait_cancelled(delay):
+                return name, None, Cancelled()
+            attempt += 1
+
+    def lean(self) -> bool:
+        """Whether single-node steps may take :meth:`lean_steps`: nothing needs what only
+        :meth:`commit` does (checkpoints, the state meter, joins, ``step_finished`` events,
+        path checks), and ``WFENGINE_LEAN_STEPS`` does not turn it off (the test suite runs
+        once each way)."""
+        return (
+            self.checkpoint is None
+            and self.meter is None
+            and not self.joins
+            and not self.on_step_finished
+            and not self.node_paths
+            and settings.lean_steps()
+        )
+
+    def lean_steps(self, batch: list[str]) -> None:
+        """Run consecutive single-node steps from ``batch`` on, in one frame.
+
+        The same planning (:meth:`plan`), node calls (the runner's ``call``), retries
+        (:meth:`attempts`), merging (:func:`~wfengine.state.changes`,
+        :func:`~wfengine.state.apply_changes`) and routing (:meth:`targets`) as the general
+        loop, without :meth:`commit`'s checkpoint, meter and join bookkeeping, which
+        :meth:`lean` has ruled out. Returns at a multi-node step or when the run stops.
+        """
+        run = self.run
+        state = run.state
+        view = self.view
+        nodes = self.nodes
+        reducers = self.reducers
+        logs = run.logs
+        visited = run.visited_nodes
+        call_node = self.runner.call
+        wall = self.wall0 - self.perf0
+        on_started = self.on_node_started
+        on_finished = self.on_node_finished
+        while True:
+            name = batch[0]
+            node = nodes[name]
+            if node.timeout is not None:  # its own view: the general attempts()
+                result = self.attempts(name)
+            else:
+                step = run.step + 1
+                if on_started:
+                    self.node_started(name, view, 1)
+                start = perf_counter()
+                outcome = call_node(new(NodeCall, (run.run_id, step, node, 1, view, None)))
+                update = outcome.update
+                if outcome.error is not None:
+                    result = self.attempts(name, (start, outcome))
+                else:
+                    if update is view or view._layer:
+                        update = self._taken(update, view)
+                    if on_finished:
+                        self.node_finished(name, step, 1, start, outcome.duration, update)
+                    else:
+                        logs.append(
+                            LogEntry(
+                                name, step, 1, wall + start, outcome.duration * 1000.0, "completed"
+                            )
+                        )
+                    result = (name, update, None)
+            if result[2] is not None:
+                self.commit(batch, [result])
+                return
+            if update := result[1]:
+                try:
+                    merge_update(state, update, reducers, view)
+                except WorkflowError as exc:
+                    self.fail(exc, node=name)
+                    return
+            try:
+                next_nodes = self.targets(name, state, last=True)
+            except Exception as exc:
+                self.fail(exc, node=None)
+                return
+            visited.append(name)
+            run.step += 1
+            run.next_nodes = next_nodes
+            if len(logs) > self.max_logs:
+                self.trim_logs()
+            if len(next_nodes) != 1:
+                return
+            planned = self.plan()
+            if planned is None:
+                return
+            batch = planned
+
+    def attempts_parallel(self, batch: list[str]) -> list[NodeResult]:
+        """The attempts of a multi-node step: every call submitted to the runner at once, each
+        node retried on its own schedule; results in node order."""
+        run = self.run
+        step = run.step + 1
+        results: dict[str, NodeResult] = {}
+        running: dict[Future[Outcome], tuple[Node, int, StateView, float]] = {}
+        retries: list[tuple[float, str, int]] = []  # (when, node, attempt)
+
+        def submit(name: str, attempt: int) -> None:
+            node = self.nodes[name]
+            view = StateView(run.state)  # nodes of one step run side by side: one view each
+            if self.on_node_started:
+                self.node_started(name, view, attempt)
+            call = new(NodeCall, (run.run_id, step, node, attempt, view, node.timeout))
+            start = perf_counter()
+            refused = self._refused(call) if name in self.node_paths else None
+            if refused is None:
+                future = self.runner.submit(call)
+            else:
+                future = Future()
+                future.set_result(refused)
+            running[future] = (node, attempt, view, start)
+
+        for name in batch:
+            submit(name, 1)
+        while running or retries:
+            now = perf_counter()
+            if running:
+                timeout = (
+                    max(0.0, min(min(r[0] for r in retries) - now, _POLL)) if retries else None
+                )
+                done, _pending = wait(running, timeout, return_when=FIRST_COMPLETED)
+                for future in done:
+                    node, attempt, view, start = running.pop(future)
+                    outcome = future.result()
+                    update = self._taken(outcome.update, view)
+                    if outcome.error is None:
+                        self.node_finished(
+                            node.name, step, attempt, start, outcome.duration, update
+                        )
+                        results[node.name] = (node.name, update, None)
+                        continue
+                    delay = self.node_failed(
+                        node, step, attempt, start, outcome.duration, outcome.error
+                    )
+                    if delay is None:
+                        results[node.name] = (node.name, None, outcome.error)
+                    else:
+                        retries.append((perf_counter() + delay, node.name, attempt + 1))
+            else:  # only retries wait: sleep until the first is due, or the run is cancelled
+                run.wait_cancelled(max(0.0, min(r[0] for r in retries) - now))
+            if retries:
+                now = perf_counter()
+                cancelled = run.cancel_requested
+                for item in [r for r in retries if cancelled or r[0] <= now]:
+                    retries.remove(item)
+                    if cancelled:
+                        results[item[1]] = (item[1], None, Cancelled())
+                    else:
+                        submit(item[1], item[2])
+        return [results[name] for name in batch]
+
+    async def aattempts(self, name: str, *, shared: bool) -> NodeResult:
+        """Every attempt of node ``name``, each awaited through the runner's
+        :meth:`~wfengine.runner.NodeRunner.acall`; ``shared``: the only node of its step."""
+        node = self.nodes[name]
+        run = self.run
+        step = run.step + 1
+        attempt = 1
+        view = self.view if shared and node.timeout is None else StateView(run.state)
+        while True:
+            if self.on_node_started:
+                self.node_started(name, view, attempt)
+            call = new(NodeCall, (run.run_id, step, node, attempt, view, node.timeout))
+            start = perf_counter()
+            outcome = self._refused(call) if name in self.node_paths else None
+            if outcome is None:
+                outcome = await self.runner.acall(call)
+            update = self._taken(outcome.update, view)
+            if outcome.error is None:
+                self.node_finished(name, step, attempt, start, outcome.duration, update)
+                return name, update, None
+            delay = self.node_failed(node, step, attempt, start, outcome.duration, outcome.error)
+            if delay is None:
+                return name, None, outcome.error
+            if await _cancelled_within(run, delay):
+                return name, None, Cancelled()
+            attempt += 1
+
+    def _refused(self, call: NodeCall) -> Outcome | None:
+        """The failed outcome of a call whose declared paths lie outside the allowed roots
+        (the runner never sees it), else ``None``."""
+        try:
+            self.check_paths(call.node, call.state)
+        except Exception as exc:
+            return new(Outcome, (None, exc, 0.0, "driver"))
+        return None
+
+    def check_paths(self, node: Node, state: Mapping[str, Any]) -> None:
+        """Refuse a call of ``node`` whose declared path values lie outside the allowed roots."""
+        policy = self.path_policy
+        if policy is not None:
+            policy.check(node.name, self.node_paths[node.name], state, node.params)
+
+    @staticmethod
+    def _taken(update: Any, view: StateView) -> Any:
+        """The update to merge: what the node wrote when it returned its view; the node's
+        writes to its view are then undone (the view is the committed state again)."""
+        if view._layer:
+            if update is view:
+                update = view.written()
+            view.undo()
+        elif update is view:
+            return None
+        return update
+
+    # -- merging and routing -------------------------------------------------------------
+
     def commit(self, batch: list[str], results: list[NodeResult]) -> None:
         """Merge the step's updates, choose the next nodes, checkpoint, emit."""
         run = self.run
         state = run.state
+        reducers = self.reducers
+        parallel = len(results) > 1
         for name, _update, error in results:
             if error is not None:
                 if isinstance(error, Cancelled):
@@ -268,53 +513,111 @@ class Execution:
                 else:
                     self.fail(error, node=name)
                 return
-        step = run.step + 1
         try:
-            if len(results) == 1:
-                merged = _filtered(results[0][1], state, self.reducers)
+            if parallel:
+                updates = [(name, update) for name, update, _error in results]
+                merged = merge_parallel(updates, state, reducers)
             else:
-                merged = _merge_parallel(results, state, self.reducers)
+                merged = changes(results[0][1], state, reducers)
         except WorkflowError as exc:
-            self.fail(exc, node=batch[0] if len(batch) == 1 else None)
+            self.fail(exc, node=None if parallel else batch[0])
             return
+        checkpoint = self.checkpoint
         meter = self.meter
         undo = (
-            {k: state.get(k, _MISSING) for k in merged}
-            if self.checkpoint is not None or meter is not None
+            {k: state.get(k, MISSING) for k in merged}
+            if checkpoint is not None or meter is not None
             else None
         )
         if merged:
-            if self.reducers:
-                _apply(state, merged, self.reducers, len(results) > 1, results)
-            else:
-                state.update(merged)
+            apply_changes(state, merged, reducers, updates if parallel else (), self.view)
             if meter is not None and (too_big := meter.update(state, merged)) is not None:
                 self._rollback(undo)
-                self.fail(too_big, node=batch[0] if len(batch) == 1 else None)
+                self.fail(too_big, node=None if parallel else batch[0])
                 return
         try:
-            next_nodes = self._route(batch, state)
+            if parallel or self.joins:
+                next_nodes = self.route(batch, state)
+            else:
+                next_nodes = self.targets(batch[0], state, last=True)
         except Exception as exc:
             self._rollback(undo)
             self.fail(exc, node=None)
             return
-        previous = (run.step, run.next_nodes, len(run.visited_nodes))
-        run.visited_nodes.extend(batch)
-        run.step = step
+        visited = run.visited_nodes
+        previous = (run.step, run.next_nodes, len(visited))
+        visited.extend(batch)
+        run.step += 1
         run.next_nodes = next_nodes
-        if self.checkpoint is not None:
+        if checkpoint is not None:
             try:
-                self.checkpoint(run, merged, run.logs[self.log_start :])
+                checkpoint(run, merged, run.logs[self.log_start :])
             except Exception as exc:
                 run.step, run.next_nodes = previous[0], previous[1]
-                del run.visited_nodes[previous[2] :]
+                del visited[previous[2] :]
                 self._rollback(undo)
                 self.fail(exc, node=None, where="checkpoint")
                 return
         if len(run.logs) > self.max_logs:
             self.trim_logs()
-        if EventType.STEP_FINISHED in self.wants:
+        if self.on_step_finished:
             self.event(EventType.STEP_FINISHED, None, update=merged, next_nodes=next_nodes)
+
+    def route(self, batch: list[str], state: Mapping[str, Any]) -> list[str]:
+        """The next step's nodes after ``batch`` ran, given the merged ``state``."""
+        if len(batch) == 1 and not self.joins:
+            return self.targets(batch[0], state, last=True)
+        targets: list[str] = []
+        for name in batch:
+            targets.extend(self.targets(name, state, last=False))
+        for key, edge in self.joins:
+            done = [n for n in batch if n in edge.sources]
+            if not done:
+                continue
+            progress = self.run.join_progress.setdefault(key, [])
+            progress.extend(n for n in done if n not in progress)
+            if len(progress) == len(edge.sources):
+                del self.run.join_progress[key]
+                if edge.condition is None or edge.condition(state):
+                    targets.append(edge.target)
+        return list(dict.fromkeys(t for t in targets if t != END))
+
+    def targets(self, name: str, state: Mapping[str, Any], *, last: bool) -> list[str]:
+        """The targets of ``name``'s single-source edges (``last``: without ``END``, without
+        repeats, as the next step's nodes)."""
+        route = self.routes.get(name)
+        if route is None:
+            return []
+        targets = route.always
+        if route.conditional:
+            fired = False
+            for edge in route.conditional:
+                if edge.condition(state):  # type: ignore[misc]
+                    targets = [*targets, edge.target]
+                    fired = True
+            if not fired and route.default:
+                targets = [*targets, *route.default]
+        elif route.default:
+            targets = [*targets, *route.default]
+        if not last:
+            return targets
+        if len(targets) == 1:
+            target = targets[0]
+            return [] if target == END else [target]
+        return list(dict.fromkeys(t for t in targets if t != END))
+
+    def _rollback(self, undo: dict[str, Any] | None) -> None:
+        if undo is None:
+            return
+        state = self.run.state
+        for key, value in undo.items():
+            if value is MISSING:
+                state.pop(key, None)
+            else:
+                state[key] = value
+        self.view.sync(state, undo)
+
+    # -- status and log ------------------------------------------------------------------
 
     def trim_logs(self) -> None:
         """Drop the oldest log entries beyond ``max_log_entries`` (between steps only)."""
@@ -326,44 +629,6 @@ class Execution:
             del run.logs[:excess]
             run.logs_dropped += excess
             self.log_start = len(run.logs)
-
-    def check_paths(self, node: Node, state: Mapping[str, Any]) -> None:
-        """Refuse a call of ``node`` whose declared path values lie outside the allowed roots."""
-        policy = self.executor.path_policy
-        if policy is not None:
-            policy.check(node.name, self.node_paths[node.name], state, node.params)
-
-    def _rollback(self, undo: dict[str, Any] | None) -> None:
-        if undo is None:
-            return
-        state = self.run.state
-        for key, value in undo.items():
-            if value is _MISSING:
-                state.pop(key, None)
-            else:
-                state[key] = value
-
-    def _route(self, batch: list[str], state: Mapping[str, Any]) -> list[str]:
-        graph = self.graph
-        if len(batch) == 1 and not self.joins:
-            targets = graph.get_next_nodes(batch[0], state)
-            if len(targets) == 1:
-                return [] if targets[0] == END else targets
-        else:
-            targets = []
-            for name in batch:
-                targets.extend(graph.get_next_nodes(name, state))
-            for key, edge in self.joins:
-                done = [n for n in batch if n in edge.sources]
-                if not done:
-                    continue
-                progress = self.run.join_progress.setdefault(key, [])
-                progress.extend(n for n in done if n not in progress)
-                if len(progress) == len(edge.sources):
-                    del self.run.join_progress[key]
-                    if edge.condition is None or edge.condition(state):
-                        targets.append(edge.target)
-        return list(dict.fromkeys(t for t in targets if t != END))
 
     def stop(self, status: RunStatus) -> None:
         self.run.status = status
@@ -392,13 +657,22 @@ class Execution:
         elif EventType.RUN_FINISHED in self.wants:
             self.event(EventType.RUN_FINISHED, None, status=run.status.value, error=run.error)
 
-    # -- node attempts -------------------------------------------------------------------
+    # -- observers -----------------------------------------------------------------------
 
-    def node_finished(self, node: Node, step: int, attempt: int, start: float, update: Any) -> None:
-        duration = time.perf_counter() - start
+    def node_started(self, name: str, state: dict[str, Any], attempt: int) -> None:
+        """Tell the observers a node attempt begins (call only when ``on_node_started``)."""
+        if self.hooks is not None:
+            self.hooks.node_started(self.run, name, state, attempt)
+        else:  # an event is read later, maybe in another thread: it gets a snapshot
+            self.event(EventType.NODE_STARTED, name, state=dict(state), attempt=attempt)
+
+    def node_finished(
+        self, name: str, step: int, attempt: int, start: float, duration: float, update: Any
+    ) -> None:
+        """Log a completed attempt and tell the observers."""
         self.run.logs.append(
             LogEntry(
-                node.name,
+                name,
                 step,
                 attempt,
                 self.wall0 + (start - self.perf0),
@@ -406,22 +680,29 @@ class Execution:
                 "completed",
             )
         )
+        if not self.on_node_finished:
+            return
         if self.hooks is not None:
-            self.hooks.node_finished(self.run, node.name, update, duration, attempt)
-        elif EventType.NODE_FINISHED in self.wants:
+            self.hooks.node_finished(self.run, name, update, duration, attempt)
+        else:
             self.event(
                 EventType.NODE_FINISHED,
-                node.name,
+                name,
                 attempt=attempt,
                 duration_ms=duration * 1000.0,
                 update=update,
             )
 
     def node_failed(
-        self, node: Node, step: int, attempt: int, start: float, exc: BaseException
+        self,
+        node: Node,
+        step: int,
+        attempt: int,
+        start: float,
+        duration: float,
+        exc: BaseException,
     ) -> float | None:
         """Log a failed attempt; returns the delay before the next attempt, or ``None``."""
-        duration = time.perf_counter() - start
         retry = node.retry
         will_retry = retry is not None and retry.should_retry(exc, attempt)
         if will_retry:
@@ -429,7 +710,7 @@ class Execution:
                 will_retry = False
                 exc.add_note(
                     "not retried: this run's retry budget of "
-                    f"{self.executor.limits.max_retries_per_run} attempts (max_retries_per_run) "
+                    f"{self.limits.max_retries_per_run} attempts (max_retries_per_run) "
                     "is spent"
                 )
             else:
@@ -461,13 +742,6 @@ class Execution:
             )
         return retry.delay(attempt) if will_retry and retry is not None else None
 
-    def node_started(self, name: str, state: dict[str, Any], attempt: int) -> None:
-        """Tell the observers a node attempt begins (call only when ``on_node_started``)."""
-        if self.hooks is not None:
-            self.hooks.node_started(self.run, name, state, attempt)
-        else:
-            self.event(EventType.NODE_STARTED, name, state=state, attempt=attempt)
-
     def event(
         self,
         kind: EventType,
@@ -482,86 +756,15 @@ class Execution:
         self.emit(self.run, Event(kind, self.run.run_id, step, node, data, state=state, exc=exc))
 
 
-def _filtered(
-    update: Mapping[str, Any] | None, state: Mapping[str, Any], reducers: Mapping[str, Any]
-) -> dict[str, Any]:
-    """The keys an update really changes: a node may return the whole state it was given."""
-    if not update:
-        return {}
-    if not isinstance(update, Mapping):
-        raise WorkflowError(
-            f"a node must return a mapping of changed keys or None, got {type(update).__name__}"
-        )
-    return {k: v for k, v in update.items() if _changes(k, v, state.get(k, _MISSING), reducers)}
+async def _cancelled_within(run: WorkflowRun, delay: float) -> bool:
+    """Sleep ``delay`` seconds (a retry's backoff), waking early when ``run`` is cancelled;
+    returns whether it was."""
+    import asyncio
 
-
-def _changes(key: str, value: Any, current: Any, reducers: Mapping[str, Any]) -> bool:
-    """Whether ``value`` returned for ``key`` is an update: not the very object the node was
-    given. For a reducer key only containers count as given back (the whole state returned);
-    an equal number or string is a real update (``add`` of ``1``)."""
-    return value is not current or (key in reducers and not isinstance(value, _CONTAINERS))
-
-
-_CONTAINERS = (list, dict, set)
-
-
-def _merge_parallel(
-    results: list[NodeResult], state: Mapping[str, Any], reducers: Mapping[str, Any]
-) -> dict[str, Any]:
-    """Check that the nodes of one step agree on every key without a reducer."""
-    merged: dict[str, Any] = {}
-    writers: dict[str, str] = {}
-    for name, update, _error in results:
-        try:
-            changes = _filtered(update, state, reducers)
-        except WorkflowError as exc:
-            raise WorkflowError(f"node '{name}': {exc}") from None
-        for key, value in changes.items():
-            if key in reducers:
-                merged.setdefault(key, None)
-                continue
-            if key in writers and not _same(merged[key], value):
-                raise StateConflictError(
-                    f"nodes '{writers[key]}' and '{name}' both wrote key '{key}' in the same "
-                    f"step with different values; give '{key}' a reducer (e.g. append, extend, "
-                    "merge, add) or let one node own it"
-                )
-            writers.setdefault(key, name)
-            merged[key] = value
-    return merged
-
-
-def _same(first: Any, second: Any) -> bool:
-    """Whether two nodes wrote the same value (values whose ``==`` is not a plain truth value,
-    like arrays, count as different)."""
-    if first is second:
-        return True
-    try:
-        return bool(first == second)
-    except Exception:
-        return False
-
-
-def _apply(
-    state: dict[str, Any],
-    merged: dict[str, Any],
-    reducers: Mapping[str, Any],
-    parallel: bool,
-    results: list[NodeResult],
-) -> None:
-    """Merge through reducers; in a parallel step each node's value is reduced in node order."""
-    for key, value in merged.items():
-        reducer = reducers.get(key)
-        if reducer is None:
-            state[key] = value
-        elif not parallel:
-            state[key] = reducer(state.get(key, _MISSING), value)
-        else:
-            before = state.get(key, _MISSING)
-            for _name, update, _error in results:
-                if update and key in update and _changes(key, update[key], before, reducers):
-                    state[key] = reducer(state.get(key, _MISSING), update[key])
-    # the merged update records the reduced values, which is what a store checkpoints
-    for key in merged:
-        if key in reducers:
-            merged[key] = state[key]
+    deadline = perf_counter() + delay
+    while not run.cancel_requested:
+        remaining = deadline - perf_counter()
+        if remaining <= 0:
+            return False
+        await asyncio.sleep(min(remaining, _POLL))
+    return True

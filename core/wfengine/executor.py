@@ -3,17 +3,17 @@
 A step runs the active node set; one node in a linear graph, several after a fan-out (sync
 nodes on a thread pool, async ones on the event loop). Updates merge at the end of the step
 in node order through each key's reducer; then every node's outgoing edges choose the next
-active set. See DESIGN.md, "Execution model".
+active set. See DESIGN.md, "Execution model", and ``docs/architecture.md``.
 
-The code keeps three concerns apart, so that the middle one can later be handed to another
-backend (DESIGN.md, "Scale-out"):
+Layers, each importing only the ones below it:
 
-* :class:`~wfengine.execution.Execution` (``execution.py``) — planning a step, merging,
-  routing, status, checkpoints, events;
-* :class:`~wfengine.calls.NodeCalls` (``calls.py``) — running a node's attempts, with retries
-  and timeouts, sync and async;
-* the drivers here, :meth:`WorkflowExecutor.run_existing` / :meth:`~WorkflowExecutor.arun_existing`,
-  that loop the two.
+* :class:`WorkflowExecutor` (here): one graph's public drivers, ``run`` / ``arun`` /
+  ``stream`` / ``resume`` / ``cancel``, and the runner its runs share;
+* :class:`~wfengine.execution.Execution` (``execution.py``): one run's loop, planning,
+  attempts and retries, hooks, merging, routing, checkpoints, limits;
+* :class:`~wfengine.runner.NodeRunner` (``runner.py``): the seam where a node call runs
+  (threads and asyncio today);
+* :mod:`wfengine.state`: reducers, merging, the nodes' copy-on-write view of the state.
 """
 
 from __future__ import annotations
@@ -26,14 +26,14 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from . import settings
-from .calls import NodeCalls
 from .errors import WorkflowError
 from .execution import Emit, Execution, error_info
 from .graph import Graph
 from .limits import RunLimits
 from .paths import PathPolicy
 from .registry import ToolRegistry
-from .run import Event, EventType, RunStatus, WorkflowRun
+from .run import Event, RunStatus, WorkflowRun
+from .runner import NodeRunner, ThreadRunner
 from .storage import Store
 from .versions import GraphVersion
 
@@ -48,7 +48,8 @@ class WorkflowExecutor:
     """Runs one graph; safe to use for many runs at once from many threads.
 
     ``emit`` receives every event (the engine turns them into lifecycle hook calls);
-    ``store`` keeps the run (a durable store gets a checkpoint after every step).
+    ``store`` keeps the run (a durable store gets a checkpoint after every step); ``runner``
+    runs the node calls (a :class:`~wfengine.runner.ThreadRunner` on ``pool`` by default).
     """
 
     def __init__(
@@ -63,13 +64,16 @@ class WorkflowExecutor:
         limits: RunLimits | None = None,
         path_policy: PathPolicy | None = None,
         tools: ToolRegistry | None = None,
+        runner: NodeRunner | None = None,
     ) -> None:
         self.graph = graph
         self.warnings = graph.validate()
         self.graph_id = graph_id or graph.name
         self.emit = emit
         self.store = store
-        self.calls = NodeCalls(max_workers or settings.max_workers(), pool)
+        self.runner: NodeRunner = runner or ThreadRunner(
+            max_workers or settings.max_workers(), pool
+        )
         self.limits = limits or RunLimits()
         self.path_policy = path_policy
         self.version: GraphVersion | None = None
@@ -240,62 +244,35 @@ class WorkflowExecutor:
 
     # -- drivers -------------------------------------------------------------------------
 
+    def execution(
+        self, run: WorkflowRun, *, resuming: bool = False, emit: Emit | None = None
+    ) -> Execution:
+        """The driver of one drive of ``run`` (new or prepared for resumption)."""
+        return Execution(
+            self.graph,
+            run,
+            runner=self.runner,
+            emit=emit if emit is not None else self.emit,
+            store=self.store,
+            limits=self.limits,
+            path_policy=self.path_policy,
+            node_paths=self.node_paths,
+            resuming=resuming,
+        )
+
     def run_existing(
         self, run: WorkflowRun, *, resuming: bool = False, emit: Emit | None = None
     ) -> WorkflowRun:
         """Drive ``run`` (new or prepared for resumption) in this thread until it stops."""
         if any(node.is_async for node in self.graph.nodes.values()):
             return _run_coroutine(self.arun_existing(run, resuming=resuming, emit=emit))
-        ex = Execution(self, run, emit if emit is not None else self.emit, resuming)
-        try:
-            ex.begin()
-            simple = (
-                ex.checkpoint is None
-                and not ex.joins
-                and EventType.STEP_FINISHED not in ex.wants
-                and ex.meter is None
-                and not self.node_paths
-            )
-            while True:
-                if simple:
-                    ex.simple_steps()
-                if (batch := ex.plan()) is None:
-                    break
-                if len(batch) == 1:
-                    results = [self.calls.call_sync(ex, self.graph.nodes[batch[0]])]
-                else:
-                    results = self.calls.call_many_sync(ex, batch)
-                ex.commit(batch, results)
-        except KeyboardInterrupt:
-            ex.stop(RunStatus.CANCELLED)
-            ex.finish()
-            raise
-        except BaseException as exc:  # a bug in a hook or store: never leave a run "running"
-            ex.fail(exc, node=None)
-        ex.finish()
-        return run
+        return self.execution(run, resuming=resuming, emit=emit).drive()
 
     async def arun_existing(
         self, run: WorkflowRun, *, resuming: bool = False, emit: Emit | None = None
     ) -> WorkflowRun:
         """Drive ``run`` on the running event loop until it stops."""
-        import asyncio  # not at the top: sync runs and `wf` never need it
-
-        ex = Execution(self, run, emit if emit is not None else self.emit, resuming)
-        try:
-            ex.begin()
-            while (batch := ex.plan()) is not None:
-                calls = [self.calls.call_async(ex, self.graph.nodes[name]) for name in batch]
-                results = list(await asyncio.gather(*calls))
-                ex.commit(batch, results)
-        except (KeyboardInterrupt, asyncio.CancelledError):
-            ex.stop(RunStatus.CANCELLED)
-            ex.finish()
-            raise
-        except BaseException as exc:
-            ex.fail(exc, node=None)
-        ex.finish()
-        return run
+        return await self.execution(run, resuming=resuming, emit=emit).adrive()
 
     def _run_quietly(self, run: WorkflowRun, emit: Emit, events: Any) -> None:
         try:
@@ -315,7 +292,7 @@ class WorkflowExecutor:
         if max_steps is not None:
             _check_max_steps(max_steps)
             run.max_steps = max_steps
-        run._cancel.clear()
+        run.clear_cancel()
 
 
 def _check_max_steps(max_steps: int | None) -> None:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .conditions import builtin_registry, compile_condition
 from .errors import GraphValidationError
 from .retry import RetryPolicy
 from .state import Reducer, resolve_reducer
@@ -238,8 +239,6 @@ class Graph:
                 raise GraphValidationError(
                     self.name, [f"edge {'+'.join(sources)} -> {target}: give condition or when"]
                 )
-            from .conditions import builtin_registry, compile_condition
-
             where = f"edges[{len(self.edges)}].when"
             condition = compile_condition(when, builtin_registry(), where=where)
             condition_spec = when

@@ -11,7 +11,7 @@ import difflib
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from .errors import RegistryError, UnknownNameError, UnknownSettingError
 
@@ -204,6 +204,21 @@ class StoreRegistry(Registry[StoreFactory]):
         return self.get(scheme)(url)
 
 
+@runtime_checkable
+class GraphLike(Protocol):
+    """What the workflow registry takes for a graph (a :class:`wfengine.Graph`), checked by
+    its shape: the registry sits below the graph module and does not import it."""
+
+    name: str
+    nodes: Mapping[str, Any]
+    edges: Any
+    entry_point: str | None
+
+    def validate(self) -> list[str]:
+        """Check the graph; the warnings."""
+        ...
+
+
 class WorkflowRegistry(Registry[Any]):
     """Ready-made graphs by name: a :class:`~wfengine.Graph` or a zero-argument factory.
 
@@ -230,9 +245,7 @@ class WorkflowRegistry(Registry[Any]):
 
         ``settings`` declares the state keys a run of it accepts, each with a description.
         """
-        from .graph import Graph
-
-        if not isinstance(graph, Graph) and not callable(graph):
+        if not isinstance(graph, GraphLike) and not callable(graph):
             raise RegistryError(f"workflow '{name}' must be a Graph or a callable returning one")
         if settings is not None and (
             not isinstance(settings, Mapping) or not all(isinstance(k, str) for k in settings)
@@ -277,11 +290,9 @@ class WorkflowRegistry(Registry[Any]):
 
     def build(self, name: str) -> Any:
         """The workflow's graph (built by its factory when one was registered)."""
-        from .graph import Graph
-
         value = self.get(name)
-        graph = value if isinstance(value, Graph) else value()
-        if not isinstance(graph, Graph):
+        graph = value if isinstance(value, GraphLike) else value()
+        if not isinstance(graph, GraphLike):
             raise RegistryError(
                 f"workflow '{name}' factory returned {type(graph).__name__}, not a Graph"
             )

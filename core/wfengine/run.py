@@ -174,14 +174,25 @@ class WorkflowRun:
         """The state (final once the run has finished)."""
         return self.state
 
+    # the cancel flag: only these methods touch it -------------------------------------
+
     def cancel(self) -> None:
         """Ask the run to stop before its next step; it ends ``cancelled``."""
         self._cancel.set()
 
     @property
     def cancel_requested(self) -> bool:
-        """True once :meth:`cancel` was called."""
+        """True once :meth:`cancel` was called (until :meth:`clear_cancel`)."""
         return self._cancel.is_set()
+
+    def wait_cancelled(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds (a retry's backoff), waking at once when the run is
+        cancelled; returns whether it was."""
+        return self._cancel.wait(timeout)
+
+    def clear_cancel(self) -> None:
+        """Forget an earlier cancel request (before the run is resumed)."""
+        self._cancel.clear()
 
     def to_dict(self, *, logs: bool = True) -> dict[str, Any]:
         """The run as JSON-serialisable data (when its state is)."""

@@ -46,3 +46,15 @@ def env_list(name: str) -> list[str] | None:
 def env_flag(name: str) -> bool:
     """True when the variable is set to 1/true/yes/on."""
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def lean_steps() -> bool:
+    """Whether the run loop may take its lean path for single-node steps (the default);
+    ``WFENGINE_LEAN_STEPS=0`` sends every step through the general path (tox runs the test
+    suite both ways)."""
+    return os.environ.get("WFENGINE_LEAN_STEPS", "1").strip().lower() not in {
+        "0",
+        "false",
+        "no",
+        "off",
+    }

@@ -139,7 +139,7 @@ def create_cli() -> click.Group:
 
 
 def _version() -> str:
-    from wfengine import __version__
+    from wfengine.version import __version__
 
     return __version__
 

@@ -91,7 +91,7 @@ def create_app(
         yield
         ctx.close()
 
-    from .. import __version__
+    from ..version import __version__
     from . import routes_graphs, routes_info, routes_runs, websocket
 
     app = FastAPI(

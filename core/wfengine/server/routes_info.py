@@ -30,7 +30,7 @@ def _entries(registry: Registry[Any]) -> list[RegistryEntryOut]:
 @router.get("/health", response_model=Health)
 async def health() -> Health:
     """The server is up (the one endpoint that needs no API key)."""
-    from .. import __version__
+    from ..version import __version__
 
     return Health(version=__version__)
 
