@@ -135,7 +135,7 @@ def case_fanout(engine: Engine | None, asynchronous: bool) -> tuple[float, float
     return best(run_once, 15), best(baseline, 15)
 
 
-def case_state_size(engine: Engine, keys: int, steps: int = 2_000) -> float:
+def case_state_size(engine: Engine, keys: int, steps: int = 10_000) -> float:
     """Seconds per step of the 2-node loop whose state holds ``keys`` keys."""
     graph = loop_graph(steps)
     state: dict[str, Any] = {f"k{n}": n for n in range(keys - 1)}
