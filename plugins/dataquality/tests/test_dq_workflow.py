@@ -92,6 +92,7 @@ def test_report_files(
     )
     out = state["outputs"]
     assert set(out) == {
+        "profile_json",
         "clean_parquet",
         "clean_csv",
         "quarantine_parquet",
@@ -138,7 +139,7 @@ def test_saved_rules_reapply_to_the_source(
     )
     from wfengine_dataquality import apply_rules, report
 
-    again.update(apply_rules(again, rules_path=first["outputs"]["rules_json"]))
+    again.update(apply_rules(again, rules=first["outputs"]["rules_json"]))
     again.update(report(again))
     assert _sha256(again["outputs"]["clean_csv"]) == CLEAN_CSV_SHA256
 
