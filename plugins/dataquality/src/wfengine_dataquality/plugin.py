@@ -43,7 +43,7 @@ TOOLS = {
         "Apply rules; rows that cannot be fixed go to quarantine with a reason",
     ),
     "dq.validate": (
-        "validate",
+        "validation",
         "validate",
         "Validate mode: check data against a saved rules file; per-rule results and drift",
     ),

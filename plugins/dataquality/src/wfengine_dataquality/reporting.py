@@ -33,7 +33,7 @@ from .io import ROW, read_frame, write_csv, write_frame, write_text
 from .profiling import profile_frame
 from .settings import setting, share
 from .state import jsonable, require
-from .validate import PROFILE_FILE, failed_violations
+from .validation import PROFILE_FILE, failed_violations
 
 TOOL = "dq.report"
 #: Default of ``max_quarantine_share``.

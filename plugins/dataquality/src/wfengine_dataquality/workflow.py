@@ -21,7 +21,7 @@ from .loading import load
 from .profiling import profile
 from .reporting import report
 from .rules import generate_rules
-from .validate import validate
+from .validation import validate
 
 NAME = "data-quality"
 #: The condition for another round of cleaning, as in the YAML spec.
