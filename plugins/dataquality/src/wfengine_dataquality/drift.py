@@ -18,8 +18,8 @@ kind                 when
 ``median``           the median moved by more than :data:`MEDIAN_SHIFT` of the saved
                      p5..p95 spread; ``count``: the values beyond the saved median on
                      the side it moved to
-``new_values``       values of a saved categorical column (one with ``top_values``) that
-                     were not seen before
+``new_values``       values of a saved categorical text or boolean column (one with
+                     ``top_values``) that were not seen before
 ``gone_values``      saved categories not seen any more (``count``: their saved rows)
 ==================== =================================================================
 """
@@ -91,15 +91,16 @@ def _range(name: str, saved: Mapping[str, Any], frame: pl.DataFrame) -> dict[str
         return None
     rows = frame.height
     values = outside.get_column(name)
+    low_now, high_now = frame.select(pl.col(name).min().alias("lo"), pl.col(name).max()).row(0)
     return _finding(
         "range",
         name,
         outside.height,
         outside.height / rows,
         f"{outside.height} values ({_percent(outside.height / rows)}) lie outside the saved"
-        f" range [{saved['min']}, {saved['max']}] (new range {values.min()} .. {values.max()})",
+        f" range [{saved['min']}, {saved['max']}] (new range {low_now} .. {high_now})",
         before=[saved["min"], saved["max"]],
-        after=[values.min(), values.max()],
+        after=[low_now, high_now],
         examples=outside.get_column(ROW).head(MAX_EXAMPLES).to_list(),
         example_values=values.head(MAX_EXAMPLES).to_list(),
     )
@@ -136,8 +137,8 @@ def _median(name: str, saved: Mapping[str, Any], frame: pl.DataFrame) -> dict[st
 
 def _categories(name: str, saved: Mapping[str, Any], frame: pl.DataFrame) -> list[dict[str, Any]]:
     top = saved.get("top_values")
-    if not top:
-        return []
+    if not top or family(frame.schema[name]) not in ("string", "bool"):
+        return []  # numbers and dates: range and median say how they moved
     known = {_text(t["value"]) for t in top}
     text = frame.get_column(name).cast(pl.String)
     new = frame.filter(text.is_not_null() & ~text.is_in(sorted(known)))
