@@ -13,7 +13,6 @@ from click.testing import CliRunner
 from wf_fixture import FixturePlugin
 from wfengine import Engine, MemoryStore, __version__, hookimpl
 from wfengine.cli import CliContext, build_cli, cli, main
-from wfengine.cli.context import default_sqlite_url
 from wfengine.cli.serve import NEEDS_EXTRA
 
 
@@ -196,20 +195,26 @@ def test_unknown_store_scheme_is_a_usage_error(wf: Invoke) -> None:
     assert result.stderr.startswith("Error: unknown store scheme 'nosql'")
 
 
-def test_default_store_is_sqlite_when_the_plugin_is_there(fx_engine: Engine) -> None:
-    class FakeSqlite:
+def test_the_default_store_is_the_one_a_store_plugin_offers(
+    fx_engine: Engine, tmp_path: Path
+) -> None:
+    """The CLI asks the store registry, not a plugin it names (issue 13, section 3)."""
+
+    class FakeDurable:
         @hookimpl
         def wfengine_register_stores(self, registry: Any) -> None:
-            registry.register("sqlite", MemoryStore)
+            registry.register(
+                "fake", MemoryStore, default_url=lambda: f"fake:///{tmp_path}/user.db"
+            )
 
     app = CliContext(fx_engine)
     assert app.resolved_store_url() == "memory://"
-    fx_engine.register_plugin(FakeSqlite(), "fake-sqlite")
-    url = app.resolved_store_url()
-    assert url == default_sqlite_url()
-    assert url.startswith("sqlite:////") and url.endswith("/wfengine/wfengine.db")
-    assert Path(url.removeprefix("sqlite:///")).parent.is_dir()
+    fx_engine.register_plugin(FakeDurable(), "fake-durable")
+    assert app.resolved_store_url() == f"fake:///{tmp_path}/user.db"
     app.store_url = "memory://"
+    assert app.resolved_store_url() == "memory://"
+    app.store_url = None
+    fx_engine.unregister_plugin("fake-durable")
     assert app.resolved_store_url() == "memory://"
 
 

@@ -16,7 +16,6 @@ hint to rerun with ``--debug`` and exit code 1; ``--debug`` shows the traceback 
 from __future__ import annotations
 
 import copy
-import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -228,7 +227,9 @@ def main(
     """The ``wf`` console script; ``engine`` (an Engine or a factory) replaces the default."""
     argv = list(sys.argv[1:] if args is None else args)
     _escape_unencodable_output()
-    debug = "--debug" in argv or _env_flag("WFENGINE_DEBUG")
+    from wfengine.settings import env_flag
+
+    debug = "--debug" in argv or env_flag("WFENGINE_DEBUG")
     app = CliContext(engine)
     app.debug = debug
     try:
@@ -274,10 +275,6 @@ def _escape_unencodable_output() -> None:
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None and getattr(stream, "errors", None) == "strict":
             reconfigure(errors="backslashreplace")
-
-
-def _env_flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 cli = create_cli()
