@@ -31,8 +31,8 @@ kind                 what is counted
 ``extreme``          numbers outside the plausible range (``min``, ``max``, ``scale``)
 ``outlier``          other numbers outside ``[p25 - k*IQR, p75 + k*IQR]`` (``iqr_k``);
                      an observation
-``unexpected_value`` typo-like values of a categorical column (``values``); the others
-                     are ``allowed``
+``unexpected_value`` typo-like values of a categorical column: those not ``allowed``
+                     (``values``: up to 20 of them, ``more_values``: how many more)
 ``rare_value``       values seen in under ``rare_share`` of a categorical column's rows
                      that still repeat (``values``); an observation
 ==================== ==============================================================
@@ -61,6 +61,8 @@ from .state import jsonable, require
 
 TOOL = "dq.detect"
 MAX_EXAMPLES = 5
+#: At most this many typo-like values are listed in a finding (``more_values``: the rest).
+MAX_VALUES = 20
 VIOLATION, OBSERVATION = "violation", "observation"
 #: Defaults of the detection settings.
 DEFAULTS: dict[str, Any] = {"iqr_k": 1.5, "extreme_k": 3.0, "rare_share": 0.01}
@@ -163,9 +165,18 @@ def _column_checks(
     found = base.get("categories")
     if found and family(dtype) == "string":
         allowed = [*found["common"], *found["rare"]]
-        if found["typos"]:
-            details = {"kind": "unexpected_value", "values": found["typos"], "allowed": allowed}
-            checks.append(_Check(details, col.is_in(found["typos"])))
+        if found["typos"] or found.get("more_typos"):
+            # Every value but the allowed ones: also the one-offs of a big column, which the
+            # baseline does not list (``more_typos`` of them).
+            details = {
+                "kind": "unexpected_value",
+                "values": found["typos"][:MAX_VALUES],
+                "allowed": allowed,
+            }
+            more = max(0, len(found["typos"]) - MAX_VALUES) + found.get("more_typos", 0)
+            if more > 0:
+                details["more_values"] = more
+            checks.append(_Check(details, col.is_not_null() & ~col.is_in(allowed)))
         if found["rare"]:
             details = {
                 "kind": "rare_value",
@@ -201,6 +212,16 @@ def _percent(share: float) -> str:
     return f"{share * 100:.2f}%" if share >= 0.0001 or share == 0 else "<0.01%"
 
 
+def _listed(f: Mapping[str, Any]) -> str:
+    """The values of a finding, and how many more there are."""
+    values, more = f.get("values") or [], f.get("more_values") or 0
+    if not more:
+        return str(values)
+    if not values:
+        return f"{more} distinct values not among the allowed ones"
+    return f"{values} and {more} more"
+
+
 def _message(f: Mapping[str, Any]) -> str:
     kind, n = f["kind"], f["count"]
     where = f"{f['column']}: " if f.get("column") else ""
@@ -224,7 +245,7 @@ def _message(f: Mapping[str, Any]) -> str:
             f" ({f.get('scale')} scale)"
         ),
         "outlier": f"{n} values{share} in the tails, outside [{f.get('min')}, {f.get('max')}]",
-        "unexpected_value": f"{n} typo-like values{share}: {f.get('values')}",
+        "unexpected_value": f"{n} typo-like values{share}: {_listed(f)}",
         "rare_value": f"{n} values{share} of rare categories {f.get('values')}",
     }[kind]
     if f.get("severity") == OBSERVATION and kind in ("outlier", "rare_value"):

@@ -7,7 +7,12 @@ strings, their ``std`` in days). Text adds ``min_length``, ``max_length`` and ``
 (inferred, see :mod:`.formats`); text in a number or date format also gets the
 number/date statistics of the values that parse. Low-cardinality columns (at most
 ``max_categories`` distinct values, each seen twice on average) add ``top_values``: every
-value with its count, most frequent first. Numbers also get ``p05`` and ``p95``, which
+value with its count, most frequent first. A text column with more distinct values is still
+low-cardinality when at most ``max_categories`` values repeat (are seen more than
+:data:`ONE_OFF` times) and the others, seen once or twice, make up at most
+``1 - CATEGORY_COVER`` (2%) of its values: one-off typos in a big categorical column. Its
+``top_values`` are the repeating values and ``other_values`` sums up the rest
+(``distinct``, ``count``: rows, ``max_count``). Numbers also get ``p05`` and ``p95``, which
 :mod:`.baseline` uses to judge extreme values. The marker columns (``_imputed``,
 ``_clipped``) are not profiled.
 """
@@ -31,6 +36,10 @@ TOOL = "dq.profile"
 MAX_CATEGORIES = 50
 #: Distinct counts up to this many (as estimated) are counted exactly.
 EXACT_DISTINCT = 10_000
+#: A value seen at most this often is a one-off (a typo candidate), not a repeating value.
+ONE_OFF = 2
+#: The repeating values of a low-cardinality column cover at least this share of its values.
+CATEGORY_COVER = 0.98
 _QUANTILES = {"p05": 0.05, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p95": 0.95}
 _DATE_STATS = ("min", "max", "mean", "std", *_QUANTILES)
 _EPOCH = dt.datetime(1970, 1, 1)
@@ -83,6 +92,29 @@ def _top_values(series: pl.Series) -> list[dict[str, Any]]:
     return [{"value": v, "count": c} for v, c in counts.iter_rows()]
 
 
+def _repeating_values(series: pl.Series, max_categories: int) -> dict[str, Any] | None:
+    """``top_values`` (the repeating values) and ``other_values`` (the one-offs, summed up) of a
+    text column whose repeating values number at most ``max_categories`` and cover at least
+    :data:`CATEGORY_COVER` of its values; None for another column (free text, long tails)."""
+    counts = series.drop_nulls().value_counts(name="count")
+    repeating = counts.filter(pl.col("count") > ONE_OFF)
+    if not 0 < repeating.height <= max_categories:
+        return None
+    rest = counts.filter(pl.col("count") <= ONE_OFF).get_column("count")
+    total = int(counts.get_column("count").sum())
+    if rest.sum() > (1 - CATEGORY_COVER) * total:
+        return None
+    top = repeating.sort(["count", series.name], descending=[True, False])
+    return {
+        "top_values": [{"value": v, "count": c} for v, c in top.iter_rows()],
+        "other_values": {
+            "distinct": rest.len(),
+            "count": int(rest.sum()),
+            "max_count": int(rest.max() or 0),  # type: ignore[arg-type]
+        },
+    }
+
+
 def profile_frame(frame: pl.DataFrame, max_categories: int = MAX_CATEGORIES) -> dict[str, Any]:
     """Profile every data column of ``frame`` (not ``_row``, not the markers); JSON data."""
     full = frame.schema
@@ -130,6 +162,12 @@ def profile_frame(frame: pl.DataFrame, max_categories: int = MAX_CATEGORIES) -> 
         non_null = frame.height - info["nulls"]
         if 0 < info["distinct"] <= max_categories and non_null >= 2 * info["distinct"]:
             info["top_values"] = _top_values(by_name[name])
+        elif (
+            kind == "string"
+            and not fmt
+            and info["distinct"] <= max_categories + (1 - CATEGORY_COVER) * non_null
+        ):  # a categorical column with one-off values? (most columns are ruled out above)
+            info.update(_repeating_values(by_name[name], max_categories) or {})
         if kind == "string":
             info["format"] = fmt
         columns[name] = info
