@@ -45,28 +45,59 @@ _DATE_STATS = ("min", "max", "mean", "std", *_QUANTILES)
 _EPOCH = dt.datetime(1970, 1, 1)
 
 
-def _stat_exprs(name: str, dtype: pl.DataType, fmt: Mapping[str, Any] | None) -> dict[str, pl.Expr]:
-    """The statistics of one column; text in a format uses the parsed column ``\\x00<name>``."""
-    col = pl.col(name)
-    kind = family(dtype)
-    # Estimated first (HyperLogLog), counted exactly below when small: see profile_frame.
-    exprs = {"nulls": col.null_count(), "distinct": col.drop_nulls().approx_n_unique()}
-    values: pl.Expr | None = None
-    if kind in ("int", "float"):
-        values = col
-    elif kind in ("date", "datetime"):
-        values = col.to_physical().cast(pl.Float64)
-    elif kind == "string":
-        lengths = pl.col(f"\x00len:{name}")  # computed once by profile_frame
-        exprs.update(min_length=lengths.min(), max_length=lengths.max())
+def _stat_exprs(
+    schema: Mapping[str, pl.DataType],
+    formats: Mapping[str, Mapping[str, Any] | None],
+    exact_distinct: bool,
+) -> list[pl.Expr]:
+    """The statistics of every column as a few multi-column expressions (one per statistic
+    and kind of column, not one per column: a table of 20,000 columns is planned quickly).
+
+    Each result is named ``<column>\x00<statistic>``; text in a number or date format uses
+    the parsed column ``\x00<name>``, text lengths the column ``\x00len:<name>`` (both
+    computed once by :func:`profile_frame`).
+    """
+    names = list(schema)
+    distinct = pl.col(names).drop_nulls()
+    exprs = [
+        pl.col(names).null_count().name.suffix("\x00nulls"),
+        (distinct.n_unique() if exact_distinct else distinct.approx_n_unique()).name.suffix(
+            "\x00distinct"
+        ),
+    ]
+    texts = [f"\x00len:{n}" for n, dtype in schema.items() if family(dtype) == "string"]
+    if texts:
+        exprs += [
+            pl.col(texts).min().name.suffix("\x00min_length"),
+            pl.col(texts).max().name.suffix("\x00max_length"),
+        ]
+    numbers = [n for n, dtype in schema.items() if family(dtype) in ("int", "float")]
+    dates = [n for n, dtype in schema.items() if family(dtype) in ("date", "datetime")]
+    for name, fmt in formats.items():
         if fmt and fmt["format"] in ("number", "date"):  # statistics of the parsed values
-            values = pl.col(f"\x00{name}")
-            if fmt["format"] == "date":
-                values = values.to_physical().cast(pl.Float64)
-    if values is not None:
-        exprs.update(min=values.min(), max=values.max(), mean=values.mean(), std=values.std())
-        exprs["quantiles"] = values.quantile(list(_QUANTILES.values()), interpolation="linear")
+            (numbers if fmt["format"] == "number" else dates).append(f"\x00{name}")
+    groups = [pl.col(numbers)] if numbers else []
+    if dates:
+        groups.append(pl.col(dates).to_physical().cast(pl.Float64))
+    for values in groups:
+        exprs += [
+            values.min().name.suffix("\x00min"),
+            values.max().name.suffix("\x00max"),
+            values.mean().name.suffix("\x00mean"),
+            values.std().name.suffix("\x00std"),
+            values.quantile(list(_QUANTILES.values()), interpolation="linear").name.suffix(
+                "\x00quantiles"
+            ),
+        ]
     return exprs
+
+
+def _column_of(key: str) -> tuple[str, str]:
+    """``(column, statistic)`` of a result named by :func:`_stat_exprs`."""
+    column, _, stat = key.rpartition("\x00")
+    if column.startswith("\x00len:"):
+        return column[5:], stat
+    return column.removeprefix("\x00"), stat
 
 
 def _from_physical(value: Any, dtype: pl.DataType, key: str) -> Any:
@@ -132,21 +163,19 @@ def profile_frame(frame: pl.DataFrame, max_categories: int = MAX_CATEGORIES) -> 
         if family(dtype) == "string"
     ]
     work = frame.with_columns(derived) if derived else frame  # once, not once per statistic
-    exprs: list[pl.Expr] = []
-    for name, dtype in schema.items():
-        stats = _stat_exprs(name, dtype, formats[name])
-        exprs += [e.alias(f"{name}\x00{k}") for k, e in stats.items()]
+    exact = frame.height <= EXACT_DISTINCT  # then no column has more distinct values
     raw: dict[str, dict[str, Any]] = {name: {} for name in schema}
-    for key, value in (work.select(exprs).row(0, named=True) if exprs else {}).items():
-        name, _, stat = key.partition("\x00")
+    row = work.select(_stat_exprs(schema, formats, exact)).row(0, named=True) if schema else {}
+    for key, value in row.items():
+        name, stat = _column_of(key)
         if stat == "quantiles":
             raw[name].update(zip(_QUANTILES, value or [None] * len(_QUANTILES), strict=True))
         else:
             raw[name][stat] = value
     small = [name for name in schema if raw[name]["distinct"] <= EXACT_DISTINCT]
-    if small:
-        exact = frame.select(pl.col(name).drop_nulls().n_unique() for name in small).row(0)
-        for name, count in zip(small, exact, strict=True):
+    if small and not exact:  # estimated (HyperLogLog) first, counted exactly when small
+        counts = frame.select(pl.col(small).drop_nulls().n_unique()).row(0)
+        for name, count in zip(small, counts, strict=True):
             raw[name]["distinct"] = count
     columns: dict[str, dict[str, Any]] = {}
     for name, dtype in schema.items():
