@@ -57,7 +57,10 @@ _UNNAMED = re.compile(r"^unnamed: \d+$")
 
 
 def _round_out(low: float | None, high: float | None, kind: str) -> tuple[Any, Any]:
-    """Bounds as JSON numbers: whole numbers for ints (rounded outward), else 10 digits."""
+    """Bounds as JSON numbers: whole numbers for ints (rounded outward), else 10 digits;
+    an infinite bound (numbers near the float limit) is no bound (None)."""
+    low = None if low is None or not math.isfinite(low) else low
+    high = None if high is None or not math.isfinite(high) else high
     if kind == "int":
         return (
             None if low is None else math.floor(low),
