@@ -59,3 +59,12 @@ def test_cycles_and_deep_nesting_are_cut_off() -> None:
     while isinstance(out, list):
         out, depth = out[0], depth + 1
     assert depth == MAX_DEPTH and "nested deeper" in out
+
+
+def test_data_mode_writes_non_finite_floats_as_null_and_durations_as_seconds() -> None:
+    import datetime as dt
+    from decimal import Decimal
+
+    value = {"nan": math.nan, "inf": [math.inf], "d": dt.timedelta(minutes=2), "x": Decimal("1.5")}
+    assert jsonable(value, non_finite=None) == {"nan": None, "inf": [None], "d": 120.0, "x": "1.5"}
+    assert jsonable(value)["nan"] == "nan"  # for showing, the default

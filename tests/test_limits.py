@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from wfengine import END, Engine, Graph
+from wfengine.errors import WorkflowError
 from wfengine.limits import RunLimits, StateMeter, approx_size
 from wfengine.storage import MemoryStore
 
@@ -121,3 +122,12 @@ def test_limits_are_validated() -> None:
         RunLimits(max_log_entries=0)
     with pytest.raises(ValueError, match="max_state_bytes"):
         RunLimits(max_state_bytes=-1)
+
+
+def test_a_step_limit_beyond_any_store_is_refused() -> None:
+    graph = Graph("one").add_node("a", lambda s: None).add_edge("a", END).set_entry_point("a")
+    engine = Engine(load_entrypoints=False)
+    with pytest.raises(WorkflowError, match="at most"):
+        engine.run(graph, {}, max_steps=10**30)
+    with pytest.raises(WorkflowError, match="integer >= 1"):
+        engine.run(graph, {}, max_steps=0)

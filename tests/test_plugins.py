@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 import pytest
-from wfengine import END, Engine, Graph, MemoryStore, RunStatus, hookimpl
+from wfengine import END, Engine, Graph, MemoryStore, RunStatus, WorkflowRun, hookimpl
 from wfengine import hookspecs as hookspecs_module
 from wfengine.engine import get_engine, get_tool_registry
 from wfengine.errors import RegistryError, UnknownNameError
@@ -114,7 +114,7 @@ def test_unregistering_a_plugin_removes_its_entries(engine: Engine) -> None:
     assert "rec.double" in engine.tools
     engine.unregister_plugin("temp")
     assert "rec.double" not in engine.tools
-    assert engine._emit is None
+    assert engine.hooks.dispatch is None
 
 
 def test_lifecycle_hooks_see_every_event(engine: Engine, recorder: RecordingPlugin) -> None:
@@ -166,21 +166,35 @@ def test_a_failing_lifecycle_hook_is_logged_and_the_run_goes_on(
 
 
 def test_no_lifecycle_implementation_means_no_dispatch(engine: Engine) -> None:
-    assert engine._emit is None
+    assert engine.hooks.dispatch is None
     graph = Graph("g").add_node("a", lambda s: {"x": 1}).add_edge("a", END).set_entry_point("a")
     assert engine.executor(graph).emit is None
 
 
-def test_every_hook_spec_can_be_called_with_no_implementations() -> None:
-    import pluggy
+def test_the_facade_has_one_method_per_hook_with_the_spec_arguments() -> None:
+    import inspect
 
-    pm = pluggy.PluginManager("wfengine")
-    pm.add_hookspecs(hookspecs_module)
+    from wfengine.hooks import Hooks
+
     names = [n for n in dir(hookspecs_module) if n.startswith("wfengine_")]
     assert len(names) == 10
     for name in names:
-        caller = getattr(pm.hook, name)
-        assert caller(**{arg: None for arg in caller.spec.argnames}) == []
+        method = getattr(Hooks, name.removeprefix("wfengine_"), None)
+        assert method is not None, f"Hooks has no method for {name}"
+        spec_args = list(inspect.signature(getattr(hookspecs_module, name)).parameters)
+        method_args = [a for a in inspect.signature(method).parameters if a != "self"]
+        assert method_args[: len(spec_args)] == spec_args, name
+
+
+def test_every_facade_method_runs_with_no_implementations() -> None:
+    eng = Engine(load_entrypoints=False, plugins=[])
+    run = WorkflowRun("g")
+    eng.hooks.run_started(run)
+    eng.hooks.node_started(run, "a", {}, 1)
+    eng.hooks.node_finished(run, "a", {}, 0.1, 1)
+    eng.hooks.node_failed(run, "a", ValueError("x"), 1, False)
+    eng.hooks.run_finished(run)
+    assert eng.hooks.dispatch is None
 
 
 def test_duplicate_names_name_both_plugins(engine: Engine) -> None:
@@ -374,3 +388,100 @@ def test_a_graph_stored_again_under_its_id_replaces_the_one_in_use(engine: Engin
     }
     engine.save_graph(spec2, "g1")
     assert engine.run("g1", {"value": 2}).state == {"value": 8}
+
+
+# -- isolation: SystemExit, flooding logs, built-in commands (issue 11, F14) -----------------
+
+
+def _loop_graph(steps: int) -> Graph:
+    return (
+        Graph("loop")
+        .add_node("inc", lambda s: {"n": s["n"] + 1})
+        .add_edge("inc", "inc", condition=lambda s: s["n"] < steps)
+        .add_edge("inc", END, default=True)
+        .set_entry_point("inc")
+    )
+
+
+def test_system_exit_in_an_import_skips_the_plugin_and_wf_still_runs(
+    fixture_dists: Path,
+) -> None:
+    _dist(
+        fixture_dists,
+        "wfengine-exit-fixture",
+        "wfengine_exit_fixture",
+        "exiter",
+        "import sys\nsys.exit(3)\n",
+    )
+    result = _probe(fixture_dists)
+    assert "okplug" in result["plugins"] and "exiter" not in result["plugins"]
+    assert any(f["name"] == "exiter" and "SystemExit" in f["error"] for f in result["failures"])
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("WFENGINE_")}
+    environ["PYTHONPATH"] = os.pathsep.join([str(fixture_dists), environ.get("PYTHONPATH", "")])
+    out = subprocess.run(
+        [sys.executable, "-m", "wfengine", "--version"],
+        capture_output=True,
+        text=True,
+        env=environ,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "wfengine" in out.stdout
+    assert "'exiter' failed to import: SystemExit: 3" in out.stderr
+
+
+def test_system_exit_in_an_observer_hook_does_not_fail_the_run(engine: Engine) -> None:
+    class Exits:
+        @hookimpl
+        def wfengine_node_finished(self, node: str) -> None:
+            sys.exit("observer wants out")
+
+        @hookimpl
+        def wfengine_run_finished(self, run: Any) -> None:
+            raise SystemExit(1)
+
+    engine.register_plugin(Exits(), name="exits")
+    run = engine.run(_loop_graph(3), {"n": 0})
+    assert run.status == RunStatus.COMPLETED and run.state == {"n": 3}
+    # through the event path too (stream builds events for every hook)
+    events = list(engine.stream(_loop_graph(2), {"n": 0}))
+    assert events[-1].data["status"] == "completed"
+
+
+def test_system_exit_in_a_registration_hook_is_a_clear_plugin_failure() -> None:
+    class ExitsOnRegister:
+        @hookimpl
+        def wfengine_register_tools(self, registry: Any) -> None:
+            raise SystemExit(2)
+
+    with pytest.warns(UserWarning, match=r"'exits' failed to register: SystemExit: 2"):
+        engine = Engine(plugins=[], load_entrypoints=False)
+        engine.register_plugin(ExitsOnRegister(), name="exits")
+    assert [f.name for f in engine.plugin_failures] == ["exits"]
+
+
+def test_a_failing_hook_logs_one_traceback_then_counts(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Broken:
+        @hookimpl
+        def wfengine_node_started(self, node: str) -> None:
+            raise RuntimeError("observer bug")
+
+        @hookimpl
+        def wfengine_node_finished(self, node: str) -> None:
+            raise KeyError("another bug")
+
+    engine.register_plugin(Broken(), name="broken-observer")
+    with caplog.at_level(logging.WARNING, logger="wfengine.plugins"):
+        run = engine.run(_loop_graph(300), {"n": 0})
+    assert run.status == RunStatus.COMPLETED and run.state == {"n": 300}
+    records = [r for r in caplog.records if r.name == "wfengine.plugins"]
+    with_traceback = [r for r in records if r.exc_info]
+    assert len(with_traceback) == 2  # one per hook
+    assert {r.getMessage().split(" failed")[0] for r in records} == {"plugin 'broken-observer'"}
+    # then one line at the 10th and 100th failure of each: 2 + 2 * 2 lines for 300 steps
+    counts = [r.getMessage() for r in records if not r.exc_info]
+    assert len(counts) == 4
+    assert any("wfengine_node_started 100 times so far" in m for m in counts)
+    assert len(caplog.text.splitlines()) < 40

@@ -21,7 +21,6 @@ from wfengine import (
     MemoryStore,
     RunStatus,
     RunStore,
-    Store,
     WorkflowExecutor,
     WorkflowRun,
 )
@@ -302,8 +301,10 @@ def test_emit_sees_every_event_of_a_plain_run() -> None:
 # -- stores ------------------------------------------------------------------------------------
 
 
-def test_memory_store_is_a_store() -> None:
-    assert isinstance(MemoryStore(), Store)
+def test_memory_store_keeps_the_store_contract() -> None:
+    from wfengine.testing import check_store_contract
+
+    check_store_contract(MemoryStore)
     assert MemoryStore.durable is False
 
 

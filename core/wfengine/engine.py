@@ -21,14 +21,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import pluggy
-
 from . import hookspecs, settings
 from .builtins import builtin_plugins
 from .errors import RunNotFoundError, UnknownNameError, WorkflowError
 from .executor import WorkflowExecutor
 from .graph import Graph
-from .lifecycle import lifecycle_dispatcher
+from .hooks import Hooks, PluginManager
 from .limits import RunLimits
 from .markers import PROJECT
 from .paths import PathPolicy
@@ -69,33 +67,42 @@ class Engine:
         """When set, the paths tools declared are confined to these directories."""
         self.allow_calls = True
         """Whether specs may run ``call:`` import paths (the REST server turns it off)."""
-        self.pm = pluggy.PluginManager(PROJECT)
-        self.pm.add_hookspecs(hookspecs)
-        self._infos: dict[str, PluginInfo] = {}
-        self.plugin_failures: list[PluginFailure] = []
-        from . import __version__
-
-        for name, module in builtin_plugins():
-            self.pm.register(module, name=name)
-            self._infos[name] = PluginInfo(
-                name, module.__name__, "wfengine", __version__, builtin=True
-            )
-        for plugin in plugins:
-            self._register_object(plugin)
-        if load_entrypoints:
-            self.plugin_failures.extend(load_entrypoint_plugins(self.pm, self._infos))
         self._lock = threading.RLock()
         self._active: dict[str, WorkflowRun] = {}
         self._graphs: dict[str, Graph] = {}
         self._executors: weakref.WeakKeyDictionary[Graph, WorkflowExecutor] = (
             weakref.WeakKeyDictionary()
         )
+        self._built_workflows: dict[str, Graph] = {}
         self._pool: ThreadPoolExecutor | None = None
         self._stored_versions: set[str] = set()
         """Graph versions already saved in the store (so a run start does not save again)."""
         self._version_graphs: dict[str, Graph] = {}
         """Graphs rebuilt from stored spec versions, for resumes, by version."""
-        self._collect()
+        self._infos: dict[str, PluginInfo] = {}
+        self.plugin_failures: list[PluginFailure] = []
+        self.tools = ToolRegistry()
+        self.conditions = ConditionRegistry()
+        self.stores = StoreRegistry()
+        self.workflows = WorkflowRegistry()
+        self.pm = PluginManager(PROJECT)
+        """The pluggy plugin manager; plugins registered on it directly take part too."""
+        self.pm.add_hookspecs(hookspecs)
+        self.hooks = Hooks(self.pm, self._registration_failed)
+        """The hook facade: every hook call goes through it."""
+        self.pm.listeners.append(self._plugins_changed)
+        from . import __version__
+
+        for name, module in builtin_plugins():
+            self._infos[name] = PluginInfo(
+                name, module.__name__, "wfengine", __version__, builtin=True
+            )
+            self.pm.register(module, name=name)
+        for plugin in plugins:
+            self._register_object(plugin)
+        if load_entrypoints:
+            self.plugin_failures.extend(load_entrypoint_plugins(self.pm, self._infos))
+        self.pm.check_pending()  # every remaining implementation matches a specification
         self._store: Store | None = (
             store if store is not None and not isinstance(store, str) else None
         )
@@ -105,58 +112,55 @@ class Engine:
 
     def _register_object(self, plugin: object, name: str | None = None) -> str:
         name = name or getattr(plugin, "__name__", None) or type(plugin).__name__
+        module = getattr(plugin, "__name__", type(plugin).__module__)
+        self._infos.setdefault(name, PluginInfo(name, module))
         registered = self.pm.register(plugin, name=name)
         if registered is None:
+            self._infos.pop(name, None)
             raise WorkflowError(f"plugin '{name}' is blocked")
-        module = getattr(plugin, "__name__", type(plugin).__module__)
-        self._infos[registered] = PluginInfo(registered, module)
         return registered
 
     def register_plugin(self, plugin: object, name: str | None = None) -> str:
-        """Add a plugin object to a built engine; its registrations and hooks apply at once."""
-        registered = self._register_object(plugin, name)
-        self._collect()
-        return registered
+        """Add a plugin object to a built engine; its registrations and hooks apply at once
+        (``engine.pm.register(plugin)`` does the same)."""
+        return self._register_object(plugin, name)
 
     def unregister_plugin(self, name: str) -> None:
         """Remove a plugin added by name; its tools, strategies and hooks go with it."""
         self.pm.unregister(name=name)
-        self._infos.pop(name, None)
-        self._collect()
 
-    def _collect(self) -> None:
-        """(Re)build the registries and the lifecycle dispatcher from the plugins."""
-        self.tools = ToolRegistry()
-        self.conditions = ConditionRegistry()
-        self.stores = StoreRegistry()
-        self.workflows = WorkflowRegistry()
-        registries: list[tuple[str, Registry[Any]]] = [
+    def _registries(self) -> list[tuple[str, Registry[Any]]]:
+        return [
             ("wfengine_register_stores", self.stores),
             ("wfengine_register_conditions", self.conditions),
             ("wfengine_register_tools", self.tools),
             ("wfengine_register_workflows", self.workflows),
         ]
-        failed: set[str] = set()
-        for hook_name, registry in registries:
-            for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
-                if impl.plugin_name in failed:
-                    continue
-                registry.current_plugin = impl.plugin_name
-                try:
-                    impl.function(**{arg: registry for arg in impl.argnames})
-                except Exception as exc:
-                    failed.add(impl.plugin_name)
-                    for _, other in registries:
-                        other.unregister_plugin(impl.plugin_name)
-                    failure = PluginFailure(
-                        impl.plugin_name, f"{type(exc).__name__}: {exc}", "register"
-                    )
-                    self.plugin_failures.append(failure)
-                    report_failure(failure)
-            registry.current_plugin = "<direct>"
-        self._emit = lifecycle_dispatcher(self.pm)
-        self._built_workflows: dict[str, Graph] = {}
-        self._executors = weakref.WeakKeyDictionary()
+
+    def _plugins_changed(self, change: str, name: str | None) -> None:
+        """Keep registries and hook dispatch in step with the plugin manager."""
+        if change == "register" and name is not None:
+            unknown = self.hooks.unknown_hooks(name)
+            if unknown:
+                self.pm.unregister(name=name)
+                self._report(PluginFailure(name, "; ".join(unknown), "register"))
+                return
+            self.hooks.register_plugin_entries(name, self._registries())
+        elif change == "unregister" and name is not None:
+            for _hook, registry in self._registries():
+                registry.unregister_plugin(name)
+            self._infos.pop(name, None)
+        self.hooks.refresh()
+        with self._lock:  # executors hold the old dispatch and workflows the old tools
+            self._built_workflows = {}
+            self._executors = weakref.WeakKeyDictionary()
+
+    def _registration_failed(self, plugin: str, exc: BaseException) -> None:
+        self._report(PluginFailure(plugin, f"{type(exc).__name__}: {exc}", "register"))
+
+    def _report(self, failure: PluginFailure) -> None:
+        self.plugin_failures.append(failure)
+        report_failure(failure)
 
     def plugins(self) -> list[PluginInfo]:
         """Every loaded plugin (built-ins first) with the hooks it implements."""
@@ -171,15 +175,7 @@ class Engine:
 
     def register_commands(self, cli: Any) -> None:
         """Let plugins add subcommands to the ``wf`` group (each plugin isolated)."""
-        for impl in self.pm.hook.wfengine_register_commands.get_hookimpls():
-            try:
-                impl.function(**{arg: cli for arg in impl.argnames})
-            except Exception as exc:
-                failure = PluginFailure(
-                    impl.plugin_name, f"{type(exc).__name__}: {exc}", "register"
-                )
-                self.plugin_failures.append(failure)
-                report_failure(failure)
+        self.hooks.register_commands(cli)
 
     # -- store and graphs ----------------------------------------------------------------
 
@@ -233,11 +229,15 @@ class Engine:
         return load_spec(source, tools=self.tools, conditions=self.conditions, **limits)
 
     def save_graph(self, spec: Mapping[str, Any] | Graph, graph_id: str | None = None) -> str:
-        """Validate and store a graph spec; returns its id (a new uuid4 hex by default)."""
+        """Validate and store a graph spec; returns its id (a new uuid4 hex by default; a
+        chosen id must pass :func:`~wfengine.graph_ids.check_graph_id`)."""
         import uuid
 
+        from .graph_ids import check_graph_id
         from .spec import dump_spec
 
+        if graph_id is not None:
+            check_graph_id(graph_id, self.workflows)
         data = dump_spec(spec) if isinstance(spec, Graph) else dict(spec)
         self.load_spec(data)  # refuse a bad spec before storing it
         gid = graph_id or uuid.uuid4().hex
@@ -292,7 +292,7 @@ class Engine:
             if found is None or (graph_id is not None and found.graph_id != graph_id):
                 found = WorkflowExecutor(
                     graph,
-                    emit=self._emit,
+                    emit=self.hooks.dispatch,
                     store=self.store,
                     graph_id=graph_id,
                     pool=self._shared_pool(),

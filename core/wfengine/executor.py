@@ -96,8 +96,7 @@ class WorkflowExecutor:
         unknown = [n for n in interrupt_before if n not in self.graph.nodes]
         if unknown:
             raise WorkflowError(f"interrupt_before names unknown node(s): {', '.join(unknown)}")
-        if max_steps is not None and max_steps < 1:
-            raise WorkflowError(f"max_steps must be at least 1, got {max_steps}")
+        _check_max_steps(max_steps)
         run = WorkflowRun(
             graph_id=self.graph_id,
             state=dict(initial_state or {}),
@@ -314,8 +313,21 @@ class WorkflowExecutor:
         if state_patch:
             run.state.update(state_patch)
         if max_steps is not None:
+            _check_max_steps(max_steps)
             run.max_steps = max_steps
         run._cancel.clear()
+
+
+def _check_max_steps(max_steps: int | None) -> None:
+    """Refuse a step limit below 1 or beyond what any store can keep."""
+    if max_steps is None:
+        return
+    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
+        raise WorkflowError(f"max_steps must be an integer >= 1, got {max_steps!r}")
+    if max_steps > settings.MAX_STEPS_CEILING:
+        raise WorkflowError(
+            f"max_steps must be at most {settings.MAX_STEPS_CEILING}, got {max_steps}"
+        )
 
 
 def _run_coroutine(coro: Coroutine[Any, Any, _T]) -> _T:

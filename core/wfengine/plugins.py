@@ -103,7 +103,7 @@ def load_entrypoint_plugins(
         try:
             module = ep.load()
             pm.register(module, name=ep.name)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # sys.exit() in a plugin must not end `wf`
             failure = PluginFailure(ep.name, f"{type(exc).__name__}: {exc}", "import")
             failures.append(failure)
             report_failure(failure)

@@ -186,13 +186,43 @@ class StoreRegistry(Registry[StoreFactory]):
 
     kind = "store scheme"
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._defaults: dict[str, Callable[[], str]] = {}
+
     def register(
-        self, scheme: str, factory: StoreFactory, description: str | None = None
+        self,
+        scheme: str,
+        factory: StoreFactory,
+        description: str | None = None,
+        *,
+        default_url: Callable[[], str] | None = None,
     ) -> StoreFactory:
-        """Register ``factory(url)`` for URLs starting ``scheme://`` (or ``scheme:``)."""
+        """Register ``factory(url)`` for URLs starting ``scheme://`` (or ``scheme:``).
+
+        ``default_url``: for a durable store, a function giving the URL of a per-user store
+        (``wf`` uses the first one registered when no ``--store`` is given).
+        """
         if not callable(factory):
             raise RegistryError(f"store scheme '{scheme}' factory is not callable")
-        return self._add(scheme, factory, description)
+        if default_url is not None and not callable(default_url):
+            raise RegistryError(f"store scheme '{scheme}': default_url must be callable")
+        added = self._add(scheme, factory, description)
+        if default_url is not None:
+            self._defaults[scheme] = default_url
+        return added
+
+    def default_url(self) -> str | None:
+        """The per-user store URL of the first store offering one, or ``None``."""
+        for scheme, make in self._defaults.items():
+            if scheme in self:
+                return make()
+        return None
+
+    def unregister_plugin(self, plugin: str) -> None:
+        for name in [n for n, e in self._entries.items() if e.plugin == plugin]:
+            self._defaults.pop(name, None)
+        super().unregister_plugin(plugin)
 
     def open(self, url: str) -> Any:
         """Open the store a URL names (``memory://``, ``sqlite:///runs.db``)."""

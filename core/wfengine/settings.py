@@ -6,9 +6,12 @@ import os
 
 DEFAULT_MAX_STEPS = 1000
 DEFAULT_MAX_WORKERS = 32
+MAX_STEPS_CEILING = 10**12
+"""The highest step limit a run may be given (``--max-steps``, a spec's ``max_steps``,
+``WFENGINE_MAX_STEPS``): far beyond any real run, and within what a store's integer holds."""
 
 
-def _positive_int(name: str, default: int) -> int:
+def _positive_int(name: str, default: int, most: int | None = None) -> int:
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
@@ -16,14 +19,15 @@ def _positive_int(name: str, default: int) -> int:
         value = int(raw)
     except ValueError:
         raise ValueError(f"{name} must be a positive integer, got {raw!r}") from None
-    if value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {raw!r}")
+    if value < 1 or (most is not None and value > most):
+        bound = "" if most is None else f" of at most {most}"
+        raise ValueError(f"{name} must be a positive integer{bound}, got {raw!r}")
     return value
 
 
 def max_steps() -> int:
     """The default step limit of a run: ``WFENGINE_MAX_STEPS``, else 1000."""
-    return _positive_int("WFENGINE_MAX_STEPS", DEFAULT_MAX_STEPS)
+    return _positive_int("WFENGINE_MAX_STEPS", DEFAULT_MAX_STEPS, MAX_STEPS_CEILING)
 
 
 def max_workers() -> int:

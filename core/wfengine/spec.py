@@ -33,9 +33,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from . import settings
 from .conditions import compile_condition
 from .errors import GraphValidationError, SpecError, UnknownNameError
 from .graph import END, Graph
+from .nesting import MAX_DEPTH, check_depth
 from .registry import ConditionRegistry, ToolRegistry
 from .retry import RetryPolicy
 from .state import REDUCERS
@@ -146,13 +148,16 @@ def _parse_json(text: str, source: str | None) -> Any:
         return data
 
     try:
-        return json.loads(text, object_pairs_hook=unique)
+        data = json.loads(text, object_pairs_hook=unique)
     except json.JSONDecodeError as exc:
         raise SpecError(
             f"JSON syntax error: {exc.msg} (column {exc.colno})", f"line {exc.lineno}", source
         ) from None
     except ValueError as exc:
         raise SpecError(f"JSON error: {exc}", None, source) from None
+    except RecursionError:
+        raise SpecError(f"JSON nested more than {MAX_DEPTH} levels deep", None, source) from None
+    return check_depth(data, source)
 
 
 # -- loading -------------------------------------------------------------------------------
@@ -256,6 +261,10 @@ class _SpecLoader:
             return None
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise self.error(f"must be a positive integer, got {value!r}", "max_steps")
+        if value > settings.MAX_STEPS_CEILING:
+            raise self.error(
+                f"must be at most {settings.MAX_STEPS_CEILING}, got {value}", "max_steps"
+            )
         return value
 
     def _add_reducers(self, graph: Graph, reducers: Any) -> None:
@@ -308,6 +317,8 @@ class _SpecLoader:
             retry = RetryPolicy.coerce(node.get("retry"))
         except SpecError as exc:
             raise self.error(exc.message, f"{where}.retry") from None
+        except (TypeError, ValueError) as exc:  # retry: 0
+            raise self.error(f"invalid retry policy: {exc}", f"{where}.retry") from None
         timeout = node.get("timeout")
         if timeout is not None and (
             isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0

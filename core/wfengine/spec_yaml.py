@@ -7,11 +7,19 @@ from typing import Any
 import yaml
 
 from .errors import SpecError
+from .nesting import MAX_DEPTH
+
+
+class _TooDeep(yaml.composer.ComposerError):
+    """Nesting deeper than :data:`MAX_DEPTH` (valid YAML, refused)."""
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """A safe YAML loader that refuses a key given twice (YAML would keep the last) and
-    aliases (``*name``), whose nested expansion can make a small spec enormous."""
+    """A safe YAML loader that refuses a key given twice (YAML would keep the last),
+    aliases (``*name``), whose nested expansion can make a small spec enormous, and nesting
+    deeper than :data:`MAX_DEPTH`."""
+
+    _depth = 0
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):  # type: ignore[no-untyped-call]
@@ -19,7 +27,17 @@ class _UniqueKeyLoader(yaml.SafeLoader):
             raise yaml.composer.ComposerError(
                 None, None, "YAML aliases (*name) are not allowed in a spec", event.start_mark
             )
-        return super().compose_node(parent, index)  # type: ignore[no-untyped-call]
+        depth = self._depth
+        if depth >= MAX_DEPTH:
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise _TooDeep(
+                None, None, f"nested more than {MAX_DEPTH} levels deep", event.start_mark
+            )
+        self._depth = depth + 1
+        try:
+            return super().compose_node(parent, index)  # type: ignore[no-untyped-call]
+        finally:
+            self._depth = depth
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
@@ -36,7 +54,8 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 
 def parse_yaml(text: str, source: str | None) -> Any:
-    """Parse YAML spec text; a syntax error becomes a :class:`SpecError` with its line."""
+    """Parse YAML text (a spec, or a state file); a syntax error, an alias or nesting deeper
+    than :data:`MAX_DEPTH` becomes a :class:`SpecError` with its line."""
     try:
         return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
@@ -47,6 +66,7 @@ def parse_yaml(text: str, source: str | None) -> Any:
             details.append(exc.context)
         suffix = f" ({', '.join(details)})" if details else ""
         where = f"line {mark.line + 1}" if mark is not None else None
-        raise SpecError(f"YAML syntax error: {problem}{suffix}", where, source) from None
+        kind = "YAML" if isinstance(exc, _TooDeep) else "YAML syntax error"
+        raise SpecError(f"{kind}: {problem}{suffix}", where, source) from None
     except yaml.YAMLError as exc:
         raise SpecError(f"YAML error: {exc}", None, source) from None

@@ -113,3 +113,33 @@ def test_draw_unknown_target(wf: Invoke) -> None:
     result = wf("graphs", "draw", "fx-reveiw")
     assert result.exit_code == 2
     assert "did you mean 'fx-review'?" in result.stderr
+
+
+# the ids the REST API refuses (issue 11, F16): one check for both
+@pytest.mark.parametrize(
+    ("graph_id", "says"),
+    [
+        ("fx-count", "is the name of a registered workflow"),  # would shadow the workflow
+        ("../../x", "invalid graph id"),
+        ("..", "invalid graph id"),
+        ("a/b", "invalid graph id"),
+        ("with space", "invalid graph id"),
+        ("x" * 129, "invalid graph id"),
+        ("ok\n", "invalid graph id"),
+    ],
+)
+def test_graph_ids_the_api_refuses_are_refused(
+    wf: Invoke, spec_file: Path, graph_id: str, says: str
+) -> None:
+    result = wf("graphs", "create", str(spec_file), "--id", graph_id)
+    assert result.exit_code == 2, result.output
+    assert len(result.stderr.splitlines()) == 1 and says in result.stderr
+    assert "no stored graphs" in wf("graphs", "list").stdout
+    # the workflow still runs as itself
+    assert wf("run", "fx-count", "-q").exit_code == 0
+
+
+def test_a_valid_chosen_id_is_kept(wf: Invoke, spec_file: Path) -> None:
+    result = wf("graphs", "create", str(spec_file), "--id", "Nightly_checks.v2:eu-1")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == "Nightly_checks.v2:eu-1"

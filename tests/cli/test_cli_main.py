@@ -12,8 +12,7 @@ from cli_helpers import Invoke
 from click.testing import CliRunner
 from wf_fixture import FixturePlugin
 from wfengine import Engine, MemoryStore, __version__, hookimpl
-from wfengine.cli import CliContext, cli, main
-from wfengine.cli.context import default_sqlite_url
+from wfengine.cli import CliContext, build_cli, cli, main
 from wfengine.cli.serve import NEEDS_EXTRA
 
 
@@ -96,6 +95,75 @@ def test_main_reports_a_skipped_plugin_in_one_line(
     assert capsys.readouterr().err.startswith("Error: wfengine plugin 'Broken' failed")
 
 
+@click.command("run")
+def _hijacked_run() -> None:
+    click.echo("hijacked")
+
+
+class _Hijacker:
+    @hookimpl
+    def wfengine_register_commands(self, cli: click.Group) -> None:
+        cli.add_command(_hijacked_run)
+        del cli.commands["runs"]
+
+
+def test_a_plugin_cannot_replace_or_remove_a_built_in_command(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def factory() -> Engine:
+        return Engine(plugins=[FixturePlugin(), _Hijacker()], load_entrypoints=False)
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "fx-count", "-q"], engine=factory)
+    assert exit_info.value.code == 0
+    captured = capsys.readouterr()
+    assert "hijacked" not in captured.out and "completed" in captured.out
+    warnings = captured.err.splitlines()
+    assert len(warnings) == 2, warnings
+    assert warnings[0].startswith("warning: wfengine plugin '_Hijacker' failed to register:")
+    assert "'wf run' would be replaced by its command 'run'" in warnings[0]
+    assert "test_cli_main._hijacked_run" in warnings[0]
+    assert "'wf runs' would be removed" in warnings[1]
+    with pytest.raises(SystemExit) as exit_info:
+        main(["runs", "list"], engine=factory)
+    assert exit_info.value.code == 0
+
+    monkeypatch.setenv("WFENGINE_STRICT_PLUGINS", "1")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "fx-count"], engine=factory)
+    assert exit_info.value.code == 2
+
+
+class _GroupOption:
+    @hookimpl
+    def wfengine_register_commands(self, cli: click.Group) -> None:
+        def remember(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+            if value is not None:
+                ctx.meta["colour"] = value
+
+        cli.params.append(
+            click.Option(["--colour"], expose_value=False, is_eager=True, callback=remember)
+        )
+
+
+def test_a_plugin_group_option_works_after_the_subcommand_too(fx_engine: Engine) -> None:
+    fx_engine.register_plugin(_GroupOption(), "group-option")
+    app = CliContext(fx_engine)
+    group = build_cli(app)
+    for args in (
+        ["--colour", "red", "workflows"],
+        ["workflows", "--colour", "red"],
+        ["runs", "list", "--colour", "red"],
+    ):
+        result = CliRunner().invoke(group, args, obj=app)
+        assert result.exit_code == 0, (args, result.output)
+    # the built-in commands themselves are not changed: a wf without the plugin refuses it
+    fx_engine.unregister_plugin("group-option")
+    plain = build_cli(CliContext(fx_engine))
+    result = CliRunner().invoke(plain, ["workflows", "--colour", "red"], obj=CliContext(fx_engine))
+    assert result.exit_code == 2 and "No such option '--colour'" in result.output
+
+
 # -- the store ------------------------------------------------------------------------------
 
 
@@ -127,20 +195,26 @@ def test_unknown_store_scheme_is_a_usage_error(wf: Invoke) -> None:
     assert result.stderr.startswith("Error: unknown store scheme 'nosql'")
 
 
-def test_default_store_is_sqlite_when_the_plugin_is_there(fx_engine: Engine) -> None:
-    class FakeSqlite:
+def test_the_default_store_is_the_one_a_store_plugin_offers(
+    fx_engine: Engine, tmp_path: Path
+) -> None:
+    """The CLI asks the store registry, not a plugin it names (issue 13, section 3)."""
+
+    class FakeDurable:
         @hookimpl
         def wfengine_register_stores(self, registry: Any) -> None:
-            registry.register("sqlite", MemoryStore)
+            registry.register(
+                "fake", MemoryStore, default_url=lambda: f"fake:///{tmp_path}/user.db"
+            )
 
     app = CliContext(fx_engine)
     assert app.resolved_store_url() == "memory://"
-    fx_engine.register_plugin(FakeSqlite(), "fake-sqlite")
-    url = app.resolved_store_url()
-    assert url == default_sqlite_url()
-    assert url.startswith("sqlite:////") and url.endswith("/wfengine/wfengine.db")
-    assert Path(url.removeprefix("sqlite:///")).parent.is_dir()
+    fx_engine.register_plugin(FakeDurable(), "fake-durable")
+    assert app.resolved_store_url() == f"fake:///{tmp_path}/user.db"
     app.store_url = "memory://"
+    assert app.resolved_store_url() == "memory://"
+    app.store_url = None
+    fx_engine.unregister_plugin("fake-durable")
     assert app.resolved_store_url() == "memory://"
 
 
@@ -171,8 +245,17 @@ def test_serve_calls_the_server_with_the_options(
             "insecure": False,
             "engine": fx_engine,
             "allow_import_paths": False,
+            "expose_tracebacks": False,
+            "limit_concurrency": 1024,
+            "timeout_keep_alive": 5,
         }
     ]
+    assert wf("serve", "--expose-tracebacks").exit_code == 0
+    assert calls[1]["expose_tracebacks"] is True
+    result = wf("serve", "--limit-concurrency", "3", "--timeout-keep-alive", "2")
+    assert result.exit_code == 0, result.output
+    assert (calls[2]["limit_concurrency"], calls[2]["timeout_keep_alive"]) == (3, 2)
+    assert wf("serve", "--limit-concurrency", "0").exit_code == 2
 
 
 def test_serve_refusal_is_a_usage_error(wf: Invoke, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from cli_helpers import Invoke
 from wfengine import END, Engine, Graph, hookimpl
 
@@ -200,3 +201,73 @@ def test_graph_warnings_go_to_stderr(wf: Invoke, tmp_path: Path) -> None:
     assert result.stderr.startswith("warning: graph 'stray': ")
     assert "lost" in result.stderr
     assert json.loads(result.stdout)["status"] == "completed"
+
+
+# -- hostile input gets a one-line usage error, exit 2 (issue 11, F15) -------------------------
+
+_GOOD_SPEC = (
+    "name: g\nentry: one\nnodes:\n  one: {tool: fx.add}\nedges:\n  - {from: one, to: END}\n"
+)
+
+
+def _hostile_input(tmp_path: Path, case: str) -> list[str]:
+    spec = tmp_path / "good.yaml"
+    spec.write_text(_GOOD_SPEC)
+    if case == "deep-yaml-spec":
+        (tmp_path / "deep.yaml").write_text("[" * 20_000 + "]" * 20_000 + "\n")
+        return ["run", str(tmp_path / "deep.yaml")]
+    if case == "deep-json-spec":
+        (tmp_path / "deep.json").write_text("[" * 20_000 + "]" * 20_000 + "\n")
+        return ["run", str(tmp_path / "deep.json")]
+    if case == "deep-json-params":
+        params: dict[str, Any] = {"x": 0}
+        for _ in range(900):  # json.loads copes; everything after it recursed
+            params = {"x": params}
+        data = {"name": "d", "entry": "a", "nodes": {"a": {"tool": "fx.add", "params": params}}}
+        (tmp_path / "deep.json").write_text(json.dumps({**data, "edges": []}))
+        return ["run", str(tmp_path / "deep.json")]
+    if case == "deep-yaml-state":
+        (tmp_path / "state.yaml").write_text("a: " + "[" * 20_000 + "]" * 20_000 + "\n")
+        return ["run", str(spec), "--state", f"@{tmp_path / 'state.yaml'}"]
+    if case == "deep-json-state":
+        (tmp_path / "state.json").write_text('{"a": ' + "[" * 20_000 + "]" * 20_000 + "}")
+        return ["run", str(spec), "--state", f"@{tmp_path / 'state.json'}"]
+    if case == "deep-set":
+        return ["run", str(spec), "-s", "a=" + "[" * 20_000 + "]" * 20_000]
+    if case == "binary-state":
+        (tmp_path / "state.json").write_bytes(bytes(range(256)))
+        return ["run", str(spec), "--state", f"@{tmp_path / 'state.json'}"]
+    if case == "huge-max-steps":
+        return ["run", str(spec), "--max-steps", "12345678901234567890123"]
+    if case == "huge-spec-max-steps":
+        spec.write_text(_GOOD_SPEC + "max_steps: 12345678901234567890123\n")
+        return ["run", str(spec)]
+    if case == "retry-0":
+        spec.write_text(_GOOD_SPEC.replace("{tool: fx.add}", "{tool: fx.add, retry: 0}"))
+        return ["run", str(spec)]
+    raise AssertionError(case)
+
+
+@pytest.mark.parametrize(
+    ("case", "says"),
+    [
+        ("deep-yaml-spec", "nested more than 100 levels deep"),
+        ("deep-json-spec", "nested more than 100 levels deep"),
+        ("deep-json-params", "nested more than 100 levels deep"),
+        ("deep-yaml-state", "nested more than 100 levels deep"),
+        ("deep-json-state", "nested too deeply"),
+        ("deep-set", "nested too deeply"),
+        ("binary-state", "is not UTF-8 text"),
+        ("huge-max-steps", "is not in the range 1<=x<=1000000000000"),
+        ("huge-spec-max-steps", "max_steps: must be at most 1000000000000"),
+        ("retry-0", "nodes.one.retry: invalid retry policy"),
+    ],
+)
+def test_hostile_input_is_a_one_line_usage_error(
+    wf: Invoke, tmp_path: Path, case: str, says: str
+) -> None:
+    result = wf(*_hostile_input(tmp_path, case))
+    assert result.exit_code == 2, result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error")]
+    assert len(errors) == 1 and says in errors[0], result.stderr
+    assert "unexpected" not in result.stderr and "Traceback" not in result.output

@@ -177,3 +177,18 @@ def test_cancel_a_run_stored_as_running_warns_about_the_other_process(
     assert result.exit_code == 0
     assert result.stdout == f"run {run.run_id}: cancelled\n"
     assert "a process still running it is not stopped by this" in result.stderr
+
+
+def test_a_lone_surrogate_in_a_state_is_shown_escaped(wf: Invoke) -> None:
+    # issue 11, F8: "\ud800" is a valid str that UTF-8 cannot carry
+    ran = wf("run", "fx-count", "--json", "--state", '{"s": "\\ud800", "n": 1}')
+    assert ran.exit_code == 0, ran.output
+    data = json.loads(ran.stdout)
+    assert data["state"]["s"] == "\ud800"
+    run_id = data["run_id"]
+    shown = wf("runs", "show", run_id, "--json")
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout)["state"]["s"] == "\ud800"
+    state = wf("runs", "show", run_id, "--state")
+    assert state.exit_code == 0, state.output
+    assert '"s": "\\ud800"' in state.stdout

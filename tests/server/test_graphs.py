@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from server_helpers import COUNTER, create_graph, linear_spec
+from wfengine.graph_ids import InvalidGraphIdError
 
 
 def test_create_returns_id_nodes_and_edges(client: TestClient) -> None:
@@ -51,6 +53,18 @@ def test_a_workflow_name_cannot_be_taken_as_graph_id(client: TestClient) -> None
 def test_bad_graph_id_is_422(client: TestClient) -> None:
     response = client.post("/graph/create", json=COUNTER, params={"graph_id": "../x"})
     assert response.status_code == 422
+
+
+def test_the_api_and_the_engine_refuse_the_same_graph_ids(client: TestClient) -> None:
+    engine = client.app.state.wfengine.engine  # type: ignore[attr-defined]
+    for graph_id in ("../../x", "..", "a/b", "x" * 129, "ok\n", "t.flow"):
+        response = client.post("/graph/create", json=COUNTER, params={"graph_id": graph_id})
+        assert response.status_code in (409, 422), graph_id
+        with pytest.raises(InvalidGraphIdError):
+            engine.save_graph(COUNTER, graph_id)
+    for graph_id in ("Nightly_checks.v2:eu-1", "x" * 128):
+        assert create_graph(client, COUNTER, graph_id=graph_id) == graph_id
+        assert engine.save_graph(COUNTER, graph_id) == graph_id
 
 
 def test_unknown_tool_says_which_and_where(client: TestClient) -> None:

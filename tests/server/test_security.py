@@ -269,7 +269,26 @@ def fake_uvicorn(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 
     monkeypatch.setattr(gc, "freeze", lambda: None)  # not for the test process
     calls: list[dict[str, Any]] = []
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append({"app": app, **kw}))
+
+    class FakeServer:
+        """Records the configuration ``serve`` would run instead of running it."""
+
+        def __init__(self, config: uvicorn.Config) -> None:
+            self.config = config
+
+        def run(self) -> None:
+            c = self.config
+            calls.append(
+                {
+                    "app": c.app,
+                    "host": c.host,
+                    "port": c.port,
+                    "limit_concurrency": c.limit_concurrency,
+                    "timeout_keep_alive": c.timeout_keep_alive,
+                }
+            )
+
+    monkeypatch.setattr(uvicorn, "Server", FakeServer)
     return calls
 
 
@@ -298,6 +317,9 @@ def test_serve_exposed_with_keys_or_insecure(
         ("0.0.0.0", 8000),
         ("127.0.0.1", 8000),
     ]
+    assert {(c["limit_concurrency"], c["timeout_keep_alive"]) for c in fake_uvicorn} == {(1024, 5)}
+    serve(engine=server_engine, data_dir=data_dir, limit_concurrency=7, timeout_keep_alive=2)
+    assert (fake_uvicorn[-1]["limit_concurrency"], fake_uvicorn[-1]["timeout_keep_alive"]) == (7, 2)
     with TestClient(fake_uvicorn[1]["app"]) as client:
         assert client.get("/tools").status_code == 401
     with TestClient(fake_uvicorn[2]["app"]) as client:

@@ -6,6 +6,7 @@ run started over HTTP.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -217,3 +218,104 @@ def test_live_streamed_body_over_the_limit_is_cut_off(live: LiveServer) -> None:
         assert response.json()["error"]["details"]["limit_bytes"] == 1000
         ok = http.post("/graph/run", json={"graph_id": "t.flow", "initial_state": {"n": 1}})
         assert ok.json()["final_state"] == {"n": 4}
+
+
+# -- runs this server does not drive: one shared poller, a cap per client (issue 11, F12) ----
+
+
+@pytest.fixture
+def run_elsewhere(server_engine: Engine) -> Iterator[str]:
+    """A run going on outside the server's background runs (held at a gate): its id."""
+    thread = threading.Thread(
+        target=server_engine.run, args=(linear_spec("t.gate", "t.inc"), {"n": 1}), daemon=True
+    )
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not (runs := server_engine.store.list_runs()[0]):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    yield runs[0].run_id
+    open_gate()
+    thread.join(10)
+
+
+def _wait_until(predicate: Any, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_sockets_waiting_on_one_run_share_one_poller(
+    server_engine: Engine, data_dir: Path, run_elsewhere: str
+) -> None:
+    from websockets.sync.client import connect
+
+    app = create_app(server_engine, data_dir=data_dir)
+    watchers = app.state.wfengine.watchers
+    with LiveServer(app) as live, contextlib.ExitStack() as stack:
+        url = f"{live.ws}/ws/runs/{run_elsewhere}"
+        sockets = [stack.enter_context(connect(url)) for _ in range(20)]
+        _wait_until(lambda: watchers.watching() == 1 and watchers.polls > 0)
+        before = watchers.polls
+        time.sleep(1.0)
+        polls = watchers.polls - before
+        assert 1 <= polls <= 8, polls  # one poller every 0.25 s, not 20 of them
+        open_gate()
+        for ws in sockets:
+            event = json.loads(ws.recv(timeout=10))
+            assert event["summary"] is True and event["status"] == "completed"
+        _wait_until(lambda: watchers.watching() == 0)
+
+
+def test_the_poller_stops_when_its_last_socket_goes(
+    server_engine: Engine, data_dir: Path, run_elsewhere: str
+) -> None:
+    from websockets.sync.client import connect
+
+    app = create_app(server_engine, data_dir=data_dir)
+    watchers = app.state.wfengine.watchers
+    with LiveServer(app) as live:
+        with contextlib.ExitStack() as stack:
+            url = f"{live.ws}/ws/runs/{run_elsewhere}"
+            for _ in range(3):
+                stack.enter_context(connect(url))
+            _wait_until(lambda: watchers.watching() == 1)
+        _wait_until(lambda: watchers.watching() == 0)
+        stopped_at = watchers.polls
+        time.sleep(0.6)
+        assert watchers.polls == stopped_at
+
+
+def test_websockets_per_client_are_capped(
+    server_engine: Engine, data_dir: Path, run_elsewhere: str
+) -> None:
+    from websockets.sync.client import connect
+
+    app = create_app(
+        server_engine, data_dir=data_dir, api_keys=["a", "b"], max_websockets_per_client=2
+    )
+    url_of = f"/ws/runs/{run_elsewhere}"
+    with LiveServer(app) as live, contextlib.ExitStack() as stack:
+
+        def open_as(key: str) -> Any:
+            headers = {"X-API-Key": key}
+            return stack.enter_context(connect(live.ws + url_of, additional_headers=headers))
+
+        first, second = open_as("a"), open_as("a")
+        _wait_until(lambda: app.state.wfengine.watchers.watching() == 1)
+        third = open_as("a")
+        refused = json.loads(third.recv(timeout=10))
+        assert refused["error"]["type"] == "too_many_websockets"
+        assert refused["error"]["details"]["limit"] == 2
+        with pytest.raises(Exception) as closed:
+            third.recv(timeout=10)
+        assert getattr(closed.value, "rcvd", None) is not None
+        assert closed.value.rcvd.code == 4429  # type: ignore[attr-defined]
+        other_key = open_as("b")  # another client has its own quota
+        first.close()
+        time.sleep(0.2)
+        again = open_as("a")  # a freed place can be taken
+        open_gate()
+        for ws in (second, other_key, again):
+            assert json.loads(ws.recv(timeout=10))["status"] == "completed"

@@ -15,7 +15,7 @@ hint to rerun with ``--debug`` and exit code 1; ``--debug`` shows the traceback 
 
 from __future__ import annotations
 
-import os
+import copy
 import sys
 import warnings
 from collections.abc import Sequence
@@ -144,10 +144,77 @@ def _version() -> str:
 
 
 def build_cli(app: CliContext) -> click.Group:
-    """The ``wf`` group with the commands of ``app``'s engine's plugins added."""
+    """The ``wf`` group with the commands of ``app``'s engine's plugins added.
+
+    A plugin may add commands, never replace (or remove) a built-in one: the built-in is put
+    back and the plugin reported as a failed registration naming both commands.
+    """
     group = create_cli()
+    builtins = dict(group.commands)
+    builtin_params = list(group.params)
     app.engine.register_commands(group)
+    _keep_builtin_commands(group, builtins, app.engine)
+    plugin_params = [p for p in group.params if p not in builtin_params]
+    _repeat_on_subcommands(group, plugin_params)
     return group
+
+
+def _repeat_on_subcommands(group: click.Group, params: list[click.Parameter]) -> None:
+    """Let group options that plugins add be given after the subcommand too (as ``--store``
+    can): ``wf run demo --log-json x`` is ``wf --log-json x run demo``. An option a command
+    already has under one of the same names is left to the command."""
+    if not params:
+        return
+    for name, command in list(group.commands.items()):
+        # a copy: the built-in command objects are shared by every group create_cli makes
+        command = copy.copy(command)
+        taken = {opt for param in command.params for opt in getattr(param, "opts", ())}
+        command.params = [
+            *command.params,
+            *(p for p in params if not taken.intersection(getattr(p, "opts", ()))),
+        ]
+        if isinstance(command, click.Group):
+            command.commands = dict(command.commands)
+            _repeat_on_subcommands(command, params)
+        group.commands[name] = command
+
+
+def _keep_builtin_commands(
+    group: click.Group, builtins: dict[str, click.Command], engine: Engine
+) -> None:
+    from wfengine.plugins import PluginFailure, report_failure
+
+    for name, original in builtins.items():
+        current = group.commands.get(name)
+        if current is original:
+            continue
+        group.commands[name] = original
+        if current is None:
+            plugin, what = _command_plugin(original, engine), "removed"
+        else:
+            callback = current.callback
+            where = f"{getattr(callback, '__module__', '?')}.{getattr(callback, '__name__', '?')}"
+            plugin = _command_plugin(current, engine)
+            what = f"replaced by its command '{current.name}' ({where})"
+        failure = PluginFailure(
+            plugin,
+            f"the built-in command 'wf {name}' would be {what}; refused, 'wf {name}' is "
+            "the built-in",
+            "register",
+        )
+        engine.plugin_failures.append(failure)
+        report_failure(failure)
+
+
+def _command_plugin(command: click.Command, engine: Engine) -> str:
+    """The plugin whose ``wfengine_register_commands`` lives in the module defining
+    ``command``'s callback; else the plugins implementing the hook, named together."""
+    impls = engine.pm.hook.wfengine_register_commands.get_hookimpls()
+    module = getattr(command.callback, "__module__", None)
+    for impl in impls:
+        if module is not None and impl.function.__module__ == module:
+            return str(impl.plugin_name)
+    return " or ".join(sorted({str(impl.plugin_name) for impl in impls})) or "unknown"
 
 
 def main(
@@ -159,7 +226,10 @@ def main(
 ) -> Any:
     """The ``wf`` console script; ``engine`` (an Engine or a factory) replaces the default."""
     argv = list(sys.argv[1:] if args is None else args)
-    debug = "--debug" in argv or _env_flag("WFENGINE_DEBUG")
+    _escape_unencodable_output()
+    from wfengine.settings import env_flag
+
+    debug = "--debug" in argv or env_flag("WFENGINE_DEBUG")
     app = CliContext(engine)
     app.debug = debug
     try:
@@ -198,8 +268,13 @@ def _build_reporting_plugin_warnings(app: CliContext) -> click.Group:
     return group
 
 
-def _env_flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+def _escape_unencodable_output() -> None:
+    """A value the terminal's encoding cannot show (a lone surrogate in a state, say) is
+    printed as its ``\\uXXXX`` escape instead of failing the command."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and getattr(stream, "errors", None) == "strict":
+            reconfigure(errors="backslashreplace")
 
 
 cli = create_cli()

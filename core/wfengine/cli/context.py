@@ -30,25 +30,6 @@ def _default_engine() -> Engine:
     return Engine()
 
 
-def default_sqlite_url() -> str:
-    """The per-user SQLite database: ``wfengine_sqlite.default_url()`` when the plugin has it,
-    else ``sqlite:///`` + the per-user app directory + ``/wfengine.db``."""
-    import importlib
-
-    for module_name in ("wfengine_sqlite", "wfengine_sqlite.location"):
-        try:
-            default_url = getattr(importlib.import_module(module_name), "default_url", None)
-        except ImportError:
-            continue
-        if callable(default_url):
-            return str(default_url())
-    from pathlib import Path
-
-    app_dir = Path(click.get_app_dir("wfengine"))
-    app_dir.mkdir(parents=True, exist_ok=True)
-    return "sqlite:///" + app_dir.resolve().as_posix() + "/wfengine.db"
-
-
 class CliContext:
     """The ``wf`` command line's shared state, stored as the Click context's ``obj``."""
 
@@ -76,12 +57,11 @@ class CliContext:
         return self._engine
 
     def resolved_store_url(self) -> str:
-        """``--store``, else SQLite in the per-user data directory when installed, else memory."""
+        """``--store``, else the per-user store a store plugin offers (``wfengine-sqlite``:
+        SQLite in the per-user data directory), else memory."""
         if self.store_url:
             return self.store_url
-        if "sqlite" in self.engine.stores:
-            return default_sqlite_url()
-        return "memory://"
+        return self.engine.stores.default_url() or "memory://"
 
     @property
     def store(self) -> Store:

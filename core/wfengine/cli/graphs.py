@@ -28,7 +28,12 @@ def graphs_group() -> None:
 
 @graphs_group.command("create")
 @click.argument("spec", type=click.Path(dir_okay=False, allow_dash=True))
-@click.option("--id", "graph_id", metavar="ID", help="Store under this id (default: a new one).")
+@click.option(
+    "--id",
+    "graph_id",
+    metavar="ID",
+    help="Store under this id (default: a new one): letters, digits, _ . : -",
+)
 @store_option
 @debug_option
 def create_graph(spec: str, graph_id: str | None) -> None:

@@ -13,7 +13,12 @@ from typing import Any, TypeVar
 
 import click
 
+from wfengine.settings import MAX_STEPS_CEILING
+
 from .context import CliContext
+
+STEP_LIMIT = click.IntRange(min=1, max=MAX_STEPS_CEILING)
+"""The type of ``--max-steps``: a positive integer a store can keep."""
 
 F = TypeVar("F", bound=Callable[..., Any])
 

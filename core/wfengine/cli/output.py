@@ -16,7 +16,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import click
 
-from wfengine.jsonsafe import jsonable
+from wfengine.jsonsafe import jsonable, utf8_safe
 
 if TYPE_CHECKING:
     from wfengine.run import Event, WorkflowRun
@@ -30,7 +30,7 @@ OUTPUT_SUFFIXES = ("_dir", "_dirs", "_path", "_paths", "_file", "_files", "outpu
 
 def echo_json(data: Any) -> None:
     """Print ``data`` as indented JSON on stdout (non-JSON values made safe)."""
-    click.echo(json.dumps(jsonable(data), indent=2, ensure_ascii=False))
+    click.echo(utf8_safe(json.dumps(jsonable(data), indent=2, ensure_ascii=False)))
 
 
 # -- tables and small formats -------------------------------------------------------------
@@ -75,6 +75,7 @@ def short_value(value: Any, limit: int = 80) -> str:
             text = json.dumps(jsonable(value), ensure_ascii=False)
         except (TypeError, ValueError):  # jsonable's output always dumps; belt and braces
             text = repr(value)
+    text = utf8_safe(text)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .context import CliContext, get_context
-from .options import debug_option, store_option
+from .errors import EXIT
+from .options import STEP_LIMIT, debug_option, store_option
 from .output import LiveDisplay, echo_json, summary_lines
 from .state_args import build_state, state_options
 
@@ -25,14 +26,24 @@ if TYPE_CHECKING:
     from wfengine.executor import WorkflowExecutor
     from wfengine.run import WorkflowRun
 
-EXIT_BY_STATUS = {"completed": 0, "failed": 1, "paused": 3, "cancelled": 130}
+EXIT_BY_STATUS = {
+    "completed": EXIT["ok"],
+    "failed": EXIT["failed"],
+    "paused": EXIT["paused"],
+    "cancelled": EXIT["cancelled"],
+}
+"""The exit code of ``wf run`` and ``wf runs resume`` for each final or paused status."""
 """``wf run`` / ``wf runs resume`` exit codes by the run's final status."""
 
 
 @click.command("run")
 @click.argument("target")
 @state_options
-@click.option("--max-steps", type=click.IntRange(min=1), help="Stop the run after N steps.")
+@click.option(
+    "--max-steps",
+    type=STEP_LIMIT,
+    help="Stop the run after N steps.",
+)
 @click.option(
     "--interrupt-before",
     "interrupt_before",

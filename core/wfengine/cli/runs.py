@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from .context import NO_PERSISTENT_STORE, CliContext, get_context
-from .options import Duration, debug_option, json_option, store_option
+from .options import STEP_LIMIT, Duration, debug_option, json_option, store_option
 from .output import (
     echo_json,
     format_seconds,
@@ -121,18 +120,14 @@ def show_run(run_id: str, logs: bool, show_state: bool, as_json: bool) -> None:
                 )
                 click.echo(str(entry.error["traceback"]).rstrip())
     if show_state:
-        from ..jsonsafe import jsonable
-
         click.echo("")
-        click.echo(json.dumps(jsonable(run.state), indent=2, ensure_ascii=False))
+        echo_json(run.state)
 
 
 @runs_group.command("resume")
 @click.argument("run_id")
 @state_options
-@click.option(
-    "--max-steps", type=click.IntRange(min=1), help="A new step limit for the rest of the run."
-)
+@click.option("--max-steps", type=STEP_LIMIT, help="A new step limit for the rest of the run.")
 @click.option(
     "--allow-changed-graph",
     is_flag=True,

@@ -52,6 +52,28 @@ NEEDS_EXTRA = "wf serve needs the server extra: pip install 'wfengine[server]'"
     is_flag=True,
     help="Let specs sent by clients run 'call:' import paths (default: registered tools only).",
 )
+@click.option(
+    "--expose-tracebacks",
+    is_flag=True,
+    help="Send API clients the tracebacks of failed runs (default: type and message; the "
+    "server log always has them). Not --debug, which is about wf's own errors.",
+)
+@click.option(
+    "--limit-concurrency",
+    type=click.IntRange(min=1),
+    default=1024,
+    show_default=True,
+    metavar="N",
+    help="Most connections (WebSockets included) and requests at once; more get a 503.",
+)
+@click.option(
+    "--timeout-keep-alive",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    metavar="SECONDS",
+    help="Close an idle keep-alive connection after this long.",
+)
 @debug_option
 def serve_command(
     host: str,
@@ -60,6 +82,9 @@ def serve_command(
     data_dir: str | None,
     insecure: bool,
     allow_import_paths: bool,
+    expose_tracebacks: bool,
+    limit_concurrency: int,
+    timeout_keep_alive: int,
 ) -> None:
     """Serve the REST API (needs the server extra: pip install 'wfengine[server]').
 
@@ -68,6 +93,9 @@ def serve_command(
       wf serve
       wf serve --port 9000 --store sqlite:////var/lib/wf/runs.db
       WFENGINE_API_KEYS=secret wf serve --host 0.0.0.0
+
+    uvicorn has no timeout for reading request headers: on an untrusted network, put a
+    reverse proxy with read timeouts in front (docs/server.md).
     """
     from wfengine.errors import WorkflowError
 
@@ -84,6 +112,9 @@ def serve_command(
             insecure=insecure,
             engine=app.engine,
             allow_import_paths=allow_import_paths,
+            expose_tracebacks=expose_tracebacks,
+            limit_concurrency=limit_concurrency,
+            timeout_keep_alive=timeout_keep_alive,
         )
     except WorkflowError as exc:
         raise UserError(str(exc)) from None

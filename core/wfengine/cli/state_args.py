@@ -16,6 +16,8 @@ from typing import Any
 
 import click
 
+TOO_DEEP = "JSON nested too deeply"
+
 
 def parse_value(text: str) -> Any:
     """``text`` as JSON when it is valid JSON, else the string itself."""
@@ -23,6 +25,8 @@ def parse_value(text: str) -> Any:
         return json.loads(text)
     except ValueError:
         return text
+    except RecursionError:
+        raise click.BadParameter(TOO_DEEP) from None
 
 
 def parse_assignment(text: str) -> tuple[list[str], Any]:
@@ -63,6 +67,10 @@ def load_state_option(text: str | None) -> dict[str, Any]:
             raw = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise click.BadParameter(f"cannot read {path}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError as exc:
+            raise click.BadParameter(
+                f"{path} is not UTF-8 text (byte {exc.start}): give a JSON or YAML file"
+            ) from None
         data = _parse_document(raw, path)
         where = str(path)
     else:
@@ -70,6 +78,8 @@ def load_state_option(text: str | None) -> dict[str, Any]:
             data = json.loads(text)
         except ValueError as exc:
             raise click.BadParameter(f"not valid JSON: {exc}") from None
+        except RecursionError:
+            raise click.BadParameter(TOO_DEEP) from None
         where = "--state"
     if not isinstance(data, dict):
         raise click.BadParameter(f"{where} must hold a JSON object, got {type(data).__name__}")
@@ -78,16 +88,20 @@ def load_state_option(text: str | None) -> dict[str, Any]:
 
 def _parse_document(raw: str, path: Path) -> Any:
     if path.suffix.lower() in {".yaml", ".yml"}:
-        import yaml
+        from wfengine.errors import SpecError
+        from wfengine.spec_yaml import parse_yaml
 
         try:
-            return yaml.safe_load(raw)
-        except yaml.YAMLError as exc:
-            raise click.BadParameter(f"{path}: not valid YAML: {exc}") from None
+            return parse_yaml(raw, str(path))
+        except SpecError as exc:
+            where = f" ({exc.where})" if exc.where else ""
+            raise click.BadParameter(f"{path}: not valid YAML{where}: {exc.message}") from None
     try:
         return json.loads(raw)
     except ValueError as exc:
         raise click.BadParameter(f"{path}: not valid JSON: {exc}") from None
+    except RecursionError:
+        raise click.BadParameter(f"{path}: {TOO_DEEP}") from None
 
 
 def build_state(

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from ..engine import Engine
 from .context import ServerContext
 from .errors import ServerConfigError, install_error_handlers
+from .jsonsafe import SafeJSONResponse
 from .limits import ServerLimits
 from .models import ErrorResponse
 from .paths import PathConfiner
@@ -40,6 +41,7 @@ def create_app(
     api_keys: Iterable[str] | str | None = None,
     max_body_bytes: int = 10 * 2**20,
     allow_import_paths: bool = False,
+    expose_tracebacks: bool = False,
     **limits: int,
 ) -> FastAPI:
     """The REST API over ``engine`` (default: a new engine with the installed plugins).
@@ -51,6 +53,8 @@ def create_app(
     :param max_body_bytes: the largest request body (413 beyond).
     :param allow_import_paths: let specs run ``call:`` import paths (code of the server's
         Python environment chosen by the client); off by default: registered tools only.
+    :param expose_tracebacks: include the tracebacks of failed runs and node attempts in
+        responses (default: type and message only; they always go to the server log).
     :param limits: any other :class:`ServerLimits` field (``max_nodes=100``, ...).
     """
     unknown = set(limits) - ServerLimits.names()
@@ -79,6 +83,7 @@ def create_app(
         limits=bounds,
         paths=paths,
         runs=RunManager(engine, bounds),
+        expose_tracebacks=expose_tracebacks,
     )
 
     @asynccontextmanager
@@ -95,6 +100,8 @@ def create_app(
         description="Run workflow graphs of registered tools over a shared state.",
         lifespan=lifespan,
         responses=_ERRORS,
+        # every body through SafeJSONResponse: a lone surrogate in a state is escaped, not a 500
+        default_response_class=SafeJSONResponse,
     )
     app.state.wfengine = ctx
     install_error_handlers(app)

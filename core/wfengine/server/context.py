@@ -17,6 +17,7 @@ from .errors import ApiError
 from .limits import ServerLimits
 from .paths import PathConfiner
 from .runs import RunManager
+from .watch import RunWatchers, SocketQuota
 
 T = TypeVar("T")
 
@@ -29,9 +30,19 @@ class ServerContext:
     limits: ServerLimits
     paths: PathConfiner
     runs: RunManager
+    expose_tracebacks: bool = False
+    """Send clients the tracebacks of failed runs (the operator's choice; always logged)."""
+    watchers: RunWatchers = field(init=False)
+    """The shared pollers of runs this server does not drive."""
+    sockets: SocketQuota = field(init=False)
+    """Open WebSockets per client, capped at ``limits.max_websockets_per_client``."""
     _known_graphs: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _pool: ThreadPoolExecutor | None = None
+
+    def __post_init__(self) -> None:
+        self.watchers = RunWatchers(self.engine)
+        self.sockets = SocketQuota(self.limits.max_websockets_per_client)
 
     async def in_thread(self, func: Callable[..., T], *args: Any) -> T:
         """``func(*args)`` on one of the server's run threads (at most

@@ -22,15 +22,19 @@ from ..errors import (
     RunNotFoundError,
     SpecError,
     StepLimitError,
+    StoreError,
     UnknownNameError,
     UnknownSettingError,
     WorkflowError,
 )
+from ..graph_ids import GraphIdTakenError, InvalidGraphIdError
 from ..versions import GraphChangedError
-from .jsonsafe import jsonable
+from .jsonsafe import SafeJSONResponse, jsonable
 from .paths import NestedTooDeep, PathOutsideDataDir
 
 log = logging.getLogger("wfengine.server")
+
+SERVER_FAULT = "the server could not answer this request; see the server log"
 
 
 class ServerConfigError(WorkflowError):
@@ -71,7 +75,7 @@ def error_response(
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     """An error response in the API's shape."""
-    return JSONResponse(error_body(type, message, details), status_code=status, headers=headers)
+    return SafeJSONResponse(error_body(type, message, details), status_code=status, headers=headers)
 
 
 def _type_for(status: int) -> str:
@@ -89,6 +93,10 @@ def workflow_error_status(exc: WorkflowError) -> tuple[int, dict[str, Any]]:
         return 409, {}
     if isinstance(exc, NestedTooDeep):
         return 422, {"where": exc.where}
+    if isinstance(exc, GraphIdTakenError):
+        return 409, {"graph_id": exc.graph_id}
+    if isinstance(exc, InvalidGraphIdError):
+        return 422, {"graph_id": exc.graph_id}
     if isinstance(exc, SpecError | ConditionError):
         return 422, {"where": exc.where}
     if isinstance(exc, GraphValidationError):
@@ -101,6 +109,8 @@ def workflow_error_status(exc: WorkflowError) -> tuple[int, dict[str, Any]]:
         return 422, {}
     if isinstance(exc, ServerConfigError):
         return 500, {}
+    if isinstance(exc, StoreError) and not isinstance(exc, TypeError | ValueError):
+        return 503, {}  # the store failed (its message names its file); bad values stay 4xx
     return 400, {}
 
 
@@ -130,16 +140,22 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 async def _workflow_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, WorkflowError)
     status, details = workflow_error_status(exc)
-    if status >= 500:
-        log.error("server misconfigured: %s", exc)
-    return error_response(status, type(exc).__name__, str(exc), details)
+    message = str(exc)
+    if isinstance(exc, RunNotFoundError):  # the engine's message names the store (a file)
+        run_id = request.path_params.get("run_id")
+        message = f"run {run_id!r} not found" if run_id else "run not found"
+        details = {"run_id": run_id} if run_id else details
+    elif status >= 500:  # the message may name server files: the log gets it, not the client
+        log.error(
+            "%s answering %s %s: %s", type(exc).__name__, request.method, request.url.path, exc
+        )
+        message = SERVER_FAULT
+    return error_response(status, type(exc).__name__, message, details)
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected error answering %s %s", request.method, request.url.path)
-    return error_response(
-        500, "internal_error", "the server failed to answer this request; see the server log"
-    )
+    return error_response(500, "internal_error", SERVER_FAULT)
 
 
 def install_error_handlers(app: FastAPI) -> None:

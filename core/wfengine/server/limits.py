@@ -40,6 +40,8 @@ class ServerLimits:
     """Highest ``retry.max_attempts`` a spec node may ask for (422)."""
     max_retry_seconds: int = 300
     """Longest a spec node's retries may wait in all, at their longest delays (422)."""
+    max_websockets_per_client: int = 32
+    """WebSockets one client (one API key; without keys, one address) may have open."""
 
     @classmethod
     def names(cls) -> frozenset[str]:
@@ -129,9 +131,8 @@ class ServerLimits:
         """
         if not state or (body_bytes is not None and body_bytes <= self.max_state_bytes):
             return
-        size = len(
-            json.dumps(state, ensure_ascii=False, separators=(",", ":"), default=repr).encode()
-        )
+        text = json.dumps(state, ensure_ascii=False, separators=(",", ":"), default=repr)
+        size = len(text.encode("utf-8", "backslashreplace"))  # a lone surrogate: its escape
         if size > self.max_state_bytes:
             raise ApiError(
                 413,

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..run import RunStatus, WorkflowRun
 from .jsonsafe import jsonable
+
+log = logging.getLogger("wfengine.server")
 
 GraphId = Field(
     min_length=1, max_length=256, description="A registered workflow name or a stored graph id"
@@ -154,18 +157,30 @@ class RunResult(BaseModel):
     error: dict[str, Any] | None = None
 
     @staticmethod
-    def data(run: WorkflowRun) -> dict[str, Any]:
+    def data(run: WorkflowRun, tracebacks: bool = False) -> dict[str, Any]:
         """The result of ``run`` as plain data in this model's shape, built without
-        validation (the hot path of ``POST /graph/run``; a test checks it validates)."""
+        validation (the hot path of ``POST /graph/run``; a test checks it validates).
+
+        Errors carry type and message; their tracebacks only with ``tracebacks`` (the
+        operator's ``expose_tracebacks``). A failed run's traceback goes to the server log
+        here, where the run that just stopped is answered.
+        """
+        if run.error is not None:
+            log_failed_run(run)
+        logs = [entry.to_dict() for entry in run.logs]
+        if not tracebacks:
+            for entry in logs:
+                if entry["error"] is not None:
+                    entry["error"] = client_error(entry["error"])
         return {
             "run_id": run.run_id,
             "graph_id": run.graph_id,
             "status": run.status.value,
             "final_state": run.state,
-            "logs": [entry.to_dict() for entry in run.logs],
+            "logs": logs,
             "visited_nodes": run.visited_nodes,
             "step": run.step,
-            "error": run.error,
+            "error": run.error if tracebacks else client_error(run.error),
         }
 
 
@@ -193,8 +208,8 @@ class RunStateOut(BaseModel):
     finished_at: str | None = None
 
     @classmethod
-    def of(cls, run: WorkflowRun) -> RunStateOut:
-        """The state of ``run``."""
+    def of(cls, run: WorkflowRun, tracebacks: bool = False) -> RunStateOut:
+        """The state of ``run`` (its error's traceback only with ``tracebacks``)."""
         return cls(
             run_id=run.run_id,
             graph_id=run.graph_id,
@@ -203,7 +218,7 @@ class RunStateOut(BaseModel):
             state=jsonable(dict(run.state)),  # a snapshot: a running run changes it
             visited_nodes=list(run.visited_nodes),
             step=run.step,
-            error=jsonable(run.error),
+            error=jsonable(run.error if tracebacks else client_error(run.error)),
             created_at=run.created_at,
             finished_at=run.finished_at,
         )
@@ -243,9 +258,37 @@ class CancelResult(BaseModel):
     cancel_requested: bool
 
 
-def log_entries(run: WorkflowRun) -> list[LogEntryOut]:
-    """The run's log entries as response models."""
-    return [LogEntryOut(**jsonable(entry.to_dict())) for entry in list(run.logs)]
+def log_entries(run: WorkflowRun, tracebacks: bool = False) -> list[LogEntryOut]:
+    """The run's log entries as response models (tracebacks only with ``tracebacks``)."""
+    entries = []
+    for entry in list(run.logs):
+        data = jsonable(entry.to_dict())
+        if not tracebacks and data.get("error") is not None:
+            data["error"] = client_error(data["error"])
+        entries.append(LogEntryOut(**data))
+    return entries
+
+
+def client_error(error: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A run's or attempt's error as clients see it: everything but the traceback (which
+    names the server's files and code); ``None`` stays ``None``."""
+    if error is None or "traceback" not in error:
+        return error
+    return {key: value for key, value in error.items() if key != "traceback"}
+
+
+def log_failed_run(run: WorkflowRun) -> None:
+    """Put a stopped run's error, with its traceback, in the server log."""
+    error = run.error or {}
+    log.warning(
+        "run %s of graph %s %s: %s: %s\n%s",
+        run.run_id,
+        run.graph_id,
+        run.status.value,
+        error.get("type"),
+        error.get("message"),
+        error.get("traceback") or "(no traceback)",
+    )
 
 
 # -- registries ------------------------------------------------------------------------------

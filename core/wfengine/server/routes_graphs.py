@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query
 
 from ..errors import WorkflowError
 from ..graph import Graph
+from ..graph_ids import GRAPH_ID_PATTERN, GraphIdTakenError, check_graph_id
 from .context import ServerContext, context
 from .errors import ApiError
 from .jsonsafe import jsonable
@@ -26,7 +27,6 @@ log = logging.getLogger("wfengine.server")
 
 router = APIRouter(tags=["graphs"])
 Ctx = Annotated[ServerContext, Depends(context)]
-GRAPH_ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$"
 
 
 @router.post("/graph/create", status_code=201, response_model=GraphCreated)
@@ -46,13 +46,13 @@ def create_graph(
     """Validate a declarative spec and store it; only registered tools and conditions."""
     data = spec.to_spec()
     ctx.limits.check_spec(data)
-    if graph_id is not None and graph_id in ctx.engine.workflows:
-        raise ApiError(
-            409,
-            f"{graph_id!r} is the name of a registered workflow; choose another graph id",
-            type="graph_id_taken",
-            details={"graph_id": graph_id},
-        )
+    if graph_id is not None:
+        try:
+            check_graph_id(graph_id, ctx.engine.workflows)
+        except GraphIdTakenError as exc:
+            raise ApiError(
+                409, str(exc), type="graph_id_taken", details={"graph_id": graph_id}
+            ) from None
     data = ctx.paths.spec(data)
     graph = _load(ctx, data)
     gid = ctx.engine.save_graph(data, graph_id)

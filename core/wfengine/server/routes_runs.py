@@ -23,6 +23,7 @@ from .models import (
     RunResult,
     RunStateOut,
     RunSummary,
+    client_error,
     log_entries,
 )
 
@@ -53,7 +54,7 @@ def _run_graph(ctx: ServerContext, body: RunRequest, body_bytes: int | None) -> 
         run = ctx.engine.run(
             body.graph_id, state, max_steps=body.max_steps, interrupt_before=body.interrupt_before
         )
-        return SafeJSONResponse(RunResult.data(run))
+        return SafeJSONResponse(RunResult.data(run, ctx.expose_tracebacks))
     run = ctx.runs.start(
         body.graph_id, state, max_steps=body.max_steps, interrupt_before=body.interrupt_before
     )
@@ -63,14 +64,14 @@ def _run_graph(ctx: ServerContext, body: RunRequest, body_bytes: int | None) -> 
 @router.get("/graph/state/{run_id}", response_model=RunStateOut)
 def run_state(run_id: str, ctx: Ctx) -> RunStateOut:
     """A run's status, the node(s) it runs next, its state, visited nodes, step and error."""
-    return RunStateOut.of(_get_run(ctx, run_id))
+    return RunStateOut.of(_get_run(ctx, run_id), ctx.expose_tracebacks)
 
 
 @router.get("/runs/{run_id}/logs", response_model=RunLogs)
 def run_logs(run_id: str, ctx: Ctx) -> RunLogs:
     """One log entry per node attempt: node, step, attempt, start, duration, status, error."""
     run = _get_run(ctx, run_id)
-    return RunLogs(run_id=run.run_id, logs=log_entries(run))
+    return RunLogs(run_id=run.run_id, logs=log_entries(run, ctx.expose_tracebacks))
 
 
 @router.get("/runs", response_model=RunPage)
@@ -123,7 +124,7 @@ def resume_run(run_id: str, ctx: Ctx, body: ResumeRequest | None = None) -> Any:
         try:
             if body.wait:
                 run = ctx.engine.resume(run_id, patch, max_steps=body.max_steps)
-                return SafeJSONResponse(RunResult.data(run))
+                return SafeJSONResponse(RunResult.data(run, ctx.expose_tracebacks))
             return _accepted(ctx.runs.resume(run_id, patch, max_steps=body.max_steps))
         except WorkflowError as exc:
             if type(exc) is WorkflowError:  # "still running in this process", ...
@@ -192,7 +193,7 @@ def _summary(run: WorkflowRun) -> RunSummary:
         graph_id=run.graph_id,
         status=run.status,
         step=run.step,
-        error=jsonable(run.error),
+        error=jsonable(client_error(run.error)),
         created_at=run.created_at,
         finished_at=run.finished_at,
     )

@@ -21,6 +21,7 @@ from ..run import Event, EventType, WorkflowRun
 from .errors import ApiError
 from .jsonsafe import jsonable
 from .limits import ServerLimits
+from .models import log_failed_run
 
 log = logging.getLogger("wfengine.server")
 
@@ -192,8 +193,11 @@ class RunManager:
         try:
             for event in events:
                 data = jsonable(event.to_dict())
-                if event.type == EventType.RUN_FINISHED and channel.dropped:
-                    data["events_dropped"] = channel.dropped
+                if event.type == EventType.RUN_FINISHED:
+                    if channel.dropped:
+                        data["events_dropped"] = channel.dropped
+                    if run.error is not None:
+                        log_failed_run(run)
                 channel.append(data)
         except BaseException:  # the run itself records its failure; this is a bug guard
             log.exception("background run %s stopped unexpectedly", run.run_id)

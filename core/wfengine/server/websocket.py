@@ -3,25 +3,27 @@
 A run this server drives in the background is replayed from its buffer and then followed
 live. For any other run (one run with ``wait: true``, by another process, or whose buffer
 has been dropped) the server waits until it stops and sends one ``run_finished`` event
-marked ``"summary": true``.
+marked ``"summary": true``; the sockets waiting on one run share one store poller
+(:mod:`.watch`). One client may hold ``max_websockets_per_client`` sockets at once; one more
+gets an error message and close code 4429.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
-from starlette.concurrency import run_in_threadpool
 
-from ..errors import RunNotFoundError
-from ..run import RunStatus, WorkflowRun, iso
+from ..run import WorkflowRun, iso
 from .context import ServerContext, ws_context
 from .errors import error_body
-from .jsonsafe import jsonable
+from .jsonsafe import json_text, jsonable, utf8_safe
+from .models import client_error
+from .watch import TooManySockets, client_identity
 
 router = APIRouter()
-POLL_SECONDS = 0.25
 
 
 @router.websocket("/ws/runs/{run_id}")
@@ -30,41 +32,78 @@ async def run_events(websocket: WebSocket, run_id: str) -> None:
     ctx = ws_context(websocket)
     await websocket.accept()
     try:
-        channel = ctx.runs.channel(run_id)
-        if channel is not None:
-            async for event in channel.follow():
-                await websocket.send_json(event)
-        else:
-            run = await _wait_until_stopped(ctx, websocket, run_id)
-            if run is None:
-                await websocket.send_json(
-                    error_body("RunNotFoundError", f"run '{run_id}' not found", {"run_id": run_id})
-                )
-                await websocket.close(code=4404, reason="run not found")
-                return
-            await websocket.send_json(_finished_event(run))
-        await websocket.close(code=1000)
+        with ctx.sockets.hold(client_identity(websocket.headers, websocket.client)):
+            await _send_events(ctx, websocket, run_id)
+    except TooManySockets:
+        limit = ctx.limits.max_websockets_per_client
+        await _send(
+            websocket,
+            error_body(
+                "too_many_websockets",
+                f"this client already has {limit} WebSockets open; close one first",
+                {"limit": limit},
+            ),
+            False,
+        )
+        await websocket.close(code=4429, reason="too many WebSockets")
     except WebSocketDisconnect:
         pass
+
+
+async def _send_events(ctx: ServerContext, websocket: WebSocket, run_id: str) -> None:
+    tracebacks = ctx.expose_tracebacks
+    channel = ctx.runs.channel(run_id)
+    if channel is not None:
+        async for event in channel.follow():
+            await _send(websocket, event, tracebacks)
+    else:
+        run = await _wait_until_stopped(ctx, websocket, run_id)
+        if run is None:
+            await _send(
+                websocket,
+                error_body("RunNotFoundError", f"run '{run_id}' not found", {"run_id": run_id}),
+                tracebacks,
+            )
+            await websocket.close(code=4404, reason="run not found")
+            return
+        await _send(websocket, _finished_event(run), tracebacks)
+    await websocket.close(code=1000)
 
 
 async def _wait_until_stopped(
     ctx: ServerContext, websocket: WebSocket, run_id: str
 ) -> WorkflowRun | None:
-    """Poll the run until it stops; give up when the client goes away."""
+    """The run once it stops (the shared poller); give up when the client goes away."""
+    stopped = asyncio.ensure_future(ctx.watchers.stopped(run_id))
+    gone = asyncio.ensure_future(_disconnected(websocket))
+    try:
+        await asyncio.wait((stopped, gone), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (stopped, gone):
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
+                    await task
+    if not stopped.done() or stopped.cancelled():
+        raise WebSocketDisconnect(1000)
+    return stopped.result()
+
+
+async def _disconnected(websocket: WebSocket) -> None:
+    """Return when the client disconnects (anything else it sends is ignored)."""
     while True:
-        try:
-            run = await run_in_threadpool(ctx.engine.get_run, run_id)
-        except RunNotFoundError:
-            return None
-        if run.status not in (RunStatus.RUNNING, RunStatus.PENDING):
-            return run
-        try:
-            message = await asyncio.wait_for(websocket.receive(), timeout=POLL_SECONDS)
-        except TimeoutError:
-            continue
+        message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
-            raise WebSocketDisconnect(message.get("code", 1000))
+            return
+
+
+async def _send(websocket: WebSocket, event: dict[str, Any], tracebacks: bool) -> None:
+    """One event as a text message: errors without tracebacks unless the operator exposes
+    them, lone surrogates as JSON escapes."""
+    error = event.get("error")
+    if not tracebacks and isinstance(error, dict) and "traceback" in error:
+        event = {**event, "error": client_error(error)}
+    await websocket.send_text(utf8_safe(json_text(event)))
 
 
 def _finished_event(run: WorkflowRun) -> dict[str, Any]:

@@ -9,7 +9,15 @@ from typing import Any
 
 import polars as pl
 
-from wfengine_dataquality import apply_rules, detect, generate_rules, load, profile, report
+from wfengine_dataquality import (
+    apply_rules,
+    detect,
+    generate_rules,
+    load,
+    profile,
+    report,
+    validate,
+)
 
 #: The repository root, when the tests run from a checkout (examples/ lives there).
 REPO = Path(__file__).resolve().parents[3]
@@ -24,7 +32,8 @@ def merge(state: dict[str, Any], update: Mapping[str, Any]) -> None:
 
 
 def run_workflow(state: Mapping[str, Any], **params: Mapping[str, Any]) -> dict[str, Any]:
-    """Run the data-quality workflow by hand, as the graph routes it; ``params`` per tool name."""
+    """Run the data-quality workflow by hand, as the graph routes it (learn or validate
+    mode); ``params`` per tool name."""
     tools: dict[str, Tool] = {
         "load": load,
         "profile": profile,
@@ -32,6 +41,7 @@ def run_workflow(state: Mapping[str, Any], **params: Mapping[str, Any]) -> dict[
         "generate_rules": generate_rules,
         "apply_rules": apply_rules,
         "report": report,
+        "validate": validate,
     }
     state = dict(state)
 
@@ -39,6 +49,11 @@ def run_workflow(state: Mapping[str, Any], **params: Mapping[str, Any]) -> dict[
         merge(state, tools[name](state, **params.get(name, {})))
 
     step("load")
+    if state["mode"] == "validate":
+        step("profile")
+        step("validate")
+        step("report")
+        return state
     while True:
         step("profile")
         step("detect")

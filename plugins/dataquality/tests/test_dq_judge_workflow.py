@@ -201,8 +201,9 @@ def test_the_workflow_declares_its_settings(tmp_path: Path, engine: Engine) -> N
         "null_values",
     }
     assert set(READ_SETTINGS) <= set(declared) and "iqr_k" in declared
-    assert {"source", "output_dir"} <= set(dq_plugin.PATH_KEYS)
-    assert "mode" not in declared  # validate mode is not built: refused, not ignored
+    assert {"source", "output_dir", "rules"} <= set(dq_plugin.PATH_KEYS)
+    assert {"mode", "rules", "act"} <= set(declared)
+    assert "rule_set" not in declared and "rule_set" not in dq_plugin.PATH_KEYS
     with pytest.raises(UnknownSettingError) as caught:
         engine.run("data-quality", {"source": "x.csv", "iqr": 3})
     assert "'iqr'" in str(caught.value) and "iqr_k" in str(caught.value)

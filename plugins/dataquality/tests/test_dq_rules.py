@@ -39,7 +39,7 @@ def _frame(**columns: list[Any]) -> pl.DataFrame:
 def test_rules_for_the_customers(tmp_path: Path, customers: tuple[Path, dict[str, Any]]) -> None:
     state = _prepared(tmp_path, customers[0])
     update = generate_rules(state)
-    by_id = {r["id"]: r for r in update["rules"]}
+    by_id = {r["id"]: r for r in update["rule_set"]}
     # One rule per violation; nulls of optional columns and tail outliers get none.
     assert sorted(by_id) == [
         "extreme:age",
@@ -53,6 +53,7 @@ def test_rules_for_the_customers(tmp_path: Path, customers: tuple[Path, dict[str
     assert by_id["unique"] == {
         "kind": "unique",
         "columns": None,
+        "action": "drop",
         "id": "unique",
         "note": "40 rows repeat an earlier row (1.33% of rows)",
     }
@@ -68,7 +69,7 @@ def test_rules_for_the_customers(tmp_path: Path, customers: tuple[Path, dict[str
     assert by_id["malformed:age"]["dtype"] == "Int64"
     assert by_id["unexpected_value:country"]["values"][0] == "US"
     saved = json.loads(Path(update["rules_path"]).read_text())
-    assert saved == update["rules"]
+    assert saved == update["rule_set"]
     assert Path(update["rules_path"]).name == "rules-r0.json"
 
 
@@ -76,7 +77,7 @@ def test_generation_settings(tmp_path: Path, customers: tuple[Path, dict[str, An
     state = _prepared(tmp_path, customers[0], act_on="outliers", impute="median")
     rules = generate_rules(
         state, range_action="clip", fill={"name": {"strategy": "constant", "value": "?"}}
-    )["rules"]
+    )["rule_set"]
     by_id = {r["id"]: r for r in rules}
     assert by_id["outlier:income"]["action"] == "clip"
     assert by_id["extreme:income"]["action"] == "quarantine"  # violations are never clipped
@@ -212,7 +213,7 @@ def test_range_on_text_needs_a_conversion(tmp_path: Path) -> None:
     state = _prepared(tmp_path, src)
     rules = [{"kind": "range", "column": "a", "min": 0, "max": 1, "action": "quarantine"}]
     with pytest.raises(DataQualityError, match="not numbers; add a format or type rule"):
-        apply_rules(state, rules=rules)
+        apply_rules(state, rule_set=rules)
 
 
 def test_edited_rules_file_is_applied(tmp_path: Path) -> None:
@@ -230,17 +231,17 @@ def test_edited_rules_file_is_applied(tmp_path: Path) -> None:
             }
         )
     )
-    update = apply_rules(state, rules_path=str(rules_file))
+    update = apply_rules(state, rules=str(rules_file))
     clean = pl.read_parquet(update["data_path"])
     assert clean.get_column("a").to_list() == [1, 2, 10]
     assert update["accounting"]["duplicates_removed"] == 1
     with pytest.raises(DataQualityError, match="rules file '.*' does not exist"):
-        apply_rules(state, rules_path=str(tmp_path / "none.json"))
+        apply_rules(state, rules=str(tmp_path / "none.json"))
 
 
 def test_apply_needs_rules(tmp_path: Path) -> None:
     src = tmp_path / "a.csv"
     src.write_text("a\n1\n")
     state = _prepared(tmp_path, src)
-    with pytest.raises(DataQualityError, match="the state has no 'rules'"):
+    with pytest.raises(DataQualityError, match="the state has no 'rule_set'"):
         apply_rules(state)

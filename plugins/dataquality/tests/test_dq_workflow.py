@@ -92,6 +92,7 @@ def test_report_files(
     )
     out = state["outputs"]
     assert set(out) == {
+        "profile_json",
         "clean_parquet",
         "clean_csv",
         "quarantine_parquet",
@@ -138,7 +139,7 @@ def test_saved_rules_reapply_to_the_source(
     )
     from wfengine_dataquality import apply_rules, report
 
-    again.update(apply_rules(again, rules_path=first["outputs"]["rules_json"]))
+    again.update(apply_rules(again, rules=first["outputs"]["rules_json"]))
     again.update(report(again))
     assert _sha256(again["outputs"]["clean_csv"]) == CLEAN_CSV_SHA256
 
@@ -250,10 +251,36 @@ def test_python_graph_and_yaml_spec_give_the_same_result(
         )
 
 
+def test_python_graph_and_yaml_spec_route_validate_mode_alike(
+    tmp_path: Path, customers: tuple[Path, dict[str, Any]], engine: Engine
+) -> None:
+    if not SPEC.exists():
+        pytest.skip("examples/ is not there (not a checkout)")
+    rules = REPO / "examples" / "data" / "customers.rules.yaml"
+    reports = {}
+    for name, graph in (
+        ("python", create_data_quality_pipeline()),
+        ("yaml", engine.load_spec(SPEC)),
+    ):
+        frame_cache.clear()
+        state = {
+            "source": str(customers[0]),
+            "output_dir": str(tmp_path / name),
+            "mode": "validate",
+            "rules": str(rules),
+        }
+        run = engine.run(graph, state)
+        assert run.status == "completed", run.error
+        assert run.visited_nodes == ["load", "profile", "validate", "report"]
+        reports[name] = json.loads(Path(run.state["outputs"]["report_json"]).read_text())
+    assert reports["python"]["rule_results"] == reports["yaml"]["rule_results"]
+    assert len(reports["python"]["rule_results"]) == 15
+
+
 def test_registered_workflow_and_tools(engine: Engine, tmp_path: Path) -> None:
     for name in ("dq.load", "dq.profile", "dq.detect", "dq.generate_rules", "dq.apply_rules"):
         assert name in engine.tools
-    assert "dq.report" in engine.tools
+    assert "dq.report" in engine.tools and "dq.validate" in engine.tools
     assert "data-quality" in engine.workflows
     src = tmp_path / "a.csv"
     src.write_text("a,b\n1,x\n1,x\n2,y\n")

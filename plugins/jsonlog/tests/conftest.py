@@ -33,7 +33,7 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
     wfengine_jsonlog.plugin.default.close()
     yield
-    # `wf --log-json` sets these in os.environ itself, out of monkeypatch's sight
+    # `wf --log-json` must not set these; if a regression does, do not leak them
     os.environ.pop("WFENGINE_JSONLOG", None)
     os.environ.pop("WFENGINE_JSONLOG_VALUES", None)
     wfengine_jsonlog.plugin.default.close()

@@ -78,7 +78,63 @@ def test_log_json_writes_the_run_to_a_file(tmp_path: Path, read_log: Reader) -> 
     ]
     assert events[0]["graph_id"] == "demo"
     assert "values" not in events[4]
-    assert os.environ["WFENGINE_JSONLOG"] == str(path)  # what the option does
+    assert "WFENGINE_JSONLOG" not in os.environ  # the option configures the engine, not env
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["run", "demo", "-q", "--log-json", "{path}"],
+        ["run", "--log-json", "{path}", "demo", "-q"],
+        ["--log-json", "{path}", "run", "demo", "-q"],
+    ],
+)
+def test_log_json_works_before_and_after_the_subcommand(
+    tmp_path: Path, read_log: Reader, args: list[str]
+) -> None:
+    path = tmp_path / "events.jsonl"
+    result = wf([arg.format(path=path) for arg in args])
+    assert result.exit_code == 0, result.output
+    assert [e["event"] for e in read_log(path)][::5] == ["run_started", "run_finished"]
+
+
+def test_log_json_after_a_nested_subcommand(tmp_path: Path, read_log: Reader) -> None:
+    engine = Engine(
+        plugins=[wfengine_jsonlog.plugin, DemoWorkflows()],
+        load_entrypoints=False,
+        store="memory://",
+    )
+    app = CliContext(engine)
+    group = build_cli(app)
+    runner = CliRunner()
+    first = runner.invoke(group, ["run", "demo", "-q", "--interrupt-before", "flaky"], obj=app)
+    assert first.exit_code == 3, first.output
+    run_id = engine.store.list_runs()[0][0].run_id
+    path = tmp_path / "resume.jsonl"
+    result = runner.invoke(group, ["runs", "resume", run_id, "--log-json", str(path)], obj=app)
+    assert result.exit_code == 0, result.output
+    assert read_log(path)[-1]["event"] == "run_finished"
+
+
+def test_the_option_wins_over_the_environment(
+    tmp_path: Path, read_log: Reader, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from_env, from_option = tmp_path / "env.jsonl", tmp_path / "option.jsonl"
+    monkeypatch.setenv("WFENGINE_JSONLOG", str(from_env))
+    result = wf(["run", "demo", "-q", "--log-json", str(from_option)])
+    assert result.exit_code == 0, result.output
+    assert len(read_log(from_option)) == 6
+    assert not from_env.exists()
+
+
+def test_two_engines_in_one_process_log_to_two_files(tmp_path: Path, read_log: Reader) -> None:
+    one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
+    assert wf(["run", "demo", "-q", "--log-json", str(one)]).exit_code == 0
+    assert wf(["run", "demo", "-q", "--log-json", str(two)]).exit_code == 0
+    first, second = read_log(one), read_log(two)
+    assert len(first) == len(second) == 6
+    assert first[0]["run_id"] != second[0]["run_id"]
+    assert {e["run_id"] for e in first} == {first[0]["run_id"]}
 
 
 def test_log_json_values(tmp_path: Path, read_log: Reader) -> None:
@@ -113,8 +169,9 @@ def test_options_are_added_once_to_a_bare_group(tmp_path: Path) -> None:
     seen: list[str | None] = []
 
     @click.group()
-    def group() -> None:
-        seen.append(os.environ.get("WFENGINE_JSONLOG"))
+    @click.pass_context
+    def group(ctx: click.Context) -> None:
+        seen.append(ctx.meta["wfengine_jsonlog.options"]["destination"])
 
     @group.command()
     def hello() -> None:

@@ -304,3 +304,40 @@ def test_an_existing_file_is_appended_to(fanout: Graph, tmp_path: Path, read_log
     events = read_log(path)
     assert events[0] == {"earlier": True}
     assert len(events) == 11
+
+
+def test_a_half_written_last_line_is_not_glued_to_the_next(
+    fanout: Graph, tmp_path: Path, parse_lines: Parser
+) -> None:
+    # what a full disk (or a crash) leaves behind: a last line without its newline
+    path = tmp_path / "log.jsonl"
+    path.write_text('{"ts":"2026-01-01T00:00:00.000000Z","level":"info","event":"node_st')
+    Engine(plugins=[JsonLogPlugin(path)], load_entrypoints=False).run(fanout)
+    broken, *rest = path.read_text().split("\n", 1)
+    assert broken.endswith('"event":"node_st')
+    events = parse_lines(rest[0])
+    assert len(events) == 10 and events[0]["event"] == "run_started"
+
+
+def test_a_write_cut_short_makes_the_next_line_start_fresh(
+    fanout: Graph, tmp_path: Path, parse_lines: Parser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "log.jsonl"
+    real_write = os.write
+    cut = []
+
+    def disk_full_once(fd: int, data: bytes) -> int:
+        if not cut and b"node_finished" in data:
+            cut.append(real_write(fd, data[:20]))
+            raise OSError(28, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", disk_full_once)
+    plugin = JsonLogPlugin(path)
+    messages = caught_jsonlog_warnings(
+        lambda: Engine(plugins=[plugin], load_entrypoints=False).run(fanout)
+    )
+    assert cut and any("No space left" in m for m in messages)
+    lines = path.read_text().splitlines()
+    assert sum(1 for line in lines if not line.endswith("}")) == 1  # only the cut one
+    parse_lines("".join(line + "\n" for line in lines if line.endswith("}")))

@@ -209,3 +209,12 @@ def test_a_run_trimming_its_log_in_memory_keeps_every_entry_in_order_on_disk(
     assert stored is not None
     assert [e.step for e in stored.logs] == list(range(1, 121))
     engine.close()
+
+
+def test_the_plugin_offers_the_per_user_database_as_the_default_store() -> None:
+    from wfengine_sqlite.location import default_url
+
+    engine = Engine(plugins=[wfengine_sqlite.plugin], load_entrypoints=False)
+    url = engine.stores.default_url()
+    assert url == default_url()
+    assert url is not None and url.startswith("sqlite:////") and url.endswith("wfengine.db")

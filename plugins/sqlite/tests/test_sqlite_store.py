@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from wfengine import LogEntry, RunStatus, WorkflowRun
 from wfengine.errors import RunNotFoundError, StoreError
-from wfengine.storage import Store
 
 from wfengine_sqlite import SQLiteStore, default_url, parse_url, schema
 from wfengine_sqlite.errors import SchemaVersionError, StoreURLError
@@ -47,9 +46,11 @@ def count(path: Path, table: str) -> int:
         return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
 
 
-def test_implements_the_store_protocol(store: SQLiteStore) -> None:
-    assert isinstance(store, Store)
-    assert store.durable is True
+def test_keeps_the_store_contract(tmp_path: Path) -> None:
+    from wfengine.testing import check_store_contract
+
+    check_store_contract(lambda: SQLiteStore(f"sqlite:///{tmp_path}/contract.db"))
+    assert SQLiteStore.durable is True
 
 
 # -- graphs --------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ _LAZY = {
     "load": "loading",
     "profile": "profiling",
     "report": "reporting",
+    "validate": "validation",
     "create_data_quality_pipeline": "workflow",
 }
 

@@ -16,7 +16,7 @@ So ``incoming rows = outgoing rows + quarantined rows + removed duplicates``.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,8 +29,9 @@ from .detection import duplicate_rows
 from .dtypes import convert, family
 from .errors import DataQualityError
 from .io import ROW, read_frame, work_path, write_frame
-from .rules import check_rules, load_rules
+from .rules import action, check_rules, distinct_rules, load_rules, rule_id
 from .state import jsonable, require
+from .user_rules import ROW_KINDS, TABLE_KINDS, row_check
 
 TOOL = "dq.apply_rules"
 REASON = "_reason"
@@ -58,58 +59,126 @@ def _conversion(rule: Mapping[str, Any], dtype: pl.DataType) -> pl.Expr | None:
     return None
 
 
-def col_name(rule: Mapping[str, Any]) -> str:
-    """The column a (non-unique) rule is about."""
-    return str(rule["column"])
-
-
 def _text(expr: pl.Expr) -> pl.Expr:
     return expr.cast(pl.String).fill_null("null")
 
 
-def _check(
-    rule: Mapping[str, Any], dtype: pl.DataType, value: pl.Expr
+def rule_check(
+    rule: Mapping[str, Any],
+    schema: Mapping[str, pl.DataType],
+    value: Callable[[str], pl.Expr],
+    columns: Sequence[str],
+    types: Mapping[str, pl.DataType] | None = None,
 ) -> tuple[pl.Expr, pl.Expr] | None:
-    """(mask of rows failing a quarantine check, reason text), or None for fix-only rules."""
+    """(mask of the rows failing a row rule, reason text), whatever the rule's action.
+
+    ``value(name)`` is a column's values as converted by the format/type rules, ``types``
+    their types (default: ``schema``, nothing converted). None for
+    rules no row fails (a format rule on a column already of its type) and for ``unique``
+    rules over every data column (their later copies are found by :func:`duplicate_rows`).
+    Raises :class:`ValueError` when a rule does not fit the column's type.
+    """
     column = rule.get("column")
-    col = pl.col(column) if column else None
     kind = rule["kind"]
-    if kind == "not_null" and rule["strategy"] == "quarantine":
-        assert col is not None
+    if kind == "unique":
+        wanted = rule.get("columns") or []
+        if action(rule, columns) == "drop" or not wanted:
+            return None
+        names = ", ".join(wanted)
+        return ~pl.struct(wanted).is_first_distinct(), pl.lit(
+            f"{names}: repeats an earlier row's value"
+        )
+    assert column is not None
+    types = types or schema
+    col = pl.col(column)
+    dtype = schema[column]
+    val = value(column)
+    if kind in ROW_KINDS:
+        return row_check(rule, types, value)
+    if kind == "not_null":
         return col.is_null(), pl.lit(f"{column}: missing")
-    if kind == "range" and rule["action"] == "quarantine":
+    if kind == "range":
+        if family(types[column]) not in ("int", "float"):
+            raise ValueError(
+                f"the column holds {types[column]} values, not numbers; add a format or type rule"
+                " converting it"
+            )
         low, high = rule.get("min"), rule.get("max")
         mask = pl.lit(False)
         if low is not None:
-            mask = mask | (value < low)
+            mask = mask | (val < low)
         if high is not None:
-            mask = mask | (value > high)
+            mask = mask | (val > high)
         bounds = f" outside [{low}, {high}]"
-        return mask, pl.concat_str(pl.lit(f"{column}: "), _text(value), pl.lit(bounds))
-    if kind == "format" and col is not None:
+        return mask, pl.concat_str(pl.lit(f"{column}: "), _text(val), pl.lit(bounds))
+    if kind == "format":
         if dtype != pl.String:  # already converted: nothing left to check
             return None
         what = f"' is not a valid {rule['format']}"
-        mask = (
-            formats.malformed(col_name(rule), rule)
-            if rule["format"] == "email"
-            else value.is_null()
-        )
+        mask = formats.malformed(column, rule) if rule["format"] == "email" else val.is_null()
         return col.is_not_null() & mask, pl.concat_str(
             pl.lit(f"{column}: '"), _text(col), pl.lit(what)
         )
     if kind == "allowed_values":
-        assert col is not None
-        mask = col.is_not_null() & ~value.cast(pl.String).is_in([str(v) for v in rule["values"]])
+        mask = col.is_not_null() & ~val.cast(pl.String).is_in([str(v) for v in rule["values"]])
         return mask, pl.concat_str(
             pl.lit(f"{column}: '"), _text(col), pl.lit("' is not an allowed value")
         )
     if kind == "type":
-        assert col is not None
-        mask = col.is_not_null() & value.is_null()
+        mask = col.is_not_null() & val.is_null()
         what = f"' is not a valid {rule['type']}"
         return mask, pl.concat_str(pl.lit(f"{column}: '"), _text(col), pl.lit(what))
     return None
+
+
+def conversions(frame: pl.DataFrame, rules: Sequence[Mapping[str, Any]]) -> dict[str, pl.Expr]:
+    """The converted values of each column a format or type rule converts."""
+    converted: dict[str, pl.Expr] = {}
+    for rule in rules:
+        if rule["kind"] in ("format", "type"):
+            expr = _conversion(rule, frame.schema[rule["column"]])
+            if expr is not None:
+                converted[rule["column"]] = expr
+    return converted
+
+
+def converted_name(name: str) -> str:
+    """The temporary column holding ``name``'s converted values."""
+    return f"\x00c{name}"
+
+
+def row_checks(
+    frame: pl.DataFrame,
+    rules: Sequence[Mapping[str, Any]],
+    converted: Mapping[str, pl.Expr],
+    tool: str,
+    *,
+    acting: bool,
+) -> dict[int, tuple[pl.Expr, pl.Expr]]:
+    """(mask, reason) by rule index: of the rules quarantining rows (``acting``) or of every
+    row rule. Raises :class:`DataQualityError` naming the rule that does not fit the data."""
+    columns = data_columns(frame.columns)
+
+    def value(name: str) -> pl.Expr:
+        return pl.col(converted_name(name)) if name in converted else pl.col(name)
+
+    types = dict(frame.schema)
+    if converted:
+        types.update(frame.lazy().select(e.alias(n) for n, e in converted.items()).collect_schema())
+    checks: dict[int, tuple[pl.Expr, pl.Expr]] = {}
+    for i, rule in enumerate(rules):
+        if rule["kind"] in TABLE_KINDS or (acting and action(rule, columns) != "quarantine"):
+            continue
+        try:
+            found = rule_check(rule, frame.schema, value, columns, types)
+        except ValueError as error:
+            where = f" on '{rule['column']}'" if rule.get("column") else ""
+            raise DataQualityError(
+                f"{tool}: rules[{i}] ({rule['kind']}{where}, id '{rule_id(rule)}'): {error}"
+            ) from None
+        if found is not None:
+            checks[i] = found
+    return checks
 
 
 def _fill_value(frame: pl.DataFrame, rule: Mapping[str, Any]) -> Any:
@@ -160,37 +229,18 @@ def apply_rules_frame(frame: pl.DataFrame, rules: list[dict[str, Any]], at_round
 
     Quarantined rows keep every column, as text, plus ``_round`` and ``_reason``.
     """
-    schema = frame.schema
     columns = [c for c in frame.columns if c != ROW]
-    converted: dict[str, pl.Expr] = {}
-    for rule in rules:
-        if rule["kind"] in ("format", "type"):
-            expr = _conversion(rule, schema[rule["column"]])
-            if expr is not None:
-                converted[rule["column"]] = expr
+    data = data_columns(columns)
+    converted = conversions(frame, rules)
 
     def value(name: str) -> pl.Expr:
-        return pl.col(f"\x00c{name}") if name in converted else pl.col(name)
+        return pl.col(converted_name(name)) if name in converted else pl.col(name)
 
-    checks: dict[int, tuple[pl.Expr, pl.Expr]] = {}
-    for i, rule in enumerate(rules):
-        numeric = family(schema[rule.get("column", ROW)]) in ("int", "float") or (
-            rule.get("column") in converted
-        )
-        if rule["kind"] == "range" and not numeric:
-            raise DataQualityError(
-                f"{TOOL}: rules[{i}] (range on '{rule['column']}'): the column holds"
-                f" {schema[rule['column']]} values, not numbers; add a format or type rule"
-                " converting it"
-            )
-        if rule["kind"] != "unique":
-            found = _check(rule, schema[rule["column"]], value(rule["column"]))
-            if found is not None:
-                checks[i] = found
+    checks = row_checks(frame, rules, converted, TOOL, acting=True)
     # Convert once; the checks and the clean rows both use the converted columns.
     marked = (
         frame.lazy()
-        .with_columns(expr.alias(f"\x00c{name}") for name, expr in converted.items())
+        .with_columns(expr.alias(converted_name(name)) for name, expr in converted.items())
         .with_columns(mask.fill_null(False).alias(f"\x00q{i}") for i, (mask, _) in checks.items())
         .collect()
     )
@@ -241,7 +291,7 @@ def apply_rules_frame(frame: pl.DataFrame, rules: list[dict[str, Any]], at_round
                 clean = clean.with_columns(pl.col(rule["column"]).clip(rule["min"], rule["max"]))
     fills: list[tuple[str, pl.Expr]] = []
     for i, rule in enumerate(rules):
-        if rule["kind"] == "not_null" and rule["strategy"] != "quarantine":
+        if rule["kind"] == "not_null" and action(rule) == "fill":
             fill, affected[i] = _fill_expr(clean, rule)
             if fill is not None:
                 fills.append((rule["column"], fill))
@@ -250,8 +300,8 @@ def apply_rules_frame(frame: pl.DataFrame, rules: list[dict[str, Any]], at_round
         clean = clean.with_columns(fill for _, fill in fills)
     removed: list[pl.Series] = []
     for i, rule in enumerate(rules):
-        if rule["kind"] == "unique":
-            later = duplicate_rows(clean, rule.get("columns") or data_columns(columns))
+        if rule["kind"] == "unique" and action(rule, data) == "drop":
+            later = duplicate_rows(clean, rule.get("columns") or data)
             affected[i] = later.len()
             if later.len():
                 removed.append(later)
@@ -272,12 +322,28 @@ def quarantine_schema(frame: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame(schema=schema)
 
 
-def _rules_from(state: Mapping[str, Any], params: Mapping[str, Any]) -> Any:
-    if params.get("rules") is not None:
-        return params["rules"]
-    if params.get("rules_path"):
-        return load_rules(params["rules_path"], TOOL)
-    return require(state, "rules", TOOL, "run dq.generate_rules first or pass rules/rules_path")
+def rules_from(state: Mapping[str, Any], params: Mapping[str, Any], tool: str) -> list[Any]:
+    """The rules to apply: the ``rule_set`` param (a list), else the rules file at the
+    ``rules`` param or state key (a path), else the state's generated ``rule_set``.
+
+    A rules file is read without the history a run adds (``round``, ``affected``) and
+    without the repeats of a rule applied in several rounds.
+    """
+    if params.get("rule_set") is not None:
+        given: list[Any] = params["rule_set"]
+        return given
+    path = params.get("rules") or state.get("rules")
+    if path is not None:
+        if not isinstance(path, str):
+            raise DataQualityError(
+                f"{tool}: 'rules' must be the path of a rules file (.json, .yaml), got"
+                f" {type(path).__name__}; give a list of rules as the 'rule_set' param"
+            )
+        return distinct_rules(load_rules(path, tool))
+    generated: list[Any] = require(
+        state, "rule_set", tool, "run dq.generate_rules first, or give a rules file as 'rules'"
+    )
+    return generated
 
 
 def _changed(rules: list[dict[str, Any]], result: Applied, kind: str) -> int:
@@ -285,13 +351,13 @@ def _changed(rules: list[dict[str, Any]], result: Applied, kind: str) -> int:
     return sum(
         n
         for rule, n in zip(rules, result.affected, strict=True)
-        if rule["kind"] == kind
-        and (rule.get("action") == "clip" or rule.get("strategy") not in (None, "quarantine"))
+        if rule["kind"] == kind and action(rule) in ("clip", "fill")
     )
 
 
 def apply_rules(state: Mapping[str, Any], **params: Any) -> dict[str, Any]:
-    """Apply ``rules`` (the state's, or the ``rules``/``rules_path`` param) to ``data_path``.
+    """Apply rules (see :func:`rules_from`: the ``rule_set`` param, a ``rules`` file, or the
+    state's generated ``rule_set``) to ``data_path``.
 
     Writes ``work/data-r<N>.parquet``, ``work/quarantine-r<N>.parquet`` and
     ``work/duplicates-r<N>.parquet`` for round ``N = round + 1``; returns the new
@@ -299,12 +365,24 @@ def apply_rules(state: Mapping[str, Any], **params: Any) -> dict[str, Any]:
     each rule affected), ``quarantine_paths`` and ``duplicates_paths``.
     """
     path = require(state, "data_path", TOOL, "run dq.load first")
-    output_dir = require(state, "output_dir", TOOL, "run dq.load first")
+    require(state, "output_dir", TOOL, "run dq.load first")
     frame = read_frame(path, TOOL)
-    rules = check_rules(_rules_from(state, params), data_columns(frame.columns), TOOL)
+    rules = check_rules(rules_from(state, params, TOOL), data_columns(frame.columns), TOOL)
     at_round = int(state.get("round", 0)) + 1
-    result = apply_rules_frame(frame, rules, at_round)
+    return record(state, frame, rules, apply_rules_frame(frame, rules, at_round), at_round)
 
+
+def record(
+    state: Mapping[str, Any],
+    frame: pl.DataFrame,
+    rules: list[dict[str, Any]],
+    result: Applied,
+    at_round: int,
+) -> dict[str, Any]:
+    """Write round ``at_round``'s clean data, quarantine and duplicates under ``output_dir``;
+    return the state update (``data_path``, ``round``, ``accounting``, ``rules_applied``,
+    ``quarantine_paths``, ``duplicates_paths``)."""
+    output_dir = require(state, "output_dir", TOOL, "run dq.load first")
     with ThreadPoolExecutor(2, thread_name_prefix="dq-apply") as pool:
         data = pool.submit(
             write_frame, result.clean, work_path(output_dir, f"data-r{at_round}.parquet")

@@ -8,6 +8,7 @@ from typing import Any
 
 import polars as pl
 
+from . import settings as cfg
 from .dtypes import dtype_name, parse_family
 from .errors import DataQualityError
 from .io import ROW, default_output_dir, frame_from_rows, read_source, work_path, write_frame
@@ -43,13 +44,15 @@ def load(state: Mapping[str, Any], **params: Any) -> dict[str, Any]:
     holding each row's 1-based number in the source, to
     ``<output_dir>/work/data-r0.parquet``.
     ``output_dir`` defaults to ``./wf-output/<UTC timestamp>-<8 hex>``; ``threshold`` (0),
-    ``max_rounds`` (3) and ``round`` (0) get their defaults when missing.
+    ``max_rounds`` (3), ``round`` (0) and ``mode`` (``learn``) get their defaults when
+    missing; ``mode`` is checked against the settings given (see :func:`.settings.mode`).
 
     Returns ``output_dir`` (absolute), ``data_path``, ``schema``, ``read_info`` (what
     was detected and converted), ``accounting`` and the defaults. Raises
     :class:`DataQualityError` for a missing, empty, malformed or unsupported source, for
     rows of different shapes and for a bad reading setting.
     """
+    run_mode = cfg.mode(state, TOOL)  # a wrong mode fails before any reading
     source = state.get("source", params.get("source"))
     rows = state.get("rows", params.get("rows"))
     options = read_options(state, params, TOOL)
@@ -68,7 +71,7 @@ def load(state: Mapping[str, Any], **params: Any) -> dict[str, Any]:
             raise DataQualityError(
                 f"{TOOL}: {origin} has a column named '{name}', which is reserved; rename it"
             )
-    update: dict[str, Any] = {}
+    update: dict[str, Any] = {"mode": run_mode}
     for key, default in DEFAULTS.items():
         if state.get(key) is None:
             update[key] = default

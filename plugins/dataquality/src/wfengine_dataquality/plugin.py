@@ -42,6 +42,11 @@ TOOLS = {
         "apply_rules",
         "Apply rules; rows that cannot be fixed go to quarantine with a reason",
     ),
+    "dq.validate": (
+        "validation",
+        "validate",
+        "Validate mode: check data against a saved rules file; per-rule results and drift",
+    ),
     "dq.report": (
         "reporting",
         "report",
@@ -51,7 +56,8 @@ TOOLS = {
 
 
 #: State keys and parameters of the ``dq.*`` tools that hold file paths (or lists of them):
-#: declared at registration, so a server confines every one where the tool opens it.
+#: declared at registration, so a server confines every one where the tool opens it. Every
+#: string under one of these keys is a path: the generated rules live under ``rule_set``.
 PATH_KEYS = (
     "source",
     "output_dir",
@@ -59,6 +65,7 @@ PATH_KEYS = (
     "quarantine_paths",
     "duplicates_paths",
     "rules_path",
+    "rules",
 )
 
 

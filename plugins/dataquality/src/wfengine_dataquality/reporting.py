@@ -9,6 +9,12 @@ The report proves the row accounting: every source row number appears exactly on
 the cleaned data, the quarantine or the removed duplicates, says why the rounds stopped,
 and guards the result: the run fails (with every output written) when more than
 ``max_quarantine_share`` of the rows were quarantined or no row is left.
+
+A learn run also writes ``profile.json`` (the profile of its clean output) next to
+``rules.json``, for validate mode to compare new data with. A validate run's report adds
+``rule_results`` (pass/fail per rule, with counts and percentages of rows) and ``drift``
+(observations against the saved profile), and the run fails, after writing every output,
+when a rule whose failure is a violation failed.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from .io import ROW, read_frame, write_csv, write_frame, write_text
 from .profiling import profile_frame
 from .settings import setting, share
 from .state import jsonable, require
+from .validation import PROFILE_FILE, failed_violations
 
 TOOL = "dq.report"
 #: Default of ``max_quarantine_share``.
@@ -102,8 +109,12 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     lines = [
         f"# {report['title']}",
         "",
-        f"Rounds of cleaning: {report['rounds']} (max {report['max_rounds']});"
-        f" findings acted on left: {report['anomaly_count']} (threshold {report['threshold']}).",
+        (
+            f"Validate mode: the data was checked against the rules in `{report['rules_file']}`."
+            if report.get("mode") == "validate"
+            else f"Rounds of cleaning: {report['rounds']} (max {report['max_rounds']});"
+            f" findings acted on left: {report['anomaly_count']} (threshold {report['threshold']})."
+        ),
         f"Stopped because {report['stop_reason']}.",
         "",
         f"Guard: {'passed' if guard['passed'] else 'FAILED'}: {guard['message']}",
@@ -129,7 +140,10 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         f" values clipped (marked in `_clipped`): {acc.get('clipped_values', 0)}.",
         "",
     ]
-    lines += _summary_lines(report)
+    if report.get("mode") == "validate":
+        lines += _validation_lines(report)
+    else:
+        lines += _summary_lines(report)
     for title, key in (("Profile before", "profile_before"), ("Profile after", "profile_after")):
         headers = ["column", "type", "nulls", "distinct", "range", "format", "top values"]
         lines += [f"## {title}", "", *_table(headers, _profile_rows(report[key])), ""]
@@ -178,6 +192,75 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _validation_lines(report: Mapping[str, Any]) -> list[str]:
+    """The rule results table and the drift section of a validate run."""
+    check = report["validation"]
+    lines = [
+        f"Validation: {'passed' if check['passed'] else 'FAILED'}: {check['message']}",
+        "",
+        "## Rule results",
+        "",
+    ]
+    headers = [
+        "#",
+        "rule",
+        "expectation",
+        "severity",
+        "action",
+        "success",
+        "unexpected",
+        "unexpected %",
+        "observed",
+        "example rows",
+        "example values",
+    ]
+    rows = [
+        [
+            r["index"],
+            r["id"],
+            r["expectation"],
+            r["severity"],
+            r["action"],
+            "yes" if r["success"] else "NO",
+            r.get("unexpected_count"),
+            "" if r.get("unexpected_percent") is None else f"{r['unexpected_percent']:.2f}%",
+            _number(r.get("observed_value")),
+            ", ".join(map(str, r.get("examples", []))),
+            ", ".join("null" if v is None else str(v) for v in r.get("example_values", [])),
+        ]
+        for r in report["rule_results"]
+    ]
+    lines += _table(headers, rows) if rows else ["The rules file holds no rule."]
+    lines += ["", "## Drift (observations)", "", f"Saved profile: {report['drift_source']}.", ""]
+    drift = [
+        [d["kind"], d.get("column") or "", d["count"], _percent(d.get("share")), d["message"]]
+        for d in report["drift"]
+    ]
+    headers = ["kind", "column", "count", "share", "details"]
+    lines += _table(headers, drift) if drift else ["No drift found."]
+    return [*lines, ""]
+
+
+def _number(value: Any) -> Any:
+    return f"{value:.6g}" if isinstance(value, float) else value
+
+
+def validation(results: list[Mapping[str, Any]], outputs: Mapping[str, str]) -> dict[str, Any]:
+    """Whether every rule whose failure is a violation passed, with a message."""
+    failed = failed_violations(results)
+    ids = [f"rules[{r['index']}] {r['id']}" for r in failed]
+    passed = sum(1 for r in results if r["success"])
+    if failed:
+        message = (
+            f"{len(failed)} of {len(results)} rules failed with violations ({', '.join(ids)});"
+            f" every output was written for inspection ({outputs['report_md']},"
+            f" {outputs['quarantine_csv']})"
+        )
+    else:
+        message = f"{passed} of {len(results)} rules passed; no violation"
+    return {"passed": not failed, "failed_rules": ids, "message": message}
+
+
 def _percent(share: Any) -> str:
     if share is None:
         return ""
@@ -217,6 +300,9 @@ def _summary_lines(report: Mapping[str, Any]) -> list[str]:
 
 def stop_reason(state: Mapping[str, Any]) -> str:
     """Why the rounds of cleaning stopped, from the state the routing condition read."""
+    if state.get("mode") == "validate":
+        how = "applied" if state.get("act", True) else "evaluated (act=false: nothing changed)"
+        return f"validate mode checks the saved rules once: they were {how}"
     left, threshold = state.get("anomaly_count") or 0, state.get("threshold") or 0
     rounds, max_rounds = int(state.get("round") or 0), state.get("max_rounds")
     if left <= threshold:
@@ -266,12 +352,16 @@ def _rule_details(rule: Mapping[str, Any]) -> str:
 def report(state: Mapping[str, Any], **params: Any) -> dict[str, Any]:
     """Write the outputs and the report; return ``outputs`` (paths) and ``accounting``.
 
+    In learn mode also ``profile.json``; in validate mode the report holds the rule
+    results and the drift found by ``dq.validate``.
+
     Settings (state, or node params): ``title``, the report's heading (default
     ``Data-quality report: <source>``); ``max_quarantine_share`` (0.1).
 
     Raises :class:`DataQualityError` if the row accounting does not balance, and (after
     writing every output, for inspection) when more than ``max_quarantine_share`` of the
-    rows were quarantined (duplicates do not count) or no row is left.
+    rows were quarantined (duplicates do not count) or no row is left, or (validate mode)
+    when a rule whose failure is a violation failed.
     """
     path = require(state, "data_path", TOOL, "run dq.load first")
     output_dir = Path(require(state, "output_dir", TOOL, "run dq.load first"))
@@ -316,16 +406,25 @@ def report(state: Mapping[str, Any], **params: Any) -> dict[str, Any]:
         json.dumps(jsonable(rules_applied), indent=2, ensure_ascii=False) + "\n",
         output_dir / "rules.json",
     )
+    mode = state.get("mode") or "learn"
+    profile_after = state.get("profile")
+    if not profile_after or profile_after.get("data_path") != path:
+        profile_after = profile_frame(frame)
+    source = state.get("source_name") or state.get("source")
+    if mode == "learn":  # what good data looks like, for validate mode's drift check
+        saved = {k: v for k, v in profile_after.items() if k not in ("data_path", "round")}
+        outputs["profile_json"] = write_text(
+            json.dumps(jsonable({"source": source, **saved}), indent=2, ensure_ascii=False) + "\n",
+            output_dir / PROFILE_FILE,
+        )
     outputs["report_json"] = str(output_dir / "report.json")
     outputs["report_md"] = str(output_dir / "report.md")
 
     checked = guard(accounting, limit, outputs)
-    source = state.get("source_name") or state.get("source")
     rounds = int(state.get("round", 0))
     findings = list(state.get("issues") or state.get("findings") or [])
-    profile_after = state.get("profile")
-    if not profile_after or profile_after.get("data_path") != path:
-        profile_after = profile_frame(frame)
+    results = list(state.get("rule_results") or [])
+    validated = validation(results, outputs)
     content = jsonable(
         {
             "title": setting(state, params, "title", None) or f"Data-quality report: {source}",
@@ -343,6 +442,12 @@ def report(state: Mapping[str, Any], **params: Any) -> dict[str, Any]:
             "profile_after": profile_after,
             "findings_by_round": _by_round(findings, range(rounds + 1)),
             "rules_by_round": _by_round(rules_applied, range(1, rounds + 1)),
+            "mode": mode,
+            "rules_file": state.get("rules"),
+            "rule_results": results,
+            "validation": validated if mode == "validate" else None,
+            "drift": list(state.get("drift") or []),
+            "drift_source": state.get("drift_source"),
             "outputs": outputs,
         }
     )
@@ -350,4 +455,6 @@ def report(state: Mapping[str, Any], **params: Any) -> dict[str, Any]:
     write_text(render_markdown(content), outputs["report_md"])
     if not checked["passed"]:
         raise DataQualityError(f"{TOOL}: {checked['message']}")
+    if mode == "validate" and not validated["passed"]:
+        raise DataQualityError(f"{TOOL}: validation failed: {validated['message']}")
     return {"outputs": outputs, "accounting": accounting}

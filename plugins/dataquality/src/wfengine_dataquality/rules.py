@@ -19,8 +19,12 @@ kind               fields
                    ``quarantine``; values are converted, those that cannot be are quarantined
 ================== ===================================================================
 
-Every rule may also carry ``id`` and ``note`` (ignored when applying) and, in the run's
-history, ``round``.
+User rules add ``regex``, ``compare`` (cross-column), ``row_count`` and ``aggregate``
+(see :mod:`.user_rules`). Every rule may carry ``action: report`` (count and show the
+failing rows, change nothing; an observation), ``mostly`` (the rule succeeds when at least
+this share of the rows pass), ``id`` and ``note`` (ignored when applying) and, in the
+run's history, ``round`` and ``affected``. :func:`action` and :func:`severity` say what a
+rule does and whether its failure is a violation.
 """
 
 from __future__ import annotations
@@ -36,17 +40,71 @@ from .formats import DATE_PATTERNS
 from .io import work_path, write_text
 from .settings import impute, setting
 from .state import require
+from .user_rules import ROW_KINDS, TABLE_KINDS, check_user_rule
 
 TOOL = "dq.generate_rules"
 FILL_STRATEGIES = ("median", "mean", "mode", "constant", "quarantine")
-KINDS = ("not_null", "unique", "range", "format", "allowed_values", "type")
+GENERATED_KINDS = ("not_null", "unique", "range", "format", "allowed_values", "type")
+KINDS = (*GENERATED_KINDS, *ROW_KINDS, *TABLE_KINDS)
+#: Keys a run adds to the rules it applied (``rules.json``); dropped when read back.
+HISTORY_KEYS = ("round", "affected")
+#: Actions that change nothing: the rule's failures are observations.
+OBSERVING = ("report", "clip", "fill")
 
 
 def _fail(tool: str, i: int, rule: Any, problem: str) -> DataQualityError:
     what = ""
     if isinstance(rule, Mapping):
-        what = f" ({rule.get('kind')}" + (f" on '{rule['column']}')" if "column" in rule else ")")
+        what = f" ({rule.get('kind')}" + (f" on '{rule['column']}'" if "column" in rule else "")
+        what += f", id '{rule['id']}')" if rule.get("id") is not None else ")"
     return DataQualityError(f"{tool}: rules[{i}]{what}: {problem}")
+
+
+def rule_id(rule: Mapping[str, Any]) -> str:
+    """The rule's ``id``, else ``<kind>:<column>`` (or its kind)."""
+    if rule.get("id") is not None:
+        return str(rule["id"])
+    return f"{rule['kind']}:{rule['column']}" if rule.get("column") else str(rule["kind"])
+
+
+def action(rule: Mapping[str, Any], columns: Sequence[str] = ()) -> str:
+    """What a checked rule does with what fails it.
+
+    ``quarantine`` (the failing rows), ``report`` (nothing; counted and shown), ``clip``
+    (range rules), ``fill`` (not_null rules with a fill strategy), ``drop`` (unique rules
+    over every data column: later copies are removed as duplicates) or ``fail`` (row_count
+    and aggregate rules: the run fails).
+    """
+    kind, given = rule["kind"], rule.get("action")
+    if given == "report":
+        return "report"
+    if kind == "not_null":
+        return "quarantine" if rule.get("strategy", "quarantine") == "quarantine" else "fill"
+    if kind == "unique":
+        if given is not None:
+            return str(given)
+        wanted = rule.get("columns")
+        return "drop" if not wanted or set(columns) <= set(wanted) else "quarantine"
+    if kind in TABLE_KINDS:
+        return "fail"
+    return str(given or "quarantine")
+
+
+def severity(rule: Mapping[str, Any], columns: Sequence[str] = ()) -> str:
+    """``violation`` when the rule acts on (or fails the run for) what fails it, else
+    ``observation`` (``report``, ``clip`` and ``fill`` rules)."""
+    return "observation" if action(rule, columns) in OBSERVING else "violation"
+
+
+def _check_common(tool: str, i: int, rule: dict[str, Any]) -> None:
+    """The keys every rule may have: ``id``, ``note``, ``mostly``, ``action: report``."""
+    if "id" in rule and not isinstance(rule["id"], str | int):
+        raise _fail(tool, i, rule, f"'id' must be a string, not {rule['id']!r}")
+    mostly = rule.get("mostly")
+    if mostly is not None:
+        number = isinstance(mostly, int | float) and not isinstance(mostly, bool)
+        if not number or not 0 <= mostly <= 1:
+            raise _fail(tool, i, rule, f"'mostly' must be a share in [0, 1], not {mostly!r}")
 
 
 def check_rules(rules: Any, columns: Sequence[str], tool: str) -> list[dict[str, Any]]:
@@ -63,7 +121,15 @@ def check_rules(rules: Any, columns: Sequence[str], tool: str) -> list[dict[str,
         kind = rule.get("kind")
         if kind not in KINDS:
             raise _fail(tool, i, rule, f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
-        rule = dict(rule)
+        rule = {k: v for k, v in rule.items() if k not in HISTORY_KEYS}
+        _check_common(tool, i, rule)
+        if kind in (*ROW_KINDS, *TABLE_KINDS):
+            try:
+                checked.append(check_user_rule(rule, columns))
+            except ValueError as error:
+                raise _fail(tool, i, rule, str(error)) from None
+            continue
+        action = rule.get("action", "quarantine")
         if kind == "unique":
             wanted = rule.get("columns") or []
             if not isinstance(wanted, list):
@@ -71,26 +137,32 @@ def check_rules(rules: Any, columns: Sequence[str], tool: str) -> list[dict[str,
             missing = [c for c in wanted if c not in columns]
             if missing:
                 raise _fail(tool, i, rule, f"columns {missing} are not in the data")
+            if action not in ("drop", "quarantine", "report"):
+                raise _fail(tool, i, rule, "'action' must be 'drop', 'quarantine' or 'report'")
             checked.append(rule)
             continue
         if rule.get("column") not in columns:
             raise _fail(tool, i, rule, f"column {rule.get('column')!r} is not in the data")
-        action = rule.get("action", "quarantine")
         if kind == "not_null":
-            if rule.get("strategy") not in FILL_STRATEGIES:
+            rule.setdefault("strategy", "quarantine")
+            if rule["strategy"] not in FILL_STRATEGIES:
                 raise _fail(tool, i, rule, f"'strategy' must be one of {FILL_STRATEGIES}")
             if rule["strategy"] == "constant" and rule.get("value") is None:
                 raise _fail(tool, i, rule, "strategy 'constant' needs a 'value'")
+            if rule.get("action", "report") != "report":
+                raise _fail(tool, i, rule, "'action' must be 'report' or absent (see 'strategy')")
         elif kind == "range":
-            if action not in ("clip", "quarantine"):
-                raise _fail(tool, i, rule, f"'action' must be 'clip' or 'quarantine': {action!r}")
+            if action not in ("clip", "quarantine", "report"):
+                raise _fail(
+                    tool, i, rule, f"'action' must be 'clip', 'quarantine' or 'report': {action!r}"
+                )
             for key in ("min", "max"):
                 value = rule.get(key)
                 number = isinstance(value, int | float) and not isinstance(value, bool)
                 if value is not None and not number:
                     raise _fail(tool, i, rule, f"'{key}' must be a number or null, not {value!r}")
-        elif action != "quarantine":
-            raise _fail(tool, i, rule, f"'action' must be 'quarantine', not {action!r}")
+        elif action not in ("quarantine", "report"):
+            raise _fail(tool, i, rule, f"'action' must be 'quarantine' or 'report', not {action!r}")
         if kind == "format":
             fmt = rule.get("format")
             if fmt not in ("email", "date", "number"):
@@ -161,7 +233,7 @@ def build_rules(
         kind, column = f["kind"], str(f.get("column") or "")
         rule: dict[str, Any]
         if kind == "duplicate":
-            rule = {"kind": "unique", "columns": f.get("columns")}
+            rule = {"kind": "unique", "columns": f.get("columns"), "action": "drop"}
         elif kind == "null" and f.get("required"):
             rule = {"kind": "not_null", "column": column, "strategy": "quarantine"}
         elif kind == "null":
@@ -191,18 +263,54 @@ def build_rules(
 
 
 def load_rules(path: str | Path, tool: str) -> Any:
-    """Read a rules JSON file (a list, or an object with a ``rules`` list)."""
+    """Read a rules file: JSON, or YAML for ``.yaml``/``.yml``; a list of rules, or an
+    object with a ``rules`` list (like a run's ``rules.json``)."""
+    yaml_file = Path(path).suffix.lower() in (".yaml", ".yml")
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
+        text = Path(path).read_text(encoding="utf-8")
+        if yaml_file:
+            import yaml
+
+            data = yaml.safe_load(text)
+        else:
+            data = json.loads(text)
+    except (FileNotFoundError, IsADirectoryError):
         raise DataQualityError(f"{tool}: rules file '{path}' does not exist") from None
+    except UnicodeDecodeError as error:
+        raise DataQualityError(f"{tool}: rules file '{path}' is not UTF-8 text: {error}") from None
     except json.JSONDecodeError as error:
         raise DataQualityError(f"{tool}: rules file '{path}' is not valid JSON: {error}") from None
-    return data["rules"] if isinstance(data, dict) and "rules" in data else data
+    except Exception as error:  # yaml.YAMLError, imported lazily
+        raise DataQualityError(f"{tool}: rules file '{path}' is not valid YAML: {error}") from None
+    rules = data["rules"] if isinstance(data, dict) and "rules" in data else data
+    if not isinstance(rules, list):
+        raise DataQualityError(
+            f"{tool}: rules file '{path}' must hold a list of rules or an object with a"
+            f" 'rules' list, not {type(data).__name__}"
+        )
+    return rules
+
+
+def distinct_rules(rules: Sequence[Any]) -> list[Any]:
+    """``rules`` without their history (``round``, ``affected``) and without repeats (a
+    rule applied in several rounds of a run is in its ``rules.json`` once per round)."""
+    seen: set[str] = set()
+    unique: list[Any] = []
+    for rule in rules:
+        if isinstance(rule, Mapping):
+            rule = {k: v for k, v in rule.items() if k not in HISTORY_KEYS}
+            key = json.dumps({k: v for k, v in rule.items() if k != "note"}, default=str)
+        else:  # not a rule: check_rules says so, with its index
+            key = f"\x00{len(unique)}"
+        if key not in seen:
+            seen.add(key)
+            unique.append(rule)
+    return unique
 
 
 def generate_rules(state: Mapping[str, Any], **params: Any) -> dict[str, Any]:
-    """Turn this round's ``findings`` into ``rules``, also saved as ``work/rules-r<round>.json``.
+    """Turn this round's ``findings`` into ``rule_set``, also saved as
+    ``work/rules-r<round>.json`` (``rules_path``).
 
     Settings (state, or node params): ``range_action`` (``quarantine``), ``fill``
     (per-column fill strategies), ``impute`` (``none``).
@@ -216,7 +324,7 @@ def generate_rules(state: Mapping[str, Any], **params: Any) -> dict[str, Any]:
         fill=setting(state, params, "fill", None),
         impute=impute(setting(state, params, "impute", None), TOOL),
     )
-    update: dict[str, Any] = {"rules": rules}
+    update: dict[str, Any] = {"rule_set": rules}
     if state.get("output_dir"):
         name = f"rules-r{int(state.get('round', 0))}.json"
         text = json.dumps(rules, indent=2, ensure_ascii=False) + "\n"

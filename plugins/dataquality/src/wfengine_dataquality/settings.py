@@ -22,6 +22,8 @@ from .read_options import READ_SETTINGS
 #: Observation kinds ``act_on`` may name, and the finding kind each stands for.
 ACT_ON = {"outliers": "outlier", "rare_values": "rare_value"}
 IMPUTE = ("none", "median", "mean", "mode")
+#: What a run does: learn rules from the data and clean it, or check it against saved rules.
+MODES = ("learn", "validate")
 
 #: Every state key the data-quality workflow accepts, with what it means.
 SETTINGS: dict[str, str] = {
@@ -42,6 +44,9 @@ SETTINGS: dict[str, str] = {
     "range_action": "what an acted-on outlier range does: quarantine (default) or clip",
     "max_quarantine_share": "fail the run when more than this share of rows is quarantined (0.1)",
     "title": "the report's heading",
+    "mode": "learn (default: find problems, make rules, clean) or validate (apply saved rules)",
+    "rules": "validate mode: path of the rules file (.json/.yaml) to check the data against",
+    "act": "validate mode: true (default) quarantines per each rule's action; false reports only",
     **READ_SETTINGS,
 }
 
@@ -118,3 +123,55 @@ def columns_in(wanted: list[str], columns: Sequence[str], key: str, tool: str) -
             f" (columns: {', '.join(columns)})"
         )
     return wanted
+
+
+#: Settings that only validate mode reads (learn mode refuses them: never silently ignored).
+VALIDATE_ONLY = ("rules", "act")
+#: Settings that only learn mode reads (validate mode applies the saved rules as they are).
+#: (``threshold`` and ``max_rounds`` are not among them: ``dq.load`` fills in their defaults;
+#: validate mode runs one round whatever they say.)
+LEARN_ONLY = ("iqr_k", "extreme_k", "rare_share", "act_on", "impute", "fill", "range_action")
+
+
+def mode(state: Mapping[str, Any], tool: str) -> str:
+    """The run's ``mode`` (``learn`` by default), checked against the settings given.
+
+    Validate mode needs ``rules`` (a path) and refuses the settings only learn mode reads;
+    learn mode refuses ``rules`` and ``act``. ``act`` must be a boolean.
+    """
+    value = state.get("mode") or "learn"
+    if value not in MODES:
+        valid = ", ".join(MODES)
+        raise DataQualityError(f"{tool}: setting 'mode' must be one of {valid}, got {value!r}")
+    if value == "learn":
+        given = [k for k in VALIDATE_ONLY if state.get(k) is not None]
+        if given:
+            raise DataQualityError(
+                f"{tool}: setting(s) {given} are read in validate mode only; add -s mode=validate"
+                " to check the data against a rules file"
+            )
+        return value
+    if not isinstance(state.get("rules"), str) or not state["rules"]:
+        raise DataQualityError(
+            f"{tool}: validate mode needs 'rules', the path of a rules file"
+            " (e.g. -s rules=wf-output/<run>/rules.json from a learn run)"
+        )
+    given = [k for k in LEARN_ONLY if state.get(k) is not None]
+    if given:
+        raise DataQualityError(
+            f"{tool}: setting(s) {given} are read in learn mode only; validate mode applies"
+            " the rules file as it is (edit it to change what a rule does)"
+        )
+    act(state.get("act"), tool)
+    return value
+
+
+def act(value: Any, tool: str) -> bool:
+    """The ``act`` setting: true (default) or false."""
+    if value is None:
+        return True
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise DataQualityError(f"{tool}: setting 'act' must be true or false, got {value!r}")

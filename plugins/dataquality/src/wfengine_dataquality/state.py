@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import math
 from collections.abc import Mapping
 from typing import Any
+
+from wfengine.jsonsafe import jsonable as _jsonable
 
 from .errors import DataQualityError
 
@@ -30,17 +30,7 @@ def number(state: Mapping[str, Any], key: str, tool: str) -> int | float:
 
 
 def jsonable(value: Any) -> Any:
-    """Turn ``value`` into JSON types only: NaN/inf become None, dates ISO strings."""
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dt.datetime | dt.date | dt.time):
-        return value.isoformat()
-    if isinstance(value, dt.timedelta):
-        return value.total_seconds()
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    return str(value)
+    """``value`` as JSON data for the state and the reports: NaN and infinities become
+    ``None``, dates ISO text, durations seconds (the engine's
+    :func:`wfengine.jsonsafe.jsonable`)."""
+    return _jsonable(value, non_finite=None)

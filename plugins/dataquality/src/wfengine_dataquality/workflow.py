@@ -3,9 +3,12 @@
 ::
 
     load -> profile -> detect --(anomaly_count > threshold and round < max_rounds)--> rules
-                ^          \\--(otherwise)--> report -> END
-                |                                         |
-                +------------------- apply <--------------+ (from rules)
+              ^   |        \\--(otherwise)--> report -> END                            |
+              |   +--(mode == 'validate')--> validate -> report                       |
+              +------------------------------ apply <------------------------------------+
+
+Learn mode (the default) finds problems, makes rules and cleans in rounds; validate mode
+(``-s mode=validate -s rules=rules.json``) checks the data against saved rules once.
 """
 
 from __future__ import annotations
@@ -18,17 +21,20 @@ from .loading import load
 from .profiling import profile
 from .reporting import report
 from .rules import generate_rules
+from .validation import validate
 
 NAME = "data-quality"
 #: The condition for another round of cleaning, as in the YAML spec.
 ANOTHER_ROUND = "anomaly_count > threshold and round < max_rounds"
+#: The condition for validate mode (``dq.load`` puts ``mode`` in the state).
+VALIDATE = "mode == 'validate'"
 
 
 def create_data_quality_pipeline() -> Graph:
     """Build the ``data-quality`` graph: profile, detect, clean in rounds, then report.
 
-    Initial state: ``source`` or ``rows``; optional ``threshold`` (0), ``max_rounds`` (3),
-    ``expected_schema`` and ``output_dir`` (``./wf-output/<timestamp>-<id>``).
+    Initial state: ``source`` or ``rows``, and the optional settings of
+    :data:`.settings.SETTINGS` (``mode=validate`` with ``rules`` checks saved rules).
     """
     graph = Graph(
         NAME,
@@ -42,6 +48,7 @@ def create_data_quality_pipeline() -> Graph:
         ("detect", "dq.detect", detect),
         ("rules", "dq.generate_rules", generate_rules),
         ("apply", "dq.apply_rules", apply_rules),
+        ("validate", "dq.validate", validate),
         ("report", "dq.report", report),
     ]
     for name, tool, func in nodes:
@@ -51,11 +58,13 @@ def create_data_quality_pipeline() -> Graph:
         graph.add_node(name, func, description=doc, tool=tool, retry=retry, timeout=timeout)
     return (
         graph.add_edge("load", "profile")
-        .add_edge("profile", "detect")
+        .add_edge("profile", "validate", when=VALIDATE)
+        .add_edge("profile", "detect", default=True)
         .add_edge("detect", "rules", when=ANOTHER_ROUND)
         .add_edge("detect", "report", default=True)
         .add_edge("rules", "apply")
         .add_edge("apply", "profile")
+        .add_edge("validate", "report")
         .add_edge("report", END)
         .set_entry_point("load")
     )

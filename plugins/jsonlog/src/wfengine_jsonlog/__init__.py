@@ -1,7 +1,7 @@
 """wfengine-jsonlog: every run and node lifecycle event as one line of JSON.
 
 Off until configured. Choose a destination with ``WFENGINE_JSONLOG`` (a file path, ``-`` for
-stderr, ``logging`` for the ``wfengine`` logger), ``wf --log-json PATH``, or in code::
+stderr, ``logging`` for the ``wfengine`` logger), ``wf run ... --log-json PATH``, or in code::
 
     from wfengine import Engine
     from wfengine_jsonlog import JsonLogPlugin

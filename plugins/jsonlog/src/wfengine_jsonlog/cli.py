@@ -1,29 +1,65 @@
 """The ``wf --log-json PATH`` and ``wf --log-json-values`` options.
 
-The options are added to the ``wf`` group's parameters by ``wfengine_register_commands``.
-They are eager and not passed to the group's callback: each sets its environment variable
-(``WFENGINE_JSONLOG``, ``WFENGINE_JSONLOG_VALUES``) before any command runs, and the plugin
-reads the environment at the start of each run — child processes inherit it too.
+``wfengine_register_commands`` adds them to the ``wf`` group's parameters; ``wf`` repeats a
+plugin's group options on every subcommand, so ``wf run demo --log-json PATH`` works as
+``wf --log-json PATH run demo`` does. They are eager and not passed to any callback: each
+configures the JSON log of the engine ``wf`` runs with. Nothing goes through the process
+environment, so two engines in one process can log to two files.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import click
 
-from .hooks import ENV_DESTINATION, ENV_VALUES
+from .hooks import JsonLogPlugin
+
+PLUGIN_NAME = "jsonlog"
+"""The entry point's name: the options replace that plugin, in ``wf``'s engine only."""
+
+_META_KEY = "wfengine_jsonlog.options"
 
 
 def _set_destination(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
     if value is not None and not ctx.resilient_parsing:
-        os.environ[ENV_DESTINATION] = value
+        _configure(ctx, destination=value)
 
 
 def _set_values(ctx: click.Context, param: click.Parameter, value: bool) -> None:
     if value and not ctx.resilient_parsing:
-        os.environ[ENV_VALUES] = "1"
+        _configure(ctx, values=True)
+
+
+def _configure(ctx: click.Context, **options: Any) -> None:
+    """Give ``wf``'s engine a :class:`JsonLogPlugin` configured by the options so far.
+
+    The first option replaces the entry point's instance (which follows the environment) in
+    this engine; a later one reconfigures the instance it made. Without a ``CliContext``
+    (a group of one's own) the options are only recorded in ``ctx.meta``.
+    """
+    chosen: dict[str, Any] = ctx.meta.setdefault(_META_KEY, {})
+    chosen.update(options)
+    from wfengine.cli import CliContext
+
+    app = ctx.find_object(CliContext)
+    if app is None:
+        return
+    engine = app.engine
+    plugin = engine.pm.get_plugin(PLUGIN_NAME)
+    if isinstance(plugin, JsonLogPlugin):  # made by an earlier option: reconfigure it
+        plugin.destination = chosen.get("destination")
+        plugin.values = chosen.get("values")
+        plugin.close()  # the next run opens the new destination
+        return
+    from . import plugin as entry_point
+
+    name = engine.pm.get_name(entry_point)  # "jsonlog" when loaded as the entry point
+    if name is not None:
+        engine.unregister_plugin(name)
+    engine.register_plugin(
+        JsonLogPlugin(chosen.get("destination"), values=chosen.get("values")), PLUGIN_NAME
+    )
 
 
 def log_json_options() -> list[click.Option]:
@@ -35,8 +71,8 @@ def log_json_options() -> list[click.Option]:
             expose_value=False,
             is_eager=True,
             callback=_set_destination,
-            help=f"Append run and node events as JSON lines to PATH ('-': stderr, 'logging': "
-            f"the 'wfengine' logger). Sets {ENV_DESTINATION}.",
+            help="Append run and node events as JSON lines to PATH ('-': stderr, 'logging': "
+            "the 'wfengine' logger). Overrides WFENGINE_JSONLOG.",
         ),
         click.Option(
             ["--log-json-values"],
@@ -44,7 +80,7 @@ def log_json_options() -> list[click.Option]:
             expose_value=False,
             is_eager=True,
             callback=_set_values,
-            help=f"With --log-json: log the values of changed keys too. Sets {ENV_VALUES}=1.",
+            help="With --log-json: log the values of changed keys too.",
         ),
     ]
 

@@ -15,6 +15,7 @@ import time
 from typing import TYPE_CHECKING, Any, TextIO
 
 from wfengine import hookimpl
+from wfengine.settings import env_flag
 
 from .records import (
     CLOCK,
@@ -109,7 +110,7 @@ class JsonLogPlugin:
         if self.values is not None:
             values = self.values
         else:
-            values = os.environ.get(ENV_VALUES, "").strip().lower() in {"1", "true", "yes", "on"}
+            values = env_flag(ENV_VALUES)
         config = (wanted, values)
         if self._configured and config == self._config:
             return self._sink

@@ -54,6 +54,9 @@ class FileSink:
     """Appends lines to a file opened with ``O_APPEND``; each line is one ``os.write``.
 
     Nothing is buffered in the process, so a crash loses at most the line being written.
+    When the file does not end with a newline (a line cut short by a full disk or a crash,
+    here or in another process) the next line starts with one, so it is never glued to the
+    broken one.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
@@ -62,6 +65,8 @@ class FileSink:
         self._lock = threading.Lock()
         self._fd: int | None = None
         self._reported = False
+        self._check_tail = True
+        """Look at the file's last byte before the next write (at open, after an error)."""
 
     def open(self) -> None:
         """Create the parent directories and open the file; raises :class:`OSError`."""
@@ -77,10 +82,15 @@ class FileSink:
             if fd is None:
                 return
             try:
+                if self._check_tail:
+                    if not _ends_a_line(self.path):
+                        data = b"\n" + data
+                    self._check_tail = False
                 written = os.write(fd, data)
                 while written < len(data):
                     written += os.write(fd, data[written:])
             except OSError as exc:
+                self._check_tail = True  # part of the line may have been written
                 if not self._reported:
                     self._reported = True
                     report(
@@ -97,6 +107,19 @@ class FileSink:
                 os.close(fd)
             except OSError:
                 pass
+
+
+def _ends_a_line(path: Path) -> bool:
+    """True when the file is empty or ends with a newline (or cannot be read: then nothing
+    is known, and no newline is added)."""
+    try:
+        with open(path, "rb") as file:
+            if file.seek(0, os.SEEK_END) == 0:
+                return True
+            file.seek(-1, os.SEEK_END)
+            return file.read(1) == b"\n"
+    except OSError:
+        return True
 
 
 class StreamSink:

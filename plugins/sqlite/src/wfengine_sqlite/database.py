@@ -10,6 +10,11 @@ so two writers can never deadlock on a lock upgrade.
 
 A ``sqlite://:memory:`` database is private to its one connection, used under the lock.
 After ``os.fork()`` a child never touches (nor closes) its parent's connections.
+
+A database that cannot be opened for writing (a read-only mount, a file or directory this
+user may not write) is opened read-only: it can be listed and read (``mode=ro``, and
+``immutable=1`` when even that fails, as for a WAL database whose ``-shm`` file cannot be
+created), and every write says plainly that the store is read-only.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import os
 import sqlite3
 import threading
 import time
+import urllib.parse
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -54,8 +60,15 @@ class Database:
         """Per-thread read connections: one closes when its thread ends, the rest on close()."""
         self._writer_conn: sqlite3.Connection | None = None
         self._closed = False
+        self.read_only: str | None = None
+        """Why the database is open read-only (``None``: it is writable)."""
+        self._ro_uri: str | None = None
         with self._lock:
-            self._writer()  # open now: a bad file or a newer schema fails here, not mid-run
+            try:
+                self._writer()  # open now: a bad file or a newer schema fails here, not mid-run
+            except StoreError as exc:
+                if not self._open_read_only(exc):
+                    raise
         _live.add(self)
 
     # -- connections ---------------------------------------------------------------------
@@ -66,20 +79,64 @@ class Database:
         loc = self.location
         try:
             conn = sqlite3.connect(
-                loc.path,
+                self._ro_uri or loc.path,
                 timeout=loc.timeout,
                 isolation_level=None,
                 check_same_thread=False,
                 factory=_Connection,
+                uri=self._ro_uri is not None,
             )
-            conn.execute(f"PRAGMA synchronous = {loc.synchronous}")
+            if self._ro_uri is None:
+                conn.execute(f"PRAGMA synchronous = {loc.synchronous}")
             conn.execute("PRAGMA foreign_keys = ON")
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open SQLite store {loc.path}: {exc}") from None
         return conn
 
+    def _open_read_only(self, error: StoreError) -> bool:
+        """After the writable open failed with ``error``: open read-only if the file is
+        there and readable at its current schema; ``False`` when that fails too."""
+        loc = self.location
+        if loc.in_memory or not os.path.isfile(loc.path):
+            return False
+        base = "file:" + urllib.parse.quote(os.path.abspath(loc.path)) + "?mode=ro"
+        for uri in (base, base + "&immutable=1"):
+            self._ro_uri = uri
+            try:
+                conn = self._connect()
+            except StoreError:
+                continue
+            try:
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                version = schema.schema_version(conn)
+            except sqlite3.Error:
+                conn.close()
+                continue
+            try:
+                schema.check_version(version, f"SQLite store {self.path}")
+                if version < schema.SCHEMA_VERSION:
+                    raise StoreError(
+                        f"SQLite store {self.path} has schema version {version} and cannot be "
+                        f"upgraded, as it cannot be written ({error})"
+                    )
+            finally:
+                conn.close()
+            reason = str(error).removeprefix(f"cannot open SQLite store {loc.path}: ")
+            self.read_only = f"opening it for writing failed: {reason}"
+            return True
+        self._ro_uri = None
+        return False
+
+    def _read_only_error(self) -> StoreError:
+        return StoreError(
+            f"the SQLite store {self.path} is read-only here ({self.read_only}); it can be "
+            "listed and read, not written"
+        )
+
     def _writer(self) -> sqlite3.Connection:
         """The connection every write goes through (call with ``self._lock`` held)."""
+        if self.read_only is not None and self._ro_uri is not None:
+            raise self._read_only_error()
         conn = self._writer_conn
         if conn is None:
             conn = self._connect()
@@ -114,7 +171,7 @@ class Database:
     def _reader(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = self._connect()
+            conn = self._connect()  # read-only (mode=ro) when the database is
             conn.execute("PRAGMA query_only = 1")
             self._local.conn = conn
             self._readers.add(conn)
@@ -190,6 +247,10 @@ class Database:
                 raise self._error(what, exc) from None
 
     def _error(self, what: str, exc: sqlite3.Error) -> StoreError:
+        if (getattr(exc, "sqlite_errorcode", 0) & 0xFF) == sqlite3.SQLITE_READONLY:
+            # opened writable in name only: SQLite fell back to reading (a read-only mount)
+            self.read_only = self.read_only or str(exc)
+            return self._read_only_error()
         hint = ""
         if _is_busy(exc):
             hint = (

@@ -31,4 +31,12 @@ def wfengine_register_stores(registry: StoreRegistry) -> None:
         "sqlite",
         open_store,
         "SQLite file (sqlite:///path.db): graphs, runs, a checkpoint after every step",
+        default_url=_default_url,
     )
+
+
+def _default_url() -> str:
+    """The per-user database ``wf`` uses when no ``--store`` is given."""
+    from .location import default_url
+
+    return default_url()

@@ -1,0 +1,79 @@
+"""Helpers for testing wfengine plugins: the store contract every store must keep.
+
+A store plugin's tests call :func:`check_store_contract` with a function opening the store
+under test, empty at first; for a durable store each call opens the same data again (a
+second process would) (see ``docs/stores.md``)::
+
+    from wfengine.testing import check_store_contract
+
+    def test_my_store_keeps_the_contract(tmp_path):
+        check_store_contract(lambda: MyStore(f"my:///{tmp_path}/s.db"))
+
+It drives the store through the engine (a run checkpointed step by step, a paused run
+resumed by a second engine, graphs, listing, pruning) and checks what comes back, so a store
+passes only by behaving, not by having the right attribute names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .engine import Engine
+from .graph import END, Graph
+from .run import RunStatus
+from .storage import Store, VersionedStore
+
+
+def _counter() -> Graph:
+    graph = Graph("contract", max_steps=50)
+    graph.set_reducer("trail", "append")
+    graph.add_node("tick", lambda s: {"n": s["n"] + 1, "trail": s["n"]})
+    graph.add_edge("tick", "tick", when="n < 5").add_edge("tick", END, default=True)
+    return graph.set_entry_point("tick")
+
+
+def check_store_contract(open_store: Callable[[], Any]) -> None:
+    """Assert that the store ``open_store`` opens keeps the store contract (version 1)."""
+    store = open_store()
+    assert isinstance(store, Store), "a store needs every member of wfengine.storage.Store"
+    graph = _counter()
+    with Engine(load_entrypoints=False, store=store) as engine:
+        done = engine.run(graph, {"n": 0})
+        assert done.status == RunStatus.COMPLETED and done.state["n"] == 5
+        stored = store.get_run(done.run_id)
+        assert stored is not None, "get_run must find a saved run"
+        assert stored.state == {"n": 5, "trail": [0, 1, 2, 3, 4]}
+        assert stored.step == 5 and stored.visited_nodes == ["tick"] * 5
+        assert [entry.step for entry in stored.logs] == [1, 2, 3, 4, 5]
+        assert stored.graph_version == done.graph_version
+
+        paused = engine.run(graph, {"n": 0}, interrupt_before=["tick"])
+        assert paused.status == RunStatus.PAUSED
+        page, cursor = store.list_runs(limit=1)
+        assert len(page) == 1 and cursor is not None, "list_runs pages newest first"
+        rest, _ = store.list_runs(cursor=cursor)
+        assert {r.run_id for r in page + rest} == {done.run_id, paused.run_id}
+        only, _ = store.list_runs(status="paused")
+        assert [r.run_id for r in only] == [paused.run_id]
+
+        store.save_graph("g1", {"name": "g1", "entry": "a"})
+        assert store.get_graph("g1") == {"name": "g1", "entry": "a"}
+        assert [g["graph_id"] for g in store.list_graphs()] == ["g1"]
+        if isinstance(store, VersionedStore) and done.graph_version is not None:
+            version = store.get_graph_version(done.graph_version)
+            assert version is not None and version["name"] == "contract"
+
+    store.close()
+    store = open_store() if getattr(store, "durable", False) else store
+    if getattr(store, "durable", False):
+        # a durable store is shared: a second engine resumes what the first paused
+        with Engine(load_entrypoints=False, store=open_store()) as other:
+            resumed = other.resume(paused.run_id, graph=graph)
+            # one step ran, then the run paused before 'tick' again
+            assert resumed.status == RunStatus.PAUSED and resumed.state["n"] == 1
+            again = store.get_run(paused.run_id)
+            assert again is not None and again.step == 1 and again.state["trail"] == [0]
+    assert store.delete_run(done.run_id) is True
+    assert store.get_run(done.run_id) is None
+    store.close()
