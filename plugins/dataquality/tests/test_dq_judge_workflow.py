@@ -192,7 +192,14 @@ def test_named_keys_and_non_consecutive_indexes_are_data(
 def test_the_workflow_declares_its_settings(tmp_path: Path, engine: Engine) -> None:
     declared = engine.workflows.settings("data-quality")
     assert declared == SETTINGS
-    assert set(READ_SETTINGS) == {"sep", "encoding", "decimal", "header_row", "null_values"}
+    assert set(READ_SETTINGS) == {
+        "sep",
+        "encoding",
+        "decimal",
+        "header_row",
+        "quote",
+        "null_values",
+    }
     assert set(READ_SETTINGS) <= set(declared) and "iqr_k" in declared
     assert {"source", "output_dir", "rules"} <= set(dq_plugin.PATH_KEYS)
     assert {"mode", "rules", "act"} <= set(declared)

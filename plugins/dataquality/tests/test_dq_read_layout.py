@@ -211,3 +211,35 @@ def test_sniffing_reads_no_more_than_the_sample(
 def test_codecs_names_are_normalised(tmp_path: Path) -> None:
     update, _ = _load(tmp_path, "a\né\n".encode("latin-1"), encoding="Latin-1")
     assert update["read_info"]["encoding"] == codecs.lookup("latin-1").name
+
+
+def test_single_quoted_names_and_fields_lose_their_quotes(tmp_path: Path) -> None:
+    # statsmodels' anes96.csv: a tab-separated file whose header is 'popul'\t'TVnews'...
+    data = b"'popul'\t'TVnews'\t'city'\n0\t7\t'Ann Arbor'\n190\t1\t'a\tb'\n31\t7\tOslo\n"
+    update, frame = _load(tmp_path, data)
+    assert frame.columns == ["popul", "TVnews", "city"]
+    assert frame.get_column("city").to_list() == ["Ann Arbor", "a\tb", "Oslo"]
+    assert update["schema"]["popul"] == "Int64"
+    info = update["read_info"]
+    assert info["quote"] == "'" and "quote" in info["detected"] and info["sep"] == "\t"
+
+
+def test_apostrophes_keep_the_double_quote(tmp_path: Path) -> None:
+    update, frame = _load(tmp_path, b"name,said\n'Tis,it's 'fine'\nAnn,\"a, b\"\n")
+    assert update["read_info"]["quote"] == '"'
+    assert frame.get_column("said").to_list() == ["it's 'fine'", "a, b"]
+    assert frame.get_column("name").to_list() == ["'Tis", "Ann"]
+
+
+def test_a_given_quote_wins_and_a_bad_one_is_refused(tmp_path: Path) -> None:
+    update, frame = _load(tmp_path, b"'a','b'\n'x',1\n", quote='"')
+    assert frame.columns == ["'a'", "'b'"] and "quote" not in update["read_info"]["detected"]
+    with pytest.raises(DataQualityError, match=r"setting 'quote' must be one of"):
+        _load(tmp_path, b"a,b\n1,2\n", quote="`")
+
+
+def test_an_apostrophe_after_the_sample_names_the_quote_setting(tmp_path: Path) -> None:
+    rows = "".join(f"'{i}'\t'x'\n" for i in range(SAMPLE_BYTES // 8))
+    data = f"'a'\t'b'\n{rows}1\tit's\n2\tx\n".encode()
+    with pytest.raises(DataQualityError, match=r"quote \"'\".*set quote, e\.g\. -s quote="):
+        _load(tmp_path, data)

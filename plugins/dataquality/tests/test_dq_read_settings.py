@@ -31,7 +31,14 @@ def engine() -> Iterator[Engine]:
 
 def test_read_settings_describe_every_option() -> None:
     assert set(READ_SETTINGS) == {f.name for f in dataclasses.fields(ReadOptions)}
-    assert set(READ_SETTINGS) == {"sep", "encoding", "decimal", "header_row", "null_values"}
+    assert set(READ_SETTINGS) == {
+        "sep",
+        "encoding",
+        "decimal",
+        "header_row",
+        "quote",
+        "null_values",
+    }
     assert all(isinstance(text, str) and "\n" not in text for text in READ_SETTINGS.values())
 
 

@@ -12,12 +12,18 @@ converge. Per column:
   ``|p50|``, ``|p75|``) is outside.
 * ``outlier``: ``[p25 - iqr_k*IQR, p75 + iqr_k*IQR]``; values outside it but inside the
   plausible range are tail outliers, an observation.
-* ``categories`` of a categorical text column (at most ``max_categories`` distinct values,
-  each seen twice on average, not mostly missing): ``common`` values (at least
-  ``rare_share`` of the values), ``rare`` ones that still repeat (an observation), and
-  ``typos``: values seen once or twice (in large files: at most 1/100 as often as the
-  least common common value) in a column whose common values each repeat at least ten
-  times as often (a violation).
+* ``categories`` of a categorical text column (see :mod:`.profiling`: at most
+  ``max_categories`` values that repeat, not mostly missing): ``common`` values (at least
+  ``rare_share`` of the values), ``rare`` ones (an observation), and ``typos`` (a
+  violation): values seen once or twice that either sit in a column whose repeating
+  values are each seen at least ten times as often (``Snwo`` once among ``snow`` on 26
+  days and ``rain`` on 300), or are a misspelling of a value seen at least ten times as
+  often (at most one edit per four letters, case ignored: ``Tubro-fan`` among
+  ``Turbo-fan``; ``Turbo-prop`` seen twice is a real, rare engine type). When the
+  one-offs of a big column are too many to list (``other_values`` in the profile), they
+  are all typos or the column is not categorical; ``typos`` then lists a few of them and
+  ``more_typos`` says how many there are in all: a value is a typo when it is not one of
+  ``common`` or ``rare``.
 * ``optional``: the column has missing values in the original data; its nulls are kept.
 
 Also ``index_columns``: columns named like a row index (``""``, ``Unnamed: 0``, ``index``,
@@ -34,18 +40,27 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import polars as pl
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
+from .profiling import ONE_OFF
 
 #: Skew test: a column is right-skewed when p95 - p50 > SKEW * (p50 - p5).
 SKEW = 3.0
 #: A value this many times the column's typical magnitude is always extreme.
 MAGNITUDE = 1000.0
+#: A one-off value is typo-like when the values that repeat are seen this many times as often.
+TYPO_GAP = 10
 #: Names a row-index column goes by (compared in lower case); also ``Unnamed: N``.
 INDEX_NAMES = frozenset({"", "index", "rownames", "row.names", "x", "...1"})
 _UNNAMED = re.compile(r"^unnamed: \d+$")
 
 
 def _round_out(low: float | None, high: float | None, kind: str) -> tuple[Any, Any]:
-    """Bounds as JSON numbers: whole numbers for ints (rounded outward), else 10 digits."""
+    """Bounds as JSON numbers: whole numbers for ints (rounded outward), else 10 digits;
+    an infinite bound (numbers near the float limit) is no bound (None)."""
+    low = None if low is None or not math.isfinite(low) else low
+    high = None if high is None or not math.isfinite(high) else high
     if kind == "int":
         return (
             None if low is None else math.floor(low),
@@ -97,16 +112,43 @@ def outlier_bounds(info: Mapping[str, Any], k: float, kind: str) -> dict[str, An
     return {"min": low, "max": high}
 
 
-def typo_like(count: int, least_common: int) -> bool:
-    """Whether a value seen ``count`` times among values each seen at least ``least_common``
-    times looks like a typo: seen at most twice (or 100 times less often than the least
-    common value, in large files), while the common values repeat at least ten times as
-    often. ``snow`` on 26 days among conditions seen hundreds of times is not one."""
-    return count <= max(2, least_common / 100) and least_common >= 10 * count
+def typo_like(count: int, floor: int | None) -> bool:
+    """Whether a value seen ``count`` times stands apart as a one-off: seen at most twice,
+    while every value that repeats more is seen at least ten times as often (``floor``
+    is the least count of those). ``snow`` on 26 days is not one."""
+    return count <= ONE_OFF and floor is not None and floor >= TYPO_GAP * count
 
 
-def categories(info: Mapping[str, Any], rare_share: float) -> dict[str, list[Any]] | None:
-    """``common``, ``rare`` and ``typos`` values of a categorical column, or None."""
+def misspellings(
+    candidates: Sequence[tuple[str, int]], top: Sequence[Mapping[str, Any]]
+) -> set[str]:
+    """The ``(value, count)`` candidates that are a misspelling of a value of ``top`` seen at
+    least ten times as often: at most one edit (insertion, deletion, substitution or swap of
+    neighbours) per four letters of that value, at least one, case ignored."""
+    found: set[str] = set()
+    for count in sorted({c for _, c in candidates}):
+        names = [v for v, c in candidates if c == count]
+        lowered = [v.lower() for v in names]
+        for t in top:
+            if t["count"] < TYPO_GAP * count:
+                continue
+            target = str(t["value"]).lower()
+            limit = max(1, len(target) // 4)
+            for _, _, i in process.extract(
+                target, lowered, scorer=OSA.distance, score_cutoff=limit, limit=None
+            ):
+                found.add(names[i])
+    return found
+
+
+def categories(
+    info: Mapping[str, Any], rare_share: float, values: pl.Series | None = None
+) -> dict[str, Any] | None:
+    """``common``, ``rare`` and ``typos`` values of a categorical column, or None.
+
+    ``values`` (the column) is read only for a column with ``other_values``: one-offs too
+    many to be listed in the profile.
+    """
     top = info.get("top_values")
     if not top or info["nulls"] * 2 > info["rows"]:
         return None
@@ -114,13 +156,34 @@ def categories(info: Mapping[str, Any], rare_share: float) -> dict[str, list[Any
     common = [t for t in top if t["count"] >= rare_share * non_null]
     if not common:
         return None
-    least = min(t["count"] for t in common)
+    repeating = [t["count"] for t in top if t["count"] > ONE_OFF]
+    floor = min(repeating) if repeating else None
     rest = [t for t in top if t["count"] < rare_share * non_null]
-    return {
+    unclear = [
+        (str(t["value"]), t["count"])
+        for t in rest
+        if t["count"] <= ONE_OFF and not typo_like(t["count"], floor)
+    ]
+    spelled = misspellings(unclear, top)
+    is_typo = [typo_like(t["count"], floor) or str(t["value"]) in spelled for t in rest]
+    found: dict[str, Any] = {
         "common": [t["value"] for t in common],
-        "rare": [t["value"] for t in rest if not typo_like(t["count"], least)],
-        "typos": [t["value"] for t in rest if typo_like(t["count"], least)],
+        "rare": [t["value"] for t, typo in zip(rest, is_typo, strict=True) if not typo],
+        "typos": [t["value"] for t, typo in zip(rest, is_typo, strict=True) if typo],
     }
+    others = info.get("other_values")
+    if others and others["distinct"]:
+        if not typo_like(others["max_count"], floor):
+            if values is None:
+                return None
+            counts = values.drop_nulls().value_counts(name="count")
+            listed = {t["value"] for t in top}
+            one_offs = counts.filter(~pl.col(values.name).is_in(list(listed)))
+            names = [(str(v), c) for v, c in one_offs.iter_rows()]
+            if len(misspellings(names, top)) < len(names):
+                return None  # a long tail of real values, not a categorical column
+        found["more_typos"] = others["distinct"]
+    return found
 
 
 def index_columns(frame: pl.DataFrame, columns: Sequence[str]) -> list[str]:
@@ -185,7 +248,7 @@ def learn(
                 outlier=outlier_bounds(info, iqr_k, kind),
             )
         elif info["family"] == "string" and not info.get("format"):
-            found = categories(info, rare_share)
+            found = categories(info, rare_share, frame.get_column(name))
             entry["role"] = "category" if found else "text"
             if found:
                 entry["categories"] = found

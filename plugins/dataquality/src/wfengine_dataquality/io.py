@@ -166,6 +166,7 @@ def _layout_info(layout: CsvLayout) -> dict[str, Any]:
         "encoding": layout.encoding,
         "sep": layout.sep,
         "decimal": layout.decimal,
+        "quote": layout.quote,
         "header_row": layout.header_row,
         "skipped_lines": layout.skip_lines,
         "detected": list(layout.detected),
@@ -174,7 +175,8 @@ def _layout_info(layout: CsvLayout) -> dict[str, Any]:
 
 def _describe(layout: CsvLayout) -> str:
     sep = "tab" if layout.sep == "\t" else repr(layout.sep)
-    return f"separator {sep}, encoding {layout.encoding}, header on line {layout.header_row}"
+    quote = "" if layout.quote == '"' else f", quote {layout.quote!r}"
+    return f"separator {sep}, encoding {layout.encoding}{quote}, header on line {layout.header_row}"
 
 
 def _hint(error: Exception, layout: CsvLayout | None) -> str:
@@ -186,6 +188,11 @@ def _hint(error: Exception, layout: CsvLayout | None) -> str:
         return (
             f" (read as {_describe(layout)}; the first 64 KiB were valid {layout.encoding},"
             " later bytes are not: set its encoding, e.g. -s encoding=cp1252)"
+        )
+    if layout.quote != '"' and ("malformed" in text or "more fields" in text):
+        return (
+            f" (read as {_describe(layout)}: the first 64 KiB wrap fields in {layout.quote}"
+            f" quotes, a later field may hold an apostrophe; set quote, e.g. -s quote='\"')"
         )
     if "more fields" in text or "could not parse" in text:
         return (
@@ -209,7 +216,13 @@ def _read_csv(path: Path, layout: CsvLayout, where: str) -> pl.DataFrame:
                 f"{where} is not valid {layout.encoding} at byte {error.start}"
                 f" (read as {_describe(layout)}): set its encoding, e.g. -s encoding=utf-8"
             ) from None
-    return pl.read_csv(data, separator=layout.sep, skip_lines=layout.skip_lines, infer_schema=False)
+    return pl.read_csv(
+        data,
+        separator=layout.sep,
+        quote_char=layout.quote,
+        skip_lines=layout.skip_lines,
+        infer_schema=False,
+    )
 
 
 def frame_from_rows(

@@ -7,7 +7,12 @@ strings, their ``std`` in days). Text adds ``min_length``, ``max_length`` and ``
 (inferred, see :mod:`.formats`); text in a number or date format also gets the
 number/date statistics of the values that parse. Low-cardinality columns (at most
 ``max_categories`` distinct values, each seen twice on average) add ``top_values``: every
-value with its count, most frequent first. Numbers also get ``p05`` and ``p95``, which
+value with its count, most frequent first. A text column with more distinct values is still
+low-cardinality when at most ``max_categories`` values repeat (are seen more than
+:data:`ONE_OFF` times) and the others, seen once or twice, make up at most
+``1 - CATEGORY_COVER`` (2%) of its values: one-off typos in a big categorical column. Its
+``top_values`` are the repeating values and ``other_values`` sums up the rest
+(``distinct``, ``count``: rows, ``max_count``). Numbers also get ``p05`` and ``p95``, which
 :mod:`.baseline` uses to judge extreme values. The marker columns (``_imputed``,
 ``_clipped``) are not profiled.
 """
@@ -31,33 +36,68 @@ TOOL = "dq.profile"
 MAX_CATEGORIES = 50
 #: Distinct counts up to this many (as estimated) are counted exactly.
 EXACT_DISTINCT = 10_000
+#: A value seen at most this often is a one-off (a typo candidate), not a repeating value.
+ONE_OFF = 2
+#: The repeating values of a low-cardinality column cover at least this share of its values.
+CATEGORY_COVER = 0.98
 _QUANTILES = {"p05": 0.05, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p95": 0.95}
 _DATE_STATS = ("min", "max", "mean", "std", *_QUANTILES)
 _EPOCH = dt.datetime(1970, 1, 1)
 
 
-def _stat_exprs(name: str, dtype: pl.DataType, fmt: Mapping[str, Any] | None) -> dict[str, pl.Expr]:
-    """The statistics of one column; text in a format uses the parsed column ``\\x00<name>``."""
-    col = pl.col(name)
-    kind = family(dtype)
-    # Estimated first (HyperLogLog), counted exactly below when small: see profile_frame.
-    exprs = {"nulls": col.null_count(), "distinct": col.drop_nulls().approx_n_unique()}
-    values: pl.Expr | None = None
-    if kind in ("int", "float"):
-        values = col
-    elif kind in ("date", "datetime"):
-        values = col.to_physical().cast(pl.Float64)
-    elif kind == "string":
-        lengths = pl.col(f"\x00len:{name}")  # computed once by profile_frame
-        exprs.update(min_length=lengths.min(), max_length=lengths.max())
+def _stat_exprs(
+    schema: Mapping[str, pl.DataType],
+    formats: Mapping[str, Mapping[str, Any] | None],
+    exact_distinct: bool,
+) -> list[pl.Expr]:
+    """The statistics of every column as a few multi-column expressions (one per statistic
+    and kind of column, not one per column: a table of 20,000 columns is planned quickly).
+
+    Each result is named ``<column>\x00<statistic>``; text in a number or date format uses
+    the parsed column ``\x00<name>``, text lengths the column ``\x00len:<name>`` (both
+    computed once by :func:`profile_frame`).
+    """
+    names = list(schema)
+    distinct = pl.col(names).drop_nulls()
+    exprs = [
+        pl.col(names).null_count().name.suffix("\x00nulls"),
+        (distinct.n_unique() if exact_distinct else distinct.approx_n_unique()).name.suffix(
+            "\x00distinct"
+        ),
+    ]
+    texts = [f"\x00len:{n}" for n, dtype in schema.items() if family(dtype) == "string"]
+    if texts:
+        exprs += [
+            pl.col(texts).min().name.suffix("\x00min_length"),
+            pl.col(texts).max().name.suffix("\x00max_length"),
+        ]
+    numbers = [n for n, dtype in schema.items() if family(dtype) in ("int", "float")]
+    dates = [n for n, dtype in schema.items() if family(dtype) in ("date", "datetime")]
+    for name, fmt in formats.items():
         if fmt and fmt["format"] in ("number", "date"):  # statistics of the parsed values
-            values = pl.col(f"\x00{name}")
-            if fmt["format"] == "date":
-                values = values.to_physical().cast(pl.Float64)
-    if values is not None:
-        exprs.update(min=values.min(), max=values.max(), mean=values.mean(), std=values.std())
-        exprs["quantiles"] = values.quantile(list(_QUANTILES.values()), interpolation="linear")
+            (numbers if fmt["format"] == "number" else dates).append(f"\x00{name}")
+    groups = [pl.col(numbers)] if numbers else []
+    if dates:
+        groups.append(pl.col(dates).to_physical().cast(pl.Float64))
+    for values in groups:
+        exprs += [
+            values.min().name.suffix("\x00min"),
+            values.max().name.suffix("\x00max"),
+            values.mean().name.suffix("\x00mean"),
+            values.std().name.suffix("\x00std"),
+            values.quantile(list(_QUANTILES.values()), interpolation="linear").name.suffix(
+                "\x00quantiles"
+            ),
+        ]
     return exprs
+
+
+def _column_of(key: str) -> tuple[str, str]:
+    """``(column, statistic)`` of a result named by :func:`_stat_exprs`."""
+    column, _, stat = key.rpartition("\x00")
+    if column.startswith("\x00len:"):
+        return column[5:], stat
+    return column.removeprefix("\x00"), stat
 
 
 def _from_physical(value: Any, dtype: pl.DataType, key: str) -> Any:
@@ -83,6 +123,29 @@ def _top_values(series: pl.Series) -> list[dict[str, Any]]:
     return [{"value": v, "count": c} for v, c in counts.iter_rows()]
 
 
+def _repeating_values(series: pl.Series, max_categories: int) -> dict[str, Any] | None:
+    """``top_values`` (the repeating values) and ``other_values`` (the one-offs, summed up) of a
+    text column whose repeating values number at most ``max_categories`` and cover at least
+    :data:`CATEGORY_COVER` of its values; None for another column (free text, long tails)."""
+    counts = series.drop_nulls().value_counts(name="count")
+    repeating = counts.filter(pl.col("count") > ONE_OFF)
+    if not 0 < repeating.height <= max_categories:
+        return None
+    rest = counts.filter(pl.col("count") <= ONE_OFF).get_column("count")
+    total = int(counts.get_column("count").sum())
+    if rest.sum() > (1 - CATEGORY_COVER) * total:
+        return None
+    top = repeating.sort(["count", series.name], descending=[True, False])
+    return {
+        "top_values": [{"value": v, "count": c} for v, c in top.iter_rows()],
+        "other_values": {
+            "distinct": rest.len(),
+            "count": int(rest.sum()),
+            "max_count": int(rest.max() or 0),  # type: ignore[arg-type]
+        },
+    }
+
+
 def profile_frame(frame: pl.DataFrame, max_categories: int = MAX_CATEGORIES) -> dict[str, Any]:
     """Profile every data column of ``frame`` (not ``_row``, not the markers); JSON data."""
     full = frame.schema
@@ -100,21 +163,19 @@ def profile_frame(frame: pl.DataFrame, max_categories: int = MAX_CATEGORIES) -> 
         if family(dtype) == "string"
     ]
     work = frame.with_columns(derived) if derived else frame  # once, not once per statistic
-    exprs: list[pl.Expr] = []
-    for name, dtype in schema.items():
-        stats = _stat_exprs(name, dtype, formats[name])
-        exprs += [e.alias(f"{name}\x00{k}") for k, e in stats.items()]
+    exact = frame.height <= EXACT_DISTINCT  # then no column has more distinct values
     raw: dict[str, dict[str, Any]] = {name: {} for name in schema}
-    for key, value in (work.select(exprs).row(0, named=True) if exprs else {}).items():
-        name, _, stat = key.partition("\x00")
+    row = work.select(_stat_exprs(schema, formats, exact)).row(0, named=True) if schema else {}
+    for key, value in row.items():
+        name, stat = _column_of(key)
         if stat == "quantiles":
             raw[name].update(zip(_QUANTILES, value or [None] * len(_QUANTILES), strict=True))
         else:
             raw[name][stat] = value
     small = [name for name in schema if raw[name]["distinct"] <= EXACT_DISTINCT]
-    if small:
-        exact = frame.select(pl.col(name).drop_nulls().n_unique() for name in small).row(0)
-        for name, count in zip(small, exact, strict=True):
+    if small and not exact:  # estimated (HyperLogLog) first, counted exactly when small
+        counts = frame.select(pl.col(small).drop_nulls().n_unique()).row(0)
+        for name, count in zip(small, counts, strict=True):
             raw[name]["distinct"] = count
     columns: dict[str, dict[str, Any]] = {}
     for name, dtype in schema.items():
@@ -130,6 +191,12 @@ def profile_frame(frame: pl.DataFrame, max_categories: int = MAX_CATEGORIES) -> 
         non_null = frame.height - info["nulls"]
         if 0 < info["distinct"] <= max_categories and non_null >= 2 * info["distinct"]:
             info["top_values"] = _top_values(by_name[name])
+        elif (
+            kind == "string"
+            and not fmt
+            and info["distinct"] <= max_categories + (1 - CATEGORY_COVER) * non_null
+        ):  # a categorical column with one-off values? (most columns are ruled out above)
+            info.update(_repeating_values(by_name[name], max_categories) or {})
         if kind == "string":
             info["format"] = fmt
         columns[name] = info

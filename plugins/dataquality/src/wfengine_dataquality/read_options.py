@@ -33,6 +33,8 @@ DEFAULT_NULL_VALUES: tuple[str, ...] = (
 
 #: Field separators a CSV may use; the one that splits the sample most regularly wins.
 SEPARATORS: tuple[str, ...] = (",", ";", "\t", "|")
+#: Quote characters a CSV may use.
+QUOTES: tuple[str, ...] = ('"', "'")
 _SEPARATOR_NAMES = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
 
 #: Setting name -> one-line description (the workflow's accepted-settings schema uses it).
@@ -45,6 +47,8 @@ READ_SETTINGS: dict[str, str] = {
     " (default: ',' when a ';', tab or '|' separated file writes numbers like 1,5)",
     "header_row": "1-based line number of a CSV's header; the lines above it are skipped"
     " (default: the first line shaped like the data, after metadata or comment lines)",
+    "quote": 'quote character of a CSV: \'"\' or "\'" (default: "\'" when the first 64 KiB'
+    " wrap fields in single quotes and hold no apostrophe, else '\"')",
     "null_values": "values read as missing in text sources, a list or a comma-separated"
     " string replacing the defaults (NA, N/A, n/a, #N/A, <NA>, NULL, null, NaN, nan, -,"
     ' and a quoted empty field ""); empty fields are always missing',
@@ -59,6 +63,7 @@ class ReadOptions:
     encoding: str | None = None
     decimal: str | None = None
     header_row: int | None = None
+    quote: str | None = None
     null_values: tuple[str, ...] = DEFAULT_NULL_VALUES
 
 
@@ -100,6 +105,12 @@ def _decimal(value: Any, tool: str) -> str | None:
     return str(value)
 
 
+def _quote(value: Any, tool: str) -> str | None:
+    if value is None or value in QUOTES:
+        return value
+    raise DataQualityError(f"{tool}: setting 'quote' must be one of {list(QUOTES)}, got {value!r}")
+
+
 def _header_row(value: Any, tool: str) -> int | None:
     if value is None:
         return None
@@ -137,6 +148,7 @@ def read_options(
         encoding=_encoding(_setting(state, params, "encoding"), tool),
         decimal=_decimal(_setting(state, params, "decimal"), tool),
         header_row=_header_row(_setting(state, params, "header_row"), tool),
+        quote=_quote(_setting(state, params, "quote"), tool),
         null_values=_null_values(_setting(state, params, "null_values"), tool),
     )
     if options.sep == "," and options.decimal == ",":

@@ -17,6 +17,9 @@ taken as is:
 * **header**: the first record shaped like the data (as wide as most records) is the
   header; blank lines, ``#`` comments, title lines with one non-empty field and
   records at most half as wide as the data above it are skipped.
+* **quote**: ``'`` when fields are wrapped in single quotes (``'popul'\t'TVnews'``, as
+  some statistics packages write them) more often than in double quotes and no field
+  holds a single quote elsewhere (an apostrophe: ``it's``); else ``"``.
 * **decimal**: ``,`` when the separator is not ``,`` and the sample's data fields hold
   more numbers written ``1,5`` than ``1.5``.
 """
@@ -56,6 +59,7 @@ class CsvLayout:
     decimal: str
     skip_lines: int
     detected: tuple[str, ...] = ()
+    quote: str = '"'
 
     @property
     def header_row(self) -> int:
@@ -108,9 +112,9 @@ def decode_sample(sample: bytes, encoding: str, whole: bool) -> str:
     return text
 
 
-def records(text: str, sep: str) -> list[tuple[list[str], int]]:
+def records(text: str, sep: str, quote: str = '"') -> list[tuple[list[str], int]]:
     """The sample's records split at ``sep`` (quotes respected), each with its last line."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, strict=False)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, quotechar=quote, strict=False)
     found: list[tuple[list[str], int]] = []
     try:
         for row in reader:
@@ -163,6 +167,24 @@ def detect_skip_lines(rows: list[tuple[list[str], int]]) -> int:
     return 0
 
 
+def detect_quote(text: str, sep: str) -> str:
+    """``'`` when the sample's fields are wrapped in single quotes more often than in double
+    quotes (at least twice) and no field holds a single quote inside (an apostrophe:
+    ``it's``); else ``"``. Fields are split at ``sep`` only, so a quoted field holding the
+    separator counts as two, each with a quote at one end."""
+    single = double = 0
+    for line in text.splitlines():
+        for field in line.split(sep):
+            value = field.strip()
+            if "'" in value[1:-1]:
+                return '"'  # an apostrophe: a single quote cannot be the quote character
+            if len(value) >= 2 and value[0] == value[-1] == "'":
+                single += 1
+            elif len(value) >= 2 and value[0] == value[-1] == '"':
+                double += 1
+    return "'" if single >= 2 and single > double else '"'
+
+
 def detect_decimal(rows: list[tuple[list[str], int]], sep: str) -> str:
     """``,`` when numbers are written ``1,5`` more often than ``1.5`` (never with ``,``)."""
     if sep == ",":
@@ -196,7 +218,11 @@ def sniff_csv(path: Path, options: ReadOptions) -> CsvLayout:
     if sep is None:
         sep = detect_separator(text)
         detected.append("sep")
-    rows = records(text, sep)
+    quote = options.quote
+    if quote is None:
+        quote = detect_quote(text, sep)
+        detected.append("quote")
+    rows = records(text, sep, quote)
     if options.header_row is None:
         skip = detect_skip_lines(rows)
         detected.append("header_row")
@@ -207,4 +233,4 @@ def sniff_csv(path: Path, options: ReadOptions) -> CsvLayout:
         data = [(fields, line) for fields, line in rows if line > skip]
         decimal = detect_decimal(data, sep)
         detected.append("decimal")
-    return CsvLayout(encoding, sep, decimal, skip, tuple(detected))
+    return CsvLayout(encoding, sep, decimal, skip, tuple(detected), quote)
