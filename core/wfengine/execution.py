@@ -84,6 +84,8 @@ class Execution:
         "perf0",
         "reducers",
         "joins",
+        "cancelled",
+        "lean_ok",
         "log_start",
         "wants",
         "on_node_started",
@@ -111,6 +113,7 @@ class Execution:
         path_policy: PathPolicy | None = None,
         node_paths: Mapping[str, tuple[str, ...]] | None = None,
         resuming: bool = False,
+        lean: bool | None = None,
     ) -> None:
         self.graph = graph
         self.nodes = graph.nodes
@@ -131,7 +134,9 @@ class Execution:
         self.wall0 = time.time()
         self.perf0 = perf_counter()
         self.reducers = graph.reducers
-        self.joins = [(str(i), e) for i, e in enumerate(graph.edges) if e.is_join]
+        self.joins = graph.join_edges()
+        self.cancelled = run.cancel_probe()
+        self.lean_ok = lean  # None: WFENGINE_LEAN_STEPS decides when asked
         self.log_start = len(run.logs)
         self.limits = limits = limits or RunLimits()
         self.meter: StateMeter | None = None  # set in begin(), from the state it starts with
@@ -219,7 +224,7 @@ class Execution:
         run = self.run
         if run.status is not _RUNNING:
             return None
-        if run.cancel_requested:
+        if self.cancelled():
             self.stop(RunStatus.CANCELLED)
             return None
         batch = run.next_nodes
@@ -306,7 +311,7 @@ class Execution:
             and not self.joins
             and not self.on_step_finished
             and not self.node_paths
-            and settings.lean_steps()
+            and (settings.lean_steps() if self.lean_ok is None else self.lean_ok)
         )
 
     def lean_steps(self, batch: list[str]) -> None:
@@ -326,6 +331,7 @@ class Execution:
         logs = run.logs
         visited = run.visited_nodes
         call_node = self.runner.call
+        inline = getattr(self.runner, "inline_sync", False)
         wall = self.wall0 - self.perf0
         on_started = self.on_node_started
         on_finished = self.on_node_finished
@@ -339,20 +345,31 @@ class Execution:
                 if on_started:
                     self.node_started(name, view, 1)
                 start = perf_counter()
-                outcome = call_node(new(NodeCall, (run.run_id, step, node, 1, view, None)))
-                update = outcome.update
-                if outcome.error is not None:
-                    result = self.attempts(name, (start, outcome))
+                error: BaseException | None
+                if inline and not node.is_async:
+                    # the runner declared its call of a sync node in this thread to be just
+                    # func(state): make it here, without building the call and the outcome
+                    try:
+                        update = node.func(view)
+                        error = None
+                    except Exception as exc:
+                        update, error = None, exc
+                    duration = perf_counter() - start
+                else:
+                    outcome = call_node(new(NodeCall, (run.run_id, step, node, 1, view, None)))
+                    update, error, duration = outcome.update, outcome.error, outcome.duration
+                if error is not None:
+                    result = self.attempts(
+                        name, (start, new(Outcome, (None, error, duration, "caller")))
+                    )
                 else:
                     if update is view or view._layer:
                         update = self._taken(update, view)
                     if on_finished:
-                        self.node_finished(name, step, 1, start, outcome.duration, update)
+                        self.node_finished(name, step, 1, start, duration, update)
                     else:
                         logs.append(
-                            LogEntry(
-                                name, step, 1, wall + start, outcome.duration * 1000.0, "completed"
-                            )
+                            LogEntry(name, step, 1, wall + start, duration * 1000.0, "completed")
                         )
                     result = (name, update, None)
             if result[2] is not None:

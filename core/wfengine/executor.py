@@ -78,6 +78,9 @@ class WorkflowExecutor:
         self.path_policy = path_policy
         self.version: GraphVersion | None = None
         """The graph's version, set by the engine that built this executor."""
+        self.lean = settings.lean_steps()
+        """Whether single-node steps may take the lean path (``WFENGINE_LEAN_STEPS``, read
+        once per executor)."""
         self.node_paths: dict[str, tuple[str, ...]] = {}
         """Node name -> the path keys its tool declared, when paths are confined."""
         if path_policy is not None and tools is not None:
@@ -258,13 +261,14 @@ class WorkflowExecutor:
             path_policy=self.path_policy,
             node_paths=self.node_paths,
             resuming=resuming,
+            lean=self.lean,
         )
 
     def run_existing(
         self, run: WorkflowRun, *, resuming: bool = False, emit: Emit | None = None
     ) -> WorkflowRun:
         """Drive ``run`` (new or prepared for resumption) in this thread until it stops."""
-        if any(node.is_async for node in self.graph.nodes.values()):
+        if self.graph.has_async_nodes():
             return _run_coroutine(self.arun_existing(run, resuming=resuming, emit=emit))
         return self.execution(run, resuming=resuming, emit=emit).drive()
 

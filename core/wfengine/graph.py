@@ -170,6 +170,8 @@ class Graph:
         self.reducer_names: dict[str, str] = {}
         self.max_steps = max_steps
         self._routes: dict[str, _Routes] | None = None
+        self._joins: list[tuple[str, Edge]] = []
+        self._has_async = False
         for key, reducer in (reducers or {}).items():
             self.set_reducer(key, reducer)
 
@@ -297,8 +299,20 @@ class Graph:
                     routes.conditional.append(edge)
                 else:
                     routes.always.append(edge.target)
+            self._joins = [(str(i), e) for i, e in enumerate(self.edges) if e.is_join]
+            self._has_async = any(node.is_async for node in self.nodes.values())
             self._routes = table
         return self._routes
+
+    def join_edges(self) -> list[tuple[str, Edge]]:
+        """The join edges with their index as text (cached with the routes)."""
+        self._route_table()
+        return self._joins
+
+    def has_async_nodes(self) -> bool:
+        """Whether some node is async (cached with the routes)."""
+        self._route_table()
+        return self._has_async
 
     # -- checking ------------------------------------------------------------------------
 

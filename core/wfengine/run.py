@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -184,6 +185,11 @@ class WorkflowRun:
     def cancel_requested(self) -> bool:
         """True once :meth:`cancel` was called (until :meth:`clear_cancel`)."""
         return self._cancel.is_set()
+
+    def cancel_probe(self) -> Callable[[], bool]:
+        """A function telling whether :meth:`cancel` was called (for the run loop's check
+        before every step, without a property call)."""
+        return self._cancel.is_set
 
     def wait_cancelled(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds (a retry's backoff), waking at once when the run is

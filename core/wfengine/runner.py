@@ -88,6 +88,11 @@ class ThreadRunner:
     a node with a timeout runs in a daemon thread of its own, which cannot be killed.
     """
 
+    inline_sync = True
+    """Its :meth:`call` of a sync node without a timeout is ``node.func(state)`` in the
+    calling thread and nothing more, so the driver may make that call itself (a runner that
+    runs calls elsewhere leaves this ``False``, the protocol's default)."""
+
     def __init__(self, max_workers: int, pool: ThreadPoolExecutor | None = None) -> None:
         self.max_workers = max_workers
         self._pool = pool
