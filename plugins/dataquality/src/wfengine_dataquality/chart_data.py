@@ -40,6 +40,8 @@ MAX_COLUMNS = 200
 #: Text columns with more distinct values than this (or than a fifth of their values) are
 #: charted by length, not by value.
 MAX_CATEGORIES = 1000
+#: Quantiles are taken from every k-th value, at most this many (exact: min and max).
+QUANTILE_SAMPLE = 100_000
 #: Bins cover these quantiles when the extremes would squash the bulk into a few bins.
 ROBUST_QUANTILES = (0.005, 0.995)
 #: Positive columns whose max/min ratio reaches this and that are right-skewed use log bins.
@@ -111,18 +113,28 @@ def _days(values: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     return values.cast(pl.Int32).cast(pl.Float64)
 
 
+def _parse_date(text: pl.Series) -> pl.Series:
+    return text.str.to_date(strict=False)  # the format is inferred from the values
+
+
+def _parse_datetime(text: pl.Series) -> pl.Series:
+    return text.str.to_datetime(strict=False)
+
+
 def _as_days(name: str, dtype: pl.DataType, frame: pl.DataFrame) -> pl.Expr:
     col = pl.col(name)
     if isinstance(dtype, pl.Date | pl.Datetime):
         return _days(col, dtype)
     if isinstance(dtype, pl.String):
-        # polars infers the format from the first value; when it cannot, try the next type.
-        for parsed in (col.str.to_date(strict=False), col.str.to_datetime(strict=False)):
+        # Dates written as text repeat: parse each distinct text once, then map.
+        distinct = frame.get_column(name).drop_nulls().unique()
+        for parse in (_parse_date, _parse_datetime):
             try:
-                parsed_dtype = frame.head(1000).select(parsed).schema[name]
+                parsed = parse(distinct)
             except pl.exceptions.PolarsError:
                 continue
-            return _days(parsed, parsed_dtype)
+            days = pl.DataFrame({"d": parsed}).select(_days(pl.col("d"), parsed.dtype)).to_series()
+            return col.replace_strict(distinct, days, default=None, return_dtype=pl.Float64)
     return pl.lit(None, dtype=pl.Float64)
 
 
@@ -146,33 +158,54 @@ def _values(name: str, kind: ChartKind, frame: pl.DataFrame) -> pl.Expr:
     return _as_text(name, dtype)
 
 
-def _stats(frame: pl.DataFrame, plans: dict[str, ChartKind]) -> dict[str, dict[str, Any]]:
-    """Nulls, readable values and range statistics per column, in one pass over ``frame``."""
+def _convert(frame: pl.DataFrame, plans: dict[str, ChartKind]) -> pl.DataFrame:
+    """``frame``'s columns as their charts' value types, converted once (parsing text is
+    the dearest step): numbers and dates (in days) as Float64, categories as String."""
+    return frame.select(
+        _values(name, "categorical" if kind == "text_length" else kind, frame).alias(name)
+        for name, kind in plans.items()
+        if name in frame.schema
+    )
+
+
+def _chart_values(name: str, kind: ChartKind) -> pl.Expr:
+    """The values to chart from a column of :func:`_convert`'s frame."""
+    if kind == "text_length":
+        return pl.col(name).str.len_chars().cast(pl.Float64)
+    return pl.col(name)
+
+
+def _stats(
+    frame: pl.DataFrame, converted: pl.DataFrame, plans: dict[str, ChartKind]
+) -> dict[str, dict[str, Any]]:
+    """Nulls, readable values and range statistics per column, in one pass over
+    ``converted``; quantiles from every k-th value (at most :data:`QUANTILE_SAMPLE`)."""
     exprs: list[pl.Expr] = []
-    names = [n for n in plans if n in frame.schema]
+    names = [n for n in plans if n in converted.schema]
+    stride = max(1, converted.height // QUANTILE_SAMPLE)
     for i, name in enumerate(names):
         kind = plans[name]
-        values = _values(name, kind, frame)
-        exprs += [
-            pl.col(name).null_count().alias(f"{i}:nulls"),
-            values.count().alias(f"{i}:readable"),
-        ]
+        values = _chart_values(name, kind)
+        exprs.append(values.count().alias(f"{i}:readable"))
         if kind == "categorical":
             exprs.append(values.approx_n_unique().alias(f"{i}:distinct"))
         elif kind != "empty":
+            sample = values.gather_every(stride)
             exprs += [
                 values.min().alias(f"{i}:min"),
                 values.max().alias(f"{i}:max"),
-                values.quantile(ROBUST_QUANTILES[0]).alias(f"{i}:qlo"),
-                values.quantile(0.5).alias(f"{i}:q50"),
-                values.quantile(ROBUST_QUANTILES[1]).alias(f"{i}:qhi"),
+                sample.quantile(ROBUST_QUANTILES[0]).alias(f"{i}:qlo"),
+                sample.quantile(0.5).alias(f"{i}:q50"),
+                sample.quantile(ROBUST_QUANTILES[1]).alias(f"{i}:qhi"),
             ]
-    row = frame.select(exprs).row(0, named=True) if exprs else {}
+    row = converted.select(exprs).row(0, named=True) if exprs else {}
+    nulls = frame.select(pl.col(names).null_count()).row(0, named=True) if names else {}
     out: dict[str, dict[str, Any]] = {}
     for i, name in enumerate(names):
         prefix = f"{i}:"
         out[name] = {k[len(prefix) :]: v for k, v in row.items() if k.startswith(prefix)}
         out[name]["rows"] = frame.height
+        out[name]["nulls"] = nulls[name]
     return out
 
 
@@ -285,7 +318,7 @@ def _count_bins(
 ) -> dict[str, dict[int, int]]:
     exprs = [
         bins[name]
-        .index(_values(name, plans[name], frame))
+        .index(_chart_values(name, plans[name]))
         .drop_nulls()
         .alias("v")
         .value_counts()
@@ -305,7 +338,7 @@ def _count_bins(
 
 def _count_values(frame: pl.DataFrame, plans: dict[str, ChartKind], names: Sequence[str]):
     exprs = [
-        _values(name, plans[name], frame)
+        _chart_values(name, plans[name])
         .drop_nulls()
         .alias("v")
         .value_counts()
@@ -357,7 +390,8 @@ def column_charts(
     for name in names:
         source = after if name in after.schema else before
         plans[name] = _kind(source.schema[name])
-    stats = {side: _stats(frame, plans) for side, frame in frames.items()}
+    converted = {side: _convert(frame, plans) for side, frame in frames.items()}
+    stats = {side: _stats(frames[side], conv, plans) for side, conv in converted.items()}
 
     # Text with many distinct values is charted by length: top values would say nothing.
     for name, kind in plans.items():
@@ -372,8 +406,8 @@ def column_charts(
     relooked = [n for n, k in plans.items() if k == "text_length"]
     if relooked:
         sub = {n: plans[n] for n in relooked}
-        for side, frame in frames.items():
-            stats[side].update(_stats(frame, sub))
+        for side, conv in converted.items():
+            stats[side].update(_stats(frames[side], conv, sub))
 
     binned: dict[str, _Bins] = {}
     for name, kind in plans.items():
@@ -384,9 +418,9 @@ def column_charts(
             if chosen is not None:
                 binned[name] = chosen
     categorical = [n for n, k in plans.items() if k == "categorical"]
-    bin_counts = {side: _count_bins(frame, plans, binned) for side, frame in frames.items()}
+    bin_counts = {side: _count_bins(conv, plans, binned) for side, conv in converted.items()}
     value_counts = {
-        side: _count_values(frame, plans, categorical) for side, frame in frames.items()
+        side: _count_values(conv, plans, categorical) for side, conv in converted.items()
     }
 
     out: dict[str, ColumnCharts] = {}
