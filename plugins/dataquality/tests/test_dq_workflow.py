@@ -100,7 +100,11 @@ def test_report_files(
         "rules_json",
         "report_json",
         "report_md",
+        "report_html",
     }
+    page = Path(out["report_html"]).read_text()
+    assert page.startswith("<!DOCTYPE html>") and "<script" not in page and "<svg" in page
+    assert "2,860" in page and "Frnace" in page
     report = json.loads(Path(out["report_json"]).read_text())
     assert report["accounting"]["check"] == (
         "3000 input rows = 2860 output + 100 quarantined + 40 duplicates removed;"

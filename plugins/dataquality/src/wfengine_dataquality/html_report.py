@@ -138,13 +138,23 @@ def _more(total: int, shown: int, what: str) -> str:
 
 
 def _findings(report: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    if isinstance(report.get("findings_by_round"), Mapping):
-        return [f for fs in report["findings_by_round"].values() for f in fs or []]
-    return list(report.get("findings") or [])
+    """Every finding once: a later round's re-check of the same check on the same column
+    (an observation reported again after cleaning) is not shown twice."""
+    if not isinstance(report.get("findings_by_round"), Mapping):
+        return list(report.get("findings") or [])
+    seen: set[tuple[str, str]] = set()
+    found = []
+    for findings in report["findings_by_round"].values():
+        for finding in findings or []:
+            key = (str(_finding_check(finding)), str(finding.get("column")))
+            if key not in seen:
+                seen.add(key)
+                found.append(finding)
+    return found
 
 
 def _finding_class(finding: Mapping[str, Any]) -> str:
-    for key in ("category", "kind", "class"):
+    for key in ("severity", "category", "kind", "class"):
         if finding.get(key) in _CLASSES:
             return str(finding[key])
     return ""
@@ -475,12 +485,32 @@ def _section_summary(findings: Sequence[Mapping[str, Any]]) -> str:
 
 
 def _rules(report: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    if isinstance(report.get("rule_results"), list):
-        return list(report["rule_results"])
+    results = report.get("rule_results")
+    if isinstance(results, list) and results:  # validate mode: one result per rule
+        return [_rule_result(r) for r in results if isinstance(r, Mapping)]
     by_round = report.get("rules_by_round")
     if isinstance(by_round, Mapping):
         return [r for rs in by_round.values() for r in rs or []]
     return []
+
+
+def _rule_result(result: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A validate-mode result (Great Expectations' shape) in the rules table's terms."""
+    if "unexpected_count" not in result:
+        return result
+    checked, failed = result.get("element_count"), result.get("unexpected_count")
+    row = {
+        "id": result.get("id"),
+        "column": result.get("column"),
+        "action": result.get("action"),
+        "success": result.get("success"),
+        "expectation": result.get("expectation"),
+    }
+    if isinstance(checked, int) and isinstance(failed, int):
+        row.update(checked=checked, failed=failed, passed=checked - failed)
+    if "observed_value" in result:
+        row["observed_value"] = result["observed_value"]
+    return row
 
 
 _RULE_KEYS = {"id", "kind", "column", "round", "affected", "checked", "passed", "failed"}

@@ -29,7 +29,8 @@ import polars as pl
 
 from .apply import quarantine_schema
 from .errors import DataQualityError
-from .io import ROW, read_frame, write_csv, write_frame, write_text
+from .html_report import build_html
+from .io import ROW, read_frame, work_path, write_csv, write_frame, write_text
 from .profiling import profile_frame
 from .settings import setting, share
 from .state import jsonable, require
@@ -349,6 +350,12 @@ def _rule_details(rule: Mapping[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in rule.items() if k not in skip)
 
 
+def _loaded(output_dir: Path, fallback: pl.DataFrame) -> pl.DataFrame:
+    """The data as ``dq.load`` read it (round 0), for the report's "before" charts."""
+    first = work_path(str(output_dir), "data-r0.parquet")
+    return read_frame(first, TOOL) if first.exists() else fallback
+
+
 def report(state: Mapping[str, Any], **params: Any) -> dict[str, Any]:
     """Write the outputs and the report; return ``outputs`` (paths) and ``accounting``.
 
@@ -419,6 +426,7 @@ def report(state: Mapping[str, Any], **params: Any) -> dict[str, Any]:
         )
     outputs["report_json"] = str(output_dir / "report.json")
     outputs["report_md"] = str(output_dir / "report.md")
+    outputs["report_html"] = str(output_dir / "report.html")
 
     checked = guard(accounting, limit, outputs)
     rounds = int(state.get("round", 0))
@@ -453,6 +461,7 @@ def report(state: Mapping[str, Any], **params: Any) -> dict[str, Any]:
     )
     write_text(json.dumps(content, indent=2, ensure_ascii=False) + "\n", outputs["report_json"])
     write_text(render_markdown(content), outputs["report_md"])
+    write_text(build_html(content, _loaded(output_dir, frame), frame), outputs["report_html"])
     if not checked["passed"]:
         raise DataQualityError(f"{TOOL}: {checked['message']}")
     if mode == "validate" and not validated["passed"]:
