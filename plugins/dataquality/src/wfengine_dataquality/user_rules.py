@@ -30,11 +30,11 @@ which rule (index and id) it is.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import polars as pl
+from wfengine.conditions import COMPARE_OPS
 
 from .dtypes import family
 
@@ -42,12 +42,7 @@ ROW_KINDS = ("regex", "compare")
 TABLE_KINDS = ("row_count", "aggregate")
 #: Comparison operators of ``compare`` rules.
 OPS: dict[str, Callable[[Any, Any], Any]] = {
-    "==": operator.eq,
-    "!=": operator.ne,
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
+    op: COMPARE_OPS[op] for op in ("==", "!=", "<", "<=", ">", ">=")
 }
 #: Statistics of ``aggregate`` rules, with whether they need a number (or date) column.
 STATS: dict[str, bool] = {
