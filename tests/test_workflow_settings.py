@@ -94,8 +94,8 @@ def test_wf_run_and_resume_exit_2_with_one_line(engine: Engine) -> None:
     assert result.exit_code == 2 and "'nope'" in result.output
 
 
+@pytest.mark.server
 def test_rest_initial_state_and_patch_are_refused_with_422(engine: Engine, tmp_path: Path) -> None:
-    pytest.importorskip("fastapi")
     from fastapi.testclient import TestClient
     from wfengine.server import create_app
 
