@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from wfengine import END, Graph, RunStatus, WorkflowExecutor
-from wfengine.state import REDUCERS, apply_update, resolve_reducer
+from wfengine.state import REDUCERS, merge_update, resolve_reducer
 
 # -- the reducer functions --------------------------------------------------------------
 
@@ -35,7 +35,7 @@ def test_named_reducers(name: str, current: Any, update: Any, expected: Any) -> 
 )
 def test_missing_or_none_key_counts_as_empty(name: str, update: Any, expected: Any) -> None:
     state: dict[str, Any] = {}
-    apply_update(state, {"k": update}, {"k": REDUCERS[name]})
+    merge_update(state, {"k": update}, {"k": REDUCERS[name]})
     assert state == {"k": expected}
     assert REDUCERS[name](None, update) == expected
 
@@ -64,9 +64,9 @@ def test_set_reducer_rejects_an_unknown_name() -> None:
         Graph("g").set_reducer("k", "sum")
 
 
-def test_apply_update_without_reducers_replaces() -> None:
+def test_merging_without_reducers_replaces() -> None:
     state = {"a": 1, "b": [1]}
-    apply_update(state, {"b": [2], "c": 3}, {})
+    merge_update(state, {"b": [2], "c": 3}, {})
     assert state == {"a": 1, "b": [2], "c": 3}
 
 

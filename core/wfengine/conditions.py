@@ -69,18 +69,13 @@ class ConditionCompiler:
         return compile_condition(spec, self.registry, where=_join(self.where, at))
 
 
-_BUILTINS: ConditionRegistry | None = None
-
-
 def builtin_registry() -> ConditionRegistry:
-    """A registry of the built-in strategies only (for conditions given in code)."""
-    global _BUILTINS
-    if _BUILTINS is None:
-        registry = ConditionRegistry()
-        registry.current_plugin = "wfengine.conditions"
-        register_builtin_conditions(registry)
-        _BUILTINS = registry
-    return _BUILTINS
+    """A new registry of the built-in strategies only (for conditions given in code, which
+    know no engine). Made afresh each time: no module-level registry to share or reset."""
+    registry = ConditionRegistry()
+    registry.current_plugin = "wfengine.conditions"
+    register_builtin_conditions(registry)
+    return registry
 
 
 def compile_condition(spec: Any, registry: ConditionRegistry, *, where: str = "when") -> Predicate:

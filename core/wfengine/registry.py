@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from .errors import RegistryError, UnknownNameError, UnknownSettingError
+from .expression import Predicate
 
 T = TypeVar("T")
 
@@ -158,7 +159,6 @@ class ToolRegistry(Registry[Callable[..., Any]]):
         return self.get(name)(*args, **kwargs)
 
 
-Predicate = Callable[[Any], bool]
 ConditionFactory = Callable[..., Predicate]
 """``factory(spec, compile) -> predicate``: ``spec`` is the condition's mapping, ``compile``
 turns a nested condition (for combinators) into a predicate."""

@@ -82,18 +82,6 @@ def resolve_reducer(reducer: str | Reducer) -> Reducer:
         ) from None
 
 
-def apply_update(
-    state: dict[str, Any], update: Mapping[str, Any], reducers: Mapping[str, Reducer]
-) -> None:
-    """Merge one node's ``update`` into ``state`` in place, through the keys' reducers."""
-    if not reducers:
-        state.update(update)
-        return
-    for key, value in update.items():
-        reducer = reducers.get(key)
-        state[key] = value if reducer is None else reducer(state.get(key, _MISSING), value)
-
-
 # -- the nodes' view of the state ---------------------------------------------------------
 
 
