@@ -1,4 +1,5 @@
-"""Fixtures for the data-quality plugin's tests: sample data, the workflow without an engine."""
+"""Fixtures for the data-quality plugin's tests: sample data, the workflow without an engine,
+and an engine holding only this plugin."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from typing import Any
 
 import pytest
 from dq_helpers import run_workflow
+from wfengine import Engine
 
+import wfengine_dataquality.plugin as dq_plugin
 from wfengine_dataquality.io import frame_cache
 from wfengine_dataquality.sample import generate_customers
 
@@ -35,3 +38,13 @@ def customers(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
 def workflow() -> Callable[..., dict[str, Any]]:
     """``workflow(state, **params_per_tool)`` runs the whole workflow without an engine."""
     return run_workflow
+
+
+@pytest.fixture
+def engine() -> Iterator[Engine]:
+    """An engine with this plugin only (no entry points) and an in-memory store."""
+    eng = Engine(load_entrypoints=False, plugins=[dq_plugin], store="memory://")
+    try:
+        yield eng
+    finally:
+        eng.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +21,6 @@ from wfengine_dataquality import DataQualityError
 from wfengine_dataquality.settings import READ_SETTINGS, SETTINGS
 
 Workflow = Callable[..., dict[str, Any]]
-
-
-@pytest.fixture
-def engine() -> Iterator[Engine]:
-    eng = Engine(load_entrypoints=False, plugins=[dq_plugin], store="memory://")
-    try:
-        yield eng
-    finally:
-        eng.close()
 
 
 def _csv(tmp_path: Path, frame: pl.DataFrame, name: str = "data.csv") -> str:

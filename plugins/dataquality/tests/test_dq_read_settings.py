@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 from wfengine import Engine
 from wfengine.cli import CliContext, cli
 
-import wfengine_dataquality.plugin as dq_plugin
 from wfengine_dataquality import load
 from wfengine_dataquality.io import read_frame
 from wfengine_dataquality.loading import READ_SETTINGS
@@ -20,13 +17,6 @@ from wfengine_dataquality.read_options import ReadOptions
 
 # Detected as ',' with one column 'a;b' would be wrong; with sep=';' it is two columns.
 TEXT = "meta line\na;b,c\n1;2,5\n3;4,5\n"
-
-
-@pytest.fixture
-def engine() -> Iterator[Engine]:
-    eng = Engine(load_entrypoints=False, plugins=[dq_plugin], store="memory://")
-    yield eng
-    eng.close()
 
 
 def test_read_settings_describe_every_option() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,15 +19,6 @@ import wfengine_dataquality.plugin as dq_plugin
 from wfengine_dataquality import DataQualityError
 
 Workflow = Callable[..., dict[str, Any]]
-
-
-@pytest.fixture
-def engine() -> Iterator[Engine]:
-    eng = Engine(load_entrypoints=False, plugins=[dq_plugin], store="memory://")
-    try:
-        yield eng
-    finally:
-        eng.close()
 
 
 def _orders(n: int, *, shift: float = 0.0, offset: int = 0) -> pl.DataFrame:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
@@ -22,15 +22,6 @@ Workflow = Callable[..., dict[str, Any]]
 SPEC = REPO / "examples" / "specs" / "data-quality.yaml"
 #: sha256 of clean.csv for the sample customers (3,000 rows, seed 7), default settings.
 CLEAN_CSV_SHA256 = "cc2a85c1bbde4148000c9752fd41f42624b415eb772e64b5a3d3b252ecaa35d7"
-
-
-@pytest.fixture
-def engine() -> Iterator[Engine]:
-    eng = Engine(load_entrypoints=False, plugins=[dq_plugin], store="memory://")
-    try:
-        yield eng
-    finally:
-        eng.close()
 
 
 def _sha256(path: str) -> str:
