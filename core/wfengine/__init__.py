@@ -14,6 +14,7 @@ from .errors import (
     ConditionError,
     GraphValidationError,
     NodeTimeoutError,
+    RunActiveError,
     SpecError,
     StateConflictError,
     StepLimitError,
@@ -21,6 +22,7 @@ from .errors import (
 )
 from .executor import WorkflowExecutor
 from .graph import END, Edge, Graph, Node
+from .handle import RunHandle
 from .markers import hookimpl, hookspec
 from .registry import ConditionRegistry, StoreRegistry, ToolRegistry, WorkflowRegistry
 from .retry import RetryPolicy
@@ -57,6 +59,8 @@ __all__ = [
     "Node",
     "NodeTimeoutError",
     "RetryPolicy",
+    "RunActiveError",
+    "RunHandle",
     "RunStatus",
     "RunStore",
     "SpecError",

@@ -23,9 +23,10 @@ from typing import Any
 
 from . import hookspecs, settings
 from .builtins import builtin_plugins
-from .errors import RunNotFoundError, UnknownNameError, WorkflowError
+from .errors import RunActiveError, RunNotFoundError, UnknownNameError, WorkflowError
 from .executor import WorkflowExecutor
 from .graph import Graph
+from .handle import RunHandle
 from .hooks import Hooks, PluginManager
 from .limits import RunLimits
 from .markers import PROJECT
@@ -322,15 +323,17 @@ class Engine:
         *,
         max_steps: int | None = None,
         interrupt_before: Sequence[str] = (),
-    ) -> tuple[WorkflowExecutor, WorkflowRun]:
-        """Prepare a run (saved as ``pending``) without running it; see :meth:`run`."""
+    ) -> RunHandle:
+        """Prepare a run (saved as ``pending``) without running it: drive the handle with
+        :meth:`RunHandle.result` or :meth:`RunHandle.events`; see :meth:`run`."""
         graph_id, graph = self.graph(target)
         self.workflows.check_settings(graph_id, state, "initial state")
         executor = self.executor(graph, graph_id)
         run = executor.new_run(state, max_steps=max_steps, interrupt_before=interrupt_before)
         run.graph_version = self._record_version(executor)
+        handle = self._claim(executor, run, resuming=False)
         self.store.save_run(run)
-        return executor, run
+        return handle
 
     def _record_version(self, executor: WorkflowExecutor) -> str | None:
         """Keep the executor's graph version in the store (once per engine and store)."""
@@ -353,10 +356,9 @@ class Engine:
         interrupt_before: Sequence[str] = (),
     ) -> WorkflowRun:
         """Run a graph, workflow name, stored graph id or spec to its end; returns the run."""
-        executor, run = self.start(
+        return self.start(
             target, state, max_steps=max_steps, interrupt_before=interrupt_before
-        )
-        return self._drive(executor, run, resuming=False)
+        ).result()
 
     async def arun(
         self,
@@ -367,11 +369,8 @@ class Engine:
         interrupt_before: Sequence[str] = (),
     ) -> WorkflowRun:
         """Async :meth:`run`."""
-        executor, run = self.start(
-            target, state, max_steps=max_steps, interrupt_before=interrupt_before
-        )
-        with self._tracking(run):
-            return await executor.arun_existing(run)
+        handle = self.start(target, state, max_steps=max_steps, interrupt_before=interrupt_before)
+        return await handle.aresult()
 
     def stream(
         self,
@@ -381,18 +380,12 @@ class Engine:
         max_steps: int | None = None,
         interrupt_before: Sequence[str] = (),
     ) -> Iterator[Event]:
-        """Run in a worker thread, yielding events as they happen (``event.run_id`` names it)."""
-        executor, run = self.start(
+        """Run in a worker thread, yielding events as they happen (``event.run_id`` names it).
+        Nothing starts before the first event is asked for; :meth:`start` then
+        :meth:`RunHandle.events` is the same with the run known (and bad input raised) first."""
+        yield from self.start(
             target, state, max_steps=max_steps, interrupt_before=interrupt_before
-        )
-        yield from self.stream_run(executor, run)
-
-    def stream_run(self, executor: WorkflowExecutor, run: WorkflowRun) -> Iterator[Event]:
-        """Drive a run prepared by :meth:`start` or :meth:`prepare_resume` in a worker thread,
-        yielding its events; the engine knows it is running meanwhile (so :meth:`cancel`
-        reaches it). Closing the iterator early cancels the run before its next step."""
-        with self._tracking(run):
-            yield from executor.stream(run=run)
+        ).events()
 
     def stream_resume(
         self,
@@ -404,14 +397,13 @@ class Engine:
         allow_changed_graph: bool = False,
     ) -> Iterator[Event]:
         """:meth:`resume`, yielding the events as they happen."""
-        executor, run = self.prepare_resume(
+        yield from self.prepare_resume(
             run_id,
             state_patch,
             graph=graph,
             max_steps=max_steps,
             allow_changed_graph=allow_changed_graph,
-        )
-        yield from self.stream_run(executor, run)
+        ).events()
 
     async def astream(
         self,
@@ -422,12 +414,9 @@ class Engine:
         interrupt_before: Sequence[str] = (),
     ) -> AsyncIterator[Event]:
         """Async :meth:`stream`."""
-        executor, run = self.start(
-            target, state, max_steps=max_steps, interrupt_before=interrupt_before
-        )
-        with self._tracking(run):
-            async for event in executor.astream(run=run):
-                yield event
+        handle = self.start(target, state, max_steps=max_steps, interrupt_before=interrupt_before)
+        async for event in handle.aevents():
+            yield event
 
     def resume(
         self,
@@ -443,14 +432,13 @@ class Engine:
         The graph is the version the run recorded (see :meth:`prepare_resume`) unless given.
         ``state_patch`` replaces keys of the state before the run goes on.
         """
-        executor, run = self.prepare_resume(
+        return self.prepare_resume(
             run_id,
             state_patch,
             graph=graph,
             max_steps=max_steps,
             allow_changed_graph=allow_changed_graph,
-        )
-        return self._drive(executor, run, resuming=True)
+        ).result()
 
     def prepare_resume(
         self,
@@ -460,18 +448,20 @@ class Engine:
         graph: GraphTarget | None = None,
         max_steps: int | None = None,
         allow_changed_graph: bool = False,
-    ) -> tuple[WorkflowExecutor, WorkflowRun]:
-        """Load a run and make it ready to continue; :meth:`resume` then drives it.
+    ) -> RunHandle:
+        """Load a run and make it ready to continue: a handle that :meth:`resume` drives.
 
         The run continues on the graph version it recorded (:mod:`wfengine.versions`): a
         spec version from the store, whatever its graph id names now; a Python graph by its
         id, refused with :class:`~wfengine.versions.GraphChangedError` when its fingerprint
-        changed, unless ``allow_changed_graph``. ``graph`` overrides all that.
+        changed, unless ``allow_changed_graph``. ``graph`` overrides all that. A run that is
+        active in this engine (being driven, or prepared by another handle) is refused with
+        :class:`~wfengine.errors.RunActiveError`.
         """
-        with self._lock:
-            if run_id in self._active:
-                raise WorkflowError(f"run {run_id} is still running in this process")
-        run = self.get_run(run_id)
+        self._check_inactive(run_id)
+        run = self.store.get_run(run_id)
+        if run is None:
+            raise RunNotFoundError(f"run '{run_id}' not found in store {_store_url(self.store)}")
         if graph is not None:
             _gid, resolved = self.graph(graph)
         else:
@@ -485,8 +475,46 @@ class Engine:
             )
         self.workflows.check_settings(run.graph_id, state_patch, "state patch")
         executor = self.executor(resolved, run.graph_id, current=graph is not None)
-        executor._prepare_resume(run, state_patch, max_steps)
-        return executor, run
+        handle = self._claim(executor, run, resuming=True)
+        try:
+            executor._prepare_resume(run, state_patch, max_steps)
+        except BaseException:
+            handle.close()
+            raise
+        return handle
+
+    # -- the runs going on ---------------------------------------------------------------
+
+    def _claim(self, executor: WorkflowExecutor, run: WorkflowRun, *, resuming: bool) -> RunHandle:
+        """A handle for ``run``, which counts as active here until the handle lets it go."""
+        run_id = run.run_id
+        with self._lock:
+            if run_id in self._active:
+                raise RunActiveError(_active_message(run_id))
+            self._active[run_id] = run
+        active, lock = self._active, self._lock
+
+        def release() -> None:
+            with lock:
+                if active.get(run_id) is run:
+                    del active[run_id]
+
+        return RunHandle(executor, run, resuming=resuming, release=release)
+
+    def _check_inactive(self, run_id: str) -> None:
+        with self._lock:
+            if run_id in self._active:
+                raise RunActiveError(_active_message(run_id))
+
+    def active_run(self, run_id: str) -> WorkflowRun | None:
+        """The live run object while ``run_id`` is active in this engine, else ``None``."""
+        with self._lock:
+            return self._active.get(run_id)
+
+    def active_runs(self) -> list[WorkflowRun]:
+        """The runs active in this engine now (being driven or prepared by a handle)."""
+        with self._lock:
+            return list(self._active.values())
 
     def _graph_of(self, run: WorkflowRun, allow_changed: bool) -> Graph:
         """The graph ``run`` resumes on: the version it recorded (see :meth:`prepare_resume`)."""
@@ -518,15 +546,6 @@ class Engine:
                     "(allow_changed_graph=True) if the change is safe for a run half done"
                 )
         return resolved
-
-    def _drive(
-        self, executor: WorkflowExecutor, run: WorkflowRun, *, resuming: bool
-    ) -> WorkflowRun:
-        with self._tracking(run):
-            return executor.run_existing(run, resuming=resuming)
-
-    def _tracking(self, run: WorkflowRun) -> _Tracking:
-        return _Tracking(self, run)
 
     def get_run(self, run_id: str) -> WorkflowRun:
         """The run (live when it is running here, else from the store)."""
@@ -568,22 +587,8 @@ class Engine:
         self.close()
 
 
-class _Tracking:
-    """Marks a run as active in its engine while a driver runs it."""
-
-    __slots__ = ("engine", "run")
-
-    def __init__(self, engine: Engine, run: WorkflowRun) -> None:
-        self.engine = engine
-        self.run = run
-
-    def __enter__(self) -> None:
-        with self.engine._lock:
-            self.engine._active[self.run.run_id] = self.run
-
-    def __exit__(self, *exc: object) -> None:
-        with self.engine._lock:
-            self.engine._active.pop(self.run.run_id, None)
+def _active_message(run_id: str) -> str:
+    return f"run {run_id} is already running (or being resumed) in this process"
 
 
 def _store_url(store: Store) -> str:

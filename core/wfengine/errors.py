@@ -82,6 +82,10 @@ class RunNotFoundError(WorkflowError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class RunActiveError(WorkflowError):
+    """The run is already being driven (or prepared to be) in this process."""
+
+
 class PluginLoadError(WorkflowError):
     """A plugin failed to import or register (raised only in strict mode)."""
 

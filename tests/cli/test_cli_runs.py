@@ -171,7 +171,9 @@ def test_cancel_a_run_stored_as_running_warns_about_the_other_process(
 ) -> None:
     from wfengine import RunStatus
 
-    _executor, run = fx_engine.start("fx-count")
+    handle = fx_engine.start("fx-count")
+    handle.close()  # never driven here: as a crashed process leaves it
+    run = handle.run
     run.status = RunStatus.RUNNING  # as a crashed process leaves it
     result = wf("runs", "cancel", run.run_id)
     assert result.exit_code == 0

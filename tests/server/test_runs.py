@@ -186,8 +186,29 @@ def test_a_running_run_cannot_be_resumed(client: TestClient) -> None:
     run_id = client.post("/graph/run", json={"graph_id": gid, "wait": False}).json()["run_id"]
     response = client.post(f"/runs/{run_id}/resume", json={"wait": True})
     assert response.status_code == 409
+    assert response.json()["error"]["type"] == "run_active"
     open_gate()
     wait_for(client, run_id, "completed")
+
+
+def test_a_run_the_engine_drives_outside_the_server_is_active_for_it(
+    client: TestClient, server_engine: Any
+) -> None:
+    # one owner of the runs going on: the engine, whoever started the run
+    gid = create_graph(client, linear_spec("t.inc", "t.gate", "t.double"))
+    paused = client.post("/graph/run", json={"graph_id": gid, "interrupt_before": ["s1"]})
+    run_id = paused.json()["run_id"]
+    handle = server_engine.prepare_resume(run_id)
+    events = handle.events()
+    next(events)  # running, held at the gate
+    response = client.post(f"/runs/{run_id}/resume", json={"wait": False})
+    assert response.status_code == 409
+    assert response.json()["error"]["type"] == "run_active"
+    assert client.post(f"/runs/{run_id}/cancel").json()["cancel_requested"] is True
+    open_gate()
+    for _event in events:
+        pass
+    assert wait_for(client, run_id, "cancelled")["visited_nodes"] == ["s0", "s1"]
 
 
 def test_too_many_background_runs_is_429(make_client: Any) -> None:

@@ -1,6 +1,6 @@
 """``wf run TARGET``: run a workflow, a spec file or a stored graph, showing it live.
 
-The run goes on in a worker thread (``WorkflowExecutor.stream``) while this thread shows
+The run goes on in a worker thread (``RunHandle.events``) while this thread shows
 its events. The first Ctrl-C asks the run to stop before its next step: it ends
 ``cancelled``, is saved, and can be resumed with ``wf runs resume``. A second Ctrl-C stops
 waiting at once (the run may then be left ``running`` in the store; resume still works).
@@ -23,7 +23,7 @@ from .output import LiveDisplay, echo_json, summary_lines
 from .state_args import build_state, state_options
 
 if TYPE_CHECKING:
-    from wfengine.executor import WorkflowExecutor
+    from wfengine.handle import RunHandle
     from wfengine.run import WorkflowRun
 
 EXIT_BY_STATUS = {
@@ -84,28 +84,28 @@ def run_command(
     app = get_context()
     engine = app.storage_engine()
     state = build_state(state_json, assignments)
-    executor, run = engine.start(
+    handle = engine.start(
         target, state, max_steps=max_steps, interrupt_before=list(interrupt_before)
     )
-    follow(app, executor, run, as_json=as_json, quiet=quiet)
+    follow(app, handle, as_json=as_json, quiet=quiet)
 
 
 def follow(
     app: CliContext,
-    executor: WorkflowExecutor,
-    run: WorkflowRun,
+    handle: RunHandle,
     *,
     as_json: bool = False,
     quiet: bool = False,
 ) -> None:
-    """Run ``run`` (new or prepared for resumption) in a worker thread, showing its events,
-    then its summary; exit with the code of its final status."""
-    for warning in executor.warnings:
-        click.echo(f"warning: graph '{executor.graph.name}': {warning}", err=True)
-    display = None if (as_json or quiet) else LiveDisplay(nodes=executor.graph.nodes)
+    """Drive the run (new or prepared for resumption) in a worker thread, showing its
+    events, then its summary; exit with the code of its final status."""
+    run = handle.run
+    for warning in handle.warnings:
+        click.echo(f"warning: graph '{handle.graph.name}': {warning}", err=True)
+    display = None if (as_json or quiet) else LiveDisplay(nodes=handle.graph.nodes)
     interrupt = _CancelOnCtrlC(run)
     with interrupt:
-        for event in app.storage_engine().stream_run(executor, run):
+        for event in handle.events():
             if interrupt.fresh():
                 _say_cancelling(display)
             if display is not None:

@@ -169,10 +169,10 @@ def resume_run(
     engine = app.storage_engine()
     _get_run(app, run_id)  # a clear "not found" (with the store note) before anything else
     patch = build_state(state_json, assignments)
-    executor, run = engine.prepare_resume(
+    handle = engine.prepare_resume(
         run_id, patch or None, max_steps=max_steps, allow_changed_graph=allow_changed_graph
     )
-    follow(app, executor, run, as_json=as_json, quiet=quiet)
+    follow(app, handle, as_json=as_json, quiet=quiet)
 
 
 @runs_group.command("cancel")

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from ..errors import WorkflowError
+from ..errors import RunActiveError, WorkflowError
 from ..run import RunStatus, WorkflowRun
 from .context import ServerContext, context
 from .errors import ApiError
@@ -114,24 +114,36 @@ def resume_run(run_id: str, ctx: Ctx, body: ResumeRequest | None = None) -> Any:
     patch = ctx.paths.state(body.state_patch, "state_patch") if body.state_patch else None
     if patch:
         ctx.limits.check_state(patch, "state_patch")
-    with ctx.runs.reserve(run_id):
-        run = _get_run(ctx, run_id)
-        # a "running" run in a durable store may be one a crash interrupted: resumable
-        running_here = run.status == RunStatus.RUNNING and not ctx.engine.store.durable
-        if run.status == RunStatus.COMPLETED or running_here:
-            raise _not_resumable(run)
-        ctx.runnable(run.graph_id)
-        try:
-            if body.wait:
-                run = ctx.engine.resume(run_id, patch, max_steps=body.max_steps)
-                return SafeJSONResponse(RunResult.data(run, ctx.expose_tracebacks))
-            return _accepted(ctx.runs.resume(run_id, patch, max_steps=body.max_steps))
-        except WorkflowError as exc:
-            if type(exc) is WorkflowError:  # "still running in this process", ...
-                raise ApiError(
-                    409, str(exc), type="run_not_resumable", details={"run_id": run_id}
-                ) from None
-            raise
+    run = _get_run(ctx, run_id)
+    if ctx.engine.active_run(run_id) is not None:
+        raise _already_active(run_id)
+    # a "running" run in a durable store may be one a crash interrupted: resumable
+    running_here = run.status == RunStatus.RUNNING and not ctx.engine.store.durable
+    if run.status == RunStatus.COMPLETED or running_here:
+        raise _not_resumable(run)
+    ctx.runnable(run.graph_id)
+    try:
+        if body.wait:
+            run = ctx.engine.resume(run_id, patch, max_steps=body.max_steps)
+            return SafeJSONResponse(RunResult.data(run, ctx.expose_tracebacks))
+        return _accepted(ctx.runs.resume(run_id, patch, max_steps=body.max_steps))
+    except RunActiveError:  # another request claimed it since the check above
+        raise _already_active(run_id) from None
+    except WorkflowError as exc:
+        if type(exc) is WorkflowError:  # "already completed", ...
+            raise ApiError(
+                409, str(exc), type="run_not_resumable", details={"run_id": run_id}
+            ) from None
+        raise
+
+
+def _already_active(run_id: str) -> ApiError:
+    return ApiError(
+        409,
+        f"run {run_id} is already running on this server",
+        type="run_active",
+        details={"run_id": run_id},
+    )
 
 
 @router.post(

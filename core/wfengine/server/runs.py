@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any
 
 from ..engine import Engine
+from ..handle import RunHandle
 from ..run import Event, EventType, WorkflowRun
 from .errors import ApiError
 from .jsonsafe import jsonable
@@ -91,40 +92,21 @@ class RunManager:
         self.engine = engine
         self.limits = limits
         self._lock = threading.Lock()
-        self._active: dict[str, WorkflowRun] = {}
-        self._reserved: set[str] = set()
         self._channels: OrderedDict[str, RunChannel] = OrderedDict()
-        self._threads: dict[str, threading.Thread] = {}
+        self._background: dict[str, tuple[RunHandle, threading.Thread]] = {}
+        """The runs this server drives in the background (which runs are active at all is
+        the engine's to say: :meth:`Engine.active_run`)."""
 
     # -- lookups ---------------------------------------------------------------------------
 
     def live(self, run_id: str) -> WorkflowRun | None:
-        """The run object while this server drives it in the background, else ``None``."""
-        with self._lock:
-            return self._active.get(run_id)
+        """The run object while it is active in the server's engine, else ``None``."""
+        return self.engine.active_run(run_id)
 
     def channel(self, run_id: str) -> RunChannel | None:
         """The event buffer of a run this server ran in the background (while kept)."""
         with self._lock:
             return self._channels.get(run_id)
-
-    @contextlib.contextmanager
-    def reserve(self, run_id: str) -> Iterator[None]:
-        """Hold ``run_id`` while it is being resumed, so two resumes cannot race (409)."""
-        with self._lock:
-            if run_id in self._active or run_id in self._reserved:
-                raise ApiError(
-                    409,
-                    f"run {run_id} is already running on this server",
-                    type="run_active",
-                    details={"run_id": run_id},
-                )
-            self._reserved.add(run_id)
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._reserved.discard(run_id)
 
     # -- starting --------------------------------------------------------------------------
 
@@ -138,12 +120,10 @@ class RunManager:
     ) -> WorkflowRun:
         """Start a run in the background; bad input raises here, before anything runs."""
         self._check_capacity()
-        events = self.engine.stream(
+        handle = self.engine.start(
             graph_id, state, max_steps=max_steps, interrupt_before=interrupt_before
         )
-        first = next(events)  # starts the run: errors in the request surface here
-        run = self.engine.get_run(first.run_id)
-        return self._follow(run, first, events)
+        return self._follow(handle)
 
     def resume(
         self,
@@ -152,16 +132,13 @@ class RunManager:
         *,
         max_steps: int | None,
     ) -> WorkflowRun:
-        """Resume a run in the background (the caller holds :meth:`reserve`)."""
+        """Resume a run in the background (a run already active raises ``RunActiveError``)."""
         self._check_capacity()
-        executor, run = self.engine.prepare_resume(run_id, state_patch, max_steps=max_steps)
-        events = self.engine.stream_run(executor, run)
-        first = next(events)
-        return self._follow(run, first, events)
+        return self._follow(self.engine.prepare_resume(run_id, state_patch, max_steps=max_steps))
 
     def _check_capacity(self) -> None:
         with self._lock:
-            active = len(self._active)
+            active = len(self._background)
         if active >= self.limits.max_active_runs:
             raise ApiError(
                 429,
@@ -172,7 +149,10 @@ class RunManager:
                 details={"limit": self.limits.max_active_runs},
             )
 
-    def _follow(self, run: WorkflowRun, first: Event, events: Iterator[Event]) -> WorkflowRun:
+    def _follow(self, handle: RunHandle) -> WorkflowRun:
+        run = handle.run
+        events = handle.events()
+        first = next(events)  # the run has started (its run_started event)
         channel = RunChannel(run.run_id, self.limits.max_events_per_run)
         channel.append(jsonable(first.to_dict()))
         thread = threading.Thread(
@@ -182,10 +162,9 @@ class RunManager:
             daemon=True,
         )
         with self._lock:
-            self._active[run.run_id] = run
             self._channels[run.run_id] = channel
             self._channels.move_to_end(run.run_id)
-            self._threads[run.run_id] = thread
+            self._background[run.run_id] = (handle, thread)
         thread.start()
         return run
 
@@ -203,17 +182,12 @@ class RunManager:
             log.exception("background run %s stopped unexpectedly", run.run_id)
         finally:
             with self._lock:
-                self._active.pop(run.run_id, None)
-                self._threads.pop(run.run_id, None)
+                self._background.pop(run.run_id, None)
                 self._evict()
             channel.close()
 
     def _evict(self) -> None:
-        finished = [
-            rid
-            for rid, ch in self._channels.items()
-            if rid not in self._active and (ch.done or rid not in self._threads)
-        ]
+        finished = [rid for rid, ch in self._channels.items() if rid not in self._background]
         for run_id in finished[: max(0, len(finished) - self.limits.finished_runs_kept)]:
             del self._channels[run_id]
 
@@ -222,9 +196,8 @@ class RunManager:
     def shutdown(self, timeout: float = 5.0) -> None:
         """Cancel the background runs and wait (up to ``timeout`` s) for them to stop."""
         with self._lock:
-            runs = list(self._active.values())
-            threads = list(self._threads.values())
-        for run in runs:
-            run.cancel()
-        for thread in threads:
+            background = list(self._background.values())
+        for handle, _thread in background:
+            handle.cancel()
+        for _handle, thread in background:
             thread.join(timeout)
