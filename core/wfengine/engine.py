@@ -31,7 +31,13 @@ from .hooks import Hooks, PluginManager
 from .limits import RunLimits
 from .markers import PROJECT
 from .paths import PathPolicy
-from .plugins import PluginFailure, PluginInfo, load_entrypoint_plugins, report_failure
+from .plugins import (
+    PluginFailure,
+    PluginInfo,
+    load_entrypoint_plugins,
+    plugin_object,
+    report_failure,
+)
 from .registry import (
     ConditionRegistry,
     Registry,
@@ -113,6 +119,7 @@ class Engine:
 
     def _register_object(self, plugin: object, name: str | None = None) -> str:
         name = name or getattr(plugin, "__name__", None) or type(plugin).__name__
+        plugin = plugin_object(plugin)
         module = getattr(plugin, "__name__", type(plugin).__module__)
         self._infos.setdefault(name, PluginInfo(name, module))
         registered = self.pm.register(plugin, name=name)
@@ -122,8 +129,9 @@ class Engine:
         return registered
 
     def register_plugin(self, plugin: object, name: str | None = None) -> str:
-        """Add a plugin object to a built engine; its registrations and hooks apply at once
-        (``engine.pm.register(plugin)`` does the same)."""
+        """Add a plugin to a built engine; its registrations and hooks apply at once
+        (``engine.pm.register(plugin)`` does the same). A class is instantiated first, as
+        for ``Engine(plugins=[...])`` and entry points."""
         return self._register_object(plugin, name)
 
     def unregister_plugin(self, name: str) -> None:
