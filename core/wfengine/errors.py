@@ -35,6 +35,17 @@ class SpecError(WorkflowError, ValueError):
         super().__init__(prefix + message)
 
 
+class SpecLimitError(SpecError):
+    """A spec is larger than a limit allows (``limit``; it has ``actual``)."""
+
+    def __init__(
+        self, message: str, where: str, source: str | None = None, *, limit: int, actual: int
+    ) -> None:
+        super().__init__(message, where, source)
+        self.limit = limit
+        self.actual = actual
+
+
 class ConditionError(SpecError):
     """A condition (as data or an expression string) is invalid."""
 

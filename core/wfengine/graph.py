@@ -14,6 +14,7 @@ A graph is built fluently and validated before it runs::
 
 from __future__ import annotations
 
+import copy
 import inspect
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -21,9 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .conditions import builtin_registry, compile_condition
-from .errors import GraphValidationError
+from .errors import GraphValidationError, SpecError
 from .retry import RetryPolicy
-from .state import Reducer, resolve_reducer
+from .state import REDUCERS, Reducer, resolve_reducer
 
 END = "END"
 """The target that finishes a branch: ``graph.add_edge("last", END)``."""
@@ -53,22 +54,27 @@ class Node:
     def __post_init__(self) -> None:
         self.is_async = _is_async_callable(self.func)
 
-    def to_dict(self) -> dict[str, Any]:
-        """The node as JSON data (the function by its tool name or qualified name)."""
-        data: dict[str, Any] = {"name": self.name}
-        if self.tool is not None or self.call is not None:
-            if self.tool is not None:
-                data["tool"] = self.tool
-            else:
-                data["call"] = self.call
-            if self.params:
-                data["params"] = dict(self.params)
+    def to_dict(self, *, strict: bool = False) -> dict[str, Any]:
+        """The node as spec data (see :meth:`Graph.to_dict`): its tool or ``call``, params,
+        description, retry (only what differs from the defaults), timeout. A node running a
+        Python function is ``{"func": "module.qualname"}``, or a :class:`SpecError` when
+        ``strict``."""
+        if self.tool is None and self.call is None:
+            if strict:
+                raise SpecError(
+                    f"node '{self.name}' runs a Python function, not a registered tool; only "
+                    "graphs of tool nodes can be written as a spec",
+                    f"nodes.{self.name}",
+                )
+            data: dict[str, Any] = {"func": _qualname(self.func)}
         else:
-            data["func"] = _qualname(self.func)
+            data = {"tool": self.tool} if self.tool is not None else {"call": self.call}
+            if self.params:
+                data["params"] = copy.deepcopy(self.params)
         if self.description:
             data["description"] = self.description
         if self.retry is not None:
-            data["retry"] = self.retry.to_dict()
+            data["retry"] = self.retry.changed_fields()
         if self.timeout is not None:
             data["timeout"] = self.timeout
         return data
@@ -121,14 +127,22 @@ class Edge:
             return _qualname(self.condition)
         return "default" if self.default else None
 
-    def to_dict(self) -> dict[str, Any]:
-        """The edge as JSON data, in the spec's shape (``from``, ``to``, ``when``, ``default``)."""
+    def to_dict(self, index: int = 0, *, strict: bool = False) -> dict[str, Any]:
+        """The edge as spec data (``from``, ``to``, ``when``, ``default``, ``description``);
+        a Python condition is ``"condition": "module.qualname"``, or a :class:`SpecError`
+        (at ``edges[index]``) when ``strict``."""
+        if self.condition is not None and self.condition_spec is None and strict:
+            raise SpecError(
+                f"the edge {'+'.join(self.sources)} -> {self.target} has a Python condition, "
+                "not one given as data; only data conditions can be written as a spec",
+                f"edges[{index}]",
+            )
         data: dict[str, Any] = {
             "from": list(self.sources) if self.is_join else self.source,
             "to": self.target,
         }
         if self.condition_spec is not None:
-            data["when"] = self.condition_spec
+            data["when"] = copy.deepcopy(self.condition_spec)
         elif self.condition is not None:
             data["condition"] = _qualname(self.condition)
         if self.default:
@@ -375,20 +389,34 @@ class Graph:
 
     # -- exporting -----------------------------------------------------------------------
 
-    def to_dict(self) -> dict[str, Any]:
-        """The graph as JSON data: name, entry point, nodes, edges, reducers, step limit."""
-        data: dict[str, Any] = {
-            "name": self.name,
-            "entry_point": self.entry_point,
-            "nodes": [node.to_dict() for node in self.nodes.values()],
-            "edges": [edge.to_dict() for edge in self.edges],
-        }
+    def to_dict(self, *, strict: bool = False) -> dict[str, Any]:
+        """The graph as data in the spec's shape (what :func:`~wfengine.spec.load_spec`
+        reads): the one way a graph becomes data, for specs, the REST API and the CLI.
+
+        Python parts are written by qualified name (a node's ``func``, an edge's
+        ``condition``, a callable reducer), which no spec can load back; ``strict=True``
+        (:func:`~wfengine.spec.dump_spec`) refuses them with a :class:`SpecError` naming the
+        node, edge or key.
+        """
+        data: dict[str, Any] = {"name": self.name}
         if self.description:
             data["description"] = self.description
-        if self.reducer_names:
-            data["reducers"] = dict(self.reducer_names)
+        if self.entry_point is not None:
+            data["entry"] = self.entry_point
         if self.max_steps is not None:
             data["max_steps"] = self.max_steps
+        if self.reducer_names:
+            if strict:
+                for key, name in self.reducer_names.items():
+                    if name not in REDUCERS:
+                        raise SpecError(
+                            f"reducer {name} is a Python callable, not a named reducer; only "
+                            f"{', '.join(REDUCERS)} can be written to a spec",
+                            f"reducers.{key}",
+                        )
+            data["reducers"] = dict(self.reducer_names)
+        data["nodes"] = {name: node.to_dict(strict=strict) for name, node in self.nodes.items()}
+        data["edges"] = [edge.to_dict(i, strict=strict) for i, edge in enumerate(self.edges)]
         return data
 
     def to_mermaid(self, *, direction: str = "TD") -> str:
