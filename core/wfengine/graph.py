@@ -162,6 +162,9 @@ class _Routes:
     conditional: list[Edge]
     always: list[str]
     default: list[str]
+    fixed: tuple[str, ...] | None = None
+    """Without conditional edges: the next step's nodes, always the same (no ``END``, no
+    repeats)."""
 
 
 class Graph:
@@ -313,6 +316,10 @@ class Graph:
                     routes.conditional.append(edge)
                 else:
                     routes.always.append(edge.target)
+            for routes in table.values():
+                if not routes.conditional:
+                    targets = (*routes.always, *routes.default)
+                    routes.fixed = tuple(dict.fromkeys(t for t in targets if t != END))
             self._joins = [(str(i), e) for i, e in enumerate(self.edges) if e.is_join]
             self._has_async = any(node.is_async for node in self.nodes.values())
             self._routes = table
