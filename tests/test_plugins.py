@@ -177,7 +177,7 @@ def test_the_facade_has_one_method_per_hook_with_the_spec_arguments() -> None:
     from wfengine.hooks import Hooks
 
     names = [n for n in dir(hookspecs_module) if n.startswith("wfengine_")]
-    assert len(names) == 10
+    assert len(names) == 11
     for name in names:
         method = getattr(Hooks, name.removeprefix("wfengine_"), None)
         assert method is not None, f"Hooks has no method for {name}"

@@ -50,6 +50,11 @@ class Node:
     """The import path (``pkg.mod:func`` or ``/abs/file.py:func``) a spec's ``call:`` node
     runs, instead of a registered tool."""
     is_async: bool = False
+    local: bool = False
+    """On a remote backend (processes, Dask), run this node in the driver anyway."""
+    resources: dict[str, Any] = field(default_factory=dict)
+    """What a call of this node needs on a worker (Dask worker resources, e.g.
+    ``{"GPU": 1}``); the threads and processes backends ignore it."""
 
     def __post_init__(self) -> None:
         self.is_async = _is_async_callable(self.func)
@@ -77,6 +82,10 @@ class Node:
             data["retry"] = self.retry.changed_fields()
         if self.timeout is not None:
             data["timeout"] = self.timeout
+        if self.local:
+            data["local"] = True
+        if self.resources:
+            data["resources"] = dict(self.resources)
         return data
 
 
@@ -205,8 +214,15 @@ class Graph:
         tool: str | None = None,
         params: Mapping[str, Any] | None = None,
         call: str | None = None,
+        local: bool = False,
+        resources: Mapping[str, Any] | None = None,
     ) -> Graph:
-        """Add node ``name`` running ``func(state)``; ``retry`` and ``timeout`` are per node."""
+        """Add node ``name`` running ``func(state)``; ``retry`` and ``timeout`` are per node.
+
+        ``local=True`` keeps the node in the driver on a remote backend; ``resources`` are
+        what its calls need on a worker (Dask worker resources; ignored by threads and
+        processes). See ``docs/backends.md``.
+        """
         if not isinstance(name, str) or not name:
             raise GraphValidationError(
                 self.name, [f"node name must be a non-empty string: {name!r}"]
@@ -228,6 +244,8 @@ class Graph:
             tool=tool,
             params=dict(params or {}),
             call=call,
+            local=bool(local),
+            resources=dict(resources or {}),
         )
         self._routes = None
         return self

@@ -43,7 +43,16 @@ from .retry import RetryPolicy
 from .state import REDUCERS
 
 TOP_LEVEL_KEYS = ("name", "description", "entry", "max_steps", "reducers", "nodes", "edges")
-NODE_KEYS = ("tool", "call", "params", "description", "retry", "timeout")
+NODE_KEYS = (
+    "tool",
+    "call",
+    "params",
+    "description",
+    "retry",
+    "timeout",
+    "local",
+    "resources",
+)
 EDGE_KEYS = ("from", "to", "when", "default", "description")
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -347,9 +356,23 @@ class _SpecLoader:
             raise self.error(
                 f"must be a positive number of seconds, got {timeout!r}", f"{where}.timeout"
             )
+        local = node.get("local", False)
+        if not isinstance(local, bool):
+            raise self.error(f"must be true or false, got {local!r}", f"{where}.local")
+        resources = node.get("resources") or {}
+        if not isinstance(resources, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, int | float) and not isinstance(v, bool) and v > 0
+            for k, v in resources.items()
+        ):
+            raise self.error(
+                "must map resource names to positive amounts, e.g. {GPU: 1}",
+                f"{where}.resources",
+            )
         graph.add_node(
             name,
             tool_call(label, func, params),
+            local=local,
+            resources=resources,
             tool=tool_name if call is None else None,
             call=call,
             params=params,
