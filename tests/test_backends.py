@@ -357,7 +357,26 @@ def test_backend_urls_are_checked() -> None:
 
 def test_the_backend_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WFENGINE_BACKEND", "processes://?workers=1")
-    with pytest.warns(RemoteMemoryStoreWarning, match="cannot be resumed from a memory store"):
-        engine = Engine(load_entrypoints=False)
+    engine = Engine(load_entrypoints=False)
+    try:
         assert isinstance(engine.runner, ProcessRunner)
-    engine.close()
+        graph = Graph("one").add_node("a", inc).add_edge("a", END).set_entry_point("a")
+        with pytest.warns(RemoteMemoryStoreWarning, match="cannot be resumed from a memory store"):
+            assert engine.run(graph, {}).state == {"i": 1}
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # once per engine
+            engine.run(graph, {})
+    finally:
+        engine.close()
+
+
+def test_no_warning_with_a_durable_store(tmp_path: Path) -> None:
+    pytest.importorskip("wfengine_sqlite")
+    engine = Engine(store=f"sqlite:///{tmp_path / 'runs.db'}", backend="processes://?workers=1")
+    try:
+        graph = Graph("one").add_node("a", inc).add_edge("a", END).set_entry_point("a")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RemoteMemoryStoreWarning)
+            assert engine.run(graph, {}).status == RunStatus.COMPLETED
+    finally:
+        engine.close()

@@ -89,6 +89,7 @@ class Engine:
         self._backend: str | NodeRunner | None = backend
         self._runner: NodeRunner | None = backend if not isinstance(backend, str | None) else None
         self._owns_runner = False
+        self._warned_remote = False
         self._stored_versions: set[str] = set()
         """Graph versions already saved in the store (so a run start does not save again)."""
         self._version_graphs: dict[str, Graph] = {}
@@ -368,16 +369,22 @@ class Engine:
             max_workers=settings.max_workers(),
             load_tools=installed_tools,
         )
-        runner = self.backends.create(url, context)
-        if not self.store.durable:
-            warnings.warn(
-                f"backend {url} with store {self.store_url}: a run that stops half-way "
-                "(a lost driver, a failed node) cannot be resumed from a memory store; "
-                "use a durable store (--store sqlite:///runs.db) for runs you may resume",
-                RemoteMemoryStoreWarning,
-                stacklevel=3,
-            )
-        return runner
+        return self.backends.create(url, context)
+
+    def _warn_remote_memory(self, executor: WorkflowExecutor) -> None:
+        """Once per engine: runs on a remote backend with a memory store cannot resume."""
+        if self._warned_remote or isinstance(executor.runner, ThreadRunner):
+            return
+        if self.store.durable:
+            return
+        self._warned_remote = True
+        warnings.warn(
+            f"backend {self.backend_url} with store {self.store_url}: a run that stops "
+            "half-way (a lost driver, a failed node) cannot be resumed from a memory store; "
+            "use a durable store (--store sqlite:///runs.db) for runs you may resume",
+            RemoteMemoryStoreWarning,
+            stacklevel=4,
+        )
 
     def _installed_tools(self) -> frozenset[str]:
         """Tools that entry-point plugins (installed distributions) registered."""
@@ -408,6 +415,7 @@ class Engine:
         graph_id, graph = self.graph(target)
         self.workflows.check_settings(graph_id, state, "initial state")
         executor = self.executor(graph, graph_id)
+        self._warn_remote_memory(executor)
         run = executor.new_run(state, max_steps=max_steps, interrupt_before=interrupt_before)
         run.graph_version = self._record_version(executor)
         handle = self._claim(executor, run, resuming=False)
