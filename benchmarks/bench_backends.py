@@ -57,9 +57,9 @@ def calibrate(seconds: float = 0.3) -> int:
         start = time.perf_counter()
         spin({"loops": loops})
         took = time.perf_counter() - start
-        if took > 0.05:
+        if took > 0.2:
             return int(loops * seconds / took)
-        loops *= 4
+        loops *= 2
 
 
 def best(fn: Callable[[], Any], repeats: int) -> float:
@@ -90,6 +90,8 @@ def main() -> None:
     on_processes = best(lambda: processes.run(graph, {"loops": loops}), args.repeat)
     ratio = on_processes / on_threads
     print(f"machine: {os.cpu_count()} cores; processes://?workers={args.workers}")
+    alone = best(lambda: spin({"loops": loops}), 1)
+    print(f"one branch alone: {alone:.2f} s")
     ok = "ok  " if ratio <= 0.6 else "MISS"
     print(
         f"{ok} CPU-bound fan-out {BRANCHES} x 0.3 s: threads {on_threads:.2f} s, processes "

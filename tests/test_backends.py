@@ -380,3 +380,72 @@ def test_no_warning_with_a_durable_store(tmp_path: Path) -> None:
             assert engine.run(graph, {}).status == RunStatus.COMPLETED
     finally:
         engine.close()
+
+
+CRASH_SCRIPT = """
+import os, signal, sys, threading, time
+from wfengine import END, Engine, Graph
+
+mode, url, effects, steps = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+
+def add(state):
+    with open(effects, "a") as out:
+        out.write(f"{state['i'] + 1}\\n")
+    time.sleep(0.01)
+    return {"i": state["i"] + 1}
+
+graph = (
+    Graph("crashloop")
+    .add_node("add", add)
+    .add_edge("add", "add", condition=lambda s: s["i"] < steps)
+    .add_edge("add", END, default=True)
+    .set_entry_point("add")
+)
+engine = Engine(store=url, backend="processes://?workers=1")
+if mode == "crash":
+    threading.Timer(float(sys.argv[5]), os.kill, (os.getpid(), signal.SIGKILL)).start()
+    engine.run(graph, {"i": 0})
+    sys.exit(3)
+(run,), _ = engine.store.list_runs()
+print(engine.resume(run.run_id, graph=graph).status)
+engine.close()
+"""
+
+
+def test_a_driver_killed_mid_run_resumes_on_processes_from_its_last_checkpoint(
+    tmp_path: Path,
+) -> None:
+    import subprocess
+    import sys
+    from collections import Counter
+
+    pytest.importorskip("wfengine_sqlite")
+    script = tmp_path / "crash.py"
+    script.write_text(CRASH_SCRIPT)
+    url, effects, steps = f"sqlite:///{tmp_path / 'runs.db'}", tmp_path / "effects.txt", 400
+    crashed = subprocess.run(
+        [sys.executable, str(script), "crash", url, str(effects), str(steps), "1.5"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr
+    engine = Engine(store=url)
+    try:
+        (run,), _ = engine.store.list_runs()
+        committed = run.step
+        assert run.status == RunStatus.RUNNING and 0 < committed < steps
+    finally:
+        engine.close()
+    resumed = subprocess.run(
+        [sys.executable, str(script), "resume", url, str(effects), str(steps)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert resumed.stdout.strip() == "completed", resumed.stderr
+    ran = Counter(int(line) for line in effects.read_text().split())
+    assert sorted(ran) == list(range(1, steps + 1))
+    for step, times in ran.items():
+        # committed steps never run again; only the step in flight may have run twice
+        assert times == 1 or (step == committed + 1 and times == 2), (step, times)

@@ -11,23 +11,24 @@ the call's timeout, whichever comes first:
   runaway node, unlike threads) and fails with :class:`~wfengine.errors.NodeTimeoutError`;
 * a node marked ``local=True`` runs in the driver's threads instead.
 
-Workers start with the ``forkserver`` method (``spawn`` where it is missing): they import
-what a call needs, never a copy of the driver's threads or locks. A slot's worker starts
-when the slot first gets work (:meth:`ProcessRunner.start` starts them all up front).
+Workers are fresh interpreters (not forks): they import what a call needs, never a copy of
+the driver's threads or locks, and never the driver's ``__main__`` (a script needs no
+``if __name__ == "__main__"`` guard). A slot's worker starts when the slot first gets work
+(:meth:`ProcessRunner.start` starts them all up front).
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import pickle
 import queue
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from multiprocessing.connection import Connection, wait
 from time import perf_counter
-from typing import Any
 
 from .backends import BackendContext, url_options
 from .errors import NodeTimeoutError, RemoteNodeError, UnpicklableStateError, WorkerLostError
@@ -68,8 +69,6 @@ class ProcessRunner:
         self._tasks: queue.SimpleQueue[tuple[bytes, NodeCall, Future[Outcome]] | None] = (
             queue.SimpleQueue()
         )
-        methods = multiprocessing.get_all_start_methods()
-        self._mp = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
         self._slots: list[_Slot] = []
         self._lock = threading.Lock()
         self._closed = False
@@ -136,7 +135,7 @@ class ProcessRunner:
             if self._closed:
                 raise RuntimeError("this processes:// backend is closed")
             while len(self._slots) < self.workers:
-                slot = _Slot(len(self._slots), self._mp, self._tasks, self.context.load_tools)
+                slot = _Slot(len(self._slots), self._tasks, self.context.load_tools)
                 self._slots.append(slot)
                 slot.thread.start()
 
@@ -145,66 +144,107 @@ class ProcessRunner:
         return [pid for slot in self._slots if (pid := slot.pid()) is not None]
 
 
+class _Worker:
+    """One worker process: a fresh interpreter (``python -c``) with two pipes to the driver.
+
+    Not :mod:`multiprocessing`: its ``spawn`` and ``forkserver`` children import the
+    driver's ``__main__`` again, which runs an unguarded script's whole body once per worker.
+    The worker gets the driver's ``sys.path`` (so it imports what the driver imports), and
+    its answer pipe reaching end-of-file is how the driver learns that it died.
+    """
+
+    def __init__(self, load_tools: Callable[[], ToolRegistry] | None, index: int) -> None:
+        to_worker_r, to_worker_w = os.pipe()
+        to_driver_r, to_driver_w = os.pipe()
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        code = (
+            f"from wfengine.processes import worker_main; worker_main({to_worker_r}, {to_driver_w})"
+        )
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", code],
+                pass_fds=(to_worker_r, to_driver_w),
+                env=env,
+                stdin=subprocess.DEVNULL,
+            )
+        finally:
+            os.close(to_worker_r)
+            os.close(to_driver_w)
+        self.send = Connection(to_worker_w, readable=False)
+        self.recv = Connection(to_driver_r, writable=False)
+        self.pid = self.process.pid
+        self.send.send_bytes(_pickle_setup(load_tools))
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def exitcode(self, wait: float = 1.0) -> int | None:
+        try:
+            return self.process.wait(wait)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def discard(self) -> None:
+        for conn in (self.send, self.recv):
+            conn.close()
+        if self.alive():
+            self.process.kill()
+        try:
+            self.process.wait(5)
+        except subprocess.TimeoutExpired:  # pragma: no cover - a kill that did not take
+            pass
+
+
+def _pickle_setup(load_tools: Callable[[], ToolRegistry] | None) -> bytes:
+    import cloudpickle
+
+    blob: bytes = cloudpickle.dumps(load_tools)
+    return blob
+
+
 class _Slot:
-    """One worker process and the driver thread that feeds it."""
+    """One worker and the driver thread that feeds it, a call at a time."""
 
     def __init__(
         self,
         index: int,
-        mp: Any,
         tasks: queue.SimpleQueue[tuple[bytes, NodeCall, Future[Outcome]] | None],
         load_tools: Callable[[], ToolRegistry] | None,
     ) -> None:
         self.index = index
-        self.mp = mp
         self.tasks = tasks
         self.load_tools = load_tools
-        self.process: Any = None
-        self.conn: Connection | None = None
+        self.worker: _Worker | None = None
         self._lock = threading.Lock()
         self.thread = threading.Thread(
             target=self._serve, name=f"wfengine-process-slot-{index}", daemon=True
         )
 
     def pid(self) -> int | None:
-        process = self.process
-        return process.pid if process is not None and process.is_alive() else None
+        worker = self.worker
+        return worker.pid if worker is not None and worker.alive() else None
 
-    def ensure_worker(self) -> None:
+    def ensure_worker(self) -> _Worker:
         with self._lock:
-            if self.process is not None and self.process.is_alive():
-                return
-            self._discard()
-            parent, child = self.mp.Pipe(duplex=True)
-            process = self.mp.Process(
-                target=_worker_main,
-                args=(child, self.load_tools),
-                name=f"wfengine-worker-{self.index}",
-                daemon=True,
-            )
-            process.start()
-            child.close()
-            self.process, self.conn = process, parent
+            if self.worker is None or not self.worker.alive():
+                self._discard()
+                self.worker = _Worker(self.load_tools, self.index)
+            return self.worker
 
     def _discard(self) -> None:
-        if self.conn is not None:
-            self.conn.close()
-        if self.process is not None:
-            if self.process.is_alive():
-                self.process.kill()
-            self.process.join(5)
-        self.process = self.conn = None
+        if self.worker is not None:
+            self.worker.discard()
+        self.worker = None
 
     def stop(self) -> None:
         self.thread.join(5)
         with self._lock:
-            if self.conn is not None:
+            if self.worker is not None:
                 try:
-                    self.conn.send_bytes(b"")  # a polite stop
+                    self.worker.send.send_bytes(b"")  # a polite stop
                 except OSError:
                     pass
-            if self.process is not None:
-                self.process.join(2)
+                self.worker.exitcode(2)
             self._discard()
 
     def _serve(self) -> None:
@@ -217,59 +257,60 @@ class _Slot:
     def _run(self, payload: bytes, call: NodeCall) -> Outcome:
         start = perf_counter()
         try:
-            self.ensure_worker()
+            worker = self.ensure_worker()
         except Exception as exc:
             return Outcome(
                 None, WorkerLostError(f"could not start a worker process: {exc}"), 0.0, "driver"
             )
-        process, conn = self.process, self.conn
-        assert process is not None and conn is not None
-        worker = f"process-{process.pid}"
+        name = f"process-{worker.pid}"
         try:
-            conn.send_bytes(payload)
+            worker.send.send_bytes(payload)
         except OSError:
-            return self._lost(call, process, start, worker)
-        ready = wait([conn, process.sentinel], call.timeout)
-        if conn in ready:
+            return self._lost(call, worker, start, name)
+        if wait([worker.recv], call.timeout):
             try:
-                answer = conn.recv_bytes()
-            except (EOFError, OSError):
-                return self._lost(call, process, start, worker)
+                answer = worker.recv.recv_bytes()
+            except (EOFError, OSError):  # the worker died
+                return self._lost(call, worker, start, name)
             outcome: RemoteOutcome = pickle.loads(answer)
             return outcome.to_outcome()
-        if ready:  # the sentinel: the worker died
-            return self._lost(call, process, start, worker)
         with self._lock:  # timed out: stop the worker, a fresh one takes the next call
             self._discard()
         return Outcome(
             None,
             NodeTimeoutError(
                 f"node '{call.node.name}' did not finish within {call.timeout} s; its worker "
-                f"process {process.pid} was terminated"
+                f"process {worker.pid} was terminated"
             ),
             perf_counter() - start,
-            worker,
+            name,
         )
 
-    def _lost(self, call: NodeCall, process: Any, start: float, worker: str) -> Outcome:
-        process.join(1)
-        code = process.exitcode
+    def _lost(self, call: NodeCall, worker: _Worker, start: float, name: str) -> Outcome:
+        code = worker.exitcode()
         with self._lock:
             self._discard()
         how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit {code}"
         return Outcome(
             None,
             WorkerLostError(
-                f"worker process {process.pid} died ({how}) while running node "
+                f"worker process {worker.pid} died ({how}) while running node "
                 f"'{call.node.name}' (attempt {call.attempt})"
             ),
             perf_counter() - start,
-            worker,
+            name,
         )
 
 
-def _worker_main(conn: Connection, load_tools: Callable[[], ToolRegistry] | None) -> None:
-    """A worker process: run the calls the driver sends until it says stop."""
+def worker_main(read_fd: int, write_fd: int) -> None:
+    """A worker process: load the driver's setup, then run the calls it sends until it says
+    stop (an empty message) or goes away."""
+    recv = Connection(read_fd, writable=False)
+    send = Connection(write_fd, readable=False)
+    try:
+        load_tools = pickle.loads(recv.recv_bytes())
+    except (EOFError, OSError, KeyboardInterrupt):
+        return
     tools: list[ToolRegistry] = []
 
     def installed() -> ToolRegistry:
@@ -281,7 +322,7 @@ def _worker_main(conn: Connection, load_tools: Callable[[], ToolRegistry] | None
 
     while True:
         try:
-            data = conn.recv_bytes()
+            data = recv.recv_bytes()
         except (EOFError, OSError, KeyboardInterrupt):
             return
         if not data:
@@ -298,10 +339,10 @@ def _worker_main(conn: Connection, load_tools: Callable[[], ToolRegistry] | None
                 0.0,
                 worker_name(),
             )
-            conn.send_bytes(outcome_bytes(failed, "?"))
+            send.send_bytes(outcome_bytes(failed, "?"))
             continue
         outcome = execute(remote, installed)
         try:
-            conn.send_bytes(outcome_bytes(outcome, remote.node))
+            send.send_bytes(outcome_bytes(outcome, remote.node))
         except (OSError, KeyboardInterrupt):
             return
