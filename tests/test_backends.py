@@ -7,18 +7,17 @@ live at module level or are closures: on ``processes://`` they travel by cloudpi
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import threading
-import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from wfengine import END, Engine, Graph, RetryPolicy, RunStatus
+from wfengine import END, Engine, Graph, RunStatus
+from wfengine.backend_contract import REMOTE_SCENARIOS, SCENARIOS, die_once
 from wfengine.backends import BackendContext
 from wfengine.engine import RemoteMemoryStoreWarning
 from wfengine.errors import RegistryError
@@ -41,7 +40,9 @@ def backend_engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
         engine.close()
 
 
-# -- node functions (module level: any backend can run them) ----------------------------------
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.__name__)
+def test_scenarios(backend_engine: Engine, scenario: Any, tmp_path: Path) -> None:
+    scenario(backend_engine, tmp_path)
 
 
 def inc(state: dict[str, Any]) -> dict[str, Any]:
@@ -50,178 +51,6 @@ def inc(state: dict[str, Any]) -> dict[str, Any]:
 
 def pid(state: dict[str, Any]) -> dict[str, Any]:
     return {"pids": [os.getpid()]}
-
-
-def mutate_and_return(state: dict[str, Any]) -> dict[str, Any]:
-    state["seen"] = True  # the seed's style: mutate the state, return it
-    state["items"] = ["x"]
-    return state
-
-
-async def async_node(state: dict[str, Any]) -> dict[str, Any]:
-    await asyncio.sleep(0.001)
-    return {"async": True}
-
-
-def slow(state: dict[str, Any]) -> None:
-    time.sleep(30)
-
-
-def fail_until_third(state: dict[str, Any]) -> dict[str, Any]:
-    marker = Path(state["marker"])
-    count = int(marker.read_text()) + 1 if marker.exists() else 1
-    marker.write_text(str(count))
-    if count < 3:
-        raise ValueError(f"attempt {count} fails")
-    return {"done": count}
-
-
-def die_once(state: dict[str, Any]) -> dict[str, Any]:
-    marker = Path(state["marker"])
-    if not marker.exists():
-        marker.write_text("died")
-        os.kill(os.getpid(), signal.SIGKILL)
-    return {"survived": True}
-
-
-def sibling(state: dict[str, Any]) -> dict[str, Any]:
-    time.sleep(0.3)
-    return {"sibling": os.getpid()}
-
-
-# -- scenarios --------------------------------------------------------------------------------
-
-
-def test_chain(backend_engine: Engine) -> None:
-    graph = Graph("chain")
-    for k in range(5):
-        graph.add_node(f"n{k}", inc)
-        if k:
-            graph.add_edge(f"n{k - 1}", f"n{k}")
-    graph.add_edge("n4", END).set_entry_point("n0")
-    run = backend_engine.run(graph, {"i": 0})
-    assert run.status == RunStatus.COMPLETED, run.error
-    assert run.state == {"i": 5} and run.step == 5
-    assert [entry.node for entry in run.logs] == ["n0", "n1", "n2", "n3", "n4"]
-
-
-def test_loop_with_a_lambda_condition(backend_engine: Engine) -> None:
-    graph = (
-        Graph("loop")
-        .add_node("a", inc)
-        .add_node("b", lambda s: None)
-        .add_edge("a", "b")
-        .add_edge("b", "a", condition=lambda s: s["i"] < 4)
-        .add_edge("b", END, default=True)
-        .set_entry_point("a")
-    )
-    run = backend_engine.run(graph, {"i": 0})
-    assert run.status == RunStatus.COMPLETED, run.error
-    assert run.state == {"i": 4} and run.step == 8
-
-
-def test_fan_out_join_and_reducer(backend_engine: Engine) -> None:
-    graph = Graph("fan").add_node("start", lambda s: None).set_entry_point("start")
-    for name in ("x", "y", "z"):
-        graph.add_node(name, pid).add_edge("start", name)
-    graph.add_node("join", lambda s: {"count": len(s["pids"])})
-    graph.add_edge(["x", "y", "z"], "join").add_edge("join", END)
-    graph.set_reducer("pids", "extend")
-    run = backend_engine.run(graph, {})
-    assert run.status == RunStatus.COMPLETED, run.error
-    assert run.state["count"] == 3
-    if backend_engine.backend_url.startswith("processes"):
-        assert os.getpid() not in run.state["pids"]  # the branches ran in worker processes
-
-
-def test_the_seed_mutate_and_return_style_applies_reducers_once(backend_engine: Engine) -> None:
-    graph = (
-        Graph("seed")
-        .add_node("m", mutate_and_return)
-        .add_edge("m", END)
-        .set_entry_point("m")
-        .set_reducer("items", "extend")
-    )
-    run = backend_engine.run(graph, {"items": ["a"], "other": 1})
-    assert run.status == RunStatus.COMPLETED, run.error
-    assert run.state == {"items": ["a", "x"], "other": 1, "seen": True}
-
-
-def test_async_node(backend_engine: Engine) -> None:
-    graph = Graph("async").add_node("a", async_node).add_edge("a", END).set_entry_point("a")
-    run = backend_engine.run(graph, {})
-    assert run.status == RunStatus.COMPLETED, run.error
-    assert run.state == {"async": True}
-
-
-def test_retries(backend_engine: Engine, tmp_path: Path) -> None:
-    graph = (
-        Graph("retry")
-        .add_node("f", fail_until_third, retry=RetryPolicy(max_attempts=3, initial_delay=0))
-        .add_edge("f", END)
-        .set_entry_point("f")
-    )
-    run = backend_engine.run(graph, {"marker": str(tmp_path / "m")})
-    assert run.status == RunStatus.COMPLETED, run.error
-    assert run.state["done"] == 3
-    assert [(e.attempt, e.status) for e in run.logs] == [
-        (1, "retrying"),
-        (2, "retrying"),
-        (3, "completed"),
-    ]
-    assert "attempt 1 fails" in str(run.logs[0].error)
-
-
-def test_conflicting_writes_fail_the_step(backend_engine: Engine) -> None:
-    graph = Graph("conflict").add_node("start", lambda s: None).set_entry_point("start")
-    graph.add_node("p", lambda s: {"k": 1}).add_node("q", lambda s: {"k": 2})
-    graph.add_edge("start", "p").add_edge("start", "q").add_edge("p", END).add_edge("q", END)
-    run = backend_engine.run(graph, {})
-    assert run.status == RunStatus.FAILED
-    assert "k" in str(run.error)
-
-
-def test_pause_and_resume(backend_engine: Engine) -> None:
-    graph = (
-        Graph("pause")
-        .add_node("a", inc)
-        .add_node("b", inc)
-        .add_edge("a", "b")
-        .add_edge("b", END)
-        .set_entry_point("a")
-    )
-    run = backend_engine.run(graph, {"i": 0}, interrupt_before=["b"])
-    assert run.status == RunStatus.PAUSED
-    resumed = backend_engine.resume(run.run_id, {"i": 10})
-    assert resumed.status == RunStatus.COMPLETED and resumed.state == {"i": 11}
-
-
-def test_cancel_stops_before_the_next_step(backend_engine: Engine) -> None:
-    graph = (
-        Graph("cancel")
-        .add_node("a", lambda s: time.sleep(0.3))
-        .add_node("b", inc)
-        .add_edge("a", "b")
-        .add_edge("b", END)
-        .set_entry_point("a")
-    )
-    handle = backend_engine.start(graph, {"i": 0})
-    events = handle.events()
-    next(events)
-    handle.cancel()
-    for _event in events:
-        pass
-    assert handle.run.status == RunStatus.CANCELLED
-    assert handle.run.visited_nodes == ["a"]
-
-
-def test_timeout(backend_engine: Engine) -> None:
-    graph = Graph("slow").add_node("s", slow, timeout=0.5).add_edge("s", END).set_entry_point("s")
-    started = time.perf_counter()
-    run = backend_engine.run(graph, {})
-    assert run.status == RunStatus.FAILED
-    assert time.perf_counter() - started < 10
-    assert "did not finish within 0.5 s" in str(run.error)
 
 
 # -- processes:// only --------------------------------------------------------------------------
@@ -239,24 +68,9 @@ def processes() -> Iterator[Engine]:
         engine.close()
 
 
-def test_a_killed_worker_fails_its_attempt_which_is_retried(
-    processes: Engine, tmp_path: Path
-) -> None:
-    graph = Graph("kill").add_node("start", lambda s: None).set_entry_point("start")
-    graph.add_node("victim", die_once, retry=RetryPolicy(max_attempts=2, initial_delay=0)).add_node(
-        "sibling", sibling
-    )
-    graph.add_edge("start", "victim").add_edge("start", "sibling")
-    graph.add_edge("victim", END).add_edge("sibling", END)
-    run = processes.run(graph, {"marker": str(tmp_path / "m")})
-    assert run.status == RunStatus.COMPLETED, run.error
-    assert run.state["survived"] is True and run.state["sibling"] != os.getpid()
-    victim = [e for e in run.logs if e.node == "victim"]
-    assert [(e.attempt, e.status) for e in victim] == [(1, "retrying"), (2, "completed")]
-    assert victim[0].error is not None and victim[0].error["type"] == "WorkerLostError"
-    assert "killed by signal 9" in victim[0].error["message"]
-    sibling_entries = [e for e in run.logs if e.node == "sibling"]
-    assert [(e.attempt, e.status) for e in sibling_entries] == [(1, "completed")]
+@pytest.mark.parametrize("scenario", REMOTE_SCENARIOS, ids=lambda s: s.__name__)
+def test_remote_scenarios(processes: Engine, scenario: Any, tmp_path: Path) -> None:
+    scenario(processes, tmp_path)
 
 
 def test_a_killed_worker_without_retries_fails_the_run_clearly(
@@ -295,10 +109,10 @@ def test_a_local_node_runs_in_the_driver(processes: Engine) -> None:
     assert local_pid == os.getpid() != remote_pid
 
 
+@pytest.mark.plugins
 def test_an_installed_tool_travels_by_name_and_runs_on_the_worker(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    pytest.importorskip("wfengine_thirdparty")
     monkeypatch.setenv("WFENGINE_LOAD_PLUGINS", "thirdparty")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RemoteMemoryStoreWarning)
@@ -370,8 +184,8 @@ def test_the_backend_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch)
         engine.close()
 
 
+@pytest.mark.plugins
 def test_no_warning_with_a_durable_store(tmp_path: Path) -> None:
-    pytest.importorskip("wfengine_sqlite")
     engine = Engine(store=f"sqlite:///{tmp_path / 'runs.db'}", backend="processes://?workers=1")
     try:
         graph = Graph("one").add_node("a", inc).add_edge("a", END).set_entry_point("a")
@@ -412,6 +226,7 @@ engine.close()
 """
 
 
+@pytest.mark.plugins
 def test_a_driver_killed_mid_run_resumes_on_processes_from_its_last_checkpoint(
     tmp_path: Path,
 ) -> None:
@@ -419,7 +234,6 @@ def test_a_driver_killed_mid_run_resumes_on_processes_from_its_last_checkpoint(
     import sys
     from collections import Counter
 
-    pytest.importorskip("wfengine_sqlite")
     script = tmp_path / "crash.py"
     script.write_text(CRASH_SCRIPT)
     url, effects, steps = f"sqlite:///{tmp_path / 'runs.db'}", tmp_path / "effects.txt", 400
