@@ -25,6 +25,7 @@ from typing import Any
 from . import settings
 from .errors import StepLimitError, WorkflowError
 from .graph import END, Graph, Node
+from .growth import growing_keys, step_update
 from .lifecycle import LifecycleDispatch
 from .limits import RunLimits, StateMeter, StateTooLargeError
 from .paths import PathPolicy
@@ -83,6 +84,7 @@ class Execution:
         "wall0",
         "perf0",
         "reducers",
+        "growing",
         "joins",
         "cancelled",
         "lean_ok",
@@ -134,6 +136,7 @@ class Execution:
         self.wall0 = time.time()
         self.perf0 = perf_counter()
         self.reducers = graph.reducers
+        self.growing = growing_keys(graph.reducers) if self.checkpoint is not None else {}
         self.joins = graph.join_edges()
         self.cancelled = run.cancel_probe()
         self.lean_ok = lean  # None: WFENGINE_LEAN_STEPS decides when asked
@@ -568,7 +571,8 @@ class Execution:
         run.next_nodes = next_nodes
         if checkpoint is not None:
             try:
-                checkpoint(run, merged, run.logs[self.log_start :])
+                saved = step_update(merged, undo or {}, self.growing) if self.growing else merged
+                checkpoint(run, saved, run.logs[self.log_start :])
             except Exception as exc:
                 run.step, run.next_nodes = previous[0], previous[1]
                 del visited[previous[2] :]

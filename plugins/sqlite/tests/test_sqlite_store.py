@@ -316,6 +316,7 @@ def test_state_at_every_step(store: SQLiteStore) -> None:
         "step": 2,
         "nodes": ["a"],
         "update": {"i": 2, "k2": dt.date(2026, 1, 2)},
+        "added": {},
         "next_nodes": ["a"],
     }
 
