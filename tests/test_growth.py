@@ -7,7 +7,16 @@ from typing import Any
 
 import pytest
 from wfengine import END, Engine, Graph
-from wfengine.growth import MERGE, TAIL, StepUpdate, added, growing_keys, regrow, step_update
+from wfengine.growth import (
+    MERGE,
+    TAIL,
+    StepUpdate,
+    added,
+    growing_keys,
+    regrow,
+    regrow_into,
+    step_update,
+)
 from wfengine.run import LogEntry, WorkflowRun
 from wfengine.state import MISSING, append, extend, merge
 from wfengine.storage import MemoryStore
@@ -86,3 +95,15 @@ def test_the_executor_says_what_each_step_added() -> None:
         {"seen": (MERGE, ["k3"])},
     ]
     assert store.updates[-2]["messages"] == ["m0", "m1", "m2"]  # the reduced value, as ever
+
+
+def test_regrow_into_extends_the_callers_own_values_in_place() -> None:
+    items: list[int] = [1]
+    entries = {"x": 1}
+    state: dict[str, Any] = {"a": items, "m": entries, "t": (1,)}
+    regrow_into(state, "a", TAIL, [2, 3])
+    regrow_into(state, "m", MERGE, {"y": 2})
+    regrow_into(state, "new", TAIL, [1])
+    regrow_into(state, "t", TAIL, [2])  # not a list: rebuilt as one
+    assert state == {"a": [1, 2, 3], "m": {"x": 1, "y": 2}, "new": [1], "t": [1, 2]}
+    assert state["a"] is items and state["m"] is entries

@@ -92,3 +92,15 @@ def regrow(previous: Any, kind: str, part: Any) -> Any:
     if kind == MERGE:
         return {**({} if previous is MISSING or previous is None else previous), **part}
     raise ValueError(f"unknown kind of growth {kind!r}; expected {TAIL!r} or {MERGE!r}")
+
+
+def regrow_into(state: dict[str, Any], key: str, kind: str, part: Any) -> None:
+    """Rebuild ``state[key]`` from what a step added, in place: for a reader replaying many
+    steps onto values it owns (a new list per step would cost ``O(N^2)``)."""
+    current = state.get(key, MISSING)
+    if kind == TAIL and type(current) is list:
+        current.extend(part)
+    elif kind == MERGE and type(current) is dict:
+        current.update(part)
+    else:
+        state[key] = regrow(current, kind, part)

@@ -14,9 +14,8 @@ import uuid
 from typing import Any
 
 from wfengine.errors import RunNotFoundError, StoreError
-from wfengine.growth import regrow
+from wfengine.growth import regrow_into
 from wfengine.run import RunStatus, WorkflowRun
-from wfengine.state import MISSING
 
 from .codec import _dumps, decode, encode
 from .database import Database
@@ -61,7 +60,7 @@ class History(Database):
             state.update(decode(changes))
             if grown is not None:
                 for key, (kind, part) in decode(grown).items():
-                    state[key] = regrow(state.get(key, MISSING), kind, part)
+                    regrow_into(state, key, kind, part)  # the decoded values are ours
             visited.extend(json.loads(nodes))
             at, nxt, progress = number, next_text, progress_text
         if step is not None and at != step:
