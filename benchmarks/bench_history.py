@@ -6,9 +6,9 @@
     messages as JSON) plus 200 bytes per step.
 (b) Resume of a long run: the same loop of ``--long`` steps (default 100,000) runs to its end,
     its database is made to look as if the process had been killed after the last step (no
-    final snapshot, status ``running``), then the time to rebuild its position from the database is measured
-    (``list_runs(logs=False)``: the state, next nodes and visited nodes; the log, one entry per
-    step, is paged apart and not counted). Target <= 1 s. Measured for this growing run and
+    final snapshot, status ``running``), then the time to rebuild its position from the
+    database is measured (``list_runs(logs=False)``: the state, next nodes and visited nodes;
+    the log, one entry per step, is paged apart and not counted). Target <= 1 s. Measured for this growing run and
     for a run whose state stays small (a counter).
 (c) Per-step cost of (a) with SQLite against the memory store (target <= 30 µs per step).
 
