@@ -8,8 +8,8 @@
     its database is made to look as if the process had been killed after the last step (no
     final snapshot, status ``running``), then the time to rebuild its position from the
     database is measured (``list_runs(logs=False)``: the state, next nodes and visited nodes;
-    the log, one entry per step, is paged apart and not counted). Target <= 1 s. Measured for this growing run and
-    for a run whose state stays small (a counter).
+    the log, one entry per step, is paged apart and not counted). Target <= 1 s. Measured
+    for this growing run and for a run whose state stays small (a counter).
 (c) Per-step cost of (a) with SQLite against the memory store (target <= 30 µs per step).
 
     python benchmarks/bench_history.py [--steps N] [--long N] [--dir DIR]
