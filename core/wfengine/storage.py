@@ -97,6 +97,23 @@ class VersionedStore(Protocol):
         """The version stored under this hash, or ``None``."""
 
 
+@runtime_checkable
+class HistoryStore(Protocol):
+    """The optional capability of reading a run's past (``docs/stores.md``); the engine's
+    :mod:`wfengine.history` (and ``wf runs history/diff/blame/fork``) builds on it."""
+
+    def state_at(self, run_id: str, step: int) -> dict[str, Any]:
+        """The state right after step ``step`` (0: the initial state)."""
+
+    def steps(self, run_id: str) -> list[dict[str, Any]]:
+        """Every committed step in order: ``{step, nodes, update, added, next_nodes}``
+        (``update``: new values of replaced keys; ``added``: what the step added to keys
+        that only grow, see :mod:`wfengine.growth`)."""
+
+    def fork_run(self, run_id: str, step: int, *, new_run_id: str | None = None) -> WorkflowRun:
+        """A new pending run starting where ``run_id`` was after ``step``, linked to it."""
+
+
 DEFAULT_MEMORY_MAX_RUNS = 10_000
 
 

@@ -1,0 +1,126 @@
+"""``wf runs history / show --step / diff / blame / fork`` on a spec-file run in a SQLite
+store, and the clear refusal of a store that keeps no history."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from wfengine import Engine
+from wfengine.cli import CliContext, build_cli
+
+pytest.importorskip("wfengine_sqlite")
+
+SPEC = """\
+name: chat
+entry: talk
+reducers: {messages: append}
+nodes:
+  talk: {call: "tools.py:talk"}
+edges:
+  - {from: talk, to: talk, when: "i < limit"}
+  - {from: talk, to: END, default: true}
+"""
+
+TOOLS = """\
+def talk(state):
+    i = state.get("i", 0) + 1
+    return {"i": i, "messages": f"m{i}", "last": f"m{i}"}
+"""
+
+Invoke = Callable[..., Result]
+
+
+@pytest.fixture
+def wf(tmp_path: Path) -> Invoke:
+    import wfengine_sqlite.plugin
+
+    engine = Engine(plugins=[wfengine_sqlite.plugin], load_entrypoints=False)
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+
+    def invoke(*args: str) -> Result:
+        app = CliContext(engine)
+        return CliRunner().invoke(build_cli(app), ["--store", url, *args], obj=app)
+
+    return invoke
+
+
+@pytest.fixture
+def spec(tmp_path: Path) -> Path:
+    (tmp_path / "tools.py").write_text(TOOLS)
+    path = tmp_path / "chat.yaml"
+    path.write_text(SPEC)
+    return path
+
+
+def start(wf: Invoke, spec: Path, limit: int) -> str:
+    result = wf("run", str(spec), "--json", "-s", f"limit={limit}", "-s", "messages=[]")
+    assert result.exit_code == 0, result.output
+    return str(json.loads(result.stdout)["run_id"])
+
+
+def test_history_lists_each_step(wf: Invoke, spec: Path) -> None:
+    run_id = start(wf, spec, 3)
+    rows = json.loads(wf("runs", "history", run_id, "--json").stdout)
+    assert [(r["step"], r["nodes"], r["changed"]) for r in rows] == [
+        (n, ["talk"], ["i", "last", "messages"]) for n in (1, 2, 3)
+    ]
+    assert all(r["attempts"] == 1 and r["duration_ms"] >= 0 for r in rows)
+    text = wf("runs", "history", run_id).stdout
+    assert text.splitlines()[0].split() == ["STEP", "NODES", "CHANGED", "ATTEMPTS", "MS", "NEXT"]
+    assert re.search(r"^3\s+talk\s+i,last,messages\s+1\s+\S+\s+\(end\)$", text, re.M)
+
+
+def test_show_step_diff_and_blame(wf: Invoke, spec: Path) -> None:
+    run_id = start(wf, spec, 3)
+    shown = json.loads(wf("runs", "show", run_id, "--step", "2", "--json").stdout)
+    assert shown["state"] == {"limit": 3, "messages": ["m1", "m2"], "i": 2, "last": "m2"}
+    diff = json.loads(wf("runs", "diff", run_id, "--from", "1", "--to", "3", "--json").stdout)
+    assert diff["changed"]["messages"] == {"before": ["m1"], "after": ["m1", "m2", "m3"]}
+    assert diff["added"] == {} and diff["removed"] == {}
+    text = wf("runs", "diff", run_id, "--from", "0", "--to", "1").stdout
+    assert "+ i = 1" in text
+    writes = json.loads(wf("runs", "blame", run_id, "messages", "--json").stdout)
+    assert [(w["step"], w["how"], w["value"]) for w in writes] == [
+        (1, "added", ["m1"]),
+        (2, "added", ["m2"]),
+        (3, "added", ["m3"]),
+    ]
+    assert "no step of run" in wf("runs", "blame", run_id, "nothing").stdout
+
+
+def test_fork_goes_on_from_a_step_with_edits_and_diff_finds_where_runs_part(
+    wf: Invoke, spec: Path
+) -> None:
+    run_id = start(wf, spec, 3)
+    result = wf("runs", "fork", run_id, "--step", "1", "-s", "limit=4", "--json")
+    assert result.exit_code == 0, result.output
+    fork = json.loads(result.stdout)
+    assert fork["run_id"] != run_id
+    assert fork["state"]["messages"] == ["m1", "m2", "m3", "m4"]
+    same = json.loads(wf("runs", "diff", run_id, fork["run_id"], "--json").stdout)
+    # the fork's state at step 1 is the patched one (what its step 2 ran on)
+    assert same["step"] == 1 and same["changed"] == {"limit": {"before": 3, "after": 4}}
+    parted = wf("runs", "diff", run_id, fork["run_id"]).stdout
+    assert f"runs {run_id} and {fork['run_id']} part at step" in parted
+
+
+def test_a_store_without_history_says_so(tmp_path: Path) -> None:
+    engine = Engine(load_entrypoints=False)
+    app = CliContext(engine)
+    cli = build_cli(app)
+    (tmp_path / "tools.py").write_text(TOOLS)
+    (tmp_path / "chat.yaml").write_text(SPEC)
+    runner = CliRunner()
+    out = runner.invoke(
+        cli, ["run", str(tmp_path / "chat.yaml"), "--json", "-s", "limit=1"], obj=app
+    )
+    run_id = json.loads(out.stdout)["run_id"]
+    result = runner.invoke(cli, ["runs", "history", run_id], obj=app)
+    assert result.exit_code != 0
+    assert "keeps no history of runs" in result.stderr
+    assert "Traceback" not in result.output
