@@ -131,7 +131,11 @@ class Execution:
         # lifecycle hooks alone are called directly, without building events
         self.hooks = emit if isinstance(emit, LifecycleDispatch) else None
         self.store = store
-        self.checkpoint = store.save_step if store is not None and store.durable else None
+        self.checkpoint = (
+            store.save_step
+            if store is not None and (store.durable or getattr(store, "keeps_history", False))
+            else None
+        )
         self.resuming = resuming
         self.wall0 = time.time()
         self.perf0 = perf_counter()

@@ -35,12 +35,15 @@ def talk(state):
 Invoke = Callable[..., Result]
 
 
-@pytest.fixture
-def wf(tmp_path: Path) -> Invoke:
+@pytest.fixture(params=["sqlite", "memory"])
+def wf(tmp_path: Path, request: pytest.FixtureRequest) -> Invoke:
+    """``wf`` on one engine (so the memory store lives across calls) with either store."""
     import wfengine_sqlite.plugin
 
-    engine = Engine(plugins=[wfengine_sqlite.plugin], load_entrypoints=False)
-    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    url = (
+        f"sqlite:///{tmp_path / 'runs.db'}" if request.param == "sqlite" else "memory://?history=on"
+    )
+    engine = Engine(plugins=[wfengine_sqlite.plugin], load_entrypoints=False, store=url)
 
     def invoke(*args: str) -> Result:
         app = CliContext(engine)
@@ -109,18 +112,30 @@ def test_fork_goes_on_from_a_step_with_edits_and_diff_finds_where_runs_part(
     assert f"runs {run_id} and {fork['run_id']} part at step" in parted
 
 
-def test_a_store_without_history_says_so(tmp_path: Path) -> None:
-    engine = Engine(load_entrypoints=False)
-    app = CliContext(engine)
-    cli = build_cli(app)
-    (tmp_path / "tools.py").write_text(TOOLS)
-    (tmp_path / "chat.yaml").write_text(SPEC)
+def test_a_memory_store_opened_without_history_says_so(spec: Path) -> None:
+    url = "memory://"
+    engine = Engine(load_entrypoints=False, store=url)
     runner = CliRunner()
-    out = runner.invoke(
-        cli, ["run", str(tmp_path / "chat.yaml"), "--json", "-s", "limit=1"], obj=app
+
+    def invoke(*args: str) -> Result:
+        app = CliContext(engine)
+        return runner.invoke(build_cli(app), list(args), obj=app, env={"WFENGINE_STORE": url})
+
+    run_id = json.loads(invoke("run", str(spec), "--json", "-s", "limit=1").stdout)["run_id"]
+    result = invoke("runs", "history", run_id)
+    assert result.exit_code == 2  # a store error, as for a run that is not found
+    assert f"the memory store keeps no history of run {run_id} (it was opened as {url}; " in (
+        result.stderr
     )
-    run_id = json.loads(out.stdout)["run_id"]
-    result = runner.invoke(cli, ["runs", "history", run_id], obj=app)
-    assert result.exit_code != 0
-    assert "keeps no history of runs" in result.stderr
+    assert "memory://?history=on" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_a_store_without_the_capability_is_named(tmp_path: Path) -> None:
+    from wfengine.history import HistoryUnsupportedError, history_store
+
+    class Bare:
+        url = "bare://"
+
+    with pytest.raises(HistoryUnsupportedError, match="the store bare:// keeps no history"):
+        history_store(Bare())  # type: ignore[arg-type]
