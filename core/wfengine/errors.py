@@ -92,3 +92,7 @@ class PluginLoadError(WorkflowError):
 
 class StoreError(WorkflowError):
     """A store could not save or read something; the message names what."""
+
+
+class HistoryUnsupportedError(StoreError):
+    """The store keeps no history of runs (state at a step, diffs, blame, forks)."""

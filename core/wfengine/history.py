@@ -13,13 +13,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import StoreError
+from .errors import HistoryUnsupportedError
 from .run import WorkflowRun
 from .storage import HistoryStore, Store
-
-
-class HistoryUnsupportedError(StoreError):
-    """The configured store keeps no history of runs."""
 
 
 def history_store(store: Store) -> HistoryStore:

@@ -12,7 +12,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from .errors import StoreError
+from .errors import HistoryUnsupportedError, StoreError
 from .memory_history import RunHistory, missing
 from .run import LogEntry, RunStatus, WorkflowRun
 
@@ -218,7 +218,7 @@ class MemoryStore:
             raise missing(run_id)
         found = self._history.get(run_id)
         if found is None:
-            raise StoreError(
+            raise HistoryUnsupportedError(
                 f"the memory store keeps no history of run {run_id}"
                 + (
                     ""

@@ -132,7 +132,8 @@ def test_a_memory_store_opened_without_history_says_so(spec: Path) -> None:
 
 
 def test_a_store_without_the_capability_is_named(tmp_path: Path) -> None:
-    from wfengine.history import HistoryUnsupportedError, history_store
+    from wfengine.errors import HistoryUnsupportedError
+    from wfengine.history import history_store
 
     class Bare:
         url = "bare://"
