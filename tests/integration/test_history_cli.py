@@ -140,3 +140,19 @@ def test_a_store_without_the_capability_is_named(tmp_path: Path) -> None:
 
     with pytest.raises(HistoryUnsupportedError, match="the store bare:// keeps no history"):
         history_store(Bare())  # type: ignore[arg-type]
+
+
+def test_graph_versions_and_show_name_at_hash(wf: Invoke, spec: Path) -> None:
+    first = start(wf, spec, 1)
+    spec.write_text(SPEC.replace("i < limit", "i < limit + 1"))
+    second = start(wf, spec, 1)
+    found = json.loads(wf("graphs", "versions", "chat", "--json").stdout)
+    assert [v["runs"] for v in found] == [[second], [first]]
+    assert all(v["kind"] == "spec" and v["label"].startswith("chat@") for v in found)
+    table = wf("graphs", "versions", "chat").stdout
+    assert table.splitlines()[0].split()[:3] == ["VERSION", "KIND", "RUNS"]
+    old = json.loads(wf("graphs", "show", found[1]["label"], "--json").stdout)
+    assert old["edges"][0]["when"] == "i < limit"
+    missing = wf("graphs", "show", "chat@ffffffffffff")
+    assert missing.exit_code != 0 and "no version chat@ffffffffffff" in missing.stderr
+    assert "no run of graph 'other'" in wf("graphs", "versions", "other").stdout
