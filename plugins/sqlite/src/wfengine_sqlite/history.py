@@ -13,11 +13,11 @@ import sqlite3
 import uuid
 from typing import Any
 
+from wfengine.codec import _dumps, decode, encode
 from wfengine.errors import RunNotFoundError, StoreError
 from wfengine.growth import regrow_into
 from wfengine.run import RunStatus, WorkflowRun
 
-from .codec import _dumps, decode, encode
 from .database import Database
 from .schema import INSERT_SNAPSHOT, RUN_COLUMNS
 

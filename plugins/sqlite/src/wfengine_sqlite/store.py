@@ -25,12 +25,12 @@ from collections.abc import Mapping, Sequence
 from json.encoder import encode_basestring_ascii as _json_str
 from typing import Any
 
+from wfengine.codec import _dumps, _Unstorable, decode, encode, to_data
 from wfengine.errors import RunNotFoundError, StoreError
 from wfengine.growth import added
 from wfengine.run import LogEntry, RunStatus, WorkflowRun, iso
 from wfengine.storage import select_prunable
 
-from .codec import _dumps, _Unstorable, decode, encode, to_data
 from .database import _is_busy
 from .errors import InvalidQueryError
 from .history import History
