@@ -180,3 +180,45 @@ def fork_command(
     if not quiet and not as_json:
         click.echo(f"forked run {run_id} after step {step} as {fork.run_id}", err=True)
     follow(app, engine.prepare_resume(fork.run_id, patch or None), as_json=as_json, quiet=quiet)
+
+
+@runs_group.command("export")
+@click.argument("run_id")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False), required=True, help="The .wfrun file."
+)
+@store_option
+@debug_option
+def export_command(run_id: str, output: str) -> None:
+    """Write a run (graph version, plugin versions, initial state, steps, logs, error) to one
+    portable .wfrun file, e.g. for a bug report.
+
+    \b
+    Examples:
+      wf runs export 3f2a9c0d -o run.wfrun
+    """
+    from wfengine.wfrun import export_run
+
+    app = get_context()
+    _get_run(app, run_id)
+    path = export_run(app.store, run_id, output)
+    click.echo(f"exported run {run_id} to {path}")
+
+
+@runs_group.command("import")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--run-id", help="Import under this id instead of the run's own.")
+@store_option
+@debug_option
+def import_command(path: str, run_id: str | None) -> None:
+    """Load a run from a .wfrun file into the store (with its history and graph version).
+
+    \b
+    Examples:
+      wf runs import run.wfrun
+      wf runs import run.wfrun --run-id copy-of-3f2a9c0d
+    """
+    from wfengine.wfrun import import_run
+
+    run = import_run(get_context().store, path, run_id=run_id)
+    click.echo(f"imported run {run.run_id} ({run.graph_id}, {run.status.value}, {run.step} steps)")
