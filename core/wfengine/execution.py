@@ -524,6 +524,17 @@ class Execution:
 
     # -- merging and routing -------------------------------------------------------------
 
+    @classmethod
+    def router(cls, graph: Graph, run: WorkflowRun) -> Execution:
+        """An execution that only routes (:meth:`route`, :meth:`targets`) over ``run``'s
+        ``join_progress``: for replaying a recorded run against a graph
+        (:mod:`wfengine.replay`), with exactly the engine's routing."""
+        self = cls.__new__(cls)
+        self.routes = graph._route_table()
+        self.joins = graph.join_edges()
+        self.run = run
+        return self
+
     def commit(self, batch: list[str], results: list[NodeResult]) -> None:
         """Merge the step's updates, choose the next nodes, checkpoint, emit."""
         run = self.run

@@ -156,3 +156,28 @@ def test_graph_versions_and_show_name_at_hash(wf: Invoke, spec: Path) -> None:
     missing = wf("graphs", "show", "chat@ffffffffffff")
     assert missing.exit_code != 0 and "no version chat@ffffffffffff" in missing.stderr
     assert "no run of graph 'other'" in wf("graphs", "versions", "other").stdout
+
+
+def test_replay_finds_the_step_a_changed_condition_routes_elsewhere(
+    wf: Invoke, spec: Path, tmp_path: Path
+) -> None:
+    run_id = start(wf, spec, 3)
+    out = tmp_path / "run.wfrun"
+    assert wf("runs", "export", run_id, "-o", str(out)).exit_code == 0
+    same = wf("runs", "replay", str(out))
+    assert same.exit_code == 0, same.output
+    assert same.stdout.strip() == f"all 3 steps of run {run_id} route as recorded"
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(SPEC.replace("i < limit", "i < limit - 1"))
+    result = wf("runs", "replay", str(out), "--graph", str(changed), "--json")
+    assert result.exit_code == 1
+    diverged = json.loads(result.stdout)["diverged"]
+    assert diverged == {
+        "step": 2,
+        "nodes": ["talk"],
+        "recorded": ["talk"],
+        "routed": [],
+        "missing_nodes": [],
+    }
+    text = wf("runs", "replay", str(out), "--graph", str(changed)).stdout
+    assert text.strip() == "step 2 (talk) routes to [] but the run went to ['talk']"

@@ -222,3 +222,62 @@ def import_command(path: str, run_id: str | None) -> None:
 
     run = import_run(get_context().store, path, run_id=run_id)
     click.echo(f"imported run {run.run_id} ({run.graph_id}, {run.status.value}, {run.step} steps)")
+
+
+@runs_group.command("replay")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option(
+    "--graph",
+    "graph_source",
+    metavar="SPEC",
+    help="Replay on this spec file instead of the graph version the run recorded.",
+)
+@json_option
+@debug_option
+def replay_command(path: str, graph_source: str | None, as_json: bool) -> None:
+    """Check that a graph still routes a recorded run the way it went: the recorded node
+    outputs are replayed (no node runs) and every step's next nodes compared.
+
+    \\b
+    Examples:
+      wf runs replay run.wfrun                       # on the graph version it ran
+      wf runs replay run.wfrun --graph pipeline.yaml # on the spec as it is now
+
+    \\b
+    Exit codes: 0 every step routes as recorded, 1 a step routes elsewhere.
+    """
+    from wfengine.errors import SpecError
+    from wfengine.replay import replay
+    from wfengine.wfrun import read_run
+
+    engine = get_context().engine
+    data = read_run(path)
+    if graph_source is not None:
+        graph = engine.load_spec(graph_source)
+    else:
+        version = data["graph"]
+        if version is None or version.get("spec") is None:
+            raise SpecError(
+                f"{path}: the run recorded no spec of its graph (a Python graph, or a store "
+                "without graph versions); pass --graph SPEC"
+            )
+        graph = engine.load_spec(version["spec"])
+    result = replay(data, graph)
+    if as_json:
+        echo_json(result)
+    else:
+        diverged = result["diverged"]
+        if diverged is None:
+            click.echo(f"all {result['steps']} steps of run {result['run_id']} route as recorded")
+        else:
+            click.echo(
+                f"step {diverged['step']} ({','.join(diverged['nodes'])}) routes to "
+                f"{diverged['routed']} but the run went to {diverged['recorded']}"
+                + (
+                    f"; missing nodes {diverged['missing_nodes']}"
+                    if diverged["missing_nodes"]
+                    else ""
+                )
+            )
+    if result["diverged"] is not None:
+        raise SystemExit(1)
