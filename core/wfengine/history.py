@@ -103,18 +103,23 @@ def diff_runs(store: Store, first: str, second: str) -> dict[str, Any]:
 
 
 def blame(store: Store, run: WorkflowRun, key: str) -> list[dict[str, Any]]:
-    """Every write of ``key`` in ``run``: ``{step, nodes, how, digest, value}`` (``how``:
-    ``set``, or ``added`` for what a step added to a growing key; ``digest``: sha256 of the
-    value as JSON, first 12 hex digits)."""
+    """Every write of ``key`` in ``run``: ``{step, nodes, how, attempt, started_at, digest,
+    value}`` (``how``: ``set``, or ``added`` for what a step added to a growing key;
+    ``attempt`` and ``started_at`` of the step's completed attempt, from the run's log, ``None``
+    where trimmed; ``digest``: sha256 of the value as JSON, first 12 hex digits)."""
+    done = {e.step: e for e in run.logs if e.status == "completed"}
     writes = []
     for item in history_store(store).steps(run.run_id):
         for how, part in (("set", item["update"]), ("added", item.get("added", {}))):
             if key in part:
+                entry = done.get(item["step"])
                 writes.append(
                     {
                         "step": item["step"],
                         "nodes": list(item["nodes"]),
                         "how": how,
+                        "attempt": entry.attempt if entry else None,
+                        "started_at": entry.started_at if entry else None,
                         "digest": digest(part[key]),
                         "value": part[key],
                     }

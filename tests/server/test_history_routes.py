@@ -64,6 +64,8 @@ def test_history_state_diff_and_blame(history_client: TestClient) -> None:
     diff = client.get(f"/runs/{run_id}/diff", params={"from": 1, "to": 3}).json()
     assert diff["changed"] == {"n": {"before": 2, "after": 5}}
     blame = client.get(f"/runs/{run_id}/blame/n").json()
+    assert all(w["attempt"] == 1 and w["started_at"] for w in blame["writes"])
+    assert len({w["digest"] for w in blame["writes"]}) == 3
     assert [(w["step"], w["nodes"], w["how"], w["value"]) for w in blame["writes"]] == [
         (1, ["s0"], "set", 2),
         (2, ["s1"], "set", 4),
