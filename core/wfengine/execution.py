@@ -624,6 +624,8 @@ class Execution:
         route = self.routes.get(name)
         if route is None:
             return []
+        if last and route.fixed is not None:
+            return list(route.fixed)
         targets = route.always
         if route.conditional:
             fired = False

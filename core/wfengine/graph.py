@@ -14,6 +14,7 @@ A graph is built fluently and validated before it runs::
 
 from __future__ import annotations
 
+import copy
 import inspect
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -21,9 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .conditions import builtin_registry, compile_condition
-from .errors import GraphValidationError
+from .errors import GraphValidationError, SpecError
 from .retry import RetryPolicy
-from .state import Reducer, resolve_reducer
+from .state import REDUCERS, Reducer, resolve_reducer
 
 END = "END"
 """The target that finishes a branch: ``graph.add_edge("last", END)``."""
@@ -49,28 +50,42 @@ class Node:
     """The import path (``pkg.mod:func`` or ``/abs/file.py:func``) a spec's ``call:`` node
     runs, instead of a registered tool."""
     is_async: bool = False
+    local: bool = False
+    """On a remote backend (processes, Dask), run this node in the driver anyway."""
+    resources: dict[str, Any] = field(default_factory=dict)
+    """What a call of this node needs on a worker (Dask worker resources, e.g.
+    ``{"GPU": 1}``); the threads and processes backends ignore it."""
 
     def __post_init__(self) -> None:
         self.is_async = _is_async_callable(self.func)
 
-    def to_dict(self) -> dict[str, Any]:
-        """The node as JSON data (the function by its tool name or qualified name)."""
-        data: dict[str, Any] = {"name": self.name}
-        if self.tool is not None or self.call is not None:
-            if self.tool is not None:
-                data["tool"] = self.tool
-            else:
-                data["call"] = self.call
-            if self.params:
-                data["params"] = dict(self.params)
+    def to_dict(self, *, strict: bool = False) -> dict[str, Any]:
+        """The node as spec data (see :meth:`Graph.to_dict`): its tool or ``call``, params,
+        description, retry (only what differs from the defaults), timeout. A node running a
+        Python function is ``{"func": "module.qualname"}``, or a :class:`SpecError` when
+        ``strict``."""
+        if self.tool is None and self.call is None:
+            if strict:
+                raise SpecError(
+                    f"node '{self.name}' runs a Python function, not a registered tool; only "
+                    "graphs of tool nodes can be written as a spec",
+                    f"nodes.{self.name}",
+                )
+            data: dict[str, Any] = {"func": _qualname(self.func)}
         else:
-            data["func"] = _qualname(self.func)
+            data = {"tool": self.tool} if self.tool is not None else {"call": self.call}
+            if self.params:
+                data["params"] = copy.deepcopy(self.params)
         if self.description:
             data["description"] = self.description
         if self.retry is not None:
-            data["retry"] = self.retry.to_dict()
+            data["retry"] = self.retry.changed_fields()
         if self.timeout is not None:
             data["timeout"] = self.timeout
+        if self.local:
+            data["local"] = True
+        if self.resources:
+            data["resources"] = dict(self.resources)
         return data
 
 
@@ -121,14 +136,22 @@ class Edge:
             return _qualname(self.condition)
         return "default" if self.default else None
 
-    def to_dict(self) -> dict[str, Any]:
-        """The edge as JSON data, in the spec's shape (``from``, ``to``, ``when``, ``default``)."""
+    def to_dict(self, index: int = 0, *, strict: bool = False) -> dict[str, Any]:
+        """The edge as spec data (``from``, ``to``, ``when``, ``default``, ``description``);
+        a Python condition is ``"condition": "module.qualname"``, or a :class:`SpecError`
+        (at ``edges[index]``) when ``strict``."""
+        if self.condition is not None and self.condition_spec is None and strict:
+            raise SpecError(
+                f"the edge {'+'.join(self.sources)} -> {self.target} has a Python condition, "
+                "not one given as data; only data conditions can be written as a spec",
+                f"edges[{index}]",
+            )
         data: dict[str, Any] = {
             "from": list(self.sources) if self.is_join else self.source,
             "to": self.target,
         }
         if self.condition_spec is not None:
-            data["when"] = self.condition_spec
+            data["when"] = copy.deepcopy(self.condition_spec)
         elif self.condition is not None:
             data["condition"] = _qualname(self.condition)
         if self.default:
@@ -148,6 +171,9 @@ class _Routes:
     conditional: list[Edge]
     always: list[str]
     default: list[str]
+    fixed: tuple[str, ...] | None = None
+    """Without conditional edges: the next step's nodes, always the same (no ``END``, no
+    repeats)."""
 
 
 class Graph:
@@ -188,8 +214,15 @@ class Graph:
         tool: str | None = None,
         params: Mapping[str, Any] | None = None,
         call: str | None = None,
+        local: bool = False,
+        resources: Mapping[str, Any] | None = None,
     ) -> Graph:
-        """Add node ``name`` running ``func(state)``; ``retry`` and ``timeout`` are per node."""
+        """Add node ``name`` running ``func(state)``; ``retry`` and ``timeout`` are per node.
+
+        ``local=True`` keeps the node in the driver on a remote backend; ``resources`` are
+        what its calls need on a worker (Dask worker resources; ignored by threads and
+        processes). See ``docs/backends.md``.
+        """
         if not isinstance(name, str) or not name:
             raise GraphValidationError(
                 self.name, [f"node name must be a non-empty string: {name!r}"]
@@ -211,6 +244,8 @@ class Graph:
             tool=tool,
             params=dict(params or {}),
             call=call,
+            local=bool(local),
+            resources=dict(resources or {}),
         )
         self._routes = None
         return self
@@ -299,6 +334,10 @@ class Graph:
                     routes.conditional.append(edge)
                 else:
                     routes.always.append(edge.target)
+            for routes in table.values():
+                if not routes.conditional:
+                    targets = (*routes.always, *routes.default)
+                    routes.fixed = tuple(dict.fromkeys(t for t in targets if t != END))
             self._joins = [(str(i), e) for i, e in enumerate(self.edges) if e.is_join]
             self._has_async = any(node.is_async for node in self.nodes.values())
             self._routes = table
@@ -375,20 +414,34 @@ class Graph:
 
     # -- exporting -----------------------------------------------------------------------
 
-    def to_dict(self) -> dict[str, Any]:
-        """The graph as JSON data: name, entry point, nodes, edges, reducers, step limit."""
-        data: dict[str, Any] = {
-            "name": self.name,
-            "entry_point": self.entry_point,
-            "nodes": [node.to_dict() for node in self.nodes.values()],
-            "edges": [edge.to_dict() for edge in self.edges],
-        }
+    def to_dict(self, *, strict: bool = False) -> dict[str, Any]:
+        """The graph as data in the spec's shape (what :func:`~wfengine.spec.load_spec`
+        reads): the one way a graph becomes data, for specs, the REST API and the CLI.
+
+        Python parts are written by qualified name (a node's ``func``, an edge's
+        ``condition``, a callable reducer), which no spec can load back; ``strict=True``
+        (:func:`~wfengine.spec.dump_spec`) refuses them with a :class:`SpecError` naming the
+        node, edge or key.
+        """
+        data: dict[str, Any] = {"name": self.name}
         if self.description:
             data["description"] = self.description
-        if self.reducer_names:
-            data["reducers"] = dict(self.reducer_names)
+        if self.entry_point is not None:
+            data["entry"] = self.entry_point
         if self.max_steps is not None:
             data["max_steps"] = self.max_steps
+        if self.reducer_names:
+            if strict:
+                for key, name in self.reducer_names.items():
+                    if name not in REDUCERS:
+                        raise SpecError(
+                            f"reducer {name} is a Python callable, not a named reducer; only "
+                            f"{', '.join(REDUCERS)} can be written to a spec",
+                            f"reducers.{key}",
+                        )
+            data["reducers"] = dict(self.reducer_names)
+        data["nodes"] = {name: node.to_dict(strict=strict) for name, node in self.nodes.items()}
+        data["edges"] = [edge.to_dict(i, strict=strict) for i, edge in enumerate(self.edges)]
         return data
 
     def to_mermaid(self, *, direction: str = "TD") -> str:

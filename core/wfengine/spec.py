@@ -35,7 +35,7 @@ from typing import Any
 
 from . import settings
 from .conditions import compile_condition
-from .errors import GraphValidationError, SpecError, UnknownNameError
+from .errors import GraphValidationError, SpecError, SpecLimitError, UnknownNameError
 from .graph import END, Graph
 from .nesting import MAX_DEPTH, check_depth
 from .registry import ConditionRegistry, ToolRegistry
@@ -43,7 +43,16 @@ from .retry import RetryPolicy
 from .state import REDUCERS
 
 TOP_LEVEL_KEYS = ("name", "description", "entry", "max_steps", "reducers", "nodes", "edges")
-NODE_KEYS = ("tool", "call", "params", "description", "retry", "timeout")
+NODE_KEYS = (
+    "tool",
+    "call",
+    "params",
+    "description",
+    "retry",
+    "timeout",
+    "local",
+    "resources",
+)
 EDGE_KEYS = ("from", "to", "when", "default", "description")
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -185,6 +194,30 @@ def load_spec(
     return loader.load(max_nodes, max_edges)
 
 
+def check_spec_size(
+    data: Mapping[str, Any],
+    *,
+    max_nodes: int | None = None,
+    max_edges: int | None = None,
+    source: str | None = None,
+) -> None:
+    """Refuse a spec with more nodes or edges than allowed: the one size check, used by
+    :func:`load_spec` and the REST server alike. Raises :class:`SpecLimitError` (``where``
+    ``nodes`` or ``edges``, with ``limit`` and ``actual``). Parts of the wrong shape count
+    as empty here; the loader reports their shape."""
+    for key, limit in (("nodes", max_nodes), ("edges", max_edges)):
+        items = data.get(key)
+        count = len(items) if isinstance(items, Mapping | list) else 0
+        if limit is not None and count > limit:
+            raise SpecLimitError(
+                f"the spec has {count} {key}; the limit is {limit}",
+                key,
+                source,
+                limit=limit,
+                actual=count,
+            )
+
+
 class _SpecLoader:
     """Checks one spec's parts in order, building the graph as it goes."""
 
@@ -218,10 +251,7 @@ class _SpecLoader:
         edges = data.get("edges") or []
         if not isinstance(edges, list):
             raise self.error("'edges' must be a list of {from, to} mappings", "edges")
-        if max_nodes is not None and len(nodes) > max_nodes:
-            raise self.error(f"the spec has {len(nodes)} nodes; the limit is {max_nodes}", "nodes")
-        if max_edges is not None and len(edges) > max_edges:
-            raise self.error(f"the spec has {len(edges)} edges; the limit is {max_edges}", "edges")
+        check_spec_size(data, max_nodes=max_nodes, max_edges=max_edges, source=self.source)
 
         graph = Graph(
             self._name(),
@@ -326,9 +356,23 @@ class _SpecLoader:
             raise self.error(
                 f"must be a positive number of seconds, got {timeout!r}", f"{where}.timeout"
             )
+        local = node.get("local", False)
+        if not isinstance(local, bool):
+            raise self.error(f"must be true or false, got {local!r}", f"{where}.local")
+        resources = node.get("resources") or {}
+        if not isinstance(resources, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, int | float) and not isinstance(v, bool) and v > 0
+            for k, v in resources.items()
+        ):
+            raise self.error(
+                "must map resource names to positive amounts, e.g. {GPU: 1}",
+                f"{where}.resources",
+            )
         graph.add_node(
             name,
             tool_call(label, func, params),
+            local=local,
+            resources=resources,
             tool=tool_name if call is None else None,
             call=call,
             params=params,
@@ -451,76 +495,10 @@ def _refuse_unknown_keys(
 
 
 def dump_spec(graph: Graph) -> dict[str, Any]:
-    """The graph as spec data (the format :func:`load_spec` reads).
+    """The graph as spec data (the format :func:`load_spec` reads): ``graph.to_dict(strict=True)``.
 
     Only graphs whose nodes all run registered tools, whose conditions are data and whose
     reducers are named can be written; otherwise :class:`~wfengine.errors.SpecError` names
     the node, edge or key.
     """
-    data: dict[str, Any] = {"name": graph.name}
-    if graph.description:
-        data["description"] = graph.description
-    if graph.entry_point is not None:
-        data["entry"] = graph.entry_point
-    if graph.max_steps is not None:
-        data["max_steps"] = graph.max_steps
-    if graph.reducer_names:
-        reducers = {}
-        for key, name in graph.reducer_names.items():
-            if name not in REDUCERS:
-                raise SpecError(
-                    f"reducer {name} is a Python callable, not a named reducer; only "
-                    f"{', '.join(REDUCERS)} can be written to a spec",
-                    f"reducers.{key}",
-                )
-            reducers[key] = name
-        data["reducers"] = reducers
-    data["nodes"] = {name: _dump_node(node) for name, node in graph.nodes.items()}
-    data["edges"] = [_dump_edge(i, edge) for i, edge in enumerate(graph.edges)]
-    return data
-
-
-def _dump_node(node: Any) -> dict[str, Any]:
-    if node.tool is None and node.call is None:
-        raise SpecError(
-            f"node '{node.name}' runs a Python function, not a registered tool; only graphs "
-            "of tool nodes can be written as a spec",
-            f"nodes.{node.name}",
-        )
-    data: dict[str, Any] = {"tool": node.tool} if node.tool is not None else {"call": node.call}
-    if node.params:
-        data["params"] = copy.deepcopy(node.params)
-    if node.description:
-        data["description"] = node.description
-    if node.retry is not None:
-        data["retry"] = _dump_retry(node.retry)
-    if node.timeout is not None:
-        data["timeout"] = node.timeout
-    return data
-
-
-def _dump_retry(policy: RetryPolicy) -> dict[str, Any]:
-    """Only the fields that differ from the defaults, so a loaded spec dumps as written."""
-    full, defaults = policy.to_dict(), RetryPolicy().to_dict()
-    changed = {k: v for k, v in full.items() if v != defaults[k]}
-    return changed or {"max_attempts": policy.max_attempts}
-
-
-def _dump_edge(index: int, edge: Any) -> dict[str, Any]:
-    if edge.condition is not None and edge.condition_spec is None:
-        raise SpecError(
-            f"the edge {'+'.join(edge.sources)} -> {edge.target} has a Python condition, not "
-            "one given as data; only data conditions can be written as a spec",
-            f"edges[{index}]",
-        )
-    data: dict[str, Any] = {
-        "from": list(edge.sources) if edge.is_join else edge.source,
-        "to": edge.target,
-    }
-    if edge.condition_spec is not None:
-        data["when"] = copy.deepcopy(edge.condition_spec)
-    if edge.default:
-        data["default"] = True
-    if edge.description:
-        data["description"] = edge.description
-    return data
+    return graph.to_dict(strict=True)

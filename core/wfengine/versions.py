@@ -15,8 +15,10 @@ Shown as ``NAME@`` plus the first 12 hex digits (:func:`short`).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
+import inspect
 import json
 import types
 from collections.abc import Callable, Mapping
@@ -124,10 +126,13 @@ def python_fingerprint(graph: Graph) -> dict[str, Any]:
 
 
 def _callable_id(func: Callable[..., Any] | Any) -> str:
-    """``module:qualname#codehash`` of a function (through partials and bound methods)."""
+    """``module:qualname#codehash`` of a function (through partials, bound methods and
+    decorators that set ``__wrapped__``, as :func:`functools.wraps` does)."""
     while isinstance(func, functools.partial):
         func = func.func
     func = getattr(func, "__func__", func)
+    with contextlib.suppress(ValueError):  # a __wrapped__ cycle: take the function as is
+        func = inspect.unwrap(func)
     qualname = getattr(func, "__qualname__", type(func).__qualname__)
     name = f"{getattr(func, '__module__', '?')}:{qualname}"
     code = getattr(func, "__code__", None)

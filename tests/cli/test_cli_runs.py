@@ -194,3 +194,21 @@ def test_a_lone_surrogate_in_a_state_is_shown_escaped(wf: Invoke) -> None:
     state = wf("runs", "show", run_id, "--state")
     assert state.exit_code == 0, state.output
     assert '"s": "\\ud800"' in state.stdout
+
+
+def test_run_on_worker_processes_with_backend(wf: Invoke) -> None:
+    # issue 14: the same workflow, its node calls on processes:// (the fixture plugin's
+    # tools travel by cloudpickle: it is not an installed distribution)
+    from wfengine.engine import RemoteMemoryStoreWarning
+
+    with pytest.warns(RemoteMemoryStoreWarning):
+        done = wf("run", "fx-count", "--json", "--backend", "processes://?workers=1")
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout)["status"] == "completed"
+
+
+def test_a_bad_backend_url_is_a_usage_error(wf: Invoke) -> None:
+    result = wf("run", "fx-count", "--backend", "processes://?wokers=2")
+    assert result.exit_code == 2
+    assert "unknown option 'wokers'" in result.stderr
+    assert "Traceback" not in result.output

@@ -7,7 +7,14 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .context import NO_PERSISTENT_STORE, CliContext, get_context
-from .options import STEP_LIMIT, Duration, debug_option, json_option, store_option
+from .options import (
+    STEP_LIMIT,
+    Duration,
+    backend_option,
+    debug_option,
+    json_option,
+    store_option,
+)
 from .output import (
     echo_json,
     format_seconds,
@@ -153,6 +160,7 @@ def show_run(run_id: str, logs: bool, show_state: bool, step: int | None, as_jso
 @click.option("--json", "as_json", is_flag=True, help="Print the finished run as JSON instead.")
 @click.option("-q", "--quiet", is_flag=True, help="No live node lines; only the summary.")
 @store_option
+@backend_option
 @debug_option
 def resume_run(
     run_id: str,

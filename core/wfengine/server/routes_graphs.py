@@ -119,12 +119,8 @@ def get_mermaid(graph_id: str, ctx: Ctx) -> MermaidOut:
 
 
 def _describe(graph: Graph) -> dict[str, object]:
-    try:
-        from ..spec import dump_spec
-
-        return dict(jsonable(dump_spec(graph)))
-    except WorkflowError:
-        return dict(jsonable(graph.to_dict()))  # nodes that are plain functions have no spec form
+    """A workflow's graph in the spec's shape (Python functions by qualified name)."""
+    return dict(jsonable(graph.to_dict()))
 
 
 def _not_found(graph_id: str) -> ApiError:
