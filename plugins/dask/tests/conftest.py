@@ -9,26 +9,17 @@ import socket
 import subprocess
 import sys
 import time
-import warnings
 from collections.abc import Iterator
 
 import pytest
+from dask_helpers import make_engine
 from wfengine import Engine
-from wfengine.engine import RemoteMemoryStoreWarning
 
 
 @pytest.fixture(autouse=True)
 def _quiet_dask() -> None:
     """Dask logs a killed worker at ERROR; the tests that kill one expect it."""
     logging.getLogger("distributed").setLevel(logging.CRITICAL)
-
-
-def make_engine(backend: str, **options: object) -> Engine:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RemoteMemoryStoreWarning)
-        engine = Engine(backend=backend, **options)  # type: ignore[arg-type]
-        engine.runner  # noqa: B018 - start the cluster now
-    return engine
 
 
 @pytest.fixture(scope="module")

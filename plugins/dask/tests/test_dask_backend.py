@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import make_engine
+from dask_helpers import make_engine
 from wfengine import END, Engine, Graph, RunStatus
 from wfengine.backend_contract import REMOTE_SCENARIOS, SCENARIOS
 from wfengine.errors import RegistryError
