@@ -23,6 +23,7 @@ from time import perf_counter
 from typing import Any
 
 from . import settings
+from .compose import Command, sends_of
 from .errors import StepLimitError, WorkflowError
 from .graph import END, Graph, Node
 from .lifecycle import LifecycleDispatch
@@ -99,6 +100,7 @@ class Execution:
         "retries_left",
         "max_logs",
         "view",
+        "goto",
     )
 
     def __init__(
@@ -144,6 +146,8 @@ class Execution:
         self.node_paths = node_paths if path_policy is not None and node_paths else {}
         self.retries_left = limits.max_retries_per_run
         self.max_logs = limits.max_log_entries
+        self.goto: dict[str, list[str]] = {}
+        """This step's node-chosen targets (:class:`~wfengine.compose.Command`), by node."""
         self.view = StateView()
         """The nodes' view of the state (set in :meth:`begin`); see :class:`StateView`."""
 
@@ -159,9 +163,9 @@ class Execution:
                     if lean:
                         self.lean_steps(batch)
                     else:
-                        self.commit(batch, [self.attempts(batch[0])])
+                        self.commit(batch, self.directed([self.attempts(batch[0])]))
                 else:
-                    self.commit(batch, self.attempts_parallel(batch))
+                    self.commit(batch, self.directed(self.attempts_parallel(batch)))
         except KeyboardInterrupt:
             self.stop(RunStatus.CANCELLED)
             self.finish()
@@ -183,7 +187,7 @@ class Execution:
                 else:
                     calls = [self.aattempts(name, shared=False) for name in batch]
                     results = list(await asyncio.gather(*calls))
-                self.commit(batch, results)
+                self.commit(batch, await self.adirected(results))
         except (KeyboardInterrupt, asyncio.CancelledError):
             self.stop(RunStatus.CANCELLED)
             self.finish()
@@ -372,10 +376,11 @@ class Execution:
                             LogEntry(name, step, 1, wall + start, duration * 1000.0, "completed")
                         )
                     result = (name, update, None)
-            if result[2] is not None:
-                self.commit(batch, [result])
+            update = result[1]
+            if result[2] is not None or (update is not None and type(update) is not dict):
+                self.commit(batch, self.directed([result]))  # an error, a Command, Sends
                 return
-            if update := result[1]:
+            if update:
                 try:
                     merge_update(state, update, reducers, view)
                 except WorkflowError as exc:
@@ -401,29 +406,54 @@ class Execution:
     def attempts_parallel(self, batch: list[str]) -> list[NodeResult]:
         """The attempts of a multi-node step: every call submitted to the runner at once, each
         node retried on its own schedule; results in node order."""
+        return self.attempts_many([(name, None) for name in batch], None)
+
+    def attempts_many(
+        self, tasks: list[tuple[str, Mapping[str, Any] | None]], max_parallel: int | None
+    ) -> list[NodeResult]:
+        """The attempts of several node calls side by side: ``tasks`` are ``(node, overlay)``
+        (a :class:`~wfengine.compose.Send` copy sees the state overlaid with its item), at most
+        ``max_parallel`` in flight, each retried on its own schedule; every call finishes
+        before this returns; results in task order."""
         run = self.run
         step = run.step + 1
-        results: dict[str, NodeResult] = {}
-        running: dict[Future[Outcome], tuple[Node, int, StateView, float]] = {}
-        retries: list[tuple[float, str, int]] = []  # (when, node, attempt)
+        results: list[NodeResult | None] = [None] * len(tasks)
+        running: dict[Future[Outcome], tuple[int, Node, int, StateView, float]] = {}
+        retries: list[tuple[float, int, int]] = []  # (when, task index, attempt)
+        nodes = self.nodes
+        state = run.state
+        submit_call = self.runner.submit
+        on_started = self.on_node_started
+        paths = self.node_paths
+        cap = len(tasks) if max_parallel is None else max_parallel
+        waiting = iter(range(len(tasks)))  # tasks not yet started, in order
 
-        def submit(name: str, attempt: int) -> None:
-            node = self.nodes[name]
-            view = StateView(run.state)  # nodes of one step run side by side: one view each
-            if self.on_node_started:
+        def submit(index: int, attempt: int) -> None:
+            name, overlay = tasks[index]
+            node = nodes[name]
+            view = StateView(state)  # calls of one step run side by side: one view each
+            if overlay:
+                dict.update(view, overlay)
+            if on_started:
                 self.node_started(name, view, attempt)
             call = new(NodeCall, (run.run_id, step, node, attempt, view, node.timeout))
             start = perf_counter()
-            refused = self._refused(call) if name in self.node_paths else None
+            refused = self._refused(call) if name in paths else None
             if refused is None:
-                future = self.runner.submit(call)
+                future = submit_call(call)
             else:
                 future = Future()
                 future.set_result(refused)
-            running[future] = (node, attempt, view, start)
+            running[future] = (index, node, attempt, view, start)
 
-        for name in batch:
-            submit(name, 1)
+        def top_up() -> None:
+            while len(running) + len(retries) < cap:
+                index = next(waiting, None)
+                if index is None or run.cancel_requested:
+                    return
+                submit(index, 1)
+
+        top_up()
         while running or retries:
             now = perf_counter()
             if running:
@@ -432,22 +462,22 @@ class Execution:
                 )
                 done, _pending = wait(running, timeout, return_when=FIRST_COMPLETED)
                 for future in done:
-                    node, attempt, view, start = running.pop(future)
+                    index, node, attempt, view, start = running.pop(future)
                     outcome = future.result()
                     update = self._taken(outcome.update, view)
                     if outcome.error is None:
                         self.node_finished(
                             node.name, step, attempt, start, outcome.duration, update
                         )
-                        results[node.name] = (node.name, update, None)
+                        results[index] = (node.name, update, None)
                         continue
                     delay = self.node_failed(
                         node, step, attempt, start, outcome.duration, outcome.error
                     )
                     if delay is None:
-                        results[node.name] = (node.name, None, outcome.error)
+                        results[index] = (node.name, None, outcome.error)
                     else:
-                        retries.append((perf_counter() + delay, node.name, attempt + 1))
+                        retries.append((perf_counter() + delay, index, attempt + 1))
             else:  # only retries wait: sleep until the first is due, or the run is cancelled
                 run.wait_cancelled(max(0.0, min(r[0] for r in retries) - now))
             if retries:
@@ -456,12 +486,99 @@ class Execution:
                 for item in [r for r in retries if cancelled or r[0] <= now]:
                     retries.remove(item)
                     if cancelled:
-                        results[item[1]] = (item[1], None, Cancelled())
+                        results[item[1]] = (tasks[item[1]][0], None, Cancelled())
                     else:
                         submit(item[1], item[2])
-        return [results[name] for name in batch]
+            top_up()
+        return [
+            r if r is not None else (tasks[i][0], None, Cancelled()) for i, r in enumerate(results)
+        ]
 
-    async def aattempts(self, name: str, *, shared: bool) -> NodeResult:
+    # -- what a node may return besides an update: Command and Send ----------------------
+
+    def directed(self, results: list[NodeResult]) -> list[NodeResult]:
+        """``results`` with every :class:`~wfengine.compose.Command` and list of
+        :class:`~wfengine.compose.Send` taken apart: a command's targets go to
+        :attr:`goto`, its update stays; the sends' copies run now (:meth:`attempts_many`)
+        and their results follow their sender's."""
+        out: list[NodeResult] = []
+        for result in results:
+            name, update, error = result
+            if error is not None or update is None or type(update) is dict:
+                out.append(result)
+                continue
+            try:
+                update, sends = self._direction(name, update)
+            except WorkflowError as exc:
+                out.append((name, None, exc))
+                continue
+            out.append((name, update, None))
+            if sends is not None:
+                tasks = [(send.node, send.item) for send in sends]
+                out.extend(self.attempts_many(tasks, self.nodes[name].max_parallel))
+        return out
+
+    async def adirected(self, results: list[NodeResult]) -> list[NodeResult]:
+        """:meth:`directed` on the event loop: the copies of async nodes are awaited, bounded
+        by the sender's ``max_parallel``."""
+        import asyncio
+
+        out: list[NodeResult] = []
+        for result in results:
+            name, update, error = result
+            if error is not None or update is None or type(update) is dict:
+                out.append(result)
+                continue
+            try:
+                update, sends = self._direction(name, update)
+            except WorkflowError as exc:
+                out.append((name, None, exc))
+                continue
+            out.append((name, update, None))
+            if sends:
+                limit = asyncio.Semaphore(self.nodes[name].max_parallel or len(sends))
+
+                async def copy(send: Any, limit: asyncio.Semaphore = limit) -> NodeResult:
+                    async with limit:
+                        return await self.aattempts(send.node, shared=False, overlay=send.item)
+
+                out.extend(await asyncio.gather(*(copy(send) for send in sends)))
+        return out
+
+    def _direction(self, name: str, update: Any) -> tuple[Any, list[Any] | None]:
+        """A node's :class:`~wfengine.compose.Command` or sends as ``(update, sends)``;
+        records the command's targets; checks every target is among the node's routes."""
+        routes = self.nodes[name].routes
+        sends = sends_of(update)
+        if sends is not None:
+            update = None
+        elif isinstance(update, Command):
+            names, sends = update.targets()
+            if names is not None:
+                for target in names:
+                    if target not in routes:
+                        raise WorkflowError(
+                            f"node '{name}' returned Command(goto={target!r}), which is not "
+                            f"among its routes ({', '.join(routes) or 'none declared'}); "
+                            f"declare it: add_node('{name}', ..., routes=[...]) or spec "
+                            "'routes:'"
+                        )
+                self.goto[name] = names
+            update = update.update
+        else:
+            return update, None  # not a directive: changes() says what is wrong with it
+        for send in sends or ():
+            if send.node not in routes:
+                raise WorkflowError(
+                    f"node '{name}' sent to node '{send.node}', which is not among its routes "
+                    f"({', '.join(routes) or 'none declared'}); declare it: "
+                    f"add_node('{name}', ..., routes=[...]) or spec 'routes:'"
+                )
+        return update, sends
+
+    async def aattempts(
+        self, name: str, *, shared: bool, overlay: Mapping[str, Any] | None = None
+    ) -> NodeResult:
         """Every attempt of node ``name``, each awaited through the runner's
         :meth:`~wfengine.runner.NodeRunner.acall`; ``shared``: the only node of its step."""
         node = self.nodes[name]
@@ -469,6 +586,8 @@ class Execution:
         step = run.step + 1
         attempt = 1
         view = self.view if shared and node.timeout is None else StateView(run.state)
+        if overlay:
+            dict.update(view, overlay)
         while True:
             if self.on_node_started:
                 self.node_started(name, view, attempt)
@@ -525,6 +644,7 @@ class Execution:
         parallel = len(results) > 1
         for name, _update, error in results:
             if error is not None:
+                self.goto.clear()
                 if isinstance(error, Cancelled):
                     self.stop(RunStatus.CANCELLED)
                 else:
@@ -602,6 +722,9 @@ class Execution:
     def targets(self, name: str, state: Mapping[str, Any], *, last: bool) -> list[str]:
         """The targets of ``name``'s single-source edges (``last``: without ``END``, without
         repeats, as the next step's nodes)."""
+        if self.goto and name in self.goto:  # a Command chose: its targets replace the edges
+            chosen = self.goto.pop(name)
+            return list(dict.fromkeys(t for t in chosen if t != END)) if last else chosen
         route = self.routes.get(name)
         if route is None:
             return []
@@ -686,7 +809,8 @@ class Execution:
     def node_finished(
         self, name: str, step: int, attempt: int, start: float, duration: float, update: Any
     ) -> None:
-        """Log a completed attempt and tell the observers."""
+        """Log a completed attempt and tell the observers (a :class:`Command`'s update, no
+        update for sends: observers see mappings)."""
         self.run.logs.append(
             LogEntry(
                 name,
@@ -699,6 +823,8 @@ class Execution:
         )
         if not self.on_node_finished:
             return
+        if update is not None and type(update) is not dict:
+            update = update.update if isinstance(update, Command) else _mapping_or_none(update)
         if self.hooks is not None:
             self.hooks.node_finished(self.run, name, update, duration, attempt)
         else:
@@ -771,6 +897,12 @@ class Execution:
         assert self.emit is not None
         step = self.run.step if node is None else self.run.step + 1  # node events: in-step
         self.emit(self.run, Event(kind, self.run.run_id, step, node, data, state=state, exc=exc))
+
+
+def _mapping_or_none(update: Any) -> Any:
+    """What observers see of an update that is not a dict: a mapping as it is, else ``None``
+    (a list of sends)."""
+    return update if isinstance(update, Mapping) else None
 
 
 async def _cancelled_within(run: WorkflowRun, delay: float) -> bool:

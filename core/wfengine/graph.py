@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .compose import MapOver
 from .conditions import builtin_registry, compile_condition
 from .errors import GraphValidationError
 from .retry import RetryPolicy
@@ -49,6 +50,12 @@ class Node:
     """The import path (``pkg.mod:func`` or ``/abs/file.py:func``) a spec's ``call:`` node
     runs, instead of a registered tool."""
     is_async: bool = False
+    routes: tuple[str, ...] = ()
+    """Where the node may send the run itself (:class:`~wfengine.compose.Command` targets
+    and :class:`~wfengine.compose.Send` nodes); validated and drawn."""
+    max_parallel: int | None = None
+    """At most this many of the node's :class:`~wfengine.compose.Send` copies run at once
+    (``None``: as many as the runner's workers)."""
 
     def __post_init__(self) -> None:
         self.is_async = _is_async_callable(self.func)
@@ -71,6 +78,12 @@ class Node:
             data["retry"] = self.retry.to_dict()
         if self.timeout is not None:
             data["timeout"] = self.timeout
+        if isinstance(self.func, MapOver):
+            data["map"] = self.func.to_dict()
+        elif self.routes:
+            data["routes"] = list(self.routes)
+        if self.max_parallel is not None:
+            data["max_parallel"] = self.max_parallel
         return data
 
 
@@ -188,8 +201,15 @@ class Graph:
         tool: str | None = None,
         params: Mapping[str, Any] | None = None,
         call: str | None = None,
+        routes: Sequence[str] | None = None,
+        max_parallel: int | None = None,
     ) -> Graph:
-        """Add node ``name`` running ``func(state)``; ``retry`` and ``timeout`` are per node."""
+        """Add node ``name`` running ``func(state)``; ``retry`` and ``timeout`` are per node.
+
+        ``routes``: the nodes (or ``END``) the node may choose itself, by returning a
+        :class:`~wfengine.compose.Command` or :class:`~wfengine.compose.Send` objects;
+        ``max_parallel`` bounds how many of its ``Send`` copies run at once.
+        """
         if not isinstance(name, str) or not name:
             raise GraphValidationError(
                 self.name, [f"node name must be a non-empty string: {name!r}"]
@@ -202,6 +222,16 @@ class Graph:
             raise GraphValidationError(self.name, [f"node '{name}': {func!r} is not callable"])
         if timeout is not None and timeout <= 0:
             raise GraphValidationError(self.name, [f"node '{name}': timeout must be > 0"])
+        if isinstance(routes, str):
+            routes = [routes]
+        if max_parallel is not None and (
+            isinstance(max_parallel, bool) or not isinstance(max_parallel, int) or max_parallel < 1
+        ):
+            raise GraphValidationError(
+                self.name, [f"node '{name}': max_parallel must be a positive integer"]
+            )
+        if isinstance(func, MapOver) and func.node not in (routes or ()):
+            routes = [*(routes or ()), func.node]
         self.nodes[name] = Node(
             name,
             func,
@@ -211,6 +241,8 @@ class Graph:
             tool=tool,
             params=dict(params or {}),
             call=call,
+            routes=tuple(routes or ()),
+            max_parallel=max_parallel,
         )
         self._routes = None
         return self
@@ -345,6 +377,12 @@ class Graph:
                 errors.append(f"{where}: a default edge cannot also have a condition")
             if edge.is_join and len(set(edge.sources)) != len(edge.sources):
                 errors.append(f"{where}: a join names a source twice")
+        for name, node in self.nodes.items():
+            for target in node.routes:
+                if target != END and target not in self.nodes:
+                    errors.append(
+                        f"node '{name}': unknown route target '{target}'{self._hint(target)}"
+                    )
         if errors:
             raise GraphValidationError(self.name, errors)
         return self._warnings()
@@ -357,6 +395,15 @@ class Graph:
             for src in edge.sources:
                 forward[src].add(edge.target)
                 backward[edge.target].add(src)
+        sources = {s for e in self.edges for s in e.sources}
+        for name, node in self.nodes.items():
+            for target in node.routes:
+                if target in forward or target == END:
+                    forward[name].add(target)
+                    backward[target].add(name)
+                    if target not in sources and target != END:
+                        # a Send target without edges of its own returns to its sender
+                        backward[name].add(target)
         reached = _closure({self.entry_point} if self.entry_point else set(), forward)
         for name in self.nodes:
             if name not in reached:
@@ -409,6 +456,11 @@ class Graph:
             for src in edge.sources:
                 if src in ids and edge.target in ids:
                     lines.append(f"    {ids[src]} {arrow}{text} {ids[edge.target]}")
+        for name, node in self.nodes.items():
+            kind = "map" if isinstance(node.func, MapOver) else "route"
+            for target in node.routes:
+                if target in ids:
+                    lines.append(f'    {ids[name]} -.->|"{kind}"| {ids[target]}')
         return "\n".join(lines) + "\n"
 
     def __repr__(self) -> str:

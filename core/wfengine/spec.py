@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from . import settings
+from .compose import MapOver
 from .conditions import compile_condition
 from .errors import GraphValidationError, SpecError, UnknownNameError
 from .graph import END, Graph
@@ -43,7 +44,8 @@ from .retry import RetryPolicy
 from .state import REDUCERS
 
 TOP_LEVEL_KEYS = ("name", "description", "entry", "max_steps", "reducers", "nodes", "edges")
-NODE_KEYS = ("tool", "call", "params", "description", "retry", "timeout")
+NODE_KEYS = ("tool", "call", "map", "params", "description", "retry", "timeout", "routes")
+MAP_KEYS = ("over", "as", "node", "max_parallel")
 EDGE_KEYS = ("from", "to", "when", "default", "description")
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -231,6 +233,7 @@ class _SpecLoader:
         self._add_reducers(graph, data.get("reducers"))
         for name, node in nodes.items():
             self._add_node(graph, name, node)
+        self._check_routes(graph, nodes)
         for index, edge in enumerate(edges):
             self._add_edge(graph, index, edge)
         self._set_entry(graph, data["entry"])
@@ -289,6 +292,9 @@ class _SpecLoader:
                 f"a node must be a mapping like {{tool: NAME}}, got {type(node).__name__}", where
             )
         _refuse_unknown_keys(node, NODE_KEYS, where, "node", self.error)
+        if "map" in node:
+            self._add_map(graph, name, node, where)
+            return
         tool_name = node.get("tool")
         call = node.get("call")
         if call is not None:
@@ -335,7 +341,60 @@ class _SpecLoader:
             retry=retry,
             timeout=timeout,
             description=self._text(node.get("description"), f"{where}.description"),
+            routes=self._routes(node.get("routes"), f"{where}.routes"),
         )
+
+    def _routes(self, routes: Any, where: str) -> list[str]:
+        if routes is None:
+            return []
+        if not isinstance(routes, list) or not all(isinstance(r, str) and r for r in routes):
+            raise self.error("'routes' must be a list of node names (or END)", where)
+        return list(routes)
+
+    def _add_map(self, graph: Graph, name: str, node: Mapping[str, Any], where: str) -> None:
+        """A map node: ``{map: {over: KEY, as: KEY, node: NAME, max_parallel: N}}``."""
+        for key in ("tool", "call", "params", "routes", "timeout"):
+            if key in node:
+                raise self.error(f"a map node has no '{key}' (its work is map.node's)", where)
+        spec = node["map"]
+        where = f"{where}.map"
+        if not isinstance(spec, Mapping):
+            raise self.error("must be a mapping like {over: docs, as: doc, node: summarise}", where)
+        _refuse_unknown_keys(spec, MAP_KEYS, where, "map", self.error)
+        for key in ("over", "as", "node"):
+            value = spec.get(key)
+            if not isinstance(value, str) or not value:
+                what = "the node each item runs" if key == "node" else "a state key"
+                raise self.error(f"'{key}' must be {what} (a non-empty string)", f"{where}.{key}")
+        limit = spec.get("max_parallel")
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
+        ):
+            raise self.error(f"must be a positive integer, got {limit!r}", f"{where}.max_parallel")
+        try:
+            retry = RetryPolicy.coerce(node.get("retry"))
+        except (SpecError, TypeError, ValueError) as exc:
+            raise self.error(f"invalid retry policy: {exc}", f"{where}.retry") from None
+        graph.add_node(
+            name,
+            MapOver(spec["over"], spec["as"], spec["node"]),
+            retry=retry,
+            max_parallel=limit,
+            description=self._text(node.get("description"), f"{where}.description"),
+        )
+
+    def _check_routes(self, graph: Graph, nodes: Mapping[str, Any]) -> None:
+        """Every route and map target names a node; a map's node is not a map itself."""
+        for name, node in graph.nodes.items():
+            is_map = isinstance(node.func, MapOver)
+            for target in node.routes:
+                where = f"nodes.{name}.map.node" if is_map else f"nodes.{name}.routes"
+                if target == END and not is_map:
+                    continue
+                if target not in graph.nodes:
+                    raise self.error(_unknown("node", target, graph.nodes), where)
+                if is_map and isinstance(graph.nodes[target].func, MapOver):
+                    raise self.error("a map's node cannot be a map node itself", where)
 
     def _call(self, ref: Any, where: str) -> tuple[Callable[..., Any], str]:
         """The function a ``call:`` node names, and its reference as the graph keeps it."""
@@ -481,6 +540,15 @@ def dump_spec(graph: Graph) -> dict[str, Any]:
 
 
 def _dump_node(node: Any) -> dict[str, Any]:
+    if isinstance(node.func, MapOver):
+        mapped: dict[str, Any] = {"map": node.func.to_dict()}
+        if node.max_parallel is not None:
+            mapped["map"]["max_parallel"] = node.max_parallel
+        if node.description:
+            mapped["description"] = node.description
+        if node.retry is not None:
+            mapped["retry"] = _dump_retry(node.retry)
+        return mapped
     if node.tool is None and node.call is None:
         raise SpecError(
             f"node '{node.name}' runs a Python function, not a registered tool; only graphs "
@@ -496,6 +564,8 @@ def _dump_node(node: Any) -> dict[str, Any]:
         data["retry"] = _dump_retry(node.retry)
     if node.timeout is not None:
         data["timeout"] = node.timeout
+    if node.routes:
+        data["routes"] = list(node.routes)
     return data
 
 
