@@ -353,3 +353,19 @@ def test_map_over_is_a_callable_returning_sends() -> None:
     assert sends == [Send("s", {"doc": 1}), Send("s", {"doc": 2})]
     with pytest.raises(Exception, match="expected a list, got str"):
         MapOver("docs", "doc", "s")({"docs": "abc"})
+
+
+def test_ten_thousand_copies_use_a_bounded_number_of_threads(engine: Engine) -> None:
+    most = [0]
+
+    def work(state: dict[str, Any]) -> dict[str, Any]:
+        if state["doc"] % 500 == 0:
+            most[0] = max(most[0], threading.active_count())
+        return {"out": [state["doc"]]}
+
+    before = threading.active_count()
+    run = engine.run(map_graph(work), {"docs": list(range(10_000))})
+    assert run.status == "completed", run.error
+    assert run.state["out"] == list(range(10_000))
+    assert most[0] - before <= 32  # the runner's workers, not one per item
+    assert sum(e.node == "work" for e in run.logs) == 10_000

@@ -18,7 +18,8 @@ import logging
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import Future
+from queue import Empty, SimpleQueue
 from time import perf_counter
 from typing import Any
 
@@ -413,8 +414,9 @@ class Execution:
     ) -> list[NodeResult]:
         """The attempts of several node calls side by side: ``tasks`` are ``(node, overlay)``
         (a :class:`~wfengine.compose.Send` copy sees the state overlaid with its item), at most
-        ``max_parallel`` in flight, each retried on its own schedule; every call finishes
-        before this returns; results in task order."""
+        ``max_parallel`` in flight (``None``: as many as the runner's workers), each retried
+        on its own schedule; every call finishes before this returns; results in task
+        order. No thread per task: a bounded window of futures, topped up as they finish."""
         run = self.run
         step = run.step + 1
         results: list[NodeResult | None] = [None] * len(tasks)
@@ -425,8 +427,11 @@ class Execution:
         submit_call = self.runner.submit
         on_started = self.on_node_started
         paths = self.node_paths
-        cap = len(tasks) if max_parallel is None else max_parallel
+        if max_parallel is None:  # as many as the runner has workers, not one per task
+            max_parallel = getattr(self.runner, "max_workers", None) or 16
+        cap = max_parallel
         waiting = iter(range(len(tasks)))  # tasks not yet started, in order
+        finished: SimpleQueue[Future[Outcome]] = SimpleQueue()  # futures, as they complete
 
         def submit(index: int, attempt: int) -> None:
             name, overlay = tasks[index]
@@ -445,6 +450,7 @@ class Execution:
                 future = Future()
                 future.set_result(refused)
             running[future] = (index, node, attempt, view, start)
+            future.add_done_callback(finished.put)
 
         def top_up() -> None:
             while len(running) + len(retries) < cap:
@@ -460,7 +466,12 @@ class Execution:
                 timeout = (
                     max(0.0, min(min(r[0] for r in retries) - now, _POLL)) if retries else None
                 )
-                done, _pending = wait(running, timeout, return_when=FIRST_COMPLETED)
+                try:
+                    done = [finished.get(timeout=timeout)]
+                except Empty:
+                    done = []
+                while not finished.empty():
+                    done.append(finished.get_nowait())
                 for future in done:
                     index, node, attempt, view, start = running.pop(future)
                     outcome = future.result()

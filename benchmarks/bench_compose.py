@@ -1,0 +1,101 @@
+"""Composition overhead: a map (``Send`` fan-out) over 10,000 trivial items.
+
+The engine's time per item, less a plain Python loop calling the same function on the same
+items, is the map's overhead per copy (target: at most 20 us per item on threads, memory
+store; SQLite reported separately when the plugin is installed). The best of a few repeats
+is kept (a shared machine).
+
+    python benchmarks/bench_compose.py
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from typing import Any
+
+from wfengine import END, Engine, Graph, Send
+
+ITEMS = 10_000
+REPEATS = 3
+
+
+def best(fn: Callable[[], Any], repeats: int = REPEATS) -> float:
+    """The fastest of ``repeats`` timings of ``fn()``, in seconds."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def work(state: dict[str, Any]) -> dict[str, Any]:
+    return {"out": [state["doc"] + 1]}
+
+
+def map_graph(max_parallel: int | None) -> Graph:
+    return (
+        Graph("map", reducers={"out": "extend"})
+        .add_node(
+            "split",
+            lambda s: [Send("work", {"doc": d}) for d in s["docs"]],
+            routes=["work"],
+            max_parallel=max_parallel,
+        )
+        .add_node("work", work)
+        .add_edge("split", END)
+        .set_entry_point("split")
+    )
+
+
+def baseline(docs: list[int]) -> list[int]:
+    out: list[int] = []
+    for d in docs:
+        out.extend(work({"doc": d})["out"])
+    return out
+
+
+def measure(store: str, max_parallel: int | None, plugins: list[Any]) -> float:
+    """Engine overhead per item, in microseconds."""
+    docs = list(range(ITEMS))
+    engine = Engine(load_entrypoints=False, plugins=plugins, store=store)
+    graph = map_graph(max_parallel)
+    try:
+
+        def once() -> None:
+            run = engine.run(graph, {"docs": docs})
+            assert run.status == "completed" and len(run.state["out"]) == ITEMS, run.error
+
+        spent = best(once)
+    finally:
+        engine.close()
+    plain = best(lambda: baseline(docs))
+    return (spent - plain) / ITEMS * 1e6
+
+
+def main() -> int:
+    rows = [("memory://", None, []), ("memory://", 8, [])]
+    try:
+        import wfengine_sqlite.plugin
+
+        folder = tempfile.mkdtemp(prefix="bench-compose-")
+        rows.append((f"sqlite:///{folder}/runs.db", 8, [wfengine_sqlite.plugin]))
+    except ImportError:
+        print("(wfengine-sqlite not installed: SQLite row skipped)")
+    failed = False
+    print(f"{'case':56} {'overhead':>12}")
+    for store, limit, plugins in rows:
+        overhead = measure(store, limit, plugins)
+        kind = store.split(":")[0]
+        target = " (target <= 20 us)" if kind == "memory" else ""
+        failed |= kind == "memory" and overhead > 20
+        label = f"map over {ITEMS:,} items, {kind}, max_parallel={limit}"
+        print(f"{label:56} {overhead:9.2f} us   per item{target}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
