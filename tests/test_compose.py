@@ -65,7 +65,7 @@ def test_command_to_an_undeclared_target_fails_the_node_clearly(engine: Engine) 
     run = engine.run(router_graph(lambda s: Command(goto="static")), {})
     assert run.status == "failed"
     assert run.error["node"] == "decide"
-    assert "not among its routes (yes, no)" in run.error["message"]
+    assert "Command(goto='static'), which is not among its routes (yes, no)" in run.error["message"]
     assert "routes=[...]" in run.error["message"]
 
 
@@ -216,7 +216,8 @@ def test_a_send_to_an_undeclared_node_fails_clearly(engine: Engine) -> None:
     run = engine.run(graph, {})
     assert (
         run.status == "failed"
-        and "sent to node 'b', which is not among its routes" in (run.error["message"])
+        and "sent to Send('b'), which is not among its routes (none declared)"
+        in (run.error["message"])
     )
 
 

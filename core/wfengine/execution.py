@@ -24,7 +24,7 @@ from time import perf_counter
 from typing import Any
 
 from . import settings
-from .compose import Command, sends_of
+from .compose import Command, Send, sends_of
 from .errors import StepLimitError, WorkflowError
 from .graph import END, Graph, Node
 from .lifecycle import LifecycleDispatch
@@ -558,34 +558,44 @@ class Execution:
 
     def _direction(self, name: str, update: Any) -> tuple[Any, list[Any] | None]:
         """A node's :class:`~wfengine.compose.Command` or sends as ``(update, sends)``;
-        records the command's targets; checks every target is among the node's routes."""
-        routes = self.nodes[name].routes
+        records the command's targets; checks every target is among the node's routes (by
+        the names its own graph knows them, inside a subgraph)."""
+        node = self.nodes[name]
         sends = sends_of(update)
         if sends is not None:
             update = None
         elif isinstance(update, Command):
             names, sends = update.targets()
             if names is not None:
-                for target in names:
-                    if target not in routes:
-                        raise WorkflowError(
-                            f"node '{name}' returned Command(goto={target!r}), which is not "
-                            f"among its routes ({', '.join(routes) or 'none declared'}); "
-                            f"declare it: add_node('{name}', ..., routes=[...]) or spec "
-                            "'routes:'"
-                        )
-                self.goto[name] = names
+                self.goto[name] = [
+                    self._route(node, target, "returned Command(goto=") for target in names
+                ]
             update = update.update
         else:
             return update, None  # not a directive: changes() says what is wrong with it
-        for send in sends or ():
-            if send.node not in routes:
-                raise WorkflowError(
-                    f"node '{name}' sent to node '{send.node}', which is not among its routes "
-                    f"({', '.join(routes) or 'none declared'}); declare it: "
-                    f"add_node('{name}', ..., routes=[...]) or spec 'routes:'"
-                )
+        if sends and node.route_map is not None:
+            sends = [Send(self._route(node, s.node, "sent to Send("), s.item) for s in sends]
+        else:
+            for send in sends or ():
+                self._route(node, send.node, "sent to Send(")
         return update, sends
+
+    def _route(self, node: Node, target: str, how: str) -> str:
+        """The node path of ``target``, one of ``node``'s routes; a clear error otherwise."""
+        graph = self.graph
+        mapped = node.route_map
+        if mapped is not None:
+            found = mapped.get(target)
+            if found is not None:
+                return found
+        elif target in node.routes:
+            return graph.resolve(target)
+        known = ", ".join(mapped or node.routes) or "none declared"
+        local = node.name.rsplit("/", 1)[-1]
+        raise WorkflowError(
+            f"node '{node.name}' {how}{target!r}), which is not among its routes ({known}); "
+            f"declare it: add_node('{local}', ..., routes=[...]) or spec 'routes:'"
+        )
 
     async def aattempts(
         self, name: str, *, shared: bool, overlay: Mapping[str, Any] | None = None

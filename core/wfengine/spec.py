@@ -44,12 +44,28 @@ from .retry import RetryPolicy
 from .state import REDUCERS
 
 TOP_LEVEL_KEYS = ("name", "description", "entry", "max_steps", "reducers", "nodes", "edges")
-NODE_KEYS = ("tool", "call", "map", "params", "description", "retry", "timeout", "routes")
+NODE_KEYS = (
+    "tool",
+    "call",
+    "map",
+    "graph",
+    "inputs",
+    "outputs",
+    "params",
+    "description",
+    "retry",
+    "timeout",
+    "routes",
+)
 MAP_KEYS = ("over", "as", "node", "max_parallel")
 EDGE_KEYS = ("from", "to", "when", "default", "description")
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
 
 SpecSource = Mapping[str, Any] | str | os.PathLike[str]
+
+GraphResolver = Callable[[str], Graph]
+"""Finds the graph a spec's ``graph: NAME`` names (a registered workflow or stored graph id);
+raises :class:`~wfengine.errors.UnknownNameError` or :class:`SpecError`."""
 
 
 class ToolCall(functools.partial):  # type: ignore[type-arg]
@@ -173,6 +189,7 @@ def load_spec(
     max_nodes: int | None = None,
     max_edges: int | None = None,
     allow_calls: bool = True,
+    graphs: GraphResolver | None = None,
 ) -> Graph:
     """Build a validated :class:`~wfengine.graph.Graph` from a spec.
 
@@ -180,10 +197,12 @@ def load_spec(
     file. Tools and condition strategies are looked up in the registries. ``max_nodes`` and
     ``max_edges`` cap the spec's size (for specs from untrusted callers, like the REST API);
     ``allow_calls=False`` refuses ``call:`` nodes (import paths: code the spec chooses).
-    Raises :class:`~wfengine.errors.SpecError` saying what is wrong and where.
+    ``graphs`` resolves the names of ``graph: NAME`` subgraph nodes (an engine passes its
+    workflows and stored graphs). Raises :class:`~wfengine.errors.SpecError` saying what is
+    wrong and where.
     """
     data, source_name = read_spec(source)
-    loader = _SpecLoader(data, source_name, tools, conditions, allow_calls)
+    loader = _SpecLoader(data, source_name, tools, conditions, allow_calls, graphs)
     return loader.load(max_nodes, max_edges)
 
 
@@ -197,12 +216,14 @@ class _SpecLoader:
         tools: ToolRegistry,
         conditions: ConditionRegistry,
         allow_calls: bool = True,
+        graphs: GraphResolver | None = None,
     ) -> None:
         self.data = data
         self.source = source
         self.tools = tools
         self.conditions = conditions
         self.allow_calls = allow_calls
+        self.graphs = graphs
 
     def error(self, message: str, where: str | None = None) -> SpecError:
         return SpecError(message, where, self.source)
@@ -287,6 +308,8 @@ class _SpecLoader:
             raise self.error(f"node names must be non-empty strings, got {name!r}", "nodes")
         if name == END:
             raise self.error(f"'{END}' is reserved for the end of a branch; rename the node", where)
+        if "/" in name:
+            raise self.error("'/' is reserved for subgraph node paths (review/score)", where)
         if not isinstance(node, Mapping):
             raise self.error(
                 f"a node must be a mapping like {{tool: NAME}}, got {type(node).__name__}", where
@@ -295,6 +318,12 @@ class _SpecLoader:
         if "map" in node:
             self._add_map(graph, name, node, where)
             return
+        if "graph" in node:
+            self._add_subgraph(graph, name, node, where)
+            return
+        for key in ("inputs", "outputs"):
+            if key in node:
+                raise self.error(f"'{key}' belongs to a subgraph node ({{graph: NAME}})", where)
         tool_name = node.get("tool")
         call = node.get("call")
         if call is not None:
@@ -383,9 +412,70 @@ class _SpecLoader:
             description=self._text(node.get("description"), f"{where}.description"),
         )
 
+    def _add_subgraph(self, graph: Graph, name: str, node: Mapping[str, Any], where: str) -> None:
+        """A subgraph node: ``{graph: NAME or {inline spec}, inputs: {...}, outputs: {...}}``."""
+        for key in ("tool", "call", "params", "routes", "timeout", "retry", "map"):
+            if key in node:
+                raise self.error(f"a subgraph node has no '{key}' (its work is its graph's)", where)
+        ref = node["graph"]
+        if isinstance(ref, str) and ref:
+            if self.graphs is None:
+                raise self.error(
+                    "a subgraph by name needs an engine to find it (load the spec with "
+                    "engine.load_spec); give the graph inline instead",
+                    f"{where}.graph",
+                )
+            try:
+                child = self.graphs(ref)
+            except SpecError as exc:
+                raise self.error(exc.message, f"{where}.graph") from None
+            except (UnknownNameError, GraphValidationError) as exc:
+                raise self.error(str(exc), f"{where}.graph") from None
+            name_ref: str | None = ref
+        elif isinstance(ref, Mapping):
+            inner = _SpecLoader(
+                dict(ref), self.source, self.tools, self.conditions, self.allow_calls, self.graphs
+            )
+            try:
+                child = inner.load(None, None)
+            except SpecError as exc:
+                inside = f"{where}.graph" + (f".{exc.where}" if exc.where else "")
+                raise self.error(exc.message, inside) from None
+            name_ref = None
+        else:
+            raise self.error(
+                "must be the name of a workflow or stored graph, or an inline spec",
+                f"{where}.graph",
+            )
+        mappings = {}
+        for key in ("inputs", "outputs"):
+            value = node.get(key)
+            if value is not None and not (
+                isinstance(value, Mapping)
+                and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+            ):
+                raise self.error(
+                    "must map state keys to state keys ({destination: source})",
+                    f"{where}.{key}",
+                )
+            mappings[key] = value
+        try:
+            graph.add_subgraph(
+                name,
+                child,
+                inputs=mappings["inputs"],
+                outputs=mappings["outputs"],
+                ref=name_ref,
+                description=self._text(node.get("description"), f"{where}.description"),
+            )
+        except GraphValidationError as exc:
+            raise self.error("; ".join(exc.problems), where) from None
+
     def _check_routes(self, graph: Graph, nodes: Mapping[str, Any]) -> None:
         """Every route and map target names a node; a map's node is not a map itself."""
         for name, node in graph.nodes.items():
+            if node.route_map is not None:
+                continue  # a subgraph's node: its own spec was checked
             is_map = isinstance(node.func, MapOver)
             for target in node.routes:
                 where = f"nodes.{name}.map.node" if is_map else f"nodes.{name}.routes"
@@ -534,12 +624,26 @@ def dump_spec(graph: Graph) -> dict[str, Any]:
                 )
             reducers[key] = name
         data["reducers"] = reducers
-    data["nodes"] = {name: _dump_node(node) for name, node in graph.nodes.items()}
-    data["edges"] = [_dump_edge(i, edge) for i, edge in enumerate(graph.edges)]
+    data["nodes"] = {
+        name: _dump_node(node) for name, node in graph.nodes.items() if "/" not in name
+    }
+    data["edges"] = [
+        _dump_edge(i, edge) for i, edge in enumerate(graph.edges) if "/" not in edge.sources[0]
+    ]
     return data
 
 
 def _dump_node(node: Any) -> dict[str, Any]:
+    if node.subgraph is not None:
+        sub = node.subgraph
+        data: dict[str, Any] = {"graph": sub.ref or dump_spec(sub.graph)}
+        if sub.inputs:
+            data["inputs"] = dict(sub.inputs)
+        if sub.outputs:
+            data["outputs"] = dict(sub.outputs)
+        if node.description:
+            data["description"] = node.description
+        return data
     if isinstance(node.func, MapOver):
         mapped: dict[str, Any] = {"map": node.func.to_dict()}
         if node.max_parallel is not None:
@@ -555,7 +659,7 @@ def _dump_node(node: Any) -> dict[str, Any]:
             "of tool nodes can be written as a spec",
             f"nodes.{node.name}",
         )
-    data: dict[str, Any] = {"tool": node.tool} if node.tool is not None else {"call": node.call}
+    data = {"tool": node.tool} if node.tool is not None else {"call": node.call}
     if node.params:
         data["params"] = copy.deepcopy(node.params)
     if node.description:

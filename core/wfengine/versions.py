@@ -87,6 +87,15 @@ def graph_version(graph: Graph) -> GraphVersion:
     except SpecError:
         fingerprint = python_fingerprint(graph)
         return GraphVersion(spec_version(fingerprint), graph.name, PYTHON)
+    named = {
+        name: graph_version(node.subgraph.graph).version
+        for name, node in graph.nodes.items()
+        if node.subgraph is not None and node.subgraph.ref is not None
+    }
+    if named:  # a subgraph named by id or workflow: its content is part of this version
+        return GraphVersion(
+            spec_version({**spec, "subgraph_versions": named}), graph.name, SPEC, spec
+        )
     return GraphVersion(spec_version(spec), graph.name, SPEC, spec)
 
 
