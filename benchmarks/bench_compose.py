@@ -1,9 +1,11 @@
-"""Composition overhead: a map (``Send`` fan-out) over 10,000 trivial items.
+"""Composition overhead: a map (``Send`` fan-out) over 10,000 trivial items, and a subgraph
+node against the same node inline.
 
 The engine's time per item, less a plain Python loop calling the same function on the same
 items, is the map's overhead per copy (target: at most 20 us per item on threads, memory
 store; SQLite reported separately when the plugin is installed). The best of a few repeats
-is kept (a shared machine).
+is kept (a shared machine). A subgraph node (a one-node child graph) in a 2-node loop of
+10,000 calls, against the node inline: target at most 5 us more per call.
 
     python benchmarks/bench_compose.py
 """
@@ -76,6 +78,46 @@ def measure(store: str, max_parallel: int | None, plugins: list[Any]) -> float:
     return (spent - plain) / ITEMS * 1e6
 
 
+CALLS = 10_000
+
+
+def inc(state: dict[str, Any]) -> dict[str, Any]:
+    return {"i": state["i"] + 1}
+
+
+def loop(inner: Graph | None) -> Graph:
+    """``a`` then ``b`` (inline, or a subgraph holding ``b``), ``CALLS`` times."""
+    graph = Graph("loop").add_node("a", lambda s: None)
+    if inner is None:
+        graph.add_node("b", inc)
+    else:
+        graph.add_subgraph("b", inner)
+    return (
+        graph.add_edge("a", "b")
+        .add_edge("b", "a", condition=lambda s: s["i"] < CALLS)
+        .add_edge("b", END, default=True)
+        .set_entry_point("a")
+    )
+
+
+def subgraph_overhead() -> float:
+    """What a subgraph node adds per call over the same node inline, in microseconds."""
+    child = Graph("child").add_node("b", inc).add_edge("b", END).set_entry_point("b")
+    engine = Engine(load_entrypoints=False, store="memory://")
+    try:
+        times = {}
+        for label, graph in (("inline", loop(None)), ("subgraph", loop(child))):
+
+            def once(graph: Graph = graph) -> None:
+                run = engine.run(graph, {"i": 0}, max_steps=4 * CALLS)
+                assert run.status == "completed" and run.state["i"] == CALLS, run.error
+
+            times[label] = best(once)
+    finally:
+        engine.close()
+    return (times["subgraph"] - times["inline"]) / CALLS * 1e6
+
+
 def main() -> int:
     rows = [("memory://", None, []), ("memory://", 8, [])]
     try:
@@ -94,6 +136,10 @@ def main() -> int:
         failed |= kind == "memory" and overhead > 20
         label = f"map over {ITEMS:,} items, {kind}, max_parallel={limit}"
         print(f"{label:56} {overhead:9.2f} us   per item{target}")
+    extra = subgraph_overhead()
+    failed |= extra > 5
+    label = f"subgraph node vs inline, {CALLS:,} calls, memory"
+    print(f"{label:56} {extra:9.2f} us   per call (target <= 5 us)")
     return 1 if failed else 0
 
 
