@@ -137,7 +137,7 @@ def test_sends_run_one_copy_each_merged_in_input_order_then_the_senders_edges(
     assert run.state["out"] == [d * 2 for d in range(20)]
     assert run.state["n"] == 20
     assert "doc" not in run.state  # the overlay is the copy's, not the run's
-    assert run.visited_nodes == ["split", "join"]
+    assert run.visited_nodes == ["split", *["work"] * 20, "join"]  # every call made
     copies = [e for e in run.logs if e.node == "work"]
     assert len(copies) == 20 and {e.step for e in copies} == {1}
 

@@ -134,7 +134,13 @@ def test_commands_and_sends_inside_a_subgraph_use_the_childs_names(engine: Engin
     assert graph.validate() == []
     run = engine.run(graph, {"docs": [1, 2]})
     assert run.status == "completed", run.error
-    assert run.state["out"] == [10, 20] and run.visited_nodes == ["fan/split", "fan/pick", "fan"]
+    assert run.state["out"] == [10, 20] and run.visited_nodes == [
+        "fan/split",
+        "fan/work",
+        "fan/work",
+        "fan/pick",
+        "fan",
+    ]
 
 
 def test_nested_subgraphs_and_a_command_into_a_subgraph(engine: Engine) -> None:

@@ -33,7 +33,7 @@ from .paths import PathPolicy
 from .run import Event, EventType, LogEntry, RunStatus, WorkflowRun
 from .runner import NodeCall, NodeRunner, Outcome, new
 from .state import MISSING, StateView, apply_changes, changes, merge_parallel, merge_update
-from .storage import Store
+from .storage import PendingWritesStore, Store
 
 log = logging.getLogger("wfengine.executor")
 
@@ -102,6 +102,9 @@ class Execution:
         "max_logs",
         "view",
         "goto",
+        "pending",
+        "restore",
+        "restored",
     )
 
     def __init__(
@@ -147,6 +150,10 @@ class Execution:
         self.node_paths = node_paths if path_policy is not None and node_paths else {}
         self.retries_left = limits.max_retries_per_run
         self.max_logs = limits.max_log_entries
+        self.pending = store if isinstance(store, PendingWritesStore) else None
+        """Where finished calls of a step that has not committed are kept (if the store can)."""
+        self.restore = resuming  # the first step of a resumed drive restores pending writes
+        self.restored = False  # this step restored some
         self.goto: dict[str, list[str]] = {}
         """This step's node-chosen targets (:class:`~wfengine.compose.Command`), by node."""
         self.view = StateView()
@@ -407,13 +414,16 @@ class Execution:
     def attempts_parallel(self, batch: list[str]) -> list[NodeResult]:
         """The attempts of a multi-node step: every call submitted to the runner at once, each
         node retried on its own schedule; results in node order."""
-        return self.attempts_many([(name, None) for name in batch], None)
+        return self.attempts_many([(name, None, name) for name in batch], None)
 
     def attempts_many(
-        self, tasks: list[tuple[str, Mapping[str, Any] | None]], max_parallel: int | None
+        self, tasks: list[tuple[str, Mapping[str, Any] | None, str]], max_parallel: int | None
     ) -> list[NodeResult]:
-        """The attempts of several node calls side by side: ``tasks`` are ``(node, overlay)``
-        (a :class:`~wfengine.compose.Send` copy sees the state overlaid with its item), at most
+        """The attempts of several node calls side by side: ``tasks`` are ``(node, overlay,
+        key)`` (a :class:`~wfengine.compose.Send` copy sees the state overlaid with its item;
+        ``key`` names the call among the step's pending writes: each finished call's update
+        is kept in a :class:`~wfengine.storage.PendingWritesStore`, and the first step of a
+        resumed drive restores those instead of calling again), at most
         ``max_parallel`` in flight (``None``: as many as the runner's workers), each retried
         on its own schedule; every call finishes before this returns; results in task
         order. No thread per task: a bounded window of futures, topped up as they finish."""
@@ -430,11 +440,19 @@ class Execution:
         if max_parallel is None:  # as many as the runner has workers, not one per task
             max_parallel = getattr(self.runner, "max_workers", None) or 16
         cap = max_parallel
-        waiting = iter(range(len(tasks)))  # tasks not yet started, in order
+        pending = self.pending
+        if pending is not None and self.restore:
+            kept = pending.get_pending_writes(run.run_id, step)
+            for index, (name, _overlay, key) in enumerate(tasks):
+                if key in kept:
+                    results[index] = (name, kept[key], None)
+                    self.restored = True
+        # tasks not yet started, in order
+        waiting = iter([i for i, r in enumerate(results) if r is None])
         finished: SimpleQueue[Future[Outcome]] = SimpleQueue()  # futures, as they complete
 
         def submit(index: int, attempt: int) -> None:
-            name, overlay = tasks[index]
+            name, overlay, _key = tasks[index]
             node = nodes[name]
             view = StateView(state)  # calls of one step run side by side: one view each
             if overlay:
@@ -481,6 +499,8 @@ class Execution:
                             node.name, step, attempt, start, outcome.duration, update
                         )
                         results[index] = (node.name, update, None)
+                        if pending is not None:
+                            self.keep(pending, step, tasks[index][2], update)
                         continue
                     delay = self.node_failed(
                         node, step, attempt, start, outcome.duration, outcome.error
@@ -505,6 +525,14 @@ class Execution:
             r if r is not None else (tasks[i][0], None, Cancelled()) for i, r in enumerate(results)
         ]
 
+    def keep(self, pending: PendingWritesStore, step: int, key: str, update: Any) -> None:
+        """Save one finished call's update as a pending write; a store that cannot keep it
+        only costs that call running again on resume."""
+        try:
+            pending.save_pending_write(self.run.run_id, step, key, update)
+        except Exception as exc:
+            log.warning("could not keep the update of %s (step %d): %s", key, step, exc)
+
     # -- what a node may return besides an update: Command and Send ----------------------
 
     def directed(self, results: list[NodeResult]) -> list[NodeResult]:
@@ -525,7 +553,7 @@ class Execution:
                 continue
             out.append((name, update, None))
             if sends is not None:
-                tasks = [(send.node, send.item) for send in sends]
+                tasks = [(s.node, s.item, f"{name}[{i}]>{s.node}") for i, s in enumerate(sends)]
                 out.extend(self.attempts_many(tasks, self.nodes[name].max_parallel))
         return out
 
@@ -663,6 +691,7 @@ class Execution:
         state = run.state
         reducers = self.reducers
         parallel = len(results) > 1
+        self.restore = False
         for name, _update, error in results:
             if error is not None:
                 self.goto.clear()
@@ -704,7 +733,11 @@ class Execution:
             return
         visited = run.visited_nodes
         previous = (run.step, run.next_nodes, len(visited))
-        visited.extend(batch)
+        if len(results) == len(batch) and not self.restored:
+            visited.extend(batch)
+        else:  # map copies, or calls restored from pending writes: the calls made here
+            visited.extend(e.node for e in run.logs[self.log_start :] if e.status == "completed")
+            self.restored = False
         run.step += 1
         run.next_nodes = next_nodes
         if checkpoint is not None:
