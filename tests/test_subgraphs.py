@@ -286,3 +286,28 @@ def test_a_slash_in_a_spec_node_name_is_refused(tools: Engine) -> None:
     spec = {"entry": "a/b", "nodes": {"a/b": {"tool": "load"}}}
     with pytest.raises(SpecError, match="reserved for subgraph node paths"):
         tools.load_spec(spec)
+
+
+def test_interrupt_before_a_subgraph_pauses_before_its_first_node(engine: Engine) -> None:
+    run = engine.run(parent(), {}, interrupt_before=["review"])
+    assert run.status == RunStatus.PAUSED and run.next_nodes == ["review/score"]
+    assert run.visited_nodes == ["load"]
+
+
+def test_sending_copies_to_a_subgraph_is_a_clear_error(engine: Engine) -> None:
+    graph = (
+        Graph("p")
+        .add_node("split", lambda s: [Send("review", {"text": "abc"})], routes=["review"])
+        .add_subgraph("review", review())
+        .add_edge("review", END)
+        .set_entry_point("split")
+    )
+    run = engine.run(graph, {})
+    assert run.status == "failed" and "sent to subgraph 'review'" in run.error["message"]
+
+
+def test_a_spec_map_over_a_subgraph_is_refused(tools: Engine) -> None:
+    spec = parent_spec(CHILD)
+    spec["nodes"]["each"] = {"map": {"over": "docs", "as": "text", "node": "review"}}
+    with pytest.raises(SpecError, match="a map's node cannot be a subgraph"):
+        tools.load_spec(spec)

@@ -606,6 +606,13 @@ class Execution:
         else:
             for send in sends or ():
                 self._route(node, send.node, "sent to Send(")
+        for send in sends or ():
+            target = self.nodes[send.node]
+            if target.subgraph is not None or send.node != self.graph.resolve(send.node):
+                raise WorkflowError(
+                    f"node '{name}' sent to subgraph '{send.node}': map copies run single "
+                    "nodes; map over a node that runs the subgraph's work instead"
+                )
         return update, sends
 
     def _route(self, node: Node, target: str, how: str) -> str:

@@ -485,6 +485,8 @@ class _SpecLoader:
                     raise self.error(_unknown("node", target, graph.nodes), where)
                 if is_map and isinstance(graph.nodes[target].func, MapOver):
                     raise self.error("a map's node cannot be a map node itself", where)
+                if is_map and graph.nodes[target].subgraph is not None:
+                    raise self.error("a map's node cannot be a subgraph", where)
 
     def _call(self, ref: Any, where: str) -> tuple[Callable[..., Any], str]:
         """The function a ``call:`` node names, and its reference as the graph keeps it."""
