@@ -104,3 +104,43 @@ def test_a_store_that_cannot_keep_an_update_only_costs_a_rerun(
     fail["b"] = False
     assert engine.resume(run.run_id, graph=graph).status == "completed"
     assert calls == {"a": 2, "b": 2}
+
+
+def test_async_branches_and_copies_are_kept_too(engine: Engine) -> None:
+    calls: Counter[str] = Counter()
+    broken = {"b", "w2"}
+
+    def branch(name: str) -> Any:
+        async def node(state: dict[str, Any]) -> dict[str, Any]:
+            key = name if "doc" not in state else f"w{state['doc']}"
+            calls[key] += 1
+            if key in broken:
+                raise RuntimeError(f"{key} broke")
+            return {name: True} if "doc" not in state else {"out": [state["doc"]]}
+
+        return node
+
+    graph = (
+        Graph("afan", reducers={"out": "extend"})
+        .add_node("start", lambda s: None)
+        .add_node("a", branch("a"))
+        .add_node("b", branch("b"))
+        .add_node("split", lambda s: [Send("w", {"doc": d}) for d in range(4)], routes=["w"])
+        .add_node("w", branch("w"))
+        .add_edge("start", "a")
+        .add_edge("start", "b")
+        .add_edge(["a", "b"], "split")
+        .add_edge("split", END)
+        .set_entry_point("start")
+    )
+    run = engine.run(graph, {})
+    assert run.status == "failed" and calls == {"a": 1, "b": 1}
+    broken.discard("b")
+    run = engine.resume(run.run_id, graph=graph)
+    assert run.status == "failed" and calls["a"] == 1 and calls["b"] == 2
+    assert calls["w2"] == 1
+    broken.clear()
+    run = engine.resume(run.run_id, graph=graph)
+    assert run.status == "completed", run.error
+    assert run.state["out"] == [0, 1, 2, 3]
+    assert [calls[f"w{d}"] for d in range(4)] == [1, 1, 2, 1]

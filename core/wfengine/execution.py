@@ -193,7 +193,10 @@ class Execution:
                 if len(batch) == 1:
                     results = [await self.aattempts(batch[0], shared=True)]
                 else:
-                    calls = [self.aattempts(name, shared=False) for name in batch]
+                    kept = self.kept()
+                    calls = [
+                        self.aattempts(name, shared=False, key=name, kept=kept) for name in batch
+                    ]
                     results = list(await asyncio.gather(*calls))
                 self.commit(batch, await self.adirected(results))
         except (KeyboardInterrupt, asyncio.CancelledError):
@@ -441,8 +444,8 @@ class Execution:
             max_parallel = getattr(self.runner, "max_workers", None) or 16
         cap = max_parallel
         pending = self.pending
-        if pending is not None and self.restore:
-            kept = pending.get_pending_writes(run.run_id, step)
+        kept = self.kept()
+        if kept:
             for index, (name, _overlay, key) in enumerate(tasks):
                 if key in kept:
                     results[index] = (name, kept[key], None)
@@ -525,6 +528,12 @@ class Execution:
             r if r is not None else (tasks[i][0], None, Cancelled()) for i, r in enumerate(results)
         ]
 
+    def kept(self) -> dict[str, Any]:
+        """The pending writes of this step, when it is the first step of a resumed drive."""
+        if self.pending is None or not self.restore:
+            return {}
+        return self.pending.get_pending_writes(self.run.run_id, self.run.step + 1)
+
     def keep(self, pending: PendingWritesStore, step: int, key: str, update: Any) -> None:
         """Save one finished call's update as a pending write; a store that cannot keep it
         only costs that call running again on resume."""
@@ -576,12 +585,21 @@ class Execution:
             out.append((name, update, None))
             if sends:
                 limit = asyncio.Semaphore(self.nodes[name].max_parallel or len(sends))
+                kept = self.kept()
 
-                async def copy(send: Any, limit: asyncio.Semaphore = limit) -> NodeResult:
+                async def copy(
+                    send: Any, key: str, limit: asyncio.Semaphore = limit, kept: Any = kept
+                ) -> NodeResult:
                     async with limit:
-                        return await self.aattempts(send.node, shared=False, overlay=send.item)
+                        return await self.aattempts(
+                            send.node, shared=False, overlay=send.item, key=key, kept=kept
+                        )
 
-                out.extend(await asyncio.gather(*(copy(send) for send in sends)))
+                out.extend(
+                    await asyncio.gather(
+                        *(copy(s, f"{name}[{i}]>{s.node}") for i, s in enumerate(sends))
+                    )
+                )
         return out
 
     def _direction(self, name: str, update: Any) -> tuple[Any, list[Any] | None]:
@@ -633,10 +651,20 @@ class Execution:
         )
 
     async def aattempts(
-        self, name: str, *, shared: bool, overlay: Mapping[str, Any] | None = None
+        self,
+        name: str,
+        *,
+        shared: bool,
+        overlay: Mapping[str, Any] | None = None,
+        key: str | None = None,
+        kept: Mapping[str, Any] | None = None,
     ) -> NodeResult:
         """Every attempt of node ``name``, each awaited through the runner's
-        :meth:`~wfengine.runner.NodeRunner.acall`; ``shared``: the only node of its step."""
+        :meth:`~wfengine.runner.NodeRunner.acall`; ``shared``: the only node of its step;
+        ``key``: the call's name among the step's pending writes (``kept``: those restored)."""
+        if key is not None and kept and key in kept:
+            self.restored = True
+            return name, kept[key], None
         node = self.nodes[name]
         run = self.run
         step = run.step + 1
@@ -655,6 +683,8 @@ class Execution:
             update = self._taken(outcome.update, view)
             if outcome.error is None:
                 self.node_finished(name, step, attempt, start, outcome.duration, update)
+                if key is not None and self.pending is not None:
+                    self.keep(self.pending, step, key, update)
                 return name, update, None
             delay = self.node_failed(node, step, attempt, start, outcome.duration, outcome.error)
             if delay is None:
