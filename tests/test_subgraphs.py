@@ -311,3 +311,10 @@ def test_a_spec_map_over_a_subgraph_is_refused(tools: Engine) -> None:
     spec["nodes"]["each"] = {"map": {"over": "docs", "as": "text", "node": "review"}}
     with pytest.raises(SpecError, match="a map's node cannot be a subgraph"):
         tools.load_spec(spec)
+
+
+def test_a_node_limit_counts_the_subgraphs_nodes(tools: Engine) -> None:
+    spec = parent_spec(CHILD)
+    assert tools.load_spec(spec, max_nodes=10)
+    with pytest.raises(SpecError, match="with its subgraphs' nodes the spec has more than 4"):
+        tools.load_spec(spec, max_nodes=4)

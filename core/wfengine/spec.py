@@ -224,6 +224,7 @@ class _SpecLoader:
         self.conditions = conditions
         self.allow_calls = allow_calls
         self.graphs = graphs
+        self.max_nodes: int | None = None
 
     def error(self, message: str, where: str | None = None) -> SpecError:
         return SpecError(message, where, self.source)
@@ -245,6 +246,7 @@ class _SpecLoader:
             raise self.error(f"the spec has {len(nodes)} nodes; the limit is {max_nodes}", "nodes")
         if max_edges is not None and len(edges) > max_edges:
             raise self.error(f"the spec has {len(edges)} edges; the limit is {max_edges}", "edges")
+        self.max_nodes = max_nodes  # subgraphs' nodes count too
 
         graph = Graph(
             self._name(),
@@ -437,7 +439,7 @@ class _SpecLoader:
                 dict(ref), self.source, self.tools, self.conditions, self.allow_calls, self.graphs
             )
             try:
-                child = inner.load(None, None)
+                child = inner.load(self.max_nodes, None)
             except SpecError as exc:
                 inside = f"{where}.graph" + (f".{exc.where}" if exc.where else "")
                 raise self.error(exc.message, inside) from None
@@ -445,6 +447,12 @@ class _SpecLoader:
         else:
             raise self.error(
                 "must be the name of a workflow or stored graph, or an inline spec",
+                f"{where}.graph",
+            )
+        limit = self.max_nodes
+        if limit is not None and len(graph.nodes) + len(child.nodes) + 2 > limit:
+            raise self.error(
+                f"with its subgraphs' nodes the spec has more than {limit} nodes (the limit)",
                 f"{where}.graph",
             )
         mappings = {}
