@@ -370,3 +370,25 @@ def test_ten_thousand_copies_use_a_bounded_number_of_threads(engine: Engine) -> 
     assert run.state["out"] == list(range(10_000))
     assert most[0] - before <= 32  # the runner's workers, not one per item
     assert sum(e.node == "work" for e in run.logs) == 10_000
+
+
+def test_a_command_may_carry_the_nodes_own_state_view(engine: Engine) -> None:
+    def decide(state: dict[str, Any]) -> Command:
+        state["d"] = 5
+        return Command(goto="yes", update=state)
+
+    run = engine.run(router_graph(decide), {})
+    assert run.status == "completed", run.error
+    assert run.state == {"d": 5, "went": "yes"}
+
+
+def test_routes_are_part_of_a_python_graphs_version() -> None:
+    from wfengine.versions import graph_version
+
+    def same(s: Any) -> None:
+        return None
+
+    first = router_graph(same)
+    second = router_graph(same)
+    second.nodes["decide"].routes = ("yes",)
+    assert graph_version(first).version != graph_version(second).version

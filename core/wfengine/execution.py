@@ -715,6 +715,8 @@ class Execution:
         if view._layer:
             if update is view:
                 update = view.written()
+            elif type(update) is Command and update.update is view:  # Command(update=state)
+                update = Command(update.goto, view.written())
             view.undo()
         elif update is view:
             return None

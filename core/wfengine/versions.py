@@ -113,6 +113,9 @@ def python_fingerprint(graph: Graph) -> dict[str, Any]:
                 "params": node.params,
                 "retry": node.retry.to_dict() if node.retry is not None else None,
                 "timeout": node.timeout,
+                # only when set, so graphs without them keep their versions
+                **({"routes": list(node.routes)} if node.routes else {}),
+                **({"max_parallel": node.max_parallel} if node.max_parallel else {}),
             }
             for name, node in graph.nodes.items()
         },
