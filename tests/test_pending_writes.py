@@ -42,8 +42,8 @@ def fan_out(calls: Counter[str], fail: dict[str, bool]) -> Graph:
 def test_the_memory_store_keeps_pending_writes() -> None:
     store = MemoryStore()
     assert isinstance(store, PendingWritesStore)
-    store.save_pending_write("r", 2, "a", {"x": 1})
-    store.save_pending_write("r", 3, "a", {"x": 2})
+    store.save_pending_writes("r", 2, {"a": {"x": 1}})
+    store.save_pending_writes("r", 3, {"a": {"x": 2}})
     assert store.get_pending_writes("r", 2) == {"a": {"x": 1}}
     assert store.get_pending_writes("other", 2) == {}
 
@@ -96,7 +96,7 @@ def test_a_store_that_cannot_keep_an_update_only_costs_a_rerun(
     def refuse(*args: Any) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(engine.store, "save_pending_write", refuse)
+    monkeypatch.setattr(engine.store, "save_pending_writes", refuse)
     calls: Counter[str] = Counter()
     fail = {"b": True}
     graph = fan_out(calls, fail)

@@ -493,6 +493,7 @@ class Execution:
                     done = []
                 while not finished.empty():
                     done.append(finished.get_nowait())
+                kept_now: dict[str, Any] = {}  # saved together: one store write per wakeup
                 for future in done:
                     index, node, attempt, view, start = running.pop(future)
                     outcome = future.result()
@@ -502,8 +503,7 @@ class Execution:
                             node.name, step, attempt, start, outcome.duration, update
                         )
                         results[index] = (node.name, update, None)
-                        if pending is not None:
-                            self.keep(pending, step, tasks[index][2], update)
+                        kept_now[tasks[index][2]] = update
                         continue
                     delay = self.node_failed(
                         node, step, attempt, start, outcome.duration, outcome.error
@@ -512,6 +512,8 @@ class Execution:
                         results[index] = (node.name, None, outcome.error)
                     else:
                         retries.append((perf_counter() + delay, index, attempt + 1))
+                if pending is not None and kept_now:
+                    self.keep(pending, step, kept_now)
             else:  # only retries wait: sleep until the first is due, or the run is cancelled
                 run.wait_cancelled(max(0.0, min(r[0] for r in retries) - now))
             if retries:
@@ -534,13 +536,13 @@ class Execution:
             return {}
         return self.pending.get_pending_writes(self.run.run_id, self.run.step + 1)
 
-    def keep(self, pending: PendingWritesStore, step: int, key: str, update: Any) -> None:
-        """Save one finished call's update as a pending write; a store that cannot keep it
-        only costs that call running again on resume."""
+    def keep(self, pending: PendingWritesStore, step: int, writes: Mapping[str, Any]) -> None:
+        """Save finished calls' updates as pending writes; a store that cannot keep them
+        only costs those calls running again on resume."""
         try:
-            pending.save_pending_write(self.run.run_id, step, key, update)
+            pending.save_pending_writes(self.run.run_id, step, writes)
         except Exception as exc:
-            log.warning("could not keep the update of %s (step %d): %s", key, step, exc)
+            log.warning("could not keep %s (step %d): %s", ", ".join(writes), step, exc)
 
     # -- what a node may return besides an update: Command and Send ----------------------
 
@@ -684,7 +686,7 @@ class Execution:
             if outcome.error is None:
                 self.node_finished(name, step, attempt, start, outcome.duration, update)
                 if key is not None and self.pending is not None:
-                    self.keep(self.pending, step, key, update)
+                    self.keep(self.pending, step, {key: update})
                 return name, update, None
             delay = self.node_failed(node, step, attempt, start, outcome.duration, outcome.error)
             if delay is None:

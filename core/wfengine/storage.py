@@ -103,16 +103,16 @@ class PendingWritesStore(Protocol):
     committed (``docs/stores.md``, "Pending writes").
 
     While a step with several node calls runs (parallel branches, map copies), the driver
-    saves each call's update as it finishes, under ``task`` (the node's name; a map copy's
+    saves each call's update as it finishes (the calls that finished together in one write),
+    under ``task`` (the node's name; a map copy's
     is ``sender[index]>node``). When the step fails or the process dies, resuming that step
     restores the saved updates and runs only the calls that did not finish. Updates of
     steps up to ``run.step`` are stale; a store may drop them whenever it likes.
     """
 
-    def save_pending_write(
-        self, run_id: str, step: int, task: str, update: Mapping[str, Any] | None
-    ) -> None:
-        """Keep ``update`` of ``task`` in step ``step`` (saving it again replaces it)."""
+    def save_pending_writes(self, run_id: str, step: int, writes: Mapping[str, Any]) -> None:
+        """Keep ``writes`` (``{task: update}``, an update being a mapping or ``None``) of step
+        ``step``, in one write (a task saved again replaces its update)."""
 
     def get_pending_writes(self, run_id: str, step: int) -> dict[str, Any]:
         """The updates kept for step ``step`` of the run, by task."""
@@ -150,11 +150,11 @@ class MemoryStore:
             found = self._versions.get(version)
         return dict(found) if found is not None else None
 
-    def save_pending_write(
-        self, run_id: str, step: int, task: str, update: Mapping[str, Any] | None
-    ) -> None:
+    def save_pending_writes(self, run_id: str, step: int, writes: Mapping[str, Any]) -> None:
         with self._lock:
-            self._pending.setdefault(run_id, {})[(step, task)] = update
+            kept = self._pending.setdefault(run_id, {})
+            for task, update in writes.items():
+                kept[(step, task)] = update
 
     def get_pending_writes(self, run_id: str, step: int) -> dict[str, Any]:
         with self._lock:

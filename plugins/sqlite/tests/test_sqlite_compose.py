@@ -41,9 +41,9 @@ def test_the_sqlite_store_keeps_pending_writes(store: SQLiteStore, engine: Engin
     assert isinstance(store, PendingWritesStore)
     run = engine.run(Graph("g").add_node("a", lambda s: None).set_entry_point("a"), {})
     assert store.get_pending_writes(run.run_id, 1) == {}  # no table yet: none
-    store.save_pending_write(run.run_id, 2, "a", {"x": {1, 2}})
-    store.save_pending_write(run.run_id, 2, "a", {"x": {3}})  # replaced
-    store.save_pending_write(run.run_id, 3, "b", None)
+    store.save_pending_writes(run.run_id, 2, {"a": {"x": {1, 2}}})
+    store.save_pending_writes(run.run_id, 2, {"a": {"x": {3}}})  # replaced
+    store.save_pending_writes(run.run_id, 3, {"b": None})
     assert store.get_pending_writes(run.run_id, 2) == {"a": {"x": {3}}}
     assert store.get_pending_writes(run.run_id, 3) == {"b": None}
     assert store.delete_run(run.run_id)

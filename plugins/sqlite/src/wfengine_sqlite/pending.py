@@ -31,6 +31,9 @@ CREATE TABLE IF NOT EXISTS pending_writes (
 """
 
 
+INSERT = "INSERT OR REPLACE INTO pending_writes (run_pk, step, task, data) VALUES (?, ?, ?, ?)"
+
+
 class PendingWrites(Database):
     """Keeps the finished calls of a step until it commits (mixed into ``SQLiteStore``)."""
 
@@ -39,27 +42,25 @@ class PendingWrites(Database):
     def _run_pk(self, run_id: str) -> int:  # the store's
         raise NotImplementedError
 
-    def save_pending_write(
-        self, run_id: str, step: int, task: str, update: Mapping[str, Any] | None
-    ) -> None:
-        """Keep ``update`` of ``task`` in step ``step`` of the run (replacing an older one).
+    def save_pending_writes(self, run_id: str, step: int, writes: Mapping[str, Any]) -> None:
+        """Keep ``writes`` (``{task: update}``) of step ``step`` of the run in one transaction
+        (a task saved again replaces its update).
 
-        Raises :class:`~wfengine_sqlite.errors.UnstorableValueError` when the update cannot
-        be stored faithfully (the driver then just runs that call again on resume).
+        Raises :class:`~wfengine_sqlite.errors.UnstorableValueError` (keeping none of them)
+        when an update cannot be stored faithfully; the driver then runs those calls again
+        on resume.
         """
-        data = encode(update, "update")
+        rows = [
+            (step, task, encode(update, f"update of {task}")) for task, update in writes.items()
+        ]
         pk = self._run_pk(run_id)
 
         def work(conn: sqlite3.Connection) -> None:
             if not self._pending_ready:
                 conn.execute(CREATE)
-            conn.execute(
-                "INSERT OR REPLACE INTO pending_writes (run_pk, step, task, data) "
-                "VALUES (?, ?, ?, ?)",
-                (pk, step, task, data),
-            )
+            conn.executemany(INSERT, [(pk, *row) for row in rows])
 
-        self._write(f"keep the update of {task} in step {step} of run {run_id}", work)
+        self._write(f"keep {len(rows)} pending write(s) of step {step} of run {run_id}", work)
         self._pending_ready = True
 
     def get_pending_writes(self, run_id: str, step: int) -> dict[str, Any]:
