@@ -227,7 +227,9 @@ class Graph:
         self._joins: list[tuple[str, Edge]] = []
         self._has_async = False
         self._aliases: dict[str, str] = {}  # subgraph name -> the path of its first node
-        self._contains: set[int] = set()  # ids of the graphs added as subgraphs, nested too
+        # the graphs added as subgraphs, nested ones too (objects, not ids: an id is reused
+        # once its graph is gone)
+        self._contains: list[Graph] = []
         for key, reducer in (reducers or {}).items():
             self.set_reducer(key, reducer)
 
@@ -323,7 +325,7 @@ class Graph:
             )
         if name in self.nodes:
             raise GraphValidationError(self.name, [f"duplicate node name '{name}'"])
-        if graph is self or id(self) in graph._contains:
+        if graph is self or any(inner is self for inner in graph._contains):
             raise GraphValidationError(
                 self.name,
                 [f"subgraph '{name}': graph '{graph.name}' contains '{self.name}' itself"],
@@ -408,7 +410,7 @@ class Graph:
             description=description,
             subgraph=Subgraph(graph, ref, dict(inputs or {}), dict(outputs or {}), entry),
         )
-        self._contains |= {id(graph), *graph._contains}
+        self._contains.extend([graph, *graph._contains])
         self._routes = None
         return self
 
