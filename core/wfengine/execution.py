@@ -152,7 +152,7 @@ class Execution:
         self.max_logs = limits.max_log_entries
         self.pending = store if isinstance(store, PendingWritesStore) else None
         """Where finished calls of a step that has not committed are kept (if the store can)."""
-        self.restore = resuming  # the first step of a resumed drive restores pending writes
+        self.restore = False  # the first step of a resumed drive restores pending writes
         self.restored = False  # this step restored some
         self.goto: dict[str, list[str]] = {}
         """This step's node-chosen targets (:class:`~wfengine.compose.Command`), by node."""
@@ -263,6 +263,7 @@ class Execution:
             if paused_at:
                 self.stop(RunStatus.PAUSED)
                 return None
+        self.restore = self.resuming  # only this step may restore pending writes
         self.resuming = False
         self.log_start = len(run.logs)
         return batch
