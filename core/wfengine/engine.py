@@ -79,6 +79,7 @@ class Engine:
         self.allow_calls = True
         """Whether specs may run ``call:`` import paths (the REST server turns it off)."""
         self._lock = threading.RLock()
+        self._loading = threading.local()  # the subgraph names being resolved, per thread
         self._active: dict[str, WorkflowRun] = {}
         self._graphs: dict[str, Graph] = {}
         self._executors: weakref.WeakKeyDictionary[Graph, WorkflowExecutor] = (
@@ -245,7 +246,23 @@ class Engine:
         from .spec import load_spec
 
         limits.setdefault("allow_calls", self.allow_calls)
+        limits.setdefault("graphs", self._subgraph)
         return load_spec(source, tools=self.tools, conditions=self.conditions, **limits)
+
+    def _subgraph(self, name: str) -> Graph:
+        """The graph a spec's ``graph: NAME`` names; a graph that contains itself (through
+        any chain of names) is a :class:`~wfengine.errors.SpecError`."""
+        from .errors import SpecError
+
+        loading: list[str] = self._loading.__dict__.setdefault("names", [])
+        if name in loading:
+            chain = " -> ".join([*loading[loading.index(name) :], name])
+            raise SpecError(f"subgraph '{name}' contains itself ({chain})")
+        loading.append(name)
+        try:
+            return self.graph(name)[1]
+        finally:
+            loading.pop()
 
     def save_graph(self, spec: Mapping[str, Any] | Graph, graph_id: str | None = None) -> str:
         """Validate and store a graph spec; returns its id (a new uuid4 hex by default; a

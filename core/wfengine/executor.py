@@ -108,8 +108,11 @@ class WorkflowExecutor:
             graph_id=self.graph_id,
             state=dict(initial_state or {}),
             max_steps=max_steps or self.graph.max_steps or settings.max_steps(),
-            interrupt_before=list(interrupt_before),
-            next_nodes=[self.graph.entry_point] if self.graph.entry_point else [],
+            # a subgraph's name pauses before its first node
+            interrupt_before=[self.graph.resolve(n) for n in interrupt_before],
+            next_nodes=[self.graph.resolve(self.graph.entry_point)]
+            if self.graph.entry_point
+            else [],
         )
         if run_id:
             run.run_id = run_id

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from . import settings
+from .compose import MapOver
 from .conditions import compile_condition
 from .errors import GraphValidationError, SpecError, SpecLimitError, UnknownNameError
 from .graph import END, Graph
@@ -46,17 +47,27 @@ TOP_LEVEL_KEYS = ("name", "description", "entry", "max_steps", "reducers", "node
 NODE_KEYS = (
     "tool",
     "call",
+    "map",
+    "graph",
+    "inputs",
+    "outputs",
     "params",
     "description",
     "retry",
     "timeout",
     "local",
     "resources",
+    "routes",
 )
+MAP_KEYS = ("over", "as", "node", "max_parallel")
 EDGE_KEYS = ("from", "to", "when", "default", "description")
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
 
 SpecSource = Mapping[str, Any] | str | os.PathLike[str]
+
+GraphResolver = Callable[[str], Graph]
+"""Finds the graph a spec's ``graph: NAME`` names (a registered workflow or stored graph id);
+raises :class:`~wfengine.errors.UnknownNameError` or :class:`SpecError`."""
 
 
 class ToolCall(functools.partial):  # type: ignore[type-arg]
@@ -180,6 +191,7 @@ def load_spec(
     max_nodes: int | None = None,
     max_edges: int | None = None,
     allow_calls: bool = True,
+    graphs: GraphResolver | None = None,
 ) -> Graph:
     """Build a validated :class:`~wfengine.graph.Graph` from a spec.
 
@@ -187,10 +199,12 @@ def load_spec(
     file. Tools and condition strategies are looked up in the registries. ``max_nodes`` and
     ``max_edges`` cap the spec's size (for specs from untrusted callers, like the REST API);
     ``allow_calls=False`` refuses ``call:`` nodes (import paths: code the spec chooses).
-    Raises :class:`~wfengine.errors.SpecError` saying what is wrong and where.
+    ``graphs`` resolves the names of ``graph: NAME`` subgraph nodes (an engine passes its
+    workflows and stored graphs). Raises :class:`~wfengine.errors.SpecError` saying what is
+    wrong and where.
     """
     data, source_name = read_spec(source)
-    loader = _SpecLoader(data, source_name, tools, conditions, allow_calls)
+    loader = _SpecLoader(data, source_name, tools, conditions, allow_calls, graphs)
     return loader.load(max_nodes, max_edges)
 
 
@@ -228,12 +242,15 @@ class _SpecLoader:
         tools: ToolRegistry,
         conditions: ConditionRegistry,
         allow_calls: bool = True,
+        graphs: GraphResolver | None = None,
     ) -> None:
         self.data = data
         self.source = source
         self.tools = tools
         self.conditions = conditions
         self.allow_calls = allow_calls
+        self.graphs = graphs
+        self.max_nodes: int | None = None
 
     def error(self, message: str, where: str | None = None) -> SpecError:
         return SpecError(message, where, self.source)
@@ -252,6 +269,7 @@ class _SpecLoader:
         if not isinstance(edges, list):
             raise self.error("'edges' must be a list of {from, to} mappings", "edges")
         check_spec_size(data, max_nodes=max_nodes, max_edges=max_edges, source=self.source)
+        self.max_nodes = max_nodes  # subgraphs' nodes count too
 
         graph = Graph(
             self._name(),
@@ -261,6 +279,7 @@ class _SpecLoader:
         self._add_reducers(graph, data.get("reducers"))
         for name, node in nodes.items():
             self._add_node(graph, name, node)
+        self._check_routes(graph, nodes)
         for index, edge in enumerate(edges):
             self._add_edge(graph, index, edge)
         self._set_entry(graph, data["entry"])
@@ -314,11 +333,22 @@ class _SpecLoader:
             raise self.error(f"node names must be non-empty strings, got {name!r}", "nodes")
         if name == END:
             raise self.error(f"'{END}' is reserved for the end of a branch; rename the node", where)
+        if "/" in name:
+            raise self.error("'/' is reserved for subgraph node paths (review/score)", where)
         if not isinstance(node, Mapping):
             raise self.error(
                 f"a node must be a mapping like {{tool: NAME}}, got {type(node).__name__}", where
             )
         _refuse_unknown_keys(node, NODE_KEYS, where, "node", self.error)
+        if "map" in node:
+            self._add_map(graph, name, node, where)
+            return
+        if "graph" in node:
+            self._add_subgraph(graph, name, node, where)
+            return
+        for key in ("inputs", "outputs"):
+            if key in node:
+                raise self.error(f"'{key}' belongs to a subgraph node ({{graph: NAME}})", where)
         tool_name = node.get("tool")
         call = node.get("call")
         if call is not None:
@@ -379,7 +409,129 @@ class _SpecLoader:
             retry=retry,
             timeout=timeout,
             description=self._text(node.get("description"), f"{where}.description"),
+            routes=self._routes(node.get("routes"), f"{where}.routes"),
         )
+
+    def _routes(self, routes: Any, where: str) -> list[str]:
+        if routes is None:
+            return []
+        if not isinstance(routes, list) or not all(isinstance(r, str) and r for r in routes):
+            raise self.error("'routes' must be a list of node names (or END)", where)
+        return list(routes)
+
+    def _add_map(self, graph: Graph, name: str, node: Mapping[str, Any], where: str) -> None:
+        """A map node: ``{map: {over: KEY, as: KEY, node: NAME, max_parallel: N}}``."""
+        for key in ("tool", "call", "params", "routes", "timeout"):
+            if key in node:
+                raise self.error(f"a map node has no '{key}' (its work is map.node's)", where)
+        spec = node["map"]
+        where = f"{where}.map"
+        if not isinstance(spec, Mapping):
+            raise self.error("must be a mapping like {over: docs, as: doc, node: summarise}", where)
+        _refuse_unknown_keys(spec, MAP_KEYS, where, "map", self.error)
+        for key in ("over", "as", "node"):
+            value = spec.get(key)
+            if not isinstance(value, str) or not value:
+                what = "the node each item runs" if key == "node" else "a state key"
+                raise self.error(f"'{key}' must be {what} (a non-empty string)", f"{where}.{key}")
+        limit = spec.get("max_parallel")
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
+        ):
+            raise self.error(f"must be a positive integer, got {limit!r}", f"{where}.max_parallel")
+        try:
+            retry = RetryPolicy.coerce(node.get("retry"))
+        except (SpecError, TypeError, ValueError) as exc:
+            raise self.error(f"invalid retry policy: {exc}", f"{where}.retry") from None
+        graph.add_node(
+            name,
+            MapOver(spec["over"], spec["as"], spec["node"]),
+            retry=retry,
+            max_parallel=limit,
+            description=self._text(node.get("description"), f"{where}.description"),
+        )
+
+    def _add_subgraph(self, graph: Graph, name: str, node: Mapping[str, Any], where: str) -> None:
+        """A subgraph node: ``{graph: NAME or {inline spec}, inputs: {...}, outputs: {...}}``."""
+        for key in ("tool", "call", "params", "routes", "timeout", "retry", "map"):
+            if key in node:
+                raise self.error(f"a subgraph node has no '{key}' (its work is its graph's)", where)
+        ref = node["graph"]
+        if isinstance(ref, str) and ref:
+            if self.graphs is None:
+                raise self.error(
+                    "a subgraph by name needs an engine to find it (load the spec with "
+                    "engine.load_spec); give the graph inline instead",
+                    f"{where}.graph",
+                )
+            try:
+                child = self.graphs(ref)
+            except SpecError as exc:
+                raise self.error(exc.message, f"{where}.graph") from None
+            except (UnknownNameError, GraphValidationError) as exc:
+                raise self.error(str(exc), f"{where}.graph") from None
+            name_ref: str | None = ref
+        elif isinstance(ref, Mapping):
+            inner = _SpecLoader(
+                dict(ref), self.source, self.tools, self.conditions, self.allow_calls, self.graphs
+            )
+            try:
+                child = inner.load(self.max_nodes, None)
+            except SpecError as exc:
+                inside = f"{where}.graph" + (f".{exc.where}" if exc.where else "")
+                raise self.error(exc.message, inside) from None
+            name_ref = None
+        else:
+            raise self.error(
+                "must be the name of a workflow or stored graph, or an inline spec",
+                f"{where}.graph",
+            )
+        limit = self.max_nodes
+        if limit is not None and len(graph.nodes) + len(child.nodes) + 2 > limit:
+            raise self.error(
+                f"with its subgraphs' nodes the spec has more than {limit} nodes (the limit)",
+                f"{where}.graph",
+            )
+        mappings = {}
+        for key in ("inputs", "outputs"):
+            value = node.get(key)
+            if value is not None and not (
+                isinstance(value, Mapping)
+                and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+            ):
+                raise self.error(
+                    "must map state keys to state keys ({destination: source})",
+                    f"{where}.{key}",
+                )
+            mappings[key] = value
+        try:
+            graph.add_subgraph(
+                name,
+                child,
+                inputs=mappings["inputs"],
+                outputs=mappings["outputs"],
+                ref=name_ref,
+                description=self._text(node.get("description"), f"{where}.description"),
+            )
+        except GraphValidationError as exc:
+            raise self.error("; ".join(exc.problems), where) from None
+
+    def _check_routes(self, graph: Graph, nodes: Mapping[str, Any]) -> None:
+        """Every route and map target names a node; a map's node is not a map itself."""
+        for name, node in graph.nodes.items():
+            if node.route_map is not None:
+                continue  # a subgraph's node: its own spec was checked
+            is_map = isinstance(node.func, MapOver)
+            for target in node.routes:
+                where = f"nodes.{name}.map.node" if is_map else f"nodes.{name}.routes"
+                if target == END and not is_map:
+                    continue
+                if target not in graph.nodes:
+                    raise self.error(_unknown("node", target, graph.nodes), where)
+                if is_map and isinstance(graph.nodes[target].func, MapOver):
+                    raise self.error("a map's node cannot be a map node itself", where)
+                if is_map and graph.nodes[target].subgraph is not None:
+                    raise self.error("a map's node cannot be a subgraph", where)
 
     def _call(self, ref: Any, where: str) -> tuple[Callable[..., Any], str]:
         """The function a ``call:`` node names, and its reference as the graph keeps it."""

@@ -116,6 +116,27 @@ class HistoryStore(Protocol):
         """A new pending run starting where ``run_id`` was after ``step``, linked to it."""
 
 
+@runtime_checkable
+class PendingWritesStore(Protocol):
+    """The optional capability of keeping the finished branches of a step that has not
+    committed (``docs/stores.md``, "Pending writes").
+
+    While a step with several node calls runs (parallel branches, map copies), the driver
+    saves each call's update as it finishes (the calls that finished together in one write),
+    under ``task`` (the node's name; a map copy's
+    is ``sender[index]>node``). When the step fails or the process dies, resuming that step
+    restores the saved updates and runs only the calls that did not finish. Updates of
+    steps up to ``run.step`` are stale; a store may drop them whenever it likes.
+    """
+
+    def save_pending_writes(self, run_id: str, step: int, writes: Mapping[str, Any]) -> None:
+        """Keep ``writes`` (``{task: update}``, an update being a mapping or ``None``) of step
+        ``step``, in one write (a task saved again replaces its update)."""
+
+    def get_pending_writes(self, run_id: str, step: int) -> dict[str, Any]:
+        """The updates kept for step ``step`` of the run, by task."""
+
+
 DEFAULT_MEMORY_MAX_RUNS = 10_000
 
 
@@ -143,6 +164,7 @@ class MemoryStore:
         self._runs: dict[str, WorkflowRun] = {}
         self._versions: dict[str, dict[str, Any]] = {}
         self._history: dict[str, RunHistory] = {}
+        self._pending: dict[str, dict[tuple[int, str], Any]] = {}
 
     def save_graph_version(self, version: Mapping[str, Any]) -> None:
         with self._lock:
@@ -152,6 +174,17 @@ class MemoryStore:
         with self._lock:
             found = self._versions.get(version)
         return dict(found) if found is not None else None
+
+    def save_pending_writes(self, run_id: str, step: int, writes: Mapping[str, Any]) -> None:
+        with self._lock:
+            kept = self._pending.setdefault(run_id, {})
+            for task, update in writes.items():
+                kept[(step, task)] = update
+
+    def get_pending_writes(self, run_id: str, step: int) -> dict[str, Any]:
+        with self._lock:
+            kept = self._pending.get(run_id, {})
+            return {task: update for (at, task), update in kept.items() if at == step}
 
     def save_graph(self, graph_id: str, spec: Mapping[str, Any]) -> None:
         with self._lock:
@@ -185,6 +218,8 @@ class MemoryStore:
                 if found is None:
                     found = self._history[run.run_id] = RunHistory()
                 found.saved(run)
+            if run.status == "completed":
+                self._pending.pop(run.run_id, None)
             if len(self._runs) > self.max_runs:
                 self._forget_oldest()
 
@@ -199,6 +234,7 @@ class MemoryStore:
         for run_id in doomed:
             del self._runs[run_id]
             self._history.pop(run_id, None)
+            self._pending.pop(run_id, None)
 
     def save_step(
         self, run: WorkflowRun, update: Mapping[str, Any], logs: Sequence[LogEntry]
@@ -281,6 +317,7 @@ class MemoryStore:
     def delete_run(self, run_id: str) -> bool:
         with self._lock:
             self._history.pop(run_id, None)
+            self._pending.pop(run_id, None)
             return self._runs.pop(run_id, None) is not None
 
     def prune(

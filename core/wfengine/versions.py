@@ -89,6 +89,15 @@ def graph_version(graph: Graph) -> GraphVersion:
     except SpecError:
         fingerprint = python_fingerprint(graph)
         return GraphVersion(spec_version(fingerprint), graph.name, PYTHON)
+    named = {
+        name: graph_version(node.subgraph.graph).version
+        for name, node in graph.nodes.items()
+        if node.subgraph is not None and node.subgraph.ref is not None
+    }
+    if named:  # a subgraph named by id or workflow: its content is part of this version
+        return GraphVersion(
+            spec_version({**spec, "subgraph_versions": named}), graph.name, SPEC, spec
+        )
     return GraphVersion(spec_version(spec), graph.name, SPEC, spec)
 
 
@@ -106,6 +115,9 @@ def python_fingerprint(graph: Graph) -> dict[str, Any]:
                 "params": node.params,
                 "retry": node.retry.to_dict() if node.retry is not None else None,
                 "timeout": node.timeout,
+                # only when set, so graphs without them keep their versions
+                **({"routes": list(node.routes)} if node.routes else {}),
+                **({"max_parallel": node.max_parallel} if node.max_parallel else {}),
             }
             for name, node in graph.nodes.items()
         },

@@ -139,6 +139,27 @@ def test_spec_limits(make_client: Any) -> None:
     assert steps.json()["error"]["details"]["limit"] == 100
 
 
+def test_the_node_limit_counts_subgraph_nodes(make_client: Any) -> None:
+    client = make_client(max_nodes=4)
+    inner = linear_spec("t.inc", "t.inc", "t.inc", name="inner")
+    spec = {
+        "name": "outer",
+        "entry": "sub",
+        "nodes": {"sub": {"graph": inner}},
+        "edges": [{"from": "sub", "to": "END"}],
+    }
+    response = client.post("/graph/create", json=spec)
+    assert response.status_code == 422
+    assert "with its subgraphs' nodes" in response.json()["error"]["message"]
+    assert (
+        client.post(
+            "/graph/create",
+            json={**spec, "nodes": {"sub": {"graph": linear_spec("t.inc", name="inner")}}},
+        ).status_code
+        == 201
+    )
+
+
 def test_get_workflow_and_unknown_graph(client: TestClient) -> None:
     body = client.get("/graph/t.flow").json()
     assert body["kind"] == "workflow"

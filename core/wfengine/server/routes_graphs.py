@@ -78,7 +78,8 @@ def create_graph(
 
 def _load(ctx: ServerContext, data: dict[str, object]) -> Graph:
     try:
-        return ctx.engine.load_spec(data)
+        # the node limit counts subgraphs' nodes too (check_spec sees the top level only)
+        return ctx.engine.load_spec(data, max_nodes=ctx.limits.max_nodes)
     except WorkflowError:
         raise
     except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:

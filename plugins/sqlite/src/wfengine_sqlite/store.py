@@ -34,6 +34,7 @@ from wfengine.storage import select_prunable
 from .database import _is_busy
 from .errors import InvalidQueryError
 from .history import History
+from .pending import PendingWrites
 from .schema import INSERT_SNAPSHOT, INSERT_STEP, RUN_COLUMNS, UPSERT_RUN
 
 SNAPSHOT_EVERY = 1000
@@ -44,12 +45,13 @@ then replays a bounded part of the run, and snapshots cost a bounded part of its
 SNAPSHOT_RATIO = 4
 
 
-class SQLiteStore(History):
+class SQLiteStore(PendingWrites, History):
     """A durable :class:`wfengine.storage.Store` in one SQLite file (``sqlite:///path.db``).
 
-    Beyond the protocol it reads history: :meth:`state_at` (the state after any step),
-    :meth:`steps` (what each step changed) and :meth:`fork_run` (a new run starting from an
-    earlier step of an old one: time travel).
+    It keeps pending writes (:class:`wfengine.storage.PendingWritesStore`: the finished
+    branches of a step that has not committed). Beyond the protocol it reads history:
+    :meth:`state_at` (the state after any step), :meth:`steps` (what each step changed) and
+    :meth:`fork_run` (a new run starting from an earlier step of an old one: time travel).
     """
 
     durable = True
@@ -181,6 +183,8 @@ class SQLiteStore(History):
                     for seq, e in enumerate(logs[max(0, start - dropped) :], start)
                 ],
             )
+            if status == RunStatus.COMPLETED:
+                self._drop_pending(conn, pk)
             return pk
 
         pk = self._write(f"save run {run.run_id}", work)
