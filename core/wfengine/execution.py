@@ -25,6 +25,7 @@ from typing import Any
 from . import settings
 from .errors import StepLimitError, WorkflowError
 from .graph import END, Graph, Node
+from .growth import growing_keys, step_update
 from .lifecycle import LifecycleDispatch
 from .limits import RunLimits, StateMeter, StateTooLargeError
 from .paths import PathPolicy
@@ -83,6 +84,7 @@ class Execution:
         "wall0",
         "perf0",
         "reducers",
+        "growing",
         "joins",
         "cancelled",
         "lean_ok",
@@ -129,11 +131,16 @@ class Execution:
         # lifecycle hooks alone are called directly, without building events
         self.hooks = emit if isinstance(emit, LifecycleDispatch) else None
         self.store = store
-        self.checkpoint = store.save_step if store is not None and store.durable else None
+        self.checkpoint = (
+            store.save_step
+            if store is not None and (store.durable or getattr(store, "keeps_history", False))
+            else None
+        )
         self.resuming = resuming
         self.wall0 = time.time()
         self.perf0 = perf_counter()
         self.reducers = graph.reducers
+        self.growing = growing_keys(graph.reducers) if self.checkpoint is not None else {}
         self.joins = graph.join_edges()
         self.cancelled = run.cancel_probe()
         self.lean_ok = lean  # None: WFENGINE_LEAN_STEPS decides when asked
@@ -517,6 +524,17 @@ class Execution:
 
     # -- merging and routing -------------------------------------------------------------
 
+    @classmethod
+    def router(cls, graph: Graph, run: WorkflowRun) -> Execution:
+        """An execution that only routes (:meth:`route`, :meth:`targets`) over ``run``'s
+        ``join_progress``: for replaying a recorded run against a graph
+        (:mod:`wfengine.replay`), with exactly the engine's routing."""
+        self = cls.__new__(cls)
+        self.routes = graph._route_table()
+        self.joins = graph.join_edges()
+        self.run = run
+        return self
+
     def commit(self, batch: list[str], results: list[NodeResult]) -> None:
         """Merge the step's updates, choose the next nodes, checkpoint, emit."""
         run = self.run
@@ -568,7 +586,8 @@ class Execution:
         run.next_nodes = next_nodes
         if checkpoint is not None:
             try:
-                checkpoint(run, merged, run.logs[self.log_start :])
+                saved = step_update(merged, undo or {}, self.growing) if self.growing else merged
+                checkpoint(run, saved, run.logs[self.log_start :])
             except Exception as exc:
                 run.step, run.next_nodes = previous[0], previous[1]
                 del visited[previous[2] :]

@@ -92,7 +92,7 @@ def create_app(
         ctx.close()
 
     from ..version import __version__
-    from . import routes_graphs, routes_info, routes_runs, websocket
+    from . import routes_graphs, routes_history, routes_info, routes_runs, websocket
 
     app = FastAPI(
         title="wfengine",
@@ -109,6 +109,7 @@ def create_app(
     app.include_router(routes_runs.router)
     app.include_router(routes_info.router)
     app.include_router(routes_graphs.router)
+    app.include_router(routes_history.router)
     app.include_router(websocket.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=bounds.max_body_bytes)
     keys = resolve_api_keys(api_keys)
