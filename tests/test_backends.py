@@ -26,6 +26,12 @@ from wfengine.registry import ToolRegistry
 
 BACKENDS = ["threads://", "processes://?workers=2"]
 
+pytestmark = pytest.mark.filterwarnings(
+    # a remote backend on memory:// warns once per engine, at its first run; the tests
+    # that are about the warning catch it themselves
+    "ignore::wfengine.engine.RemoteMemoryStoreWarning"
+)
+
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def backend_engine(request: pytest.FixtureRequest) -> Iterator[Engine]:

@@ -212,3 +212,16 @@ def test_a_bad_backend_url_is_a_usage_error(wf: Invoke) -> None:
     assert result.exit_code == 2
     assert "unknown option 'wokers'" in result.stderr
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("command", [("run",), ("runs", "resume"), ("serve",)])
+def test_backend_help_says_what_the_built_in_backends_ignore(
+    wf: Invoke, command: tuple[str, ...]
+) -> None:
+    # issue 14: `resources:` are passed to backends; the built-in ones ignore them
+    result = wf(*command, "--help")
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.stdout.split())
+    assert "--backend URL" in text
+    assert "threads:// and processes:// ignore them" in text
+    assert "`wf backends` lists the schemes" in text

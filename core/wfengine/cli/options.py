@@ -53,8 +53,9 @@ def _set_backend(ctx: click.Context, param: click.Parameter, value: str | None) 
 BACKEND_HELP = (
     "Where node calls run: threads:// (default), processes://?workers=N (every core of this "
     "machine), or a scheme a backend plugin adds. Hooks, the log and the store stay in this "
-    "process; `local: true` keeps a node here. Default: WFENGINE_BACKEND, else threads://. "
-    "See docs/backends.md."
+    "process; `local: true` keeps a node here. A node's `resources:` go to backends that "
+    "use them (threads:// and processes:// ignore them). Default: WFENGINE_BACKEND, else "
+    "threads://; `wf backends` lists the schemes. See docs/backends.md."
 )
 
 
