@@ -122,6 +122,7 @@ class Execution:
         node_paths: Mapping[str, tuple[str, ...]] | None = None,
         resuming: bool = False,
         lean: bool | None = None,
+        pending: PendingWritesStore | None = None,
     ) -> None:
         self.graph = graph
         self.nodes = graph.nodes
@@ -157,8 +158,9 @@ class Execution:
         self.node_paths = node_paths if path_policy is not None and node_paths else {}
         self.retries_left = limits.max_retries_per_run
         self.max_logs = limits.max_log_entries
-        self.pending = store if isinstance(store, PendingWritesStore) else None
-        """Where finished calls of a step that has not committed are kept (if the store can)."""
+        self.pending = pending
+        """Where finished calls of a step that has not committed are kept (when the store
+        can: the executor checks that once, not per drive)."""
         self.restore = False  # the first step of a resumed drive restores pending writes
         self.restored = False  # this step restored some
         self.goto: dict[str, list[str]] = {}

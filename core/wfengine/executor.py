@@ -34,7 +34,7 @@ from .paths import PathPolicy
 from .registry import ToolRegistry
 from .run import Event, RunStatus, WorkflowRun
 from .runner import NodeRunner, ThreadRunner
-from .storage import Store
+from .storage import PendingWritesStore, Store
 from .versions import GraphVersion
 
 __all__ = ["Emit", "WorkflowExecutor", "error_info"]
@@ -71,6 +71,8 @@ class WorkflowExecutor:
         self.graph_id = graph_id or graph.name
         self.emit = emit
         self.store = store
+        self.pending_store = store if isinstance(store, PendingWritesStore) else None
+        """The store, when it keeps pending writes (checked once: a protocol check is slow)."""
         self.runner: NodeRunner = runner or ThreadRunner(
             max_workers or settings.max_workers(), pool
         )
@@ -265,6 +267,7 @@ class WorkflowExecutor:
             node_paths=self.node_paths,
             resuming=resuming,
             lean=self.lean,
+            pending=self.pending_store,
         )
 
     def run_existing(
