@@ -13,8 +13,6 @@ from click.testing import CliRunner, Result
 from wfengine import Engine
 from wfengine.cli import CliContext, build_cli
 
-pytest.importorskip("wfengine_sqlite")
-
 SPEC = """\
 name: chat
 entry: talk

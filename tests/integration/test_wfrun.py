@@ -14,8 +14,6 @@ from wfengine.errors import RunNotFoundError
 from wfengine.storage import HistoryStore
 from wfengine.wfrun import WfrunError, export_run, import_run, read_run
 
-pytest.importorskip("wfengine_sqlite")
-
 
 def ledger(n: int) -> Graph:
     def book(state: dict[str, Any]) -> dict[str, Any]:
