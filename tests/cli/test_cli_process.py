@@ -89,9 +89,15 @@ def test_ctrl_c_cancels_between_steps_and_exits_130() -> None:
 def test_second_ctrl_c_stops_waiting() -> None:
     process = _start_slow("-s", "seconds=2")
     process.send_signal(signal.SIGINT)
-    time.sleep(0.3)
+    assert process.stderr is not None
+    said = ""
+    while "cancelling" not in said:  # the first was handled: two signals cannot coalesce now
+        line = process.stderr.readline()
+        assert line, "wf ended before saying it was cancelling"
+        said += line
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=30)
+    err = said + err
     assert process.returncode == 130, (out, err)
     assert err.strip().endswith("Interrupted.")
     assert "Traceback" not in err
