@@ -1,0 +1,74 @@
+"""The studio at ``/ui``: served without a key, under a strict CSP; the browser's WebSocket
+authentication (a ``bearer.`` subprotocol, never the query string)."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+
+import pytest
+from fastapi.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+from wfengine.server.security import websocket_key
+
+
+def _protocol(key: str) -> str:
+    return "bearer." + base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
+
+
+def test_page_and_assets_are_public_with_a_strict_csp(
+    make_client: Callable[..., TestClient],
+) -> None:
+    client = make_client(api_keys=["k1"])
+    assert client.get("/runs").status_code == 401  # the data still needs the key
+    page = client.get("/ui/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    csp = page.headers["content-security-policy"]
+    assert "default-src 'self'" in csp and "script-src 'self'" in csp
+    assert "unsafe-inline" not in csp and "http" not in csp
+    assert '<script type="module" src="static/studio.js">' in page.text
+    assert "<script>" not in page.text and "style=" not in page.text  # nothing inline
+    script = client.get("/ui/static/studio.js")
+    assert script.headers["content-type"].startswith("text/javascript")
+    assert script.headers["content-security-policy"] == csp
+    assert "innerHTML" not in script.text and "insertAdjacentHTML" not in script.text
+    assert client.get("/ui", follow_redirects=False).headers["location"] == "/ui/"
+
+
+@pytest.mark.parametrize("name", ["nope.js", "..%2Fapp.py", ".hidden.js", "studio.py"])
+def test_only_shipped_assets_are_served(client: TestClient, name: str) -> None:
+    response = client.get(f"/ui/static/{name}")
+    assert response.status_code == 404
+
+
+def test_websocket_key_from_a_subprotocol(make_client: Callable[..., TestClient]) -> None:
+    client = make_client(api_keys=["k/1+="])
+    with (
+        pytest.raises(WebSocketDisconnect) as refused,
+        client.websocket_connect("/ws/runs/nope", subprotocols=["wfengine"]) as ws,
+    ):
+        ws.receive_json()
+    assert refused.value.code == 4401
+    with (
+        pytest.raises(WebSocketDisconnect) as wrong,
+        client.websocket_connect(
+            "/ws/runs/nope", subprotocols=["wfengine", _protocol("other")]
+        ) as ws,
+    ):
+        ws.receive_json()
+    assert wrong.value.code == 4401
+    with client.websocket_connect(
+        "/ws/runs/nope", subprotocols=["wfengine", _protocol("k/1+=")]
+    ) as ws:
+        assert ws.accepted_subprotocol == "wfengine"
+        assert ws.receive_json()["error"]["type"] == "RunNotFoundError"
+    # other clients keep using a header
+    with client.websocket_connect("/ws/runs/nope", headers={"X-API-Key": "k/1+="}) as ws:
+        assert ws.accepted_subprotocol is None
+        assert ws.receive_json()["error"]["type"] == "RunNotFoundError"
+
+
+def test_websocket_key_parsing() -> None:
+    assert websocket_key(b"wfengine, " + _protocol("s3cr3t").encode()) == b"s3cr3t"
+    assert websocket_key(b"wfengine") is None
+    assert websocket_key(b"bearer.%%%") is None
