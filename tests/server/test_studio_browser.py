@@ -204,6 +204,41 @@ def test_a_paused_run_is_resumed_with_edited_state(server: tuple[str, Engine], p
     assert '"n": 21' in page.text_content("#state")  # (10 * 2) + 1
 
 
+def test_the_builder_shows_a_validation_error_at_its_line(
+    server: tuple[str, Engine], page: Any
+) -> None:
+    base, _engine = server
+    _sign_in(page, base, "#/builder")
+    page.wait_for_selector("#builder-ok")
+    page.wait_for_selector("rect[data-node='first']")
+    spec = "\n".join(
+        [
+            "name: built",
+            "entry: first",
+            "nodes:",
+            "  first:",
+            "    tool: t.inc",
+            "  second:",
+            "    tool: t.nope",
+            "edges:",
+            "  - {from: first, to: second}",
+            "  - {from: second, to: END}",
+        ]
+    )
+    page.fill("#spec-text", spec)
+    error = page.locator("#builder-error-line")
+    expect(error).to_have_attribute("data-line", "7")
+    expect(error).to_contain_text("Line 7, column 5")
+    expect(error).to_contain_text("t.nope")
+    page.wait_for_selector("rect[data-node='second']")  # drawn although invalid
+    assert page.is_disabled("#save-graph")
+    page.fill("#spec-text", spec.replace("t.nope", "t.double"))
+    page.wait_for_selector("#builder-ok")
+    page.click("#save-graph")
+    page.wait_for_selector("h1 >> text=Graph ")
+    assert "registered workflow" not in page.text_content("main")
+
+
 def test_phone_width_keeps_the_page_inside_the_screen(
     server: tuple[str, Engine], browser: Any
 ) -> None:

@@ -92,7 +92,7 @@ def create_app(
         ctx.close()
 
     from ..version import __version__
-    from . import routes_graphs, routes_info, routes_runs, studio, websocket
+    from . import routes_graphs, routes_info, routes_runs, routes_validate, studio, websocket
 
     app = FastAPI(
         title="wfengine",
@@ -109,6 +109,7 @@ def create_app(
     app.include_router(routes_runs.router)
     app.include_router(routes_info.router)
     app.include_router(routes_graphs.router)
+    app.include_router(routes_validate.router)
     app.include_router(websocket.router)
     app.include_router(studio.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=bounds.max_body_bytes)

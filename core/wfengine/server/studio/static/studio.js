@@ -402,6 +402,85 @@ async function graphPage(graphId) {
   );
 }
 
+
+// -- Builder page ------------------------------------------------------------------------
+const STARTER = `name: my-graph
+entry: first
+nodes:
+  first:
+    tool: TOOL
+edges:
+  - {from: first, to: END}
+`;
+
+async function builderPage() {
+  const tools = (await api("/tools")).tools;
+  const editor = el("textarea", { id: "spec-text", class: "code", "aria-label": "spec (YAML or JSON)", spellcheck: "false" },
+    STARTER.replace("TOOL", tools[0]?.name || "my.tool"));
+  const problem = el("div", { id: "builder-error", role: "status", "aria-live": "polite" });
+  const drawing = el("div", { id: "builder-drawing" });
+  const message = el("p", { class: "msg", role: "status", id: "builder-message" });
+  let lastSpec = null;
+  let valid = false;
+  const save = el("button", { type: "button", id: "save-graph", disabled: true, onclick: async () => {
+    try {
+      const created = await api("/graph/create", { method: "POST", json: lastSpec });
+      location.hash = `#/graph/${encodeURIComponent(created.graph_id)}`;
+    } catch (error) {
+      if (error instanceof Unauthorised) return failure(error);
+      message.className = "msg bad";
+      message.textContent = error.message;
+    }
+  } }, "Save as a stored graph");
+
+  let timer = null;
+  let seq = 0;
+  const check = async () => {
+    const mine = ++seq;
+    const result = await api("/graph/validate", { method: "POST", json: { text: editor.value } });
+    if (mine !== seq) return; // a newer edit is being checked
+    valid = result.valid;
+    save.disabled = !valid;
+    if (result.spec && result.spec.nodes && typeof result.spec.nodes === "object") {
+      lastSpec = result.spec;
+      drawing.replaceChildren(drawGraph(result.spec).drawing);
+    }
+    if (result.error) {
+      const { line, column, message: text, where } = result.error;
+      const at = line ? `Line ${line}${column ? `, column ${column}` : ""}: ` : "";
+      const source = line ? editor.value.split("\n")[line - 1] ?? "" : "";
+      problem.replaceChildren(el("div", { class: "error-box" },
+        el("strong", { id: "builder-error-line", "data-line": line || "" }, at, text),
+        where ? el("p", { class: "muted" }, `in ${where}`) : null,
+        line ? el("pre", { class: "source-line" }, `${line} | ${source}`) : null,
+        line ? el("button", { type: "button", class: "secondary", onclick: () => goToLine(line) }, "Go to the line") : null));
+    } else {
+      problem.replaceChildren(el("p", { class: "msg ok", id: "builder-ok" }, `Valid: ${result.nodes.length} nodes.`));
+    }
+  };
+  const goToLine = (line) => {
+    const lines = editor.value.split("\n");
+    const start = lines.slice(0, line - 1).reduce((n, l) => n + l.length + 1, 0);
+    editor.focus();
+    editor.setSelectionRange(start, start + (lines[line - 1] || "").length);
+  };
+  editor.addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => check().catch(failure), 250);
+  });
+  cleanup.push(() => clearTimeout(timer));
+  show(
+    el("h1", {}, "Builder"),
+    el("p", { class: "muted" }, "Edit a spec in YAML or JSON; the drawing follows the text."),
+    el("div", { class: "grid" },
+      el("section", {}, editor, problem, el("div", { class: "actions" }, save), message),
+      el("section", {}, drawing,
+        el("h2", {}, "Tools"),
+        el("dl", { id: "tools" }, tools.map((t) => [el("dt", {}, t.name), el("dd", {}, t.description || "")])))),
+  );
+  await check();
+}
+
 // -- router ------------------------------------------------------------------------------
 let authRequired = null;
 
@@ -419,6 +498,7 @@ async function route() {
   try {
     if (parts[0] === "run" && parts[1]) await runPage(parts[1]);
     else if (parts[0] === "graphs") await graphsPage();
+    else if (parts[0] === "builder") await builderPage();
     else if (parts[0] === "graph" && parts[1]) await graphPage(parts[1]);
     else await runsPage(parseQuery(hash));
   } catch (error) {
