@@ -158,6 +158,8 @@ def test_a_state_with_markup_renders_as_text(server: tuple[str, Engine], page: A
     assert XSS in page.text_content("#state").replace('\\"', '"')
     assert page.locator("#main img").count() == 0 and page.locator("#main script").count() == 0
     assert page.evaluate("window.__pwned") is None
+    # this server has no durable-history endpoints: no step slider, no fork, and no 404s
+    expect(page.locator("#history")).to_be_hidden()
 
 
 def test_a_run_started_from_the_page_turns_its_nodes_green_live(

@@ -50,6 +50,15 @@ async function api(path, options = {}) {
   return body;
 }
 
+let apiPaths = null;
+
+// which optional endpoints this server has (from its OpenAPI document: no probing requests
+// that would 404): the step slider and fork need the durable-history endpoints
+async function hasEndpoint(path) {
+  if (apiPaths === null) apiPaths = Object.keys((await api("/openapi.json")).paths || {});
+  return apiPaths.includes(path);
+}
+
 function b64url(text) {
   const bytes = new TextEncoder().encode(text);
   let binary = "";
@@ -323,6 +332,44 @@ async function runPage(runId) {
     return state;
   }
 
+  const history = el("section", { id: "history", hidden: true });
+  async function setUpHistory(last) {
+    if (!(await hasEndpoint("/runs/{run_id}/history")) || last < 1) return;
+    const slider = el("input", { type: "range", id: "step-slider", min: 0, max: last, value: last, "aria-label": "step" });
+    const label = el("span", { id: "step-label" });
+    const stateAt = el("pre", { id: "state-at" });
+    const diff = el("pre", { id: "step-diff" });
+    const forkMessage = el("p", { class: "msg", role: "status" });
+    const showStep = async () => {
+      const step = Number(slider.value);
+      label.textContent = `step ${step} of ${last}`;
+      const id = encodeURIComponent(runId);
+      const [at, change] = await Promise.all([
+        api(`/runs/${id}/state?step=${step}`),
+        step > 0 ? api(`/runs/${id}/diff?from=${step - 1}&to=${step}`) : Promise.resolve(null),
+      ]);
+      stateAt.textContent = JSON.stringify(at.state, null, 2);
+      diff.textContent = change ? JSON.stringify(change, null, 2) : "(the initial state)";
+    };
+    slider.addEventListener("change", () => showStep().catch(failure));
+    const fork = (await hasEndpoint("/runs/{run_id}/fork"))
+      ? el("button", { type: "button", id: "fork", class: "secondary", onclick: async () => {
+        try {
+          const made = await api(`/runs/${encodeURIComponent(runId)}/fork`, { method: "POST", json: { step: Number(slider.value), wait: false } });
+          location.hash = `#/run/${encodeURIComponent(made.run_id)}`;
+        } catch (error) {
+          if (error instanceof Unauthorised) return failure(error);
+          forkMessage.className = "msg bad";
+          forkMessage.textContent = error.message;
+        }
+      } }, "Fork from this step")
+      : null;
+    history.replaceChildren(el("h2", {}, "History"), el("div", { class: "actions" }, slider, label, fork), forkMessage,
+      el("div", { class: "grid" }, el("section", {}, el("h3", {}, "State"), stateAt), el("section", {}, el("h3", {}, "Change from the step before"), diff)));
+    history.hidden = false;
+    await showStep();
+  }
+
   let ws = null;
   function follow() {
     if (ws && ws.readyState <= 1) return;
@@ -345,6 +392,7 @@ async function runPage(runId) {
     el("div", { class: "grid" },
       el("section", {}, el("h2", {}, "State"), statePre),
       el("section", {}, el("h2", {}, "Edit state"), patch, el("div", { class: "actions" }, resumeEdited), message)),
+    history,
     el("h2", {}, "Log"),
     el("div", { class: "table-wrap" }, el("table", {},
       el("thead", {}, el("tr", {}, ["Step", "Node", "Attempt", "Status", "Duration", "Error"].map((h) => el("th", {}, h)))),
@@ -352,6 +400,7 @@ async function runPage(runId) {
   );
   const state = await refresh();
   if (state.status === "running" || state.status === "pending") follow();
+  else await setUpHistory(state.step);
 }
 
 // -- Graphs page -------------------------------------------------------------------------
