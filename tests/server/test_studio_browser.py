@@ -213,6 +213,10 @@ def test_the_builder_shows_a_validation_error_at_its_line(
     _sign_in(page, base, "#/builder")
     page.wait_for_selector("#builder-ok")
     page.wait_for_selector("rect[data-node='first']")
+    tool = page.locator("#tools dt", has_text="t.fail")
+    expect(tool).to_have_count(1)
+    expect(page.locator("#tools")).to_contain_text("Fail unless ``ok`` is set.")
+    expect(page.locator("#tools")).not_to_contain_text("[object")
     spec = "\n".join(
         [
             "name: built",

@@ -16,7 +16,7 @@ function el(tag, attrs = {}, ...children) {
     if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
     else node.setAttribute(name, value === true ? "" : String(value));
   }
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child === null || child === undefined) continue;
     node.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
@@ -240,7 +240,7 @@ function drawGraph(spec) {
   const width = 20 + Math.max(1, columns.size) * 170;
   const height = 20 + Math.max(1, ...columns.values()) * 60;
   const boxes = new Map();
-  const drawing = svg("svg", { class: "graph", viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "graph" });
+  const drawing = svg("svg", { class: "graph", width, height, viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "graph" });
   for (const [from, to] of edges) {
     const a = at.get(from), b = at.get(to);
     drawing.append(svg("line", { x1: a.x + 130, y1: a.y + 20, x2: b.x, y2: b.y + 20 }));
