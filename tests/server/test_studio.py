@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from server_helpers import create_graph
 from starlette.websockets import WebSocketDisconnect
 from wfengine.server.security import websocket_key
 
@@ -72,3 +74,30 @@ def test_websocket_key_parsing() -> None:
     assert websocket_key(b"wfengine, " + _protocol("s3cr3t").encode()) == b"s3cr3t"
     assert websocket_key(b"wfengine") is None
     assert websocket_key(b"bearer.%%%") is None
+
+
+def test_a_runs_report_html_is_served_from_the_data_dir_only(
+    client: TestClient, data_dir: Path, tmp_path: Path
+) -> None:
+    (data_dir / "out").mkdir()
+    (data_dir / "out" / "report.html").write_text("<h1>quality</h1>", encoding="utf-8")
+    (tmp_path / "secret.html").write_text("TOP-SECRET-CONTENT", encoding="utf-8")
+    gid = create_graph(client)
+
+    def run(state: dict[str, object]) -> str:
+        body = {"graph_id": gid, "initial_state": {"n": 1, **state}, "wait": True}
+        return str(client.post("/graph/run", json=body).json()["run_id"])
+
+    inside = run({"report": {"outputs": {"report_html": str(data_dir / "out" / "report.html")}}})
+    response = client.get(f"/runs/{inside}/report.html")
+    assert response.status_code == 200 and response.text == "<h1>quality</h1>"
+    assert "sandbox" in response.headers["content-security-policy"]
+    assert "script" not in response.headers["content-security-policy"]
+    outside = run({"report": {"outputs": {"report_html": str(tmp_path / "secret.html")}}})
+    refused = client.get(f"/runs/{outside}/report.html")
+    assert refused.status_code == 403 and "TOP-SECRET-CONTENT" not in refused.text
+    gone = run({"report_html": "out/missing.html"})
+    assert client.get(f"/runs/{gone}/report.html").json()["error"]["type"] == "report_not_found"
+    none = run({})
+    assert client.get(f"/runs/{none}/report.html").status_code == 404
+    assert client.get("/runs/nope/report.html").status_code == 404

@@ -26,16 +26,19 @@ pytestmark = pytest.mark.skipif(
     "in CI these tests must run)",
 )
 KEY = "studio-key"
+REPORT = "<!doctype html><title>r</title><h1>Quality report</h1><script>parent.__ran = 1</script>"
 XSS = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 1">'
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[tuple[str, Engine]]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Engine]]:
     """The REST server with the studio, on a free loopback port, in a thread."""
     import uvicorn
 
     engine = Engine(plugins=[ServerTestPlugin()], load_entrypoints=False, store="memory://")
-    app = create_app(engine, api_keys=[KEY])
+    data = tmp_path_factory.mktemp("data")
+    (data / "report.html").write_text(REPORT, encoding="utf-8")
+    app = create_app(engine, api_keys=[KEY], data_dir=data)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -69,11 +72,18 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    """A fresh tab at 1280x800; fails the test on any console error or page error."""
+def console_errors() -> list[str]:
+    """The console errors, page errors and failed requests of the test's tab."""
+    return []
+
+
+@pytest.fixture
+def page(browser: Any, console_errors: list[str]) -> Iterator[Any]:
+    """A fresh tab at 1280x800; fails the test on any console error, page error or failed
+    request."""
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     tab = context.new_page()
-    errors: list[str] = []
+    errors = console_errors
     tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     tab.on("pageerror", lambda e: errors.append(str(e)))
     tab.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
@@ -243,6 +253,26 @@ def test_the_builder_shows_a_validation_error_at_its_line(
     page.click("#save-graph")
     page.wait_for_selector("h1 >> text=Graph ")
     assert "registered workflow" not in page.text_content("main")
+
+
+def test_a_data_quality_report_is_shown_as_a_sandboxed_blob(
+    server: tuple[str, Engine], page: Any, console_errors: list[str]
+) -> None:
+    base, engine = server
+    api = _api(engine)
+    state = {"n": 1, "report": {"outputs": {"report_html": "report.html"}}}
+    run = api.post(
+        "/graph/run", json={"graph_id": _gid(api, COUNTER), "initial_state": state, "wait": True}
+    ).json()
+    _sign_in(page, base, f"#/run/{run['run_id']}")
+    page.click("#open-report")
+    frame = page.frame_locator("#report-frame")
+    expect(frame.locator("h1")).to_have_text("Quality report")
+    assert page.get_attribute("#report-frame", "src").startswith("blob:")
+    assert page.get_attribute("#report-frame", "sandbox") == ""
+    assert page.evaluate("window.__ran") is None
+    # the report's (planted) script was refused by the sandbox: the one expected console error
+    assert len(console_errors) == 1 and "sandboxed" in console_errors.pop()
 
 
 def test_phone_width_keeps_the_page_inside_the_screen(

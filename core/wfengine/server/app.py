@@ -92,7 +92,15 @@ def create_app(
         ctx.close()
 
     from ..version import __version__
-    from . import routes_graphs, routes_info, routes_runs, routes_validate, studio, websocket
+    from . import (
+        routes_graphs,
+        routes_info,
+        routes_reports,
+        routes_runs,
+        routes_validate,
+        studio,
+        websocket,
+    )
 
     app = FastAPI(
         title="wfengine",
@@ -110,6 +118,7 @@ def create_app(
     app.include_router(routes_info.router)
     app.include_router(routes_graphs.router)
     app.include_router(routes_validate.router)
+    app.include_router(routes_reports.router)
     app.include_router(websocket.router)
     app.include_router(studio.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=bounds.max_body_bytes)

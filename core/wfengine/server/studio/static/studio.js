@@ -254,6 +254,16 @@ function drawGraph(spec) {
   return { drawing, boxes };
 }
 
+function findKey(value, key, depth = 0) {
+  if (depth > 6 || value === null || typeof value !== "object") return null;
+  if (!Array.isArray(value) && typeof value[key] === "string") return value[key];
+  for (const child of Object.values(value)) {
+    const found = findKey(child, key, depth + 1);
+    if (found) return found;
+  }
+  return null;
+}
+
 async function runPage(runId) {
   const run = await api(`/graph/state/${encodeURIComponent(runId)}`);
   let spec = null;
@@ -321,6 +331,11 @@ async function runPage(runId) {
       for (const entry of logs.logs) graph.boxes.get(entry.node)?.setAttribute("class", `status-${entry.status === "completed" ? "done" : entry.status}`);
       if (state.status === "paused") for (const n of state.current_nodes) graph.boxes.get(n)?.setAttribute("class", "status-paused");
     }
+    if (report.hidden && findKey(state.state, "report_html")) {
+      report.hidden = false;
+      report.replaceChildren(el("button", { type: "button", id: "open-report", class: "secondary",
+        onclick: () => showReport().catch(failure) }, "Show the data-quality report"));
+    }
     errorBox.replaceChildren();
     if (state.error) {
       errorBox.append(el("div", { class: "error-box", role: "alert" },
@@ -332,6 +347,22 @@ async function runPage(runId) {
     return state;
   }
 
+  const report = el("section", { id: "report", hidden: true });
+  async function showReport() {
+    // a plain link cannot carry the key: fetch the page, show it as a blob in a sandbox
+    const headers = {};
+    const key = sessionStorage.getItem(KEY);
+    if (key) headers.Authorization = `Bearer ${key}`;
+    const response = await fetch(`/runs/${encodeURIComponent(runId)}/report.html`, { headers, credentials: "omit" });
+    if (!response.ok) {
+      report.append(el("p", { class: "msg bad" }, `The report cannot be shown (${response.status}).`));
+      return;
+    }
+    const url = URL.createObjectURL(new Blob([await response.text()], { type: "text/html" }));
+    cleanup.push(() => URL.revokeObjectURL(url));
+    report.replaceChildren(el("h2", {}, "Data-quality report"),
+      el("iframe", { id: "report-frame", src: url, sandbox: "", title: "data-quality report" }));
+  }
   const history = el("section", { id: "history", hidden: true });
   async function setUpHistory(last) {
     if (!(await hasEndpoint("/runs/{run_id}/history")) || last < 1) return;
@@ -389,6 +420,7 @@ async function runPage(runId) {
     graph ? graph.drawing : el("p", { class: "muted" }, "The graph's spec is not available."),
     errorBox,
     el("div", { class: "actions" }, resume, cancel),
+    report,
     el("div", { class: "grid" },
       el("section", {}, el("h2", {}, "State"), statePre),
       el("section", {}, el("h2", {}, "Edit state"), patch, el("div", { class: "actions" }, resumeEdited), message)),
