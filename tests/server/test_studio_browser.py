@@ -214,6 +214,10 @@ def test_a_paused_run_is_resumed_with_edited_state(server: tuple[str, Engine], p
     page.click("#resume-edited")
     page.wait_for_selector("#run-status >> text=completed")
     assert '"n": 21' in page.text_content("#state")  # (10 * 2) + 1
+    # the timeline: one bar per node attempt, in order
+    bars = page.locator("#timeline rect")
+    expect(bars).to_have_count(3)
+    assert [bars.nth(i).get_attribute("data-node") for i in range(3)] == ["s0", "s1", "s2"]
 
 
 def test_the_builder_shows_a_validation_error_at_its_line(

@@ -254,6 +254,32 @@ function drawGraph(spec) {
   return { drawing, boxes };
 }
 
+// one bar per node attempt on a shared time axis: parallel branches overlap, retries follow
+function drawTimeline(entries) {
+  const spans = entries.map((e) => {
+    const start = Date.parse(e.started_at);
+    return { ...e, start, end: start + Math.max(e.duration_ms, 0) };
+  });
+  const t0 = Math.min(...spans.map((e) => e.start));
+  const t1 = Math.max(...spans.map((e) => e.end), t0 + 1);
+  const width = 800, left = 150, row = 22;
+  const scale = (t) => left + ((t - t0) / (t1 - t0)) * (width - left - 10);
+  const drawing = svg("svg", { class: "timeline", id: "timeline", width, height: 10 + spans.length * row,
+    viewBox: `0 0 ${width} ${10 + spans.length * row}`, role: "img", "aria-label": "timeline of node attempts" });
+  spans.forEach((e, i) => {
+    const y = 5 + i * row;
+    const status = e.status === "completed" ? "done" : e.status;
+    drawing.append(
+      svg("text", { x: 4, y: y + 14 }, `${e.node.slice(0, 16)} #${e.attempt}`),
+      svg("rect", { x: scale(e.start), y, height: row - 6, width: Math.max(scale(e.end) - scale(e.start), 2),
+        class: `status-${status}`, "data-node": e.node }, svg("title", {}, `${e.node} attempt ${e.attempt}: ${e.status}, ${e.duration_ms.toFixed(1)} ms`)),
+    );
+  });
+  drawing.append(svg("text", { x: width - 10, y: 10 + spans.length * row - 2, "text-anchor": "end", class: "axis" },
+    `${((t1 - t0) / 1000).toFixed(3)} s`));
+  return drawing;
+}
+
 function findKey(value, key, depth = 0) {
   if (depth > 6 || value === null || typeof value !== "object") return null;
   if (!Array.isArray(value) && typeof value[key] === "string") return value[key];
@@ -277,6 +303,7 @@ async function runPage(runId) {
   const graph = spec ? drawGraph(spec) : null;
   const statePre = el("pre", { id: "state" });
   const logBody = el("tbody", { id: "log-body" });
+  const timeline = el("div", { class: "table-wrap" });
   const errorBox = el("div", { id: "run-error" });
   const patch = el("textarea", { id: "state-patch", "aria-label": "state patch (JSON)", spellcheck: "false" });
   const message = el("p", { class: "msg", role: "status", id: "run-message" });
@@ -323,6 +350,7 @@ async function runPage(runId) {
     const resumable = ["paused", "failed", "cancelled"].includes(state.status);
     resume.disabled = resumeEdited.disabled = !resumable;
     cancel.disabled = !["running", "pending", "paused"].includes(state.status);
+    timeline.replaceChildren(logs.logs.length ? drawTimeline(logs.logs) : el("p", { class: "muted" }, "No node has run yet."));
     logBody.replaceChildren(...logs.logs.map((entry) => el("tr", {},
       el("td", {}, entry.step), el("td", {}, entry.node), el("td", {}, entry.attempt),
       el("td", {}, badge(entry.status)), el("td", {}, `${Math.round(entry.duration_ms)} ms`),
@@ -425,6 +453,8 @@ async function runPage(runId) {
       el("section", {}, el("h2", {}, "State"), statePre),
       el("section", {}, el("h2", {}, "Edit state"), patch, el("div", { class: "actions" }, resumeEdited), message)),
     history,
+    el("h2", {}, "Timeline"),
+    timeline,
     el("h2", {}, "Log"),
     el("div", { class: "table-wrap" }, el("table", {},
       el("thead", {}, el("tr", {}, ["Step", "Node", "Attempt", "Status", "Duration", "Error"].map((h) => el("th", {}, h)))),
