@@ -6,8 +6,10 @@ through the REST API (FastAPI's TestClient, in process), the first page (50 runs
 page deep into the listing (by cursor) for: no filter, ``status``, ``graph_id``, a
 ``created_after``/``created_before`` window, and ``q`` text search (run id / error; a scan).
 The target (issue 18): every page under 1 s. Prints the median of R repeats per query.
+With ``--browser`` it also serves the studio (uvicorn on loopback) and times, in Chromium
+(Playwright, ``executable_path``), from following a filter link to its rows on screen.
 
-    python benchmarks/bench_runs_list.py [--runs N] [--repeats R] [--db PATH]
+    python benchmarks/bench_runs_list.py [--runs N] [--repeats R] [--db PATH] [--browser]
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--db", type=Path, help="reuse (or create) this database file")
+    parser.add_argument("--browser", action="store_true", help="also time the studio's page")
     args = parser.parse_args()
 
     from fastapi.testclient import TestClient
@@ -78,7 +81,50 @@ def main() -> None:
         first = _median(client, params, args.repeats, deep=False)
         deep = _median(client, params, args.repeats, deep=True)
         print(f"{name:32} {first * 1000:9.1f} ms {deep * 1000:9.1f} ms")
+    if args.browser:
+        _browser(client.app, queries, args.repeats)
     engine.close()
+
+
+def _browser(app: Any, queries: dict[str, dict[str, Any]], repeats: int) -> None:
+    """Median time from a filter link to the runs table showing its first page, in Chromium."""
+    import shutil
+    import socket
+    import threading
+    from urllib.parse import urlencode
+
+    import uvicorn
+    from playwright.sync_api import sync_playwright
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    threading.Thread(target=server.run, daemon=True).start()
+    while not server.started:
+        time.sleep(0.05)
+    base = f"http://127.0.0.1:{port}/ui/"
+    print(f"{'in the browser (studio)':32} {'first page':>12}")
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=shutil.which("chromium"), args=["--no-sandbox"]
+            )
+            page = browser.new_page()
+            page.goto(base)
+            page.wait_for_selector("#runs")
+            for name, params in queries.items():
+                times = []
+                for _ in range(repeats):
+                    page.goto("about:blank")
+                    began = time.perf_counter()
+                    page.goto(f"{base}#/runs?{urlencode(params)}")
+                    page.wait_for_selector("#runs-info:not(:empty)")
+                    times.append(time.perf_counter() - began)
+                print(f"{name:32} {statistics.median(times) * 1000:9.1f} ms")
+            browser.close()
+    finally:
+        server.should_exit = True
 
 
 def _iso(epoch: float) -> str:
