@@ -44,10 +44,9 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-import wfengine_dataquality.plugin as dq_plugin
 from wfengine import Engine
 from wfengine_dataquality import report as dq_report
-from wfengine_dataquality.io import frame_cache
+from wfengine_dataquality.plugin import DataQualityPlugin
 from wfengine_dataquality.sample import write_customers
 
 TARGET_SECONDS = 3.0
@@ -311,7 +310,6 @@ def handwritten(source: Path, out: Path) -> dict[str, Any]:
 
 def run_workflow(engine: Engine, source: Path, out: Path) -> dict[str, Any]:
     """The data-quality workflow through the engine; returns the final state."""
-    frame_cache.clear()
     run = engine.run("data-quality", {"source": str(source), "output_dir": str(out)})
     if run.status != "completed":
         raise SystemExit(f"the workflow ended {run.status}: {run.error}")
@@ -320,7 +318,7 @@ def run_workflow(engine: Engine, source: Path, out: Path) -> dict[str, Any]:
 
 def child(source: Path, out: Path) -> None:
     """In a fresh process: run the workflow once, print its wall time and peak memory."""
-    engine = Engine(load_entrypoints=False, plugins=[dq_plugin], store="memory://")
+    engine = Engine(load_entrypoints=False, plugins=[DataQualityPlugin], store="memory://")
     start = time.perf_counter()
     state = run_workflow(engine, source, out)
     wall = time.perf_counter() - start
@@ -355,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
                 text=True,
             )
             fresh.append(json.loads(done.stdout.splitlines()[-1]))
-        engine = Engine(load_entrypoints=False, plugins=[dq_plugin], store="memory://")
+        engine = Engine(load_entrypoints=False, plugins=[DataQualityPlugin], store="memory://")
         workflow_times, script_times = [], []
         for i in range(args.repeat):
             start = time.perf_counter()

@@ -243,15 +243,16 @@ def test_to_dict_is_json_serialisable_and_complete() -> None:
     )
     data = json.loads(json.dumps(graph.to_dict()))
     assert data["name"] == "exported"
-    assert data["entry_point"] == "a"
+    assert data["entry"] == "a"
     assert data["max_steps"] == 50
     assert data["description"] == "an example"
     assert data["reducers"] == {"items": "append"}
-    a, b = data["nodes"]
-    assert a["name"] == "a" and a["func"].endswith("noop")
+    assert list(data["nodes"]) == ["a", "b"]  # the spec's shape
+    a, b = data["nodes"].values()
+    assert a["func"].endswith("noop")
     assert a["description"] == "first" and a["timeout"] == 2
-    assert a["retry"]["max_attempts"] == 3 and a["retry"]["retry_on"] == ["Exception"]
-    assert b["name"] == "b"
+    assert a["retry"] == {"max_attempts": 3}  # what differs from the defaults, as a spec
+    assert b["func"].endswith("<lambda>")
     assert data["edges"][0]["from"] == "a" and data["edges"][0]["to"] == "b"
     assert "condition" in data["edges"][0] and data["edges"][0]["description"] == "always"
     assert data["edges"][1] == {"from": "a", "to": END, "default": True}
@@ -319,3 +320,27 @@ def test_add_edge_refuses_a_bad_condition_with_its_place() -> None:
         graph.add_edge("a", END, when="__import__('os')")
     with pytest.raises(GraphValidationError, match="give condition or when"):
         graph.add_edge("a", END, when="n > 1", condition=lambda s: True)
+
+
+def test_one_writer_graphs_of_tools_write_as_their_spec() -> None:
+    from wfengine import Engine, SpecError, dump_spec
+
+    engine = Engine(load_entrypoints=False)
+    engine.tools.register("set_x", lambda state, value=1: {"x": value})
+    spec = {
+        "name": "tools",
+        "entry": "a",
+        "nodes": {"a": {"tool": "set_x", "params": {"value": 2}, "retry": 2}},
+        "edges": [{"from": "a", "to": END, "when": "x > 0"}],
+    }
+    graph = engine.load_spec(spec)
+    assert (
+        graph.to_dict()
+        == dump_spec(graph)
+        == {**spec, "nodes": {"a": {**spec["nodes"]["a"], "retry": {"max_attempts": 2}}}}
+    )
+    python = Graph("py").add_node("f", noop).add_edge("f", END).set_entry_point("f")
+    assert python.to_dict()["nodes"]["f"]["func"].endswith("noop")
+    with pytest.raises(SpecError, match="runs a Python function") as info:
+        dump_spec(python)
+    assert info.value.where == "nodes.f"

@@ -177,7 +177,7 @@ def test_the_facade_has_one_method_per_hook_with_the_spec_arguments() -> None:
     from wfengine.hooks import Hooks
 
     names = [n for n in dir(hookspecs_module) if n.startswith("wfengine_")]
-    assert len(names) == 10
+    assert len(names) == 11
     for name in names:
         method = getattr(Hooks, name.removeprefix("wfengine_"), None)
         assert method is not None, f"Hooks has no method for {name}"
@@ -485,3 +485,24 @@ def test_a_failing_hook_logs_one_traceback_then_counts(
     assert len(counts) == 4
     assert any("wfengine_node_started 100 times so far" in m for m in counts)
     assert len(caplog.text.splitlines()) < 40
+
+
+def test_a_plugin_given_as_a_class_gets_an_instance_per_engine() -> None:
+    class Counting:
+        """State of its own (a destination, a cache) must not be shared by two engines."""
+
+        def __init__(self) -> None:
+            self.runs: list[str] = []
+
+        @hookimpl
+        def wfengine_run_started(self, run: WorkflowRun) -> None:
+            self.runs.append(run.run_id)
+
+    graph = Graph("one").add_node("a", lambda s: None).add_edge("a", END).set_entry_point("a")
+    first = Engine(plugins=[Counting], load_entrypoints=False)
+    second = Engine(load_entrypoints=False)
+    second.register_plugin(Counting)
+    mine, theirs = first.pm.get_plugin("Counting"), second.pm.get_plugin("Counting")
+    assert isinstance(mine, Counting) and isinstance(theirs, Counting) and mine is not theirs
+    run = first.run(graph)
+    assert mine.runs == [run.run_id] and theirs.runs == []

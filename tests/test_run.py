@@ -449,3 +449,13 @@ def test_delete_run() -> None:
     assert store.delete_run(run.run_id) is True
     assert store.delete_run(run.run_id) is False
     assert store.get_run(run.run_id) is None
+
+
+def test_run_ids_are_random_version_4_uuids() -> None:
+    from wfengine.run import new_run_id
+
+    ids = {new_run_id() for _ in range(2000)}
+    assert len(ids) == 2000
+    for run_id in list(ids)[:200]:
+        parsed = uuid.UUID(run_id)
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122 and parsed.hex == run_id

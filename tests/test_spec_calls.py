@@ -107,7 +107,7 @@ def test_an_engine_can_refuse_import_paths(engine: Engine, tools_file: Path) -> 
         engine.load_spec(spec_with(f"{tools_file}:bump"))
 
 
-@pytest.mark.parametrize("name", ["counter.json", "review.yaml"])
+@pytest.mark.parametrize("name", ["counter.json", "review.yaml", "compose.yaml"])
 def test_every_example_spec_runs_as_is_with_wf(name: str) -> None:
     engine = Engine(load_entrypoints=False, store="memory://")
     app = CliContext(engine)

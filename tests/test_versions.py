@@ -153,3 +153,26 @@ def test_python_fingerprints_follow_the_code() -> None:
         graph_version(python_graph(plus_ten)).version
         != graph_version(python_graph(times_ten)).version
     )
+
+
+def test_a_decorated_function_is_fingerprinted_by_the_code_it_wraps() -> None:
+    import functools
+
+    from wfengine.versions import _callable_id
+
+    def decorate(func: Any) -> Any:
+        @functools.wraps(func)
+        def call(state: Any) -> Any:
+            return func(state)
+
+        return call
+
+    def one(state: Any) -> Any:
+        return {"n": 1}
+
+    def two(state: Any) -> Any:
+        return {"n": 2}
+
+    two.__qualname__ = one.__qualname__
+    assert _callable_id(decorate(one)) == _callable_id(one)
+    assert _callable_id(decorate(one)) != _callable_id(decorate(two))  # code, not wrapper

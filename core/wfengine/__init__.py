@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .compose import Command, Send
 from .engine import (
     Engine,
     get_condition_registry,
@@ -32,6 +33,7 @@ from .storage import GraphStore, MemoryStore, RunStore, Store
 from .version import __version__
 
 __all__ = [
+    "Command",
     "ConditionError",
     "dump_spec",
     "load_spec",
@@ -63,6 +65,7 @@ __all__ = [
     "RunHandle",
     "RunStatus",
     "RunStore",
+    "Send",
     "SpecError",
     "StateConflictError",
     "StepLimitError",

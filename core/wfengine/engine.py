@@ -15,6 +15,7 @@ import difflib
 import logging
 import os
 import threading
+import warnings
 import weakref
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from . import hookspecs, settings
+from .backends import DEFAULT_BACKEND, BackendContext, BackendRegistry, backend_scheme, url_options
 from .builtins import builtin_plugins
 from .errors import RunActiveError, RunNotFoundError, UnknownNameError, WorkflowError
 from .executor import WorkflowExecutor
@@ -31,7 +33,13 @@ from .hooks import Hooks, PluginManager
 from .limits import RunLimits
 from .markers import PROJECT
 from .paths import PathPolicy
-from .plugins import PluginFailure, PluginInfo, load_entrypoint_plugins, report_failure
+from .plugins import (
+    PluginFailure,
+    PluginInfo,
+    load_entrypoint_plugins,
+    plugin_object,
+    report_failure,
+)
 from .registry import (
     ConditionRegistry,
     Registry,
@@ -40,6 +48,7 @@ from .registry import (
     WorkflowRegistry,
 )
 from .run import Event, RunStatus, WorkflowRun
+from .runner import NodeRunner, ThreadRunner
 from .storage import Store, VersionedStore
 from .versions import GraphChangedError, graph_version, short
 
@@ -61,6 +70,7 @@ class Engine:
         store: str | Store | None = None,
         limits: RunLimits | None = None,
         path_roots: Sequence[str | os.PathLike[str]] | None = None,
+        backend: str | NodeRunner | None = None,
     ) -> None:
         self.limits = limits or RunLimits()
         """Bounds on every run (state size, retries, log length); see :class:`RunLimits`."""
@@ -69,6 +79,7 @@ class Engine:
         self.allow_calls = True
         """Whether specs may run ``call:`` import paths (the REST server turns it off)."""
         self._lock = threading.RLock()
+        self._loading = threading.local()  # the subgraph names being resolved, per thread
         self._active: dict[str, WorkflowRun] = {}
         self._graphs: dict[str, Graph] = {}
         self._executors: weakref.WeakKeyDictionary[Graph, WorkflowExecutor] = (
@@ -76,6 +87,10 @@ class Engine:
         )
         self._built_workflows: dict[str, Graph] = {}
         self._pool: ThreadPoolExecutor | None = None
+        self._backend: str | NodeRunner | None = backend
+        self._runner: NodeRunner | None = backend if not isinstance(backend, str | None) else None
+        self._owns_runner = False
+        self._warned_remote = False
         self._stored_versions: set[str] = set()
         """Graph versions already saved in the store (so a run start does not save again)."""
         self._version_graphs: dict[str, Graph] = {}
@@ -85,6 +100,7 @@ class Engine:
         self.tools = ToolRegistry()
         self.conditions = ConditionRegistry()
         self.stores = StoreRegistry()
+        self.backends = BackendRegistry()
         self.workflows = WorkflowRegistry()
         self.pm = PluginManager(PROJECT)
         """The pluggy plugin manager; plugins registered on it directly take part too."""
@@ -113,6 +129,7 @@ class Engine:
 
     def _register_object(self, plugin: object, name: str | None = None) -> str:
         name = name or getattr(plugin, "__name__", None) or type(plugin).__name__
+        plugin = plugin_object(plugin)
         module = getattr(plugin, "__name__", type(plugin).__module__)
         self._infos.setdefault(name, PluginInfo(name, module))
         registered = self.pm.register(plugin, name=name)
@@ -122,8 +139,9 @@ class Engine:
         return registered
 
     def register_plugin(self, plugin: object, name: str | None = None) -> str:
-        """Add a plugin object to a built engine; its registrations and hooks apply at once
-        (``engine.pm.register(plugin)`` does the same)."""
+        """Add a plugin to a built engine; its registrations and hooks apply at once
+        (``engine.pm.register(plugin)`` does the same). A class is instantiated first, as
+        for ``Engine(plugins=[...])`` and entry points."""
         return self._register_object(plugin, name)
 
     def unregister_plugin(self, name: str) -> None:
@@ -133,6 +151,7 @@ class Engine:
     def _registries(self) -> list[tuple[str, Registry[Any]]]:
         return [
             ("wfengine_register_stores", self.stores),
+            ("wfengine_register_backends", self.backends),
             ("wfengine_register_conditions", self.conditions),
             ("wfengine_register_tools", self.tools),
             ("wfengine_register_workflows", self.workflows),
@@ -227,7 +246,23 @@ class Engine:
         from .spec import load_spec
 
         limits.setdefault("allow_calls", self.allow_calls)
+        limits.setdefault("graphs", self._subgraph)
         return load_spec(source, tools=self.tools, conditions=self.conditions, **limits)
+
+    def _subgraph(self, name: str) -> Graph:
+        """The graph a spec's ``graph: NAME`` names; a graph that contains itself (through
+        any chain of names) is a :class:`~wfengine.errors.SpecError`."""
+        from .errors import SpecError
+
+        loading: list[str] = self._loading.__dict__.setdefault("names", [])
+        if name in loading:
+            chain = " -> ".join([*loading[loading.index(name) :], name])
+            raise SpecError(f"subgraph '{name}' contains itself ({chain})")
+        loading.append(name)
+        try:
+            return self.graph(name)[1]
+        finally:
+            loading.pop()
 
     def save_graph(self, spec: Mapping[str, Any] | Graph, graph_id: str | None = None) -> str:
         """Validate and store a graph spec; returns its id (a new uuid4 hex by default; a
@@ -296,7 +331,7 @@ class Engine:
                     emit=self.hooks.dispatch,
                     store=self.store,
                     graph_id=graph_id,
-                    pool=self._shared_pool(),
+                    runner=self.runner,
                     limits=self.limits,
                     path_policy=self.path_policy,
                     tools=self.tools,
@@ -306,6 +341,74 @@ class Engine:
             if current:
                 self._graphs[found.graph_id] = graph
             return found
+
+    # -- the execution backend ---------------------------------------------------------------
+
+    @property
+    def backend_url(self) -> str:
+        """Where node calls run: ``Engine(backend=...)``, else ``WFENGINE_BACKEND``, else
+        ``threads://`` (see ``docs/backends.md``)."""
+        if self._backend is not None and not isinstance(self._backend, str):
+            return f"{type(self._backend).__name__} (given)"
+        return self._backend or os.environ.get("WFENGINE_BACKEND") or DEFAULT_BACKEND
+
+    @property
+    def runner(self) -> NodeRunner:
+        """The backend's :class:`~wfengine.runner.NodeRunner`, opened on first use."""
+        if self._runner is None:
+            with self._lock:
+                if self._runner is None:
+                    self._runner = self._open_backend(self.backend_url)
+                    self._owns_runner = True
+        return self._runner
+
+    def set_backend(self, backend: str | NodeRunner) -> None:
+        """Run node calls of later runs on ``backend`` (a URL or a runner). A URL is opened
+        at once, so a bad one is an error here and the engine keeps its backend; the old
+        backend is closed when this engine opened it."""
+        runner = self._open_backend(backend) if isinstance(backend, str) else backend
+        with self._lock:
+            old, owned = self._runner, self._owns_runner
+            self._backend = backend
+            self._runner = runner
+            self._owns_runner = isinstance(backend, str)
+            self._executors = weakref.WeakKeyDictionary()
+        if old is not None and owned and old is not runner:
+            old.close()
+
+    def _open_backend(self, url: str) -> NodeRunner:
+        if backend_scheme(url) == "threads":
+            url_options(url, {})
+            return ThreadRunner(settings.max_workers(), self._shared_pool())
+        context = BackendContext(
+            tools=self.tools,
+            installed_tools=self._installed_tools(),
+            max_workers=settings.max_workers(),
+            load_tools=installed_tools,
+        )
+        return self.backends.create(url, context)
+
+    def _warn_remote_memory(self, executor: WorkflowExecutor) -> None:
+        """Once per engine: runs on a remote backend with a memory store cannot resume."""
+        if self._warned_remote or isinstance(executor.runner, ThreadRunner):
+            return
+        if self.store.durable:
+            return
+        self._warned_remote = True
+        warnings.warn(
+            f"backend {self.backend_url} with store {self.store_url}: a run that stops "
+            "half-way (a lost driver, a failed node) cannot be resumed from a memory store; "
+            "use a durable store (--store sqlite:///runs.db) for runs you may resume",
+            RemoteMemoryStoreWarning,
+            stacklevel=4,
+        )
+
+    def _installed_tools(self) -> frozenset[str]:
+        """Tools that entry-point plugins (installed distributions) registered."""
+        from_entry_points = {name for name, info in self._infos.items() if info.distribution}
+        return frozenset(
+            entry.name for entry in self.tools.entries() if entry.plugin in from_entry_points
+        )
 
     def _shared_pool(self) -> ThreadPoolExecutor:
         if self._pool is None:
@@ -329,6 +432,7 @@ class Engine:
         graph_id, graph = self.graph(target)
         self.workflows.check_settings(graph_id, state, "initial state")
         executor = self.executor(graph, graph_id)
+        self._warn_remote_memory(executor)
         run = executor.new_run(state, max_steps=max_steps, interrupt_before=interrupt_before)
         run.graph_version = self._record_version(executor)
         handle = self._claim(executor, run, resuming=False)
@@ -577,6 +681,9 @@ class Engine:
         """Close the store and stop the worker threads."""
         if self._store is not None:
             self._store.close()
+        if self._runner is not None and self._owns_runner:
+            self._runner.close()
+            self._runner = None
         if self._pool is not None:
             self._pool.shutdown(wait=False)
 
@@ -597,6 +704,16 @@ def _store_url(store: Store) -> str:
 
 _default_engine: Engine | None = None
 _default_lock = threading.Lock()
+
+
+class RemoteMemoryStoreWarning(UserWarning):
+    """A remote backend with a memory store: runs cannot be resumed after a failure."""
+
+
+def installed_tools() -> ToolRegistry:
+    """The tools of the plugins installed in this process (a worker process calls this to
+    find installed tools by name)."""
+    return Engine(store="memory://", backend="threads://").tools
 
 
 def get_engine() -> Engine:

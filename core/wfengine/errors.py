@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class WorkflowError(Exception):
     """Base class of every error wfengine raises on purpose."""
@@ -33,6 +35,17 @@ class SpecError(WorkflowError, ValueError):
         if where:
             prefix += f"{where}: "
         super().__init__(prefix + message)
+
+
+class SpecLimitError(SpecError):
+    """A spec is larger than a limit allows (``limit``; it has ``actual``)."""
+
+    def __init__(
+        self, message: str, where: str, source: str | None = None, *, limit: int, actual: int
+    ) -> None:
+        super().__init__(message, where, source)
+        self.limit = limit
+        self.actual = actual
 
 
 class ConditionError(SpecError):
@@ -82,6 +95,33 @@ class RunNotFoundError(WorkflowError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class WorkerLostError(WorkflowError):
+    """The worker running a node call died (killed, out of memory); the attempt failed and
+    the node's retry policy decides whether it runs again (on another worker)."""
+
+
+class UnpicklableStateError(WorkflowError):
+    """A value a node call needs cannot be sent to a worker process; ``where`` names its
+    state key path (``state.conn``, ``state.items[3]``)."""
+
+    def __init__(self, message: str, where: str) -> None:
+        super().__init__(message)
+        self.where = where
+
+
+class RemoteNodeError(WorkflowError):
+    """A node failed on a worker with an error that could not travel back as itself:
+    ``type_name`` and ``remote_traceback`` say what it was."""
+
+    def __init__(self, type_name: str, message: str, remote_traceback: str = "") -> None:
+        super().__init__(f"{type_name}: {message}")
+        self.type_name = type_name
+        self.remote_traceback = remote_traceback
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.type_name, str(self).partition(": ")[2], self.remote_traceback))
+
+
 class RunActiveError(WorkflowError):
     """The run is already being driven (or prepared to be) in this process."""
 
@@ -92,3 +132,25 @@ class PluginLoadError(WorkflowError):
 
 class StoreError(WorkflowError):
     """A store could not save or read something; the message names what."""
+
+
+class HistoryUnsupportedError(StoreError):
+    """The store keeps no history of runs (state at a step, diffs, blame, forks)."""
+
+
+class UnstorableValueError(StoreError, TypeError):
+    """A value in the state (or a spec, or an error) has a type a store cannot keep faithfully.
+
+    ``path`` says where (``state["rows"][3]["created"]``), ``value_type`` what was found.
+    """
+
+    def __init__(self, path: str, value_type: type, what: str = "") -> None:
+        self.path = path
+        self.value_type = value_type
+        thing = f"{what} of {value_type!r}" if what else repr(value_type)
+        super().__init__(
+            f"{path}: cannot store {thing}; the SQLite store keeps JSON types (str, int, float, "
+            "bool, None, list, dict) and datetime, date, time, timedelta, Decimal, UUID, bytes, "
+            "bytearray, tuple, set, frozenset and pathlib paths. Convert the value (e.g. to a "
+            "dict or str) before a node returns it."
+        )

@@ -18,20 +18,23 @@ import logging
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import Future
+from queue import Empty, SimpleQueue
 from time import perf_counter
 from typing import Any
 
 from . import settings
+from .compose import Command, Send, sends_of
 from .errors import StepLimitError, WorkflowError
 from .graph import END, Graph, Node
+from .growth import growing_keys, step_update
 from .lifecycle import LifecycleDispatch
 from .limits import RunLimits, StateMeter, StateTooLargeError
 from .paths import PathPolicy
 from .run import Event, EventType, LogEntry, RunStatus, WorkflowRun
 from .runner import NodeCall, NodeRunner, Outcome, new
 from .state import MISSING, StateView, apply_changes, changes, merge_parallel, merge_update
-from .storage import Store
+from .storage import PendingWritesStore, Store
 
 log = logging.getLogger("wfengine.executor")
 
@@ -83,6 +86,7 @@ class Execution:
         "wall0",
         "perf0",
         "reducers",
+        "growing",
         "joins",
         "cancelled",
         "lean_ok",
@@ -99,6 +103,10 @@ class Execution:
         "retries_left",
         "max_logs",
         "view",
+        "goto",
+        "pending",
+        "restore",
+        "restored",
     )
 
     def __init__(
@@ -114,6 +122,7 @@ class Execution:
         node_paths: Mapping[str, tuple[str, ...]] | None = None,
         resuming: bool = False,
         lean: bool | None = None,
+        pending: PendingWritesStore | None = None,
     ) -> None:
         self.graph = graph
         self.nodes = graph.nodes
@@ -129,11 +138,16 @@ class Execution:
         # lifecycle hooks alone are called directly, without building events
         self.hooks = emit if isinstance(emit, LifecycleDispatch) else None
         self.store = store
-        self.checkpoint = store.save_step if store is not None and store.durable else None
+        self.checkpoint = (
+            store.save_step
+            if store is not None and (store.durable or getattr(store, "keeps_history", False))
+            else None
+        )
         self.resuming = resuming
         self.wall0 = time.time()
         self.perf0 = perf_counter()
         self.reducers = graph.reducers
+        self.growing = growing_keys(graph.reducers) if self.checkpoint is not None else {}
         self.joins = graph.join_edges()
         self.cancelled = run.cancel_probe()
         self.lean_ok = lean  # None: WFENGINE_LEAN_STEPS decides when asked
@@ -144,6 +158,13 @@ class Execution:
         self.node_paths = node_paths if path_policy is not None and node_paths else {}
         self.retries_left = limits.max_retries_per_run
         self.max_logs = limits.max_log_entries
+        self.pending = pending
+        """Where finished calls of a step that has not committed are kept (when the store
+        can: the executor checks that once, not per drive)."""
+        self.restore = False  # the first step of a resumed drive restores pending writes
+        self.restored = False  # this step restored some
+        self.goto: dict[str, list[str]] = {}
+        """This step's node-chosen targets (:class:`~wfengine.compose.Command`), by node."""
         self.view = StateView()
         """The nodes' view of the state (set in :meth:`begin`); see :class:`StateView`."""
 
@@ -159,9 +180,9 @@ class Execution:
                     if lean:
                         self.lean_steps(batch)
                     else:
-                        self.commit(batch, [self.attempts(batch[0])])
+                        self.commit(batch, self.directed([self.attempts(batch[0])]))
                 else:
-                    self.commit(batch, self.attempts_parallel(batch))
+                    self.commit(batch, self.directed(self.attempts_parallel(batch)))
         except KeyboardInterrupt:
             self.stop(RunStatus.CANCELLED)
             self.finish()
@@ -181,9 +202,12 @@ class Execution:
                 if len(batch) == 1:
                     results = [await self.aattempts(batch[0], shared=True)]
                 else:
-                    calls = [self.aattempts(name, shared=False) for name in batch]
+                    kept = self.kept()
+                    calls = [
+                        self.aattempts(name, shared=False, key=name, kept=kept) for name in batch
+                    ]
                     results = list(await asyncio.gather(*calls))
-                self.commit(batch, results)
+                self.commit(batch, await self.adirected(results))
         except (KeyboardInterrupt, asyncio.CancelledError):
             self.stop(RunStatus.CANCELLED)
             self.finish()
@@ -248,6 +272,7 @@ class Execution:
             if paused_at:
                 self.stop(RunStatus.PAUSED)
                 return None
+        self.restore = self.resuming  # only this step may restore pending writes
         self.resuming = False
         self.log_start = len(run.logs)
         return batch
@@ -372,10 +397,11 @@ class Execution:
                             LogEntry(name, step, 1, wall + start, duration * 1000.0, "completed")
                         )
                     result = (name, update, None)
-            if result[2] is not None:
-                self.commit(batch, [result])
+            update = result[1]
+            if result[2] is not None or (update is not None and type(update) is not dict):
+                self.commit(batch, self.directed([result]))  # an error, a Command, Sends
                 return
-            if update := result[1]:
+            if update:
                 try:
                     merge_update(state, update, reducers, view)
                 except WorkflowError as exc:
@@ -401,53 +427,103 @@ class Execution:
     def attempts_parallel(self, batch: list[str]) -> list[NodeResult]:
         """The attempts of a multi-node step: every call submitted to the runner at once, each
         node retried on its own schedule; results in node order."""
+        return self.attempts_many([(name, None, name) for name in batch], None)
+
+    def attempts_many(
+        self, tasks: list[tuple[str, Mapping[str, Any] | None, str]], max_parallel: int | None
+    ) -> list[NodeResult]:
+        """The attempts of several node calls side by side: ``tasks`` are ``(node, overlay,
+        key)`` (a :class:`~wfengine.compose.Send` copy sees the state overlaid with its item;
+        ``key`` names the call among the step's pending writes: each finished call's update
+        is kept in a :class:`~wfengine.storage.PendingWritesStore`, and the first step of a
+        resumed drive restores those instead of calling again), at most
+        ``max_parallel`` in flight (``None``: as many as the runner's workers), each retried
+        on its own schedule; every call finishes before this returns; results in task
+        order. No thread per task: a bounded window of futures, topped up as they finish."""
         run = self.run
         step = run.step + 1
-        results: dict[str, NodeResult] = {}
-        running: dict[Future[Outcome], tuple[Node, int, StateView, float]] = {}
-        retries: list[tuple[float, str, int]] = []  # (when, node, attempt)
+        results: list[NodeResult | None] = [None] * len(tasks)
+        running: dict[Future[Outcome], tuple[int, Node, int, StateView, float]] = {}
+        retries: list[tuple[float, int, int]] = []  # (when, task index, attempt)
+        nodes = self.nodes
+        state = run.state
+        submit_call = self.runner.submit
+        on_started = self.on_node_started
+        paths = self.node_paths
+        if max_parallel is None:  # as many as the runner has workers, not one per task
+            max_parallel = getattr(self.runner, "max_workers", None) or 16
+        cap = max_parallel
+        pending = self.pending
+        kept = self.kept()
+        if kept:
+            for index, (name, _overlay, key) in enumerate(tasks):
+                if key in kept:
+                    results[index] = (name, kept[key], None)
+                    self.restored = True
+        # tasks not yet started, in order
+        waiting = iter([i for i, r in enumerate(results) if r is None])
+        finished: SimpleQueue[Future[Outcome]] = SimpleQueue()  # futures, as they complete
 
-        def submit(name: str, attempt: int) -> None:
-            node = self.nodes[name]
-            view = StateView(run.state)  # nodes of one step run side by side: one view each
-            if self.on_node_started:
+        def submit(index: int, attempt: int) -> None:
+            name, overlay, _key = tasks[index]
+            node = nodes[name]
+            view = StateView(state)  # calls of one step run side by side: one view each
+            if overlay:
+                dict.update(view, overlay)
+            if on_started:
                 self.node_started(name, view, attempt)
             call = new(NodeCall, (run.run_id, step, node, attempt, view, node.timeout))
             start = perf_counter()
-            refused = self._refused(call) if name in self.node_paths else None
+            refused = self._refused(call) if name in paths else None
             if refused is None:
-                future = self.runner.submit(call)
+                future = submit_call(call)
             else:
                 future = Future()
                 future.set_result(refused)
-            running[future] = (node, attempt, view, start)
+            running[future] = (index, node, attempt, view, start)
+            future.add_done_callback(finished.put)
 
-        for name in batch:
-            submit(name, 1)
+        def top_up() -> None:
+            while len(running) + len(retries) < cap:
+                index = next(waiting, None)
+                if index is None or run.cancel_requested:
+                    return
+                submit(index, 1)
+
+        top_up()
         while running or retries:
             now = perf_counter()
             if running:
                 timeout = (
                     max(0.0, min(min(r[0] for r in retries) - now, _POLL)) if retries else None
                 )
-                done, _pending = wait(running, timeout, return_when=FIRST_COMPLETED)
+                try:
+                    done = [finished.get(timeout=timeout)]
+                except Empty:
+                    done = []
+                while not finished.empty():
+                    done.append(finished.get_nowait())
+                kept_now: dict[str, Any] = {}  # saved together: one store write per wakeup
                 for future in done:
-                    node, attempt, view, start = running.pop(future)
+                    index, node, attempt, view, start = running.pop(future)
                     outcome = future.result()
                     update = self._taken(outcome.update, view)
                     if outcome.error is None:
                         self.node_finished(
                             node.name, step, attempt, start, outcome.duration, update
                         )
-                        results[node.name] = (node.name, update, None)
+                        results[index] = (node.name, update, None)
+                        kept_now[tasks[index][2]] = update
                         continue
                     delay = self.node_failed(
                         node, step, attempt, start, outcome.duration, outcome.error
                     )
                     if delay is None:
-                        results[node.name] = (node.name, None, outcome.error)
+                        results[index] = (node.name, None, outcome.error)
                     else:
-                        retries.append((perf_counter() + delay, node.name, attempt + 1))
+                        retries.append((perf_counter() + delay, index, attempt + 1))
+                if pending is not None and kept_now:
+                    self.keep(pending, step, kept_now)
             else:  # only retries wait: sleep until the first is due, or the run is cancelled
                 run.wait_cancelled(max(0.0, min(r[0] for r in retries) - now))
             if retries:
@@ -456,19 +532,158 @@ class Execution:
                 for item in [r for r in retries if cancelled or r[0] <= now]:
                     retries.remove(item)
                     if cancelled:
-                        results[item[1]] = (item[1], None, Cancelled())
+                        results[item[1]] = (tasks[item[1]][0], None, Cancelled())
                     else:
                         submit(item[1], item[2])
-        return [results[name] for name in batch]
+            top_up()
+        return [
+            r if r is not None else (tasks[i][0], None, Cancelled()) for i, r in enumerate(results)
+        ]
 
-    async def aattempts(self, name: str, *, shared: bool) -> NodeResult:
+    def kept(self) -> dict[str, Any]:
+        """The pending writes of this step, when it is the first step of a resumed drive."""
+        if self.pending is None or not self.restore:
+            return {}
+        return self.pending.get_pending_writes(self.run.run_id, self.run.step + 1)
+
+    def keep(self, pending: PendingWritesStore, step: int, writes: Mapping[str, Any]) -> None:
+        """Save finished calls' updates as pending writes; a store that cannot keep them
+        only costs those calls running again on resume."""
+        try:
+            pending.save_pending_writes(self.run.run_id, step, writes)
+        except Exception as exc:
+            log.warning("could not keep %s (step %d): %s", ", ".join(writes), step, exc)
+
+    # -- what a node may return besides an update: Command and Send ----------------------
+
+    def directed(self, results: list[NodeResult]) -> list[NodeResult]:
+        """``results`` with every :class:`~wfengine.compose.Command` and list of
+        :class:`~wfengine.compose.Send` taken apart: a command's targets go to
+        :attr:`goto`, its update stays; the sends' copies run now (:meth:`attempts_many`)
+        and their results follow their sender's."""
+        out: list[NodeResult] = []
+        for result in results:
+            name, update, error = result
+            if error is not None or update is None or type(update) is dict:
+                out.append(result)
+                continue
+            try:
+                update, sends = self._direction(name, update)
+            except WorkflowError as exc:
+                out.append((name, None, exc))
+                continue
+            out.append((name, update, None))
+            if sends is not None:
+                tasks = [(s.node, s.item, f"{name}[{i}]>{s.node}") for i, s in enumerate(sends)]
+                out.extend(self.attempts_many(tasks, self.nodes[name].max_parallel))
+        return out
+
+    async def adirected(self, results: list[NodeResult]) -> list[NodeResult]:
+        """:meth:`directed` on the event loop: the copies of async nodes are awaited, bounded
+        by the sender's ``max_parallel``."""
+        import asyncio
+
+        out: list[NodeResult] = []
+        for result in results:
+            name, update, error = result
+            if error is not None or update is None or type(update) is dict:
+                out.append(result)
+                continue
+            try:
+                update, sends = self._direction(name, update)
+            except WorkflowError as exc:
+                out.append((name, None, exc))
+                continue
+            out.append((name, update, None))
+            if sends:
+                limit = asyncio.Semaphore(self.nodes[name].max_parallel or len(sends))
+                kept = self.kept()
+
+                async def copy(
+                    send: Any, key: str, limit: asyncio.Semaphore = limit, kept: Any = kept
+                ) -> NodeResult:
+                    async with limit:
+                        return await self.aattempts(
+                            send.node, shared=False, overlay=send.item, key=key, kept=kept
+                        )
+
+                out.extend(
+                    await asyncio.gather(
+                        *(copy(s, f"{name}[{i}]>{s.node}") for i, s in enumerate(sends))
+                    )
+                )
+        return out
+
+    def _direction(self, name: str, update: Any) -> tuple[Any, list[Any] | None]:
+        """A node's :class:`~wfengine.compose.Command` or sends as ``(update, sends)``;
+        records the command's targets; checks every target is among the node's routes (by
+        the names its own graph knows them, inside a subgraph)."""
+        node = self.nodes[name]
+        sends = sends_of(update)
+        if sends is not None:
+            update = None
+        elif isinstance(update, Command):
+            names, sends = update.targets()
+            if names is not None:
+                self.goto[name] = [
+                    self._route(node, target, "returned Command(goto=") for target in names
+                ]
+            update = update.update
+        else:
+            return update, None  # not a directive: changes() says what is wrong with it
+        if sends and node.route_map is not None:
+            sends = [Send(self._route(node, s.node, "sent to Send("), s.item) for s in sends]
+        else:
+            for send in sends or ():
+                self._route(node, send.node, "sent to Send(")
+        for send in sends or ():
+            target = self.nodes[send.node]
+            if target.subgraph is not None or send.node != self.graph.resolve(send.node):
+                raise WorkflowError(
+                    f"node '{name}' sent to subgraph '{send.node}': map copies run single "
+                    "nodes; map over a node that runs the subgraph's work instead"
+                )
+        return update, sends
+
+    def _route(self, node: Node, target: str, how: str) -> str:
+        """The node path of ``target``, one of ``node``'s routes; a clear error otherwise."""
+        graph = self.graph
+        mapped = node.route_map
+        if mapped is not None:
+            found = mapped.get(target)
+            if found is not None:
+                return found
+        elif target in node.routes:
+            return graph.resolve(target)
+        known = ", ".join(mapped or node.routes) or "none declared"
+        local = node.name.rsplit("/", 1)[-1]
+        raise WorkflowError(
+            f"node '{node.name}' {how}{target!r}), which is not among its routes ({known}); "
+            f"declare it: add_node('{local}', ..., routes=[...]) or spec 'routes:'"
+        )
+
+    async def aattempts(
+        self,
+        name: str,
+        *,
+        shared: bool,
+        overlay: Mapping[str, Any] | None = None,
+        key: str | None = None,
+        kept: Mapping[str, Any] | None = None,
+    ) -> NodeResult:
         """Every attempt of node ``name``, each awaited through the runner's
-        :meth:`~wfengine.runner.NodeRunner.acall`; ``shared``: the only node of its step."""
+        :meth:`~wfengine.runner.NodeRunner.acall`; ``shared``: the only node of its step;
+        ``key``: the call's name among the step's pending writes (``kept``: those restored)."""
+        if key is not None and kept and key in kept:
+            self.restored = True
+            return name, kept[key], None
         node = self.nodes[name]
         run = self.run
         step = run.step + 1
         attempt = 1
         view = self.view if shared and node.timeout is None else StateView(run.state)
+        if overlay:
+            dict.update(view, overlay)
         while True:
             if self.on_node_started:
                 self.node_started(name, view, attempt)
@@ -480,6 +695,8 @@ class Execution:
             update = self._taken(outcome.update, view)
             if outcome.error is None:
                 self.node_finished(name, step, attempt, start, outcome.duration, update)
+                if key is not None and self.pending is not None:
+                    self.keep(self.pending, step, {key: update})
                 return name, update, None
             delay = self.node_failed(node, step, attempt, start, outcome.duration, outcome.error)
             if delay is None:
@@ -510,6 +727,8 @@ class Execution:
         if view._layer:
             if update is view:
                 update = view.written()
+            elif type(update) is Command and update.update is view:  # Command(update=state)
+                update = Command(update.goto, view.written())
             view.undo()
         elif update is view:
             return None
@@ -517,14 +736,28 @@ class Execution:
 
     # -- merging and routing -------------------------------------------------------------
 
+    @classmethod
+    def router(cls, graph: Graph, run: WorkflowRun) -> Execution:
+        """An execution that only routes (:meth:`route`, :meth:`targets`) over ``run``'s
+        ``join_progress``: for replaying a recorded run against a graph
+        (:mod:`wfengine.replay`), with exactly the engine's routing."""
+        self = cls.__new__(cls)
+        self.routes = graph._route_table()
+        self.joins = graph.join_edges()
+        self.run = run
+        self.goto = {}  # a replay re-routes by the edges (Command choices are not recorded)
+        return self
+
     def commit(self, batch: list[str], results: list[NodeResult]) -> None:
         """Merge the step's updates, choose the next nodes, checkpoint, emit."""
         run = self.run
         state = run.state
         reducers = self.reducers
         parallel = len(results) > 1
+        self.restore = False
         for name, _update, error in results:
             if error is not None:
+                self.goto.clear()
                 if isinstance(error, Cancelled):
                     self.stop(RunStatus.CANCELLED)
                 else:
@@ -563,12 +796,17 @@ class Execution:
             return
         visited = run.visited_nodes
         previous = (run.step, run.next_nodes, len(visited))
-        visited.extend(batch)
+        if len(results) == len(batch) and not self.restored:
+            visited.extend(batch)
+        else:  # map copies, or calls restored from pending writes: the calls made here
+            visited.extend(e.node for e in run.logs[self.log_start :] if e.status == "completed")
+            self.restored = False
         run.step += 1
         run.next_nodes = next_nodes
         if checkpoint is not None:
             try:
-                checkpoint(run, merged, run.logs[self.log_start :])
+                saved = step_update(merged, undo or {}, self.growing) if self.growing else merged
+                checkpoint(run, saved, run.logs[self.log_start :])
             except Exception as exc:
                 run.step, run.next_nodes = previous[0], previous[1]
                 del visited[previous[2] :]
@@ -602,9 +840,14 @@ class Execution:
     def targets(self, name: str, state: Mapping[str, Any], *, last: bool) -> list[str]:
         """The targets of ``name``'s single-source edges (``last``: without ``END``, without
         repeats, as the next step's nodes)."""
+        if self.goto and name in self.goto:  # a Command chose: its targets replace the edges
+            chosen = self.goto.pop(name)
+            return list(dict.fromkeys(t for t in chosen if t != END)) if last else chosen
         route = self.routes.get(name)
         if route is None:
             return []
+        if last and route.fixed is not None:
+            return list(route.fixed)
         targets = route.always
         if route.conditional:
             fired = False
@@ -686,7 +929,8 @@ class Execution:
     def node_finished(
         self, name: str, step: int, attempt: int, start: float, duration: float, update: Any
     ) -> None:
-        """Log a completed attempt and tell the observers."""
+        """Log a completed attempt and tell the observers (a :class:`Command`'s update, no
+        update for sends: observers see mappings)."""
         self.run.logs.append(
             LogEntry(
                 name,
@@ -699,6 +943,8 @@ class Execution:
         )
         if not self.on_node_finished:
             return
+        if update is not None and type(update) is not dict:
+            update = update.update if isinstance(update, Command) else _mapping_or_none(update)
         if self.hooks is not None:
             self.hooks.node_finished(self.run, name, update, duration, attempt)
         else:
@@ -771,6 +1017,12 @@ class Execution:
         assert self.emit is not None
         step = self.run.step if node is None else self.run.step + 1  # node events: in-step
         self.emit(self.run, Event(kind, self.run.run_id, step, node, data, state=state, exc=exc))
+
+
+def _mapping_or_none(update: Any) -> Any:
+    """What observers see of an update that is not a dict: a mapping as it is, else ``None``
+    (a list of sends)."""
+    return update if isinstance(update, Mapping) else None
 
 
 async def _cancelled_within(run: WorkflowRun, delay: float) -> bool:

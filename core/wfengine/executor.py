@@ -34,7 +34,7 @@ from .paths import PathPolicy
 from .registry import ToolRegistry
 from .run import Event, RunStatus, WorkflowRun
 from .runner import NodeRunner, ThreadRunner
-from .storage import Store
+from .storage import PendingWritesStore, Store
 from .versions import GraphVersion
 
 __all__ = ["Emit", "WorkflowExecutor", "error_info"]
@@ -71,6 +71,8 @@ class WorkflowExecutor:
         self.graph_id = graph_id or graph.name
         self.emit = emit
         self.store = store
+        self.pending_store = store if isinstance(store, PendingWritesStore) else None
+        """The store, when it keeps pending writes (checked once: a protocol check is slow)."""
         self.runner: NodeRunner = runner or ThreadRunner(
             max_workers or settings.max_workers(), pool
         )
@@ -108,8 +110,11 @@ class WorkflowExecutor:
             graph_id=self.graph_id,
             state=dict(initial_state or {}),
             max_steps=max_steps or self.graph.max_steps or settings.max_steps(),
-            interrupt_before=list(interrupt_before),
-            next_nodes=[self.graph.entry_point] if self.graph.entry_point else [],
+            # a subgraph's name pauses before its first node
+            interrupt_before=[self.graph.resolve(n) for n in interrupt_before],
+            next_nodes=[self.graph.resolve(self.graph.entry_point)]
+            if self.graph.entry_point
+            else [],
         )
         if run_id:
             run.run_id = run_id
@@ -262,6 +267,7 @@ class WorkflowExecutor:
             node_paths=self.node_paths,
             resuming=resuming,
             lean=self.lean,
+            pending=self.pending_store,
         )
 
     def run_existing(

@@ -14,16 +14,18 @@ A graph is built fluently and validated before it runs::
 
 from __future__ import annotations
 
+import copy
 import inspect
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .compose import MapOver
 from .conditions import builtin_registry, compile_condition
-from .errors import GraphValidationError
+from .errors import GraphValidationError, SpecError
 from .retry import RetryPolicy
-from .state import Reducer, resolve_reducer
+from .state import REDUCERS, Reducer, resolve_reducer
 
 END = "END"
 """The target that finishes a branch: ``graph.add_edge("last", END)``."""
@@ -49,28 +51,71 @@ class Node:
     """The import path (``pkg.mod:func`` or ``/abs/file.py:func``) a spec's ``call:`` node
     runs, instead of a registered tool."""
     is_async: bool = False
+    local: bool = False
+    """On a remote backend (processes, Dask), run this node in the driver anyway."""
+    resources: dict[str, Any] = field(default_factory=dict)
+    """What a call of this node needs on a worker (Dask worker resources, e.g.
+    ``{"GPU": 1}``); the threads and processes backends ignore it."""
+    routes: tuple[str, ...] = ()
+    """Where the node may send the run itself (:class:`~wfengine.compose.Command` targets
+    and :class:`~wfengine.compose.Send` nodes); validated and drawn."""
+    route_map: dict[str, str] | None = None
+    """Inside a subgraph: the node's route names as its own graph knows them -> node paths."""
+    subgraph: Subgraph | None = None
+    """On a subgraph's exit node (named as the subgraph): the graph it runs and its mapping."""
+    max_parallel: int | None = None
+    """At most this many of the node's :class:`~wfengine.compose.Send` copies run at once
+    (``None``: as many as the runner's workers)."""
 
     def __post_init__(self) -> None:
         self.is_async = _is_async_callable(self.func)
 
-    def to_dict(self) -> dict[str, Any]:
-        """The node as JSON data (the function by its tool name or qualified name)."""
-        data: dict[str, Any] = {"name": self.name}
-        if self.tool is not None or self.call is not None:
-            if self.tool is not None:
-                data["tool"] = self.tool
-            else:
-                data["call"] = self.call
-            if self.params:
-                data["params"] = dict(self.params)
+    def to_dict(self, *, strict: bool = False) -> dict[str, Any]:
+        """The node as spec data (see :meth:`Graph.to_dict`): a subgraph (``graph``: its
+        workflow or graph id, else its spec inline; ``inputs``, ``outputs``), a map node
+        (``map``), or its tool or ``call`` with params; then description, retry (only what
+        differs from the defaults), timeout, routes and the backend options. A node running a
+        Python function is ``{"func": "module.qualname"}``, or a :class:`SpecError` when
+        ``strict``."""
+        data: dict[str, Any]
+        if self.subgraph is not None:
+            sub = self.subgraph
+            data = {"graph": sub.ref or sub.graph.to_dict(strict=strict)}
+            if sub.inputs:
+                data["inputs"] = dict(sub.inputs)
+            if sub.outputs:
+                data["outputs"] = dict(sub.outputs)
+            if self.description:
+                data["description"] = self.description
+            return data
+        if isinstance(self.func, MapOver):
+            data = {"map": self.func.to_dict()}
+            if self.max_parallel is not None:
+                data["map"]["max_parallel"] = self.max_parallel
+        elif self.tool is None and self.call is None:
+            if strict:
+                raise SpecError(
+                    f"node '{self.name}' runs a Python function, not a registered tool; only "
+                    "graphs of tool nodes can be written as a spec",
+                    f"nodes.{self.name}",
+                )
+            data = {"func": _qualname(self.func)}
         else:
-            data["func"] = _qualname(self.func)
+            data = {"tool": self.tool} if self.tool is not None else {"call": self.call}
+            if self.params:
+                data["params"] = copy.deepcopy(self.params)
         if self.description:
             data["description"] = self.description
         if self.retry is not None:
-            data["retry"] = self.retry.to_dict()
+            data["retry"] = self.retry.changed_fields()
         if self.timeout is not None:
             data["timeout"] = self.timeout
+        if self.routes and not isinstance(self.func, MapOver):
+            data["routes"] = list(self.routes)
+        if self.local:
+            data["local"] = True
+        if self.resources:
+            data["resources"] = dict(self.resources)
         return data
 
 
@@ -121,14 +166,22 @@ class Edge:
             return _qualname(self.condition)
         return "default" if self.default else None
 
-    def to_dict(self) -> dict[str, Any]:
-        """The edge as JSON data, in the spec's shape (``from``, ``to``, ``when``, ``default``)."""
+    def to_dict(self, index: int = 0, *, strict: bool = False) -> dict[str, Any]:
+        """The edge as spec data (``from``, ``to``, ``when``, ``default``, ``description``);
+        a Python condition is ``"condition": "module.qualname"``, or a :class:`SpecError`
+        (at ``edges[index]``) when ``strict``."""
+        if self.condition is not None and self.condition_spec is None and strict:
+            raise SpecError(
+                f"the edge {'+'.join(self.sources)} -> {self.target} has a Python condition, "
+                "not one given as data; only data conditions can be written as a spec",
+                f"edges[{index}]",
+            )
         data: dict[str, Any] = {
             "from": list(self.sources) if self.is_join else self.source,
             "to": self.target,
         }
         if self.condition_spec is not None:
-            data["when"] = self.condition_spec
+            data["when"] = copy.deepcopy(self.condition_spec)
         elif self.condition is not None:
             data["condition"] = _qualname(self.condition)
         if self.default:
@@ -148,6 +201,44 @@ class _Routes:
     conditional: list[Edge]
     always: list[str]
     default: list[str]
+    fixed: tuple[str, ...] | None = None
+    """Without conditional edges: the next step's nodes, always the same (no ``END``, no
+    repeats)."""
+
+
+SEP = "/"
+"""Joins a subgraph's name and its nodes' names into node paths (``review/score``)."""
+INPUTS = "@in"
+"""The node (``review/@in``) that copies a subgraph's ``inputs`` in, when it has some."""
+
+
+@dataclass(slots=True, eq=False)
+class Subgraph:
+    """A graph used as a node: ``graph`` (as it was when added), ``ref`` (the workflow or
+    stored graph id it was named by, if any), ``inputs`` (``{child key: parent key}``) and
+    ``outputs`` (``{parent key: child key}``), and ``entry``: the path of its first node."""
+
+    graph: Graph
+    ref: str | None
+    inputs: dict[str, str]
+    outputs: dict[str, str]
+    entry: str
+
+
+class _CopyKeys:
+    """A subgraph's ``inputs`` (at ``name/@in``) or ``outputs`` (at its exit node) as a node
+    function: ``{destination: state[source]}``."""
+
+    __slots__ = ("mapping", "__name__", "__qualname__")
+
+    def __init__(self, mapping: Mapping[str, str], what: str) -> None:
+        self.mapping = dict(mapping)
+        self.__name__ = self.__qualname__ = what
+
+    def __call__(self, state: Mapping[str, Any]) -> dict[str, Any] | None:
+        if not self.mapping:
+            return None
+        return {dest: state[src] for dest, src in self.mapping.items() if src in state}
 
 
 class Graph:
@@ -172,6 +263,10 @@ class Graph:
         self._routes: dict[str, _Routes] | None = None
         self._joins: list[tuple[str, Edge]] = []
         self._has_async = False
+        self._aliases: dict[str, str] = {}  # subgraph name -> the path of its first node
+        # the graphs added as subgraphs, nested ones too (objects, not ids: an id is reused
+        # once its graph is gone)
+        self._contains: list[Graph] = []
         for key, reducer in (reducers or {}).items():
             self.set_reducer(key, reducer)
 
@@ -188,20 +283,49 @@ class Graph:
         tool: str | None = None,
         params: Mapping[str, Any] | None = None,
         call: str | None = None,
+        routes: Sequence[str] | None = None,
+        max_parallel: int | None = None,
+        local: bool = False,
+        resources: Mapping[str, Any] | None = None,
     ) -> Graph:
-        """Add node ``name`` running ``func(state)``; ``retry`` and ``timeout`` are per node."""
+        """Add node ``name`` running ``func(state)``; ``retry`` and ``timeout`` are per node.
+
+        ``routes``: the nodes (or ``END``) the node may choose itself, by returning a
+        :class:`~wfengine.compose.Command` or :class:`~wfengine.compose.Send` objects;
+        ``max_parallel`` bounds how many of its ``Send`` copies run at once.
+        ``local=True`` keeps the node in the driver on a remote backend; ``resources`` are
+        what its calls need on a worker (Dask worker resources; ignored by threads and
+        processes). See ``docs/backends.md``.
+        """
         if not isinstance(name, str) or not name:
             raise GraphValidationError(
                 self.name, [f"node name must be a non-empty string: {name!r}"]
             )
         if name == END:
             raise GraphValidationError(self.name, [f"node name '{END}' is reserved for the end"])
+        if SEP in name:
+            raise GraphValidationError(
+                self.name,
+                [f"node name '{name}': '{SEP}' is reserved for subgraph node paths (review/score)"],
+            )
         if name in self.nodes:
             raise GraphValidationError(self.name, [f"duplicate node name '{name}'"])
+        if isinstance(func, Graph):
+            return self.add_subgraph(name, func, description=description)
         if not callable(func):
             raise GraphValidationError(self.name, [f"node '{name}': {func!r} is not callable"])
         if timeout is not None and timeout <= 0:
             raise GraphValidationError(self.name, [f"node '{name}': timeout must be > 0"])
+        if isinstance(routes, str):
+            routes = [routes]
+        if max_parallel is not None and (
+            isinstance(max_parallel, bool) or not isinstance(max_parallel, int) or max_parallel < 1
+        ):
+            raise GraphValidationError(
+                self.name, [f"node '{name}': max_parallel must be a positive integer"]
+            )
+        if isinstance(func, MapOver) and func.node not in (routes or ()):
+            routes = [*(routes or ()), func.node]
         self.nodes[name] = Node(
             name,
             func,
@@ -211,9 +335,141 @@ class Graph:
             tool=tool,
             params=dict(params or {}),
             call=call,
+            local=bool(local),
+            resources=dict(resources or {}),
+            routes=tuple(routes or ()),
+            max_parallel=max_parallel,
         )
         self._routes = None
         return self
+
+    def add_subgraph(
+        self,
+        name: str,
+        graph: Graph,
+        *,
+        inputs: Mapping[str, str] | None = None,
+        outputs: Mapping[str, str] | None = None,
+        ref: str | None = None,
+        description: str | None = None,
+    ) -> Graph:
+        """Add ``graph`` as node ``name``: a run reaching ``name`` runs ``graph``'s nodes as
+        part of this run (node paths ``name/node``, this run's steps, limits, store and
+        hooks), then follows ``name``'s edges.
+
+        The child shares this run's state: by default it sees the parent's keys and its
+        writes land in the parent's state. ``inputs`` (``{child key: parent key}``) copies
+        keys in first; ``outputs`` (``{parent key: child key}``) copies keys back at the end.
+        The graph is copied when added (later changes to it are not seen); ``ref`` records
+        the workflow or stored graph id it was named by. See ``docs/composition.md``.
+        """
+        if not isinstance(name, str) or not name or SEP in name or name == END:
+            raise GraphValidationError(
+                self.name, [f"subgraph name must be a node name without '{SEP}': {name!r}"]
+            )
+        if name in self.nodes:
+            raise GraphValidationError(self.name, [f"duplicate node name '{name}'"])
+        if graph is self or any(inner is self for inner in graph._contains):
+            raise GraphValidationError(
+                self.name,
+                [f"subgraph '{name}': graph '{graph.name}' contains '{self.name}' itself"],
+            )
+        try:
+            graph.validate()
+        except GraphValidationError as exc:
+            raise GraphValidationError(
+                self.name, [f"subgraph '{name}': {p}" for p in exc.problems]
+            ) from None
+        for what, mapping in (("inputs", inputs), ("outputs", outputs)):
+            if mapping is not None and not (
+                isinstance(mapping, Mapping)
+                and all(isinstance(k, str) and isinstance(v, str) for k, v in mapping.items())
+            ):
+                raise GraphValidationError(
+                    self.name, [f"subgraph '{name}': {what} must map state keys to state keys"]
+                )
+        for key, reducer in graph.reducers.items():
+            if key in self.reducers and self.reducers[key] is not reducer:
+                raise GraphValidationError(
+                    self.name,
+                    [
+                        f"subgraph '{name}': key '{key}' has reducer "
+                        f"{graph.reducer_names[key]} there and {self.reducer_names[key]} here"
+                    ],
+                )
+        prefix = name + SEP
+
+        def path(target: str) -> str:
+            return name if target == END else prefix + target
+
+        for key, reducer in graph.reducers.items():
+            self.reducers[key] = reducer
+            self.reducer_names[key] = graph.reducer_names[key]
+        for child in graph.nodes.values():
+            routes = {
+                local: path(graph.resolve(r) if child.route_map is None else r)
+                for local, r in (child.route_map or {r: r for r in child.routes}).items()
+            }
+            inner = child.subgraph
+            self.nodes[prefix + child.name] = Node(
+                prefix + child.name,
+                child.func,
+                description=child.description,
+                retry=child.retry,
+                timeout=child.timeout,
+                tool=child.tool,
+                params=child.params,
+                call=child.call,
+                routes=tuple(routes.values()),
+                route_map=routes,
+                max_parallel=child.max_parallel,
+                subgraph=None
+                if inner is None
+                else Subgraph(
+                    inner.graph, inner.ref, inner.inputs, inner.outputs, prefix + inner.entry
+                ),
+            )
+        for edge in graph.edges:
+            self.add_edge(
+                [prefix + s for s in edge.sources],
+                path(edge.target),
+                condition=edge.condition,
+                default=edge.default,
+                description=edge.description,
+                condition_spec=edge.condition_spec,
+            )
+        for alias, entry in graph._aliases.items():
+            self._aliases[prefix + alias] = prefix + entry
+        assert graph.entry_point is not None  # validated
+        entry = prefix + graph._aliases.get(graph.entry_point, graph.entry_point)
+        if inputs:
+            first = prefix + INPUTS
+            self.nodes[first] = Node(first, _CopyKeys(inputs, f"inputs of {name}"))
+            self.add_edge(first, entry)
+            entry = first
+        self._aliases[name] = entry
+        self.nodes[name] = Node(
+            name,
+            _CopyKeys(outputs or {}, f"outputs of {name}"),
+            description=description,
+            subgraph=Subgraph(graph, ref, dict(inputs or {}), dict(outputs or {}), entry),
+        )
+        self._contains.extend([graph, *graph._contains])
+        self._routes = None
+        return self
+
+    def resolve(self, name: str) -> str:
+        """The node a run goes to for ``name``: a subgraph's first node, else ``name``."""
+        return self._aliases.get(name, name)
+
+    def _edge_target(self, edge: Edge) -> str:
+        """Where ``edge`` leads: into a subgraph (its first node) from outside it; to its
+        exit node (named as the subgraph) from inside it."""
+        target = edge.target
+        entry = self._aliases.get(target)
+        if entry is None or edge.sources[0].startswith(target + SEP):
+            return target
+        return entry
 
     def add_edge(
         self,
@@ -293,13 +549,22 @@ class Graph:
                 if edge.is_join:
                     continue
                 routes = table.setdefault(edge.source, _Routes([], [], []))
+                target = self._edge_target(edge)
                 if edge.default:
-                    routes.default.append(edge.target)
+                    routes.default.append(target)
                 elif edge.condition is not None:
-                    routes.conditional.append(edge)
+                    routes.conditional.append(_aimed(edge, target))
                 else:
-                    routes.always.append(edge.target)
-            self._joins = [(str(i), e) for i, e in enumerate(self.edges) if e.is_join]
+                    routes.always.append(target)
+            for routes in table.values():
+                if not routes.conditional:
+                    targets = (*routes.always, *routes.default)
+                    routes.fixed = tuple(dict.fromkeys(t for t in targets if t != END))
+            self._joins = [
+                (str(i), _aimed(e, self._edge_target(e)))
+                for i, e in enumerate(self.edges)
+                if e.is_join
+            ]
             self._has_async = any(node.is_async for node in self.nodes.values())
             self._routes = table
         return self._routes
@@ -345,6 +610,12 @@ class Graph:
                 errors.append(f"{where}: a default edge cannot also have a condition")
             if edge.is_join and len(set(edge.sources)) != len(edge.sources):
                 errors.append(f"{where}: a join names a source twice")
+        for name, node in self.nodes.items():
+            for target in node.routes:
+                if target != END and target not in self.nodes:
+                    errors.append(
+                        f"node '{name}': unknown route target '{target}'{self._hint(target)}"
+                    )
         if errors:
             raise GraphValidationError(self.name, errors)
         return self._warnings()
@@ -354,10 +625,22 @@ class Graph:
         forward: dict[str, set[str]] = {n: set() for n in self.nodes}
         backward: dict[str, set[str]] = {n: set() for n in [*self.nodes, END]}
         for edge in self.edges:
+            target = self._edge_target(edge)
             for src in edge.sources:
-                forward[src].add(edge.target)
-                backward[edge.target].add(src)
-        reached = _closure({self.entry_point} if self.entry_point else set(), forward)
+                forward[src].add(target)
+                backward[target].add(src)
+        sources = {s for e in self.edges for s in e.sources}
+        for name, node in self.nodes.items():
+            for target in node.routes:
+                if node.route_map is None:
+                    target = self.resolve(target)
+                if target in forward or target == END:
+                    forward[name].add(target)
+                    backward[target].add(name)
+                    if target not in sources and target != END:
+                        # a Send target without edges of its own returns to its sender
+                        backward[name].add(target)
+        reached = _closure({self.resolve(self.entry_point)} if self.entry_point else set(), forward)
         for name in self.nodes:
             if name not in reached:
                 warnings.append(f"node '{name}' is unreachable from the entry point")
@@ -375,20 +658,43 @@ class Graph:
 
     # -- exporting -----------------------------------------------------------------------
 
-    def to_dict(self) -> dict[str, Any]:
-        """The graph as JSON data: name, entry point, nodes, edges, reducers, step limit."""
-        data: dict[str, Any] = {
-            "name": self.name,
-            "entry_point": self.entry_point,
-            "nodes": [node.to_dict() for node in self.nodes.values()],
-            "edges": [edge.to_dict() for edge in self.edges],
-        }
+    def to_dict(self, *, strict: bool = False) -> dict[str, Any]:
+        """The graph as data in the spec's shape (what :func:`~wfengine.spec.load_spec`
+        reads): the one way a graph becomes data, for specs, the REST API and the CLI.
+
+        Python parts are written by qualified name (a node's ``func``, an edge's
+        ``condition``, a callable reducer), which no spec can load back; ``strict=True``
+        (:func:`~wfengine.spec.dump_spec`) refuses them with a :class:`SpecError` naming the
+        node, edge or key.
+        """
+        data: dict[str, Any] = {"name": self.name}
         if self.description:
             data["description"] = self.description
-        if self.reducer_names:
-            data["reducers"] = dict(self.reducer_names)
+        if self.entry_point is not None:
+            data["entry"] = self.entry_point
         if self.max_steps is not None:
             data["max_steps"] = self.max_steps
+        if self.reducer_names:
+            if strict:
+                for key, name in self.reducer_names.items():
+                    if name not in REDUCERS:
+                        raise SpecError(
+                            f"reducer {name} is a Python callable, not a named reducer; only "
+                            f"{', '.join(REDUCERS)} can be written to a spec",
+                            f"reducers.{key}",
+                        )
+            data["reducers"] = dict(self.reducer_names)
+        # a subgraph is written as its node: its flattened nodes (``name/child``) are not
+        data["nodes"] = {
+            name: node.to_dict(strict=strict)
+            for name, node in self.nodes.items()
+            if SEP not in name
+        }
+        data["edges"] = [
+            edge.to_dict(i, strict=strict)
+            for i, edge in enumerate(self.edges)
+            if SEP not in edge.sources[0]
+        ]
         return data
 
     def to_mermaid(self, *, direction: str = "TD") -> str:
@@ -396,23 +702,53 @@ class Graph:
         ids = {name: f"n{i}" for i, name in enumerate(self.nodes)}
         ids[END] = "END_"
         lines = [f"flowchart {direction}", "    START_([start])"]
-        for name, node_id in ids.items():
-            if name != END:
-                lines.append(f'    {node_id}["{_escape(name)}"]')
+        self._mermaid_nodes("", ids, lines, "    ")
         lines.append("    END_([end])")
         if self.entry_point in ids:
-            lines.append(f"    START_ --> {ids[self.entry_point]}")
+            lines.append(f"    START_ --> {ids[self.resolve(self.entry_point)]}")
         for edge in self.edges:
             label = edge.label
             arrow = "-.->" if edge.default else "-->"
             text = f'|"{_escape(label)}"|' if label else ""
+            target = self._edge_target(edge)
             for src in edge.sources:
-                if src in ids and edge.target in ids:
-                    lines.append(f"    {ids[src]} {arrow}{text} {ids[edge.target]}")
+                if src in ids and target in ids:
+                    lines.append(f"    {ids[src]} {arrow}{text} {ids[target]}")
+        for name, node in self.nodes.items():
+            kind = "map" if isinstance(node.func, MapOver) else "route"
+            for target in node.routes:
+                if node.route_map is None:
+                    target = self.resolve(target)
+                if target in ids:
+                    lines.append(f'    {ids[name]} -.->|"{kind}"| {ids[target]}')
         return "\n".join(lines) + "\n"
+
+    def _mermaid_nodes(
+        self, prefix: str, ids: Mapping[str, str], lines: list[str], indent: str
+    ) -> None:
+        """Declare the nodes directly under ``prefix``; a subgraph as a ``subgraph`` block
+        holding its nodes, its exit node (``name: done``) last."""
+        for name, node in self.nodes.items():
+            if not name.startswith(prefix) or SEP in name[len(prefix) :]:
+                continue
+            if node.subgraph is None:
+                lines.append(f'{indent}{ids[name]}["{_escape(name[len(prefix) :])}"]')
+                continue
+            local = name[len(prefix) :]
+            lines.append(f'{indent}subgraph {ids[name]}_sg["{_escape(local)}"]')
+            self._mermaid_nodes(name + SEP, ids, lines, indent + "    ")
+            lines.append(f'{indent}    {ids[name]}(["{_escape(local)}: done"])')
+            lines.append(f"{indent}end")
 
     def __repr__(self) -> str:
         return f"Graph({self.name!r}, nodes={list(self.nodes)}, edges={len(self.edges)})"
+
+
+def _aimed(edge: Edge, target: str) -> Edge:
+    """``edge``, or a routing copy of it going to ``target`` (a subgraph's first node)."""
+    if target == edge.target:
+        return edge
+    return Edge(edge.sources, target, edge.condition, edge.default, edge.description)
 
 
 def _closure(start: set[str], links: Mapping[str, set[str]]) -> set[str]:

@@ -17,7 +17,6 @@ resume of the same run id is refused with :class:`~wfengine.errors.RunActiveErro
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 
 from .errors import WorkflowError
@@ -32,7 +31,7 @@ class RunHandle:
     """One prepared run: drive it once with :meth:`result`, :meth:`events`,
     :meth:`aresult` or :meth:`aevents`; :meth:`cancel` stops it before its next step."""
 
-    __slots__ = ("__weakref__", "_driven", "_executor", "_release", "_resuming", "run")
+    __slots__ = ("_driven", "_executor", "_release", "_resuming", "run")
 
     def __init__(
         self,
@@ -48,8 +47,8 @@ class RunHandle:
         self._resuming = resuming
         self._driven = False
         # the engine forgets the run when the drive ends, the handle is closed, or it is
-        # dropped without being driven (a finaliser, so an unused handle never leaks a claim)
-        self._release = weakref.finalize(self, release)
+        # dropped without being driven (__del__: an unused handle never leaks a claim)
+        self._release: Callable[[], None] | None = release
 
     @property
     def run_id(self) -> str:
@@ -75,7 +74,7 @@ class RunHandle:
         try:
             return self._executor.run_existing(self.run, resuming=self._resuming)
         finally:
-            self._release()
+            self.close()
 
     async def aresult(self) -> WorkflowRun:
         """Drive the run on the running event loop (sync nodes go to threads)."""
@@ -83,7 +82,7 @@ class RunHandle:
         try:
             return await self._executor.arun_existing(self.run, resuming=self._resuming)
         finally:
-            self._release()
+            self.close()
 
     def events(self) -> Iterator[Event]:
         """Drive the run in a worker thread, yielding its events as they happen. Closing the
@@ -95,7 +94,7 @@ class RunHandle:
         try:
             yield from self._executor.stream(run=self.run)
         finally:
-            self._release()
+            self.close()
 
     def aevents(self) -> AsyncIterator[Event]:
         """Drive the run on the event loop, yielding its events as they happen."""
@@ -107,7 +106,7 @@ class RunHandle:
             async for event in self._executor.astream(run=self.run):
                 yield event
         finally:
-            self._release()
+            self.close()
 
     def cancel(self) -> None:
         """Stop the run before its next step (it ends ``cancelled`` and can be resumed)."""
@@ -116,7 +115,13 @@ class RunHandle:
     def close(self) -> None:
         """Give the run up without driving it (the engine no longer counts it as active).
         A driven handle closes itself when its drive ends."""
-        self._release()
+        release, self._release = self._release, None
+        if release is not None:
+            release()
+
+    def __del__(self) -> None:
+        if getattr(self, "_release", None) is not None:  # dropped unused (or mid-drive)
+            self.close()
 
     def __enter__(self) -> RunHandle:
         return self
@@ -127,7 +132,7 @@ class RunHandle:
     def _begin(self) -> None:
         if self._driven:
             raise WorkflowError(f"run {self.run_id}: this handle was already driven once")
-        if not self._release.alive:
+        if self._release is None:
             raise WorkflowError(f"run {self.run_id}: this handle was closed")
         self._driven = True
 

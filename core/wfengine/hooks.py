@@ -39,6 +39,7 @@ from .run import EventType, WorkflowRun
 if TYPE_CHECKING:
     import click
 
+    from .backends import BackendRegistry
     from .registry import (
         ConditionRegistry,
         Registry,
@@ -56,6 +57,7 @@ LIFECYCLE_HOOKS = (
 )
 REGISTRATION_HOOKS = (
     "wfengine_register_stores",
+    "wfengine_register_backends",
     "wfengine_register_conditions",
     "wfengine_register_tools",
     "wfengine_register_workflows",
@@ -166,6 +168,10 @@ class Hooks:
     def register_stores(self, registry: StoreRegistry, plugin: str) -> None:
         """``wfengine_register_stores(registry)`` of one plugin."""
         self._register("wfengine_register_stores", plugin, registry=registry)
+
+    def register_backends(self, registry: BackendRegistry, plugin: str) -> None:
+        """``wfengine_register_backends(registry)`` of one plugin."""
+        self._register("wfengine_register_backends", plugin, registry=registry)
 
     def register_conditions(self, registry: ConditionRegistry, plugin: str) -> None:
         """``wfengine_register_conditions(registry)`` of one plugin."""

@@ -18,6 +18,7 @@ from .markers import hookspec
 if TYPE_CHECKING:
     import click
 
+    from .backends import BackendRegistry
     from .registry import ConditionRegistry, StoreRegistry, ToolRegistry, WorkflowRegistry
     from .run import WorkflowRun
 
@@ -53,6 +54,19 @@ def wfengine_register_stores(registry: StoreRegistry) -> None:
     ``factory(url)`` returns a :class:`~wfengine.storage.Store`.
 
     :param registry: the engine's :class:`~wfengine.registry.StoreRegistry`.
+    """
+
+
+@hookspec
+def wfengine_register_backends(registry: BackendRegistry) -> None:
+    """Register execution backends (where node calls run) by URL scheme.
+
+    Called once per engine. ``registry.register(scheme, factory, description=None)`` where
+    ``factory(url, context)`` returns a :class:`~wfengine.runner.NodeRunner`; ``context`` is a
+    :class:`~wfengine.backends.BackendContext`. The engine opens ``Engine(backend=URL)``,
+    ``WFENGINE_BACKEND`` or ``threads://``.
+
+    :param registry: the engine's :class:`~wfengine.backends.BackendRegistry`.
     """
 
 

@@ -84,6 +84,13 @@ def report_failure(failure: PluginFailure) -> None:
     )
 
 
+def plugin_object(plugin: object) -> object:
+    """What to register for ``plugin``: a class is instantiated (with no arguments), once
+    per engine, so a plugin with state (an open file, a cache) is never shared between two
+    engines; a module or any other object is registered as it is."""
+    return plugin() if isinstance(plugin, type) else plugin
+
+
 def load_entrypoint_plugins(
     pm: pluggy.PluginManager, infos: dict[str, PluginInfo]
 ) -> list[PluginFailure]:
@@ -101,8 +108,7 @@ def load_entrypoint_plugins(
         if pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name):
             continue
         try:
-            module = ep.load()
-            pm.register(module, name=ep.name)
+            pm.register(plugin_object(ep.load()), name=ep.name)
         except (Exception, SystemExit) as exc:  # sys.exit() in a plugin must not end `wf`
             failure = PluginFailure(ep.name, f"{type(exc).__name__}: {exc}", "import")
             failures.append(failure)

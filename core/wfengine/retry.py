@@ -87,6 +87,13 @@ class RetryPolicy:
         data["retry_on"] = [t.__name__ for t in self.retry_on]
         return data
 
+    def changed_fields(self) -> dict[str, Any]:
+        """Only the fields that differ from the defaults (as a spec writes the policy, so a
+        loaded spec writes back as it was); at least ``max_attempts``."""
+        full, defaults = self.to_dict(), RetryPolicy().to_dict()
+        changed = {k: v for k, v in full.items() if v != defaults[k]}
+        return changed or {"max_attempts": self.max_attempts}
+
     @classmethod
     def coerce(cls, value: RetryPolicy | int | Mapping[str, Any] | None) -> RetryPolicy | None:
         """Accept a policy, a number of attempts, or a mapping of fields (as in a spec).

@@ -34,8 +34,9 @@ from pathlib import Path
 from typing import Any
 
 from . import settings
+from .compose import MapOver
 from .conditions import compile_condition
-from .errors import GraphValidationError, SpecError, UnknownNameError
+from .errors import GraphValidationError, SpecError, SpecLimitError, UnknownNameError
 from .graph import END, Graph
 from .nesting import MAX_DEPTH, check_depth
 from .registry import ConditionRegistry, ToolRegistry
@@ -43,11 +44,30 @@ from .retry import RetryPolicy
 from .state import REDUCERS
 
 TOP_LEVEL_KEYS = ("name", "description", "entry", "max_steps", "reducers", "nodes", "edges")
-NODE_KEYS = ("tool", "call", "params", "description", "retry", "timeout")
+NODE_KEYS = (
+    "tool",
+    "call",
+    "map",
+    "graph",
+    "inputs",
+    "outputs",
+    "params",
+    "description",
+    "retry",
+    "timeout",
+    "local",
+    "resources",
+    "routes",
+)
+MAP_KEYS = ("over", "as", "node", "max_parallel")
 EDGE_KEYS = ("from", "to", "when", "default", "description")
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
 
 SpecSource = Mapping[str, Any] | str | os.PathLike[str]
+
+GraphResolver = Callable[[str], Graph]
+"""Finds the graph a spec's ``graph: NAME`` names (a registered workflow or stored graph id);
+raises :class:`~wfengine.errors.UnknownNameError` or :class:`SpecError`."""
 
 
 class ToolCall(functools.partial):  # type: ignore[type-arg]
@@ -171,6 +191,7 @@ def load_spec(
     max_nodes: int | None = None,
     max_edges: int | None = None,
     allow_calls: bool = True,
+    graphs: GraphResolver | None = None,
 ) -> Graph:
     """Build a validated :class:`~wfengine.graph.Graph` from a spec.
 
@@ -178,11 +199,37 @@ def load_spec(
     file. Tools and condition strategies are looked up in the registries. ``max_nodes`` and
     ``max_edges`` cap the spec's size (for specs from untrusted callers, like the REST API);
     ``allow_calls=False`` refuses ``call:`` nodes (import paths: code the spec chooses).
-    Raises :class:`~wfengine.errors.SpecError` saying what is wrong and where.
+    ``graphs`` resolves the names of ``graph: NAME`` subgraph nodes (an engine passes its
+    workflows and stored graphs). Raises :class:`~wfengine.errors.SpecError` saying what is
+    wrong and where.
     """
     data, source_name = read_spec(source)
-    loader = _SpecLoader(data, source_name, tools, conditions, allow_calls)
+    loader = _SpecLoader(data, source_name, tools, conditions, allow_calls, graphs)
     return loader.load(max_nodes, max_edges)
+
+
+def check_spec_size(
+    data: Mapping[str, Any],
+    *,
+    max_nodes: int | None = None,
+    max_edges: int | None = None,
+    source: str | None = None,
+) -> None:
+    """Refuse a spec with more nodes or edges than allowed: the one size check, used by
+    :func:`load_spec` and the REST server alike. Raises :class:`SpecLimitError` (``where``
+    ``nodes`` or ``edges``, with ``limit`` and ``actual``). Parts of the wrong shape count
+    as empty here; the loader reports their shape."""
+    for key, limit in (("nodes", max_nodes), ("edges", max_edges)):
+        items = data.get(key)
+        count = len(items) if isinstance(items, Mapping | list) else 0
+        if limit is not None and count > limit:
+            raise SpecLimitError(
+                f"the spec has {count} {key}; the limit is {limit}",
+                key,
+                source,
+                limit=limit,
+                actual=count,
+            )
 
 
 class _SpecLoader:
@@ -195,12 +242,15 @@ class _SpecLoader:
         tools: ToolRegistry,
         conditions: ConditionRegistry,
         allow_calls: bool = True,
+        graphs: GraphResolver | None = None,
     ) -> None:
         self.data = data
         self.source = source
         self.tools = tools
         self.conditions = conditions
         self.allow_calls = allow_calls
+        self.graphs = graphs
+        self.max_nodes: int | None = None
 
     def error(self, message: str, where: str | None = None) -> SpecError:
         return SpecError(message, where, self.source)
@@ -218,10 +268,8 @@ class _SpecLoader:
         edges = data.get("edges") or []
         if not isinstance(edges, list):
             raise self.error("'edges' must be a list of {from, to} mappings", "edges")
-        if max_nodes is not None and len(nodes) > max_nodes:
-            raise self.error(f"the spec has {len(nodes)} nodes; the limit is {max_nodes}", "nodes")
-        if max_edges is not None and len(edges) > max_edges:
-            raise self.error(f"the spec has {len(edges)} edges; the limit is {max_edges}", "edges")
+        check_spec_size(data, max_nodes=max_nodes, max_edges=max_edges, source=self.source)
+        self.max_nodes = max_nodes  # subgraphs' nodes count too
 
         graph = Graph(
             self._name(),
@@ -231,6 +279,7 @@ class _SpecLoader:
         self._add_reducers(graph, data.get("reducers"))
         for name, node in nodes.items():
             self._add_node(graph, name, node)
+        self._check_routes(graph, nodes)
         for index, edge in enumerate(edges):
             self._add_edge(graph, index, edge)
         self._set_entry(graph, data["entry"])
@@ -284,11 +333,22 @@ class _SpecLoader:
             raise self.error(f"node names must be non-empty strings, got {name!r}", "nodes")
         if name == END:
             raise self.error(f"'{END}' is reserved for the end of a branch; rename the node", where)
+        if "/" in name:
+            raise self.error("'/' is reserved for subgraph node paths (review/score)", where)
         if not isinstance(node, Mapping):
             raise self.error(
                 f"a node must be a mapping like {{tool: NAME}}, got {type(node).__name__}", where
             )
         _refuse_unknown_keys(node, NODE_KEYS, where, "node", self.error)
+        if "map" in node:
+            self._add_map(graph, name, node, where)
+            return
+        if "graph" in node:
+            self._add_subgraph(graph, name, node, where)
+            return
+        for key in ("inputs", "outputs"):
+            if key in node:
+                raise self.error(f"'{key}' belongs to a subgraph node ({{graph: NAME}})", where)
         tool_name = node.get("tool")
         call = node.get("call")
         if call is not None:
@@ -326,16 +386,152 @@ class _SpecLoader:
             raise self.error(
                 f"must be a positive number of seconds, got {timeout!r}", f"{where}.timeout"
             )
+        local = node.get("local", False)
+        if not isinstance(local, bool):
+            raise self.error(f"must be true or false, got {local!r}", f"{where}.local")
+        resources = node.get("resources") or {}
+        if not isinstance(resources, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, int | float) and not isinstance(v, bool) and v > 0
+            for k, v in resources.items()
+        ):
+            raise self.error(
+                "must map resource names to positive amounts, e.g. {GPU: 1}",
+                f"{where}.resources",
+            )
         graph.add_node(
             name,
             tool_call(label, func, params),
+            local=local,
+            resources=resources,
             tool=tool_name if call is None else None,
             call=call,
             params=params,
             retry=retry,
             timeout=timeout,
             description=self._text(node.get("description"), f"{where}.description"),
+            routes=self._routes(node.get("routes"), f"{where}.routes"),
         )
+
+    def _routes(self, routes: Any, where: str) -> list[str]:
+        if routes is None:
+            return []
+        if not isinstance(routes, list) or not all(isinstance(r, str) and r for r in routes):
+            raise self.error("'routes' must be a list of node names (or END)", where)
+        return list(routes)
+
+    def _add_map(self, graph: Graph, name: str, node: Mapping[str, Any], where: str) -> None:
+        """A map node: ``{map: {over: KEY, as: KEY, node: NAME, max_parallel: N}}``."""
+        for key in ("tool", "call", "params", "routes", "timeout"):
+            if key in node:
+                raise self.error(f"a map node has no '{key}' (its work is map.node's)", where)
+        spec = node["map"]
+        where = f"{where}.map"
+        if not isinstance(spec, Mapping):
+            raise self.error("must be a mapping like {over: docs, as: doc, node: summarise}", where)
+        _refuse_unknown_keys(spec, MAP_KEYS, where, "map", self.error)
+        for key in ("over", "as", "node"):
+            value = spec.get(key)
+            if not isinstance(value, str) or not value:
+                what = "the node each item runs" if key == "node" else "a state key"
+                raise self.error(f"'{key}' must be {what} (a non-empty string)", f"{where}.{key}")
+        limit = spec.get("max_parallel")
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
+        ):
+            raise self.error(f"must be a positive integer, got {limit!r}", f"{where}.max_parallel")
+        try:
+            retry = RetryPolicy.coerce(node.get("retry"))
+        except (SpecError, TypeError, ValueError) as exc:
+            raise self.error(f"invalid retry policy: {exc}", f"{where}.retry") from None
+        graph.add_node(
+            name,
+            MapOver(spec["over"], spec["as"], spec["node"]),
+            retry=retry,
+            max_parallel=limit,
+            description=self._text(node.get("description"), f"{where}.description"),
+        )
+
+    def _add_subgraph(self, graph: Graph, name: str, node: Mapping[str, Any], where: str) -> None:
+        """A subgraph node: ``{graph: NAME or {inline spec}, inputs: {...}, outputs: {...}}``."""
+        for key in ("tool", "call", "params", "routes", "timeout", "retry", "map"):
+            if key in node:
+                raise self.error(f"a subgraph node has no '{key}' (its work is its graph's)", where)
+        ref = node["graph"]
+        if isinstance(ref, str) and ref:
+            if self.graphs is None:
+                raise self.error(
+                    "a subgraph by name needs an engine to find it (load the spec with "
+                    "engine.load_spec); give the graph inline instead",
+                    f"{where}.graph",
+                )
+            try:
+                child = self.graphs(ref)
+            except SpecError as exc:
+                raise self.error(exc.message, f"{where}.graph") from None
+            except (UnknownNameError, GraphValidationError) as exc:
+                raise self.error(str(exc), f"{where}.graph") from None
+            name_ref: str | None = ref
+        elif isinstance(ref, Mapping):
+            inner = _SpecLoader(
+                dict(ref), self.source, self.tools, self.conditions, self.allow_calls, self.graphs
+            )
+            try:
+                child = inner.load(self.max_nodes, None)
+            except SpecError as exc:
+                inside = f"{where}.graph" + (f".{exc.where}" if exc.where else "")
+                raise self.error(exc.message, inside) from None
+            name_ref = None
+        else:
+            raise self.error(
+                "must be the name of a workflow or stored graph, or an inline spec",
+                f"{where}.graph",
+            )
+        limit = self.max_nodes
+        if limit is not None and len(graph.nodes) + len(child.nodes) + 2 > limit:
+            raise self.error(
+                f"with its subgraphs' nodes the spec has more than {limit} nodes (the limit)",
+                f"{where}.graph",
+            )
+        mappings = {}
+        for key in ("inputs", "outputs"):
+            value = node.get(key)
+            if value is not None and not (
+                isinstance(value, Mapping)
+                and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+            ):
+                raise self.error(
+                    "must map state keys to state keys ({destination: source})",
+                    f"{where}.{key}",
+                )
+            mappings[key] = value
+        try:
+            graph.add_subgraph(
+                name,
+                child,
+                inputs=mappings["inputs"],
+                outputs=mappings["outputs"],
+                ref=name_ref,
+                description=self._text(node.get("description"), f"{where}.description"),
+            )
+        except GraphValidationError as exc:
+            raise self.error("; ".join(exc.problems), where) from None
+
+    def _check_routes(self, graph: Graph, nodes: Mapping[str, Any]) -> None:
+        """Every route and map target names a node; a map's node is not a map itself."""
+        for name, node in graph.nodes.items():
+            if node.route_map is not None:
+                continue  # a subgraph's node: its own spec was checked
+            is_map = isinstance(node.func, MapOver)
+            for target in node.routes:
+                where = f"nodes.{name}.map.node" if is_map else f"nodes.{name}.routes"
+                if target == END and not is_map:
+                    continue
+                if target not in graph.nodes:
+                    raise self.error(_unknown("node", target, graph.nodes), where)
+                if is_map and isinstance(graph.nodes[target].func, MapOver):
+                    raise self.error("a map's node cannot be a map node itself", where)
+                if is_map and graph.nodes[target].subgraph is not None:
+                    raise self.error("a map's node cannot be a subgraph", where)
 
     def _call(self, ref: Any, where: str) -> tuple[Callable[..., Any], str]:
         """The function a ``call:`` node names, and its reference as the graph keeps it."""
@@ -451,76 +647,10 @@ def _refuse_unknown_keys(
 
 
 def dump_spec(graph: Graph) -> dict[str, Any]:
-    """The graph as spec data (the format :func:`load_spec` reads).
+    """The graph as spec data (the format :func:`load_spec` reads): ``graph.to_dict(strict=True)``.
 
     Only graphs whose nodes all run registered tools, whose conditions are data and whose
     reducers are named can be written; otherwise :class:`~wfengine.errors.SpecError` names
     the node, edge or key.
     """
-    data: dict[str, Any] = {"name": graph.name}
-    if graph.description:
-        data["description"] = graph.description
-    if graph.entry_point is not None:
-        data["entry"] = graph.entry_point
-    if graph.max_steps is not None:
-        data["max_steps"] = graph.max_steps
-    if graph.reducer_names:
-        reducers = {}
-        for key, name in graph.reducer_names.items():
-            if name not in REDUCERS:
-                raise SpecError(
-                    f"reducer {name} is a Python callable, not a named reducer; only "
-                    f"{', '.join(REDUCERS)} can be written to a spec",
-                    f"reducers.{key}",
-                )
-            reducers[key] = name
-        data["reducers"] = reducers
-    data["nodes"] = {name: _dump_node(node) for name, node in graph.nodes.items()}
-    data["edges"] = [_dump_edge(i, edge) for i, edge in enumerate(graph.edges)]
-    return data
-
-
-def _dump_node(node: Any) -> dict[str, Any]:
-    if node.tool is None and node.call is None:
-        raise SpecError(
-            f"node '{node.name}' runs a Python function, not a registered tool; only graphs "
-            "of tool nodes can be written as a spec",
-            f"nodes.{node.name}",
-        )
-    data: dict[str, Any] = {"tool": node.tool} if node.tool is not None else {"call": node.call}
-    if node.params:
-        data["params"] = copy.deepcopy(node.params)
-    if node.description:
-        data["description"] = node.description
-    if node.retry is not None:
-        data["retry"] = _dump_retry(node.retry)
-    if node.timeout is not None:
-        data["timeout"] = node.timeout
-    return data
-
-
-def _dump_retry(policy: RetryPolicy) -> dict[str, Any]:
-    """Only the fields that differ from the defaults, so a loaded spec dumps as written."""
-    full, defaults = policy.to_dict(), RetryPolicy().to_dict()
-    changed = {k: v for k, v in full.items() if v != defaults[k]}
-    return changed or {"max_attempts": policy.max_attempts}
-
-
-def _dump_edge(index: int, edge: Any) -> dict[str, Any]:
-    if edge.condition is not None and edge.condition_spec is None:
-        raise SpecError(
-            f"the edge {'+'.join(edge.sources)} -> {edge.target} has a Python condition, not "
-            "one given as data; only data conditions can be written as a spec",
-            f"edges[{index}]",
-        )
-    data: dict[str, Any] = {
-        "from": list(edge.sources) if edge.is_join else edge.source,
-        "to": edge.target,
-    }
-    if edge.condition_spec is not None:
-        data["when"] = copy.deepcopy(edge.condition_spec)
-    if edge.default:
-        data["default"] = True
-    if edge.description:
-        data["description"] = edge.description
-    return data
+    return graph.to_dict(strict=True)

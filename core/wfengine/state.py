@@ -295,9 +295,18 @@ def apply_changes(
             state[key] = reducer(state.get(key, MISSING), value)
         else:
             before = state.get(key, MISSING)
-            for _name, update in updates:
-                if update and key in update and _changes(key, update[key], before, reducers):
-                    state[key] = reducer(state.get(key, MISSING), update[key])
+            values = [
+                update[key]
+                for _name, update in updates
+                if update and key in update and _changes(key, update[key], before, reducers)
+            ]
+            if reducer is extend:  # one concatenation, not one per node (a map's copies)
+                state[key] = extend(before, [item for value in values for item in value])
+            elif reducer is append:
+                state[key] = extend(before, values)
+            else:
+                for value in values:
+                    state[key] = reducer(state.get(key, MISSING), value)
     for key in merged:
         if key in reducers:
             merged[key] = state[key]

@@ -1,4 +1,7 @@
-"""Helpers for testing wfengine plugins: the store contract every store must keep.
+"""Helpers for testing wfengine plugins and graphs: the store contract every store must keep,
+the history capability, and replaying recorded runs as regression tests of a graph's routing.
+The pytest plugin :mod:`wfengine.pytest_plugin` (entry point ``pytest11``) offers them as
+fixtures.
 
 A store plugin's tests call :func:`check_store_contract` with a function opening the store
 under test, empty at first; for a durable store each call opens the same data again (a
@@ -22,7 +25,7 @@ from typing import Any
 from .engine import Engine
 from .graph import END, Graph
 from .run import RunStatus
-from .storage import Store, VersionedStore
+from .storage import HistoryStore, Store, VersionedStore
 
 
 def _counter() -> Graph:
@@ -115,3 +118,49 @@ def check_list_filters(store: Store) -> None:
     assert [r.run_id for r in page] == ["beta-4", "beta-3"] and cursor is not None
     rest, cursor = store.list_runs(created_after=150.0, limit=2, cursor=cursor)
     assert [r.run_id for r in rest] == ["alpha-2"] and cursor is None, "cursor keeps filters"
+
+
+def check_history_contract(open_store: Callable[[], Any]) -> None:
+    """Assert that the store ``open_store`` opens keeps the optional history capability
+    (:class:`~wfengine.storage.HistoryStore`): the state after every step, the steps with what
+    they changed and added, forks."""
+    store = open_store()
+    assert isinstance(store, Store), "a store needs every member of wfengine.storage.Store"
+    assert isinstance(store, HistoryStore), "a history store needs state_at, steps, fork_run"
+    with Engine(load_entrypoints=False, store=store) as engine:
+        done = engine.run(_counter(), {"n": 0})
+        assert done.status == RunStatus.COMPLETED
+        for step in range(6):
+            expected = {"n": step, "trail": list(range(step))} if step else {"n": 0}
+            assert store.state_at(done.run_id, step) == expected, f"state_at step {step}"
+        steps = store.steps(done.run_id)
+        assert [s["step"] for s in steps] == [1, 2, 3, 4, 5]
+        assert steps[2]["nodes"] == ["tick"] and steps[2]["update"] == {"n": 3}
+        assert steps[2].get("added", {}) in ({"trail": [2]}, {}), "added: what the step added"
+        fork = store.fork_run(done.run_id, 2)
+        assert fork.state == {"n": 2, "trail": [0, 1]} and fork.step == 2
+        resumed = engine.resume(fork.run_id, graph=_counter())
+        assert resumed.state == {"n": 5, "trail": [0, 1, 2, 3, 4]}
+        assert store.state_at(done.run_id, 5)["n"] == 5, "the forked run is unchanged"
+    store.close()
+
+
+def assert_replays(recorded: Any, graph: Graph) -> None:
+    """Assert that ``graph`` routes the run recorded in ``recorded`` (a ``.wfrun`` path) the
+    way it went; the message names the first step that routes elsewhere. Keep real runs as
+    regression tests of a graph's conditions::
+
+        def test_routing_still_matches(assert_replays):  # the pytest fixture
+            assert_replays("tests/runs/big-order.wfrun", build_graph())
+    """
+    from .replay import replay
+
+    result = replay(recorded, graph)
+    diverged = result["diverged"]
+    if diverged is not None:
+        raise AssertionError(
+            f"run {result['run_id']}: step {diverged['step']} ({', '.join(diverged['nodes'])}) "
+            f"now routes to {diverged['routed']}, but the recorded run went to "
+            f"{diverged['recorded']}"
+            + (f" (missing nodes {diverged['missing_nodes']})" if diverged["missing_nodes"] else "")
+        )

@@ -15,8 +15,10 @@ Shown as ``NAME@`` plus the first 12 hex digits (:func:`short`).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
+import inspect
 import json
 import types
 from collections.abc import Callable, Mapping
@@ -87,6 +89,15 @@ def graph_version(graph: Graph) -> GraphVersion:
     except SpecError:
         fingerprint = python_fingerprint(graph)
         return GraphVersion(spec_version(fingerprint), graph.name, PYTHON)
+    named = {
+        name: graph_version(node.subgraph.graph).version
+        for name, node in graph.nodes.items()
+        if node.subgraph is not None and node.subgraph.ref is not None
+    }
+    if named:  # a subgraph named by id or workflow: its content is part of this version
+        return GraphVersion(
+            spec_version({**spec, "subgraph_versions": named}), graph.name, SPEC, spec
+        )
     return GraphVersion(spec_version(spec), graph.name, SPEC, spec)
 
 
@@ -104,6 +115,9 @@ def python_fingerprint(graph: Graph) -> dict[str, Any]:
                 "params": node.params,
                 "retry": node.retry.to_dict() if node.retry is not None else None,
                 "timeout": node.timeout,
+                # only when set, so graphs without them keep their versions
+                **({"routes": list(node.routes)} if node.routes else {}),
+                **({"max_parallel": node.max_parallel} if node.max_parallel else {}),
             }
             for name, node in graph.nodes.items()
         },
@@ -124,10 +138,13 @@ def python_fingerprint(graph: Graph) -> dict[str, Any]:
 
 
 def _callable_id(func: Callable[..., Any] | Any) -> str:
-    """``module:qualname#codehash`` of a function (through partials and bound methods)."""
+    """``module:qualname#codehash`` of a function (through partials, bound methods and
+    decorators that set ``__wrapped__``, as :func:`functools.wraps` does)."""
     while isinstance(func, functools.partial):
         func = func.func
     func = getattr(func, "__func__", func)
+    with contextlib.suppress(ValueError):  # a __wrapped__ cycle: take the function as is
+        func = inspect.unwrap(func)
     qualname = getattr(func, "__qualname__", type(func).__qualname__)
     name = f"{getattr(func, '__module__', '?')}:{qualname}"
     code = getattr(func, "__code__", None)

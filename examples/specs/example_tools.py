@@ -47,3 +47,34 @@ def audit(state: dict[str, Any]) -> dict[str, Any]:
 def archive(state: dict[str, Any]) -> dict[str, Any]:
     """Archive the approved and audited item."""
     return {"archived": True}
+
+
+def summarise(state: dict[str, Any], words: int = 3) -> dict[str, Any]:
+    """One map copy: the first ``words`` words of its ``doc``, as a one-item list."""
+    return {"summaries": [" ".join(str(state["doc"]).split()[:words])]}
+
+
+def triage(state: dict[str, Any]) -> Any:
+    """Choose where to go from the summaries (a Command: the decision is the work)."""
+    from wfengine import END, Command
+
+    long = [s for s in state.get("summaries", []) if len(s) > 12]
+    return Command(goto="flag" if long else END, update={"long_count": len(long)})
+
+
+def flag(state: dict[str, Any]) -> dict[str, Any]:
+    """Mark the batch for a person to read."""
+    return {"flagged": True}
+
+
+def sample_docs(state: dict[str, Any]) -> dict[str, Any]:
+    """The run's ``docs``, or three sample documents when the state gives none."""
+    if "docs" in state:
+        return {}
+    return {
+        "docs": [
+            "a short note",
+            "quarterly figures are well above the forecast",
+            "minutes of the weekly meeting",
+        ]
+    }

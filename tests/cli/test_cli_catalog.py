@@ -1,10 +1,11 @@
-"""``wf workflows``, ``wf tools``, ``wf plugins``, and commands added by plugins."""
+"""``wf workflows``, ``wf tools``, ``wf backends``, ``wf plugins``, plugin commands."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+import pytest
 from cli_helpers import Invoke
 from wfengine import Engine, hookimpl
 
@@ -45,6 +46,40 @@ def test_empty_catalogs(engine: Engine) -> None:
     assert result.stdout.startswith("no workflows registered")
     result = CliRunner().invoke(cli, ["tools"], obj=CliContext(engine))
     assert result.stdout.strip() == "no tools registered"
+
+
+def test_backends_lists_schemes_and_marks_the_one_in_use(
+    fx_engine: Engine, wf: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Remote:
+        @hookimpl
+        def wfengine_register_backends(self, registry: Any) -> None:
+            registry.register("fx-remote", lambda url, context: None, "A made-up cluster.")
+
+    fx_engine.register_plugin(Remote(), "fx-remote-plugin")
+    monkeypatch.delenv("WFENGINE_BACKEND", raising=False)
+    result = wf("backends")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["SCHEME", "PLUGIN", "DESCRIPTION"]
+    rows = {line[2:].split()[0]: line for line in lines[1:]}
+    assert set(rows) >= {"threads://", "processes://", "fx-remote://"}
+    assert rows["threads://"].startswith("* ")
+    assert not rows["processes://"].startswith("* ")
+    assert (
+        "fx-remote-plugin" in rows["fx-remote://"] and "A made-up cluster." in rows["fx-remote://"]
+    )
+
+    monkeypatch.setenv("WFENGINE_BACKEND", "processes://?workers=2")
+    data = {e["name"]: e for e in json.loads(wf("backends", "--json").stdout)}
+    assert data["processes"]["in_use"] is True
+    assert data["threads"]["in_use"] is False
+    assert data["fx-remote"] == {
+        "name": "fx-remote",
+        "description": "A made-up cluster.",
+        "plugin": "fx-remote-plugin",
+        "in_use": False,
+    }
 
 
 def test_plugins_lists_hooks_and_failures(fx_engine: Engine, wf: Invoke) -> None:

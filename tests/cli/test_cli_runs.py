@@ -214,3 +214,34 @@ def test_a_lone_surrogate_in_a_state_is_shown_escaped(wf: Invoke) -> None:
     state = wf("runs", "show", run_id, "--state")
     assert state.exit_code == 0, state.output
     assert '"s": "\\ud800"' in state.stdout
+
+
+def test_run_on_worker_processes_with_backend(wf: Invoke) -> None:
+    # issue 14: the same workflow, its node calls on processes:// (the fixture plugin's
+    # tools travel by cloudpickle: it is not an installed distribution)
+    from wfengine.engine import RemoteMemoryStoreWarning
+
+    with pytest.warns(RemoteMemoryStoreWarning):
+        done = wf("run", "fx-count", "--json", "--backend", "processes://?workers=1")
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout)["status"] == "completed"
+
+
+def test_a_bad_backend_url_is_a_usage_error(wf: Invoke) -> None:
+    result = wf("run", "fx-count", "--backend", "processes://?wokers=2")
+    assert result.exit_code == 2
+    assert "unknown option 'wokers'" in result.stderr
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("command", [("run",), ("runs", "resume"), ("serve",)])
+def test_backend_help_says_what_the_built_in_backends_ignore(
+    wf: Invoke, command: tuple[str, ...]
+) -> None:
+    # issue 14: `resources:` are passed to backends; the built-in ones ignore them
+    result = wf(*command, "--help")
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.stdout.split())
+    assert "--backend URL" in text
+    assert "threads:// and processes:// ignore them" in text
+    assert "`wf backends` lists the schemes" in text

@@ -49,13 +49,13 @@ def server(db: Path, data_dir: Path) -> Iterator[TestClient]:
     """A server over the store in ``db``; leaving the block stops it and closes the store."""
     # imported here: under tox -e bare (no plugins, no server extra) this module is still
     # collected, then deselected
-    import wfengine_dataquality.plugin as dataquality_plugin
     import wfengine_sqlite.plugin as sqlite_plugin
     from fastapi.testclient import TestClient
     from wfengine.server import create_app
+    from wfengine_dataquality.plugin import DataQualityPlugin
 
     engine = Engine(
-        plugins=[sqlite_plugin, dataquality_plugin, Tools()],
+        plugins=[sqlite_plugin, DataQualityPlugin, Tools()],
         load_entrypoints=False,
         store=f"sqlite:///{db}",
     )

@@ -129,6 +129,8 @@ def test_spec_limits(make_client: Any) -> None:
     too_many = client.post("/graph/create", json=linear_spec("t.inc", "t.inc", "t.inc"))
     assert too_many.status_code == 422
     assert too_many.json()["error"]["details"] == {"where": "nodes", "limit": 2, "actual": 3}
+    # one size check for the server and load_spec: the same words
+    assert too_many.json()["error"]["message"] == "nodes: the spec has 3 nodes; the limit is 2"
     spec = linear_spec("t.inc", "t.inc")
     spec["edges"] += [{"from": "s0", "to": "END"}] * 3
     assert client.post("/graph/create", json=spec).json()["error"]["details"]["where"] == "edges"
@@ -137,10 +139,31 @@ def test_spec_limits(make_client: Any) -> None:
     assert steps.json()["error"]["details"]["limit"] == 100
 
 
+def test_the_node_limit_counts_subgraph_nodes(make_client: Any) -> None:
+    client = make_client(max_nodes=4)
+    inner = linear_spec("t.inc", "t.inc", "t.inc", name="inner")
+    spec = {
+        "name": "outer",
+        "entry": "sub",
+        "nodes": {"sub": {"graph": inner}},
+        "edges": [{"from": "sub", "to": "END"}],
+    }
+    response = client.post("/graph/create", json=spec)
+    assert response.status_code == 422
+    assert "with its subgraphs' nodes" in response.json()["error"]["message"]
+    assert (
+        client.post(
+            "/graph/create",
+            json={**spec, "nodes": {"sub": {"graph": linear_spec("t.inc", name="inner")}}},
+        ).status_code
+        == 201
+    )
+
+
 def test_get_workflow_and_unknown_graph(client: TestClient) -> None:
     body = client.get("/graph/t.flow").json()
     assert body["kind"] == "workflow"
-    assert [n["name"] for n in body["spec"]["nodes"]] == ["inc", "double"]
+    assert list(body["spec"]["nodes"]) == ["inc", "double"]  # the spec's shape, as stored graphs
     missing = client.get("/graph/nope")
     assert missing.status_code == 404
     assert missing.json()["error"] == {

@@ -7,6 +7,10 @@ from types import ModuleType
 
 def builtin_plugins() -> list[tuple[str, ModuleType]]:
     """``(name, module)`` of every built-in plugin, in registration order."""
-    from . import conditions, stores
+    from . import backends, conditions, stores
 
-    return [("wfengine.stores", stores), ("wfengine.conditions", conditions)]
+    return [
+        ("wfengine.stores", stores),
+        ("wfengine.conditions", conditions),
+        ("wfengine.backends", backends),
+    ]

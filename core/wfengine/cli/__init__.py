@@ -103,7 +103,9 @@ def _debug(ctx: click.Context) -> bool:
 
 def create_cli() -> click.Group:
     """A new ``wf`` group with the built-in commands (no plugin commands yet)."""
-    from . import catalog, graphs, run, runs, serve
+    from . import catalog, graphs, history, run, runs, serve
+
+    del history  # its commands join the runs group on import
 
     @click.group(cls=WfGroup, help=HELP, context_settings={"help_option_names": ["-h", "--help"]})
     @click.option(

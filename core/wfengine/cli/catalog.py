@@ -1,4 +1,4 @@
-"""``wf workflows``, ``wf tools``, ``wf plugins``: what the installed plugins provide.
+"""``wf workflows``, ``wf tools``, ``wf backends``, ``wf plugins``: what plugins provide.
 
 None of these opens the store.
 """
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import click
 
+from ..backends import backend_scheme
 from .context import get_context
 from .options import debug_option, json_option
 from .output import echo_json, format_table
@@ -66,6 +67,32 @@ def list_tools(as_json: bool) -> None:
     )
 
 
+@click.command("backends")
+@json_option
+@debug_option
+def list_backends(as_json: bool) -> None:
+    """List the execution backends (URL schemes for --backend and WFENGINE_BACKEND).
+
+    The backend in use is marked with '*'. See docs/backends.md.
+
+    \b
+    Examples:
+      wf backends
+      WFENGINE_BACKEND=processes://?workers=4 wf backends --json
+    """
+    engine = get_context().engine
+    in_use = backend_scheme(engine.backend_url) if "://" in engine.backend_url else None
+    entries = engine.backends.entries()
+    if as_json:
+        echo_json([{**e.to_dict(), "in_use": e.name == in_use} for e in entries])
+        return
+    rows = [
+        (("* " if e.name == in_use else "  ") + e.name + "://", e.plugin, e.description)
+        for e in entries
+    ]
+    click.echo(format_table(("  SCHEME", "PLUGIN", "DESCRIPTION"), rows))
+
+
 @click.command("plugins")
 @json_option
 @click.option("--all", "show_all", is_flag=True, help="Include the engine's built-in plugins.")
@@ -107,5 +134,5 @@ def list_plugins(as_json: bool, show_all: bool) -> None:
             click.echo(f"  {failure.name} ({failure.stage}): {failure.error}")
 
 
-commands = [list_workflows, list_tools, list_plugins]
+commands = [list_workflows, list_tools, list_backends, list_plugins]
 """The catalog commands, added to the ``wf`` group."""

@@ -47,6 +47,8 @@ class CliContext:
         """``--store`` (or ``WFENGINE_STORE``); ``None`` means the default store."""
         self.debug = False
         """``--debug``: show tracebacks instead of one-line errors."""
+        self.backend_url: str | None = None
+        """``--backend``: where node calls run (``None``: the engine's default)."""
         self._store_ready = False
 
     @property
@@ -77,7 +79,10 @@ class CliContext:
     def storage_engine(self) -> Engine:
         """The engine with its store chosen (for commands that read or write runs/graphs)."""
         self.store  # noqa: B018 - opens the store at the chosen URL
-        return self.engine
+        engine = self.engine
+        if self.backend_url and engine.backend_url != self.backend_url:
+            engine.set_backend(self.backend_url)
+        return engine
 
     @property
     def persistent(self) -> bool:

@@ -106,10 +106,24 @@ def show_graph(graph_id: str, as_json: bool) -> None:
     Examples:
       wf graphs show 3f2a9c0d
       wf graphs show 3f2a9c0d --json > pipeline.json
+      wf graphs show pipeline@0123456789ab    # a version a run used
     """
     from wfengine.errors import UnknownNameError
 
-    spec = get_context().store.get_graph(graph_id)
+    store = get_context().store
+    if "@" in graph_id and store.get_graph(graph_id) is None:
+        from wfengine.graph_versions_index import find_version
+
+        version = find_version(store, graph_id)
+        if version.get("spec") is None:  # a Python graph: only its fingerprint is kept
+            if as_json:
+                echo_json(version)
+            else:
+                click.echo(f"{version['label']}: a Python graph (no spec is kept)")
+            return
+        spec = version["spec"]
+    else:
+        spec = store.get_graph(graph_id)
     if spec is None:
         raise UnknownNameError(f"no stored graph with id '{graph_id}' (see: wf graphs list)")
     if as_json:
@@ -118,6 +132,35 @@ def show_graph(graph_id: str, as_json: bool) -> None:
     import yaml
 
     click.echo(yaml.safe_dump(spec, sort_keys=False, allow_unicode=True).rstrip())
+
+
+@graphs_group.command("versions")
+@click.argument("name")
+@json_option
+@store_option
+@debug_option
+def graph_versions(name: str, as_json: bool) -> None:
+    """List the versions of graph NAME that runs used, with those runs.
+
+    \b
+    Examples:
+      wf graphs versions pipeline
+      wf graphs show pipeline@0123456789ab
+    """
+    from wfengine.graph_versions_index import versions_of
+
+    found = versions_of(get_context().store, name)
+    if as_json:
+        echo_json(found)
+        return
+    if not found:
+        click.echo(f"no run of graph '{name}' recorded a version")
+        return
+    rows = [
+        (v["label"], v["kind"] or "?", len(v["runs"]), v["last_used"][:19].replace("T", " "))
+        for v in found
+    ]
+    click.echo(format_table(("VERSION", "KIND", "RUNS", "LAST USED (UTC)"), rows))
 
 
 @graphs_group.command("draw")

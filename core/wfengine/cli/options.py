@@ -45,6 +45,32 @@ def store_option(func: F) -> F:
     )(func)
 
 
+def _set_backend(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value:
+        ctx.ensure_object(CliContext).backend_url = value
+
+
+BACKEND_HELP = (
+    "Where node calls run: threads:// (default), processes://?workers=N (every core of this "
+    "machine), or a scheme a backend plugin adds. Hooks, the log and the store stay in this "
+    "process; `local: true` keeps a node here. A node's `resources:` go to backends that "
+    "use them (threads:// and processes:// ignore them). Default: WFENGINE_BACKEND, else "
+    "threads://; `wf backends` lists the schemes. See docs/backends.md."
+)
+
+
+def backend_option(func: F) -> F:
+    """``--backend URL`` on a command that runs nodes."""
+    return click.option(
+        "--backend",
+        metavar="URL",
+        expose_value=False,
+        callback=_set_backend,
+        is_eager=True,
+        help=BACKEND_HELP,
+    )(func)
+
+
 def debug_option(func: F) -> F:
     """``--debug`` on a command (same as the group option)."""
     return click.option(

@@ -18,7 +18,7 @@ import click
 
 from .context import CliContext, get_context
 from .errors import EXIT
-from .options import STEP_LIMIT, debug_option, store_option
+from .options import STEP_LIMIT, backend_option, debug_option, store_option
 from .output import LiveDisplay, echo_json, summary_lines
 from .state_args import build_state, state_options
 
@@ -54,6 +54,7 @@ EXIT_BY_STATUS = {
 @click.option("--json", "as_json", is_flag=True, help="Print the finished run as JSON instead.")
 @click.option("-q", "--quiet", is_flag=True, help="No live node lines; only the summary.")
 @store_option
+@backend_option
 @debug_option
 def run_command(
     target: str,

@@ -10,7 +10,14 @@ import click
 from wfengine.errors import StoreError
 
 from .context import NO_PERSISTENT_STORE, CliContext, get_context
-from .options import STEP_LIMIT, Duration, debug_option, json_option, store_option
+from .options import (
+    STEP_LIMIT,
+    Duration,
+    backend_option,
+    debug_option,
+    json_option,
+    store_option,
+)
 from .output import (
     echo_json,
     format_seconds,
@@ -137,19 +144,36 @@ def list_runs(
 @click.argument("run_id")
 @click.option("--logs", is_flag=True, help="Also show one line per node attempt.")
 @click.option("--state", "show_state", is_flag=True, help="Also print the state as JSON.")
+@click.option(
+    "--step",
+    type=click.IntRange(min=0),
+    help="Print the state right after step N instead (0: the initial state).",
+)
 @json_option
 @store_option
 @debug_option
-def show_run(run_id: str, logs: bool, show_state: bool, as_json: bool) -> None:
+def show_run(run_id: str, logs: bool, show_state: bool, step: int | None, as_json: bool) -> None:
     """Show one run: status, steps, timing, visited nodes, error.
 
     \b
     Examples:
       wf runs show 3f2a9c0d
       wf runs show 3f2a9c0d --logs --state
+      wf runs show 3f2a9c0d --step 4
       wf runs show 3f2a9c0d --json
     """
-    run = _get_run(get_context(), run_id)
+    app = get_context()
+    run = _get_run(app, run_id)
+    if step is not None:
+        from wfengine.history import history_store
+
+        state = history_store(app.store).state_at(run_id, step)
+        if as_json:
+            echo_json({"run_id": run_id, "step": step, "state": state})
+        else:
+            click.echo(f"state of run {run_id} after step {step}:")
+            echo_json(state)
+        return
     if as_json:
         echo_json(run.to_dict(logs=True))
         return
@@ -182,6 +206,7 @@ def show_run(run_id: str, logs: bool, show_state: bool, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the finished run as JSON instead.")
 @click.option("-q", "--quiet", is_flag=True, help="No live node lines; only the summary.")
 @store_option
+@backend_option
 @debug_option
 def resume_run(
     run_id: str,

@@ -10,7 +10,7 @@ import click
 
 from .context import get_context
 from .errors import UserError
-from .options import debug_option
+from .options import backend_option, debug_option
 
 SERVER_MODULES = {"fastapi", "uvicorn", "starlette", "pydantic", "pydantic_core", "anyio"}
 """Missing modules that mean "the server extra is not installed"."""
@@ -74,6 +74,7 @@ NEEDS_EXTRA = "wf serve needs the server extra: pip install 'wfengine[server]'"
     metavar="SECONDS",
     help="Close an idle keep-alive connection after this long.",
 )
+@backend_option
 @debug_option
 def serve_command(
     host: str,
@@ -104,6 +105,8 @@ def serve_command(
     if store_url:
         app.store_url = store_url
     try:
+        if app.backend_url:
+            app.engine.set_backend(app.backend_url)
         serve(
             host=host,
             port=port,

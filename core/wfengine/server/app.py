@@ -94,6 +94,7 @@ def create_app(
     from ..version import __version__
     from . import (
         routes_graphs,
+        routes_history,
         routes_info,
         routes_reports,
         routes_runs,
@@ -117,6 +118,7 @@ def create_app(
     app.include_router(routes_runs.router)
     app.include_router(routes_info.router)
     app.include_router(routes_graphs.router)
+    app.include_router(routes_history.router)
     app.include_router(routes_validate.router)
     app.include_router(routes_reports.router)
     app.include_router(websocket.router)

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ..errors import (
     ConditionError,
     GraphValidationError,
+    HistoryUnsupportedError,
     RegistryError,
     RunNotFoundError,
     SpecError,
@@ -109,6 +110,8 @@ def workflow_error_status(exc: WorkflowError) -> tuple[int, dict[str, Any]]:
         return 422, {}
     if isinstance(exc, ServerConfigError):
         return 500, {}
+    if isinstance(exc, HistoryUnsupportedError):
+        return 501, {}  # the store cannot answer history questions: not a failure of it
     if isinstance(exc, StoreError) and not isinstance(exc, TypeError | ValueError):
         return 503, {}  # the store failed (its message names its file); bad values stay 4xx
     return 400, {}
@@ -145,6 +148,12 @@ async def _workflow_error(request: Request, exc: Exception) -> JSONResponse:
         run_id = request.path_params.get("run_id")
         message = f"run {run_id!r} not found" if run_id else "run not found"
         details = {"run_id": run_id} if run_id else details
+    elif isinstance(exc, HistoryUnsupportedError):  # the store's own words may name files
+        message = (
+            "this server's store keeps no history of runs (state at a step, diffs, blame, "
+            "forks); run the server on a store that does, e.g. sqlite:///runs.db or "
+            "memory://?history=on"
+        )
     elif status >= 500:  # the message may name server files: the log gets it, not the client
         log.error(
             "%s answering %s %s: %s", type(exc).__name__, request.method, request.url.path, exc

@@ -7,8 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from ..errors import SpecError
+from ..errors import SpecError, SpecLimitError
 from ..retry import RetryPolicy
+from ..spec import check_spec_size
 from .errors import ApiError
 
 MIB = 2**20
@@ -59,16 +60,15 @@ class ServerLimits:
 
     def check_spec(self, spec: Mapping[str, Any]) -> None:
         """Refuse a spec with too many nodes or edges, or too high a step limit."""
-        for key, limit in (("nodes", self.max_nodes), ("edges", self.max_edges)):
-            items = spec.get(key)
-            count = len(items) if isinstance(items, Mapping | list) else 0
-            if count > limit:
-                raise ApiError(
-                    422,
-                    f"spec has {count} {key}; this server accepts at most {limit}",
-                    type="limit_exceeded",
-                    details={"where": key, "limit": limit, "actual": count},
-                )
+        try:
+            check_spec_size(spec, max_nodes=self.max_nodes, max_edges=self.max_edges)
+        except SpecLimitError as exc:
+            raise ApiError(
+                422,
+                str(exc),
+                type="limit_exceeded",
+                details={"where": exc.where, "limit": exc.limit, "actual": exc.actual},
+            ) from None
         self.check_max_steps(spec.get("max_steps"), "max_steps")
         nodes = spec.get("nodes")
         items = (

@@ -78,7 +78,8 @@ def create_graph(
 
 def _load(ctx: ServerContext, data: dict[str, object]) -> Graph:
     try:
-        return ctx.engine.load_spec(data)
+        # the node limit counts subgraphs' nodes too (check_spec sees the top level only)
+        return ctx.engine.load_spec(data, max_nodes=ctx.limits.max_nodes)
     except WorkflowError:
         raise
     except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
@@ -119,12 +120,8 @@ def get_mermaid(graph_id: str, ctx: Ctx) -> MermaidOut:
 
 
 def _describe(graph: Graph) -> dict[str, object]:
-    try:
-        from ..spec import dump_spec
-
-        return dict(jsonable(dump_spec(graph)))
-    except WorkflowError:
-        return dict(jsonable(graph.to_dict()))  # nodes that are plain functions have no spec form
+    """A workflow's graph in the spec's shape (Python functions by qualified name)."""
+    return dict(jsonable(graph.to_dict()))
 
 
 def _not_found(graph_id: str) -> ApiError:

@@ -11,18 +11,15 @@ import pytest
 from dq_helpers import run_workflow
 from wfengine import Engine
 
-import wfengine_dataquality.plugin as dq_plugin
-from wfengine_dataquality.io import frame_cache
+from wfengine_dataquality.plugin import DataQualityPlugin
 from wfengine_dataquality.sample import generate_customers
 
 
 @pytest.fixture(autouse=True)
-def _cold_cache(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Each test starts without cached frames and with defaults for the environment."""
+def _default_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts with the defaults for the environment (cached frames belong to each
+    engine, so every test's engine starts without any)."""
     monkeypatch.delenv("WFENGINE_DQ_CACHE", raising=False)
-    frame_cache.clear()
-    yield
-    frame_cache.clear()
 
 
 @pytest.fixture(scope="session")
@@ -43,7 +40,7 @@ def workflow() -> Callable[..., dict[str, Any]]:
 @pytest.fixture
 def engine() -> Iterator[Engine]:
     """An engine with this plugin only (no entry points) and an in-memory store."""
-    eng = Engine(load_entrypoints=False, plugins=[dq_plugin], store="memory://")
+    eng = Engine(load_entrypoints=False, plugins=[DataQualityPlugin], store="memory://")
     try:
         yield eng
     finally:

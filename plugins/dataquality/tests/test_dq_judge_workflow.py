@@ -16,8 +16,8 @@ from wfengine import Engine
 from wfengine.cli import CliContext, build_cli
 from wfengine.errors import UnknownSettingError
 
-import wfengine_dataquality.plugin as dq_plugin
 from wfengine_dataquality import DataQualityError
+from wfengine_dataquality.plugin import PATH_KEYS
 from wfengine_dataquality.settings import READ_SETTINGS, SETTINGS
 
 Workflow = Callable[..., dict[str, Any]]
@@ -192,9 +192,9 @@ def test_the_workflow_declares_its_settings(tmp_path: Path, engine: Engine) -> N
         "null_values",
     }
     assert set(READ_SETTINGS) <= set(declared) and "iqr_k" in declared
-    assert {"source", "output_dir", "rules"} <= set(dq_plugin.PATH_KEYS)
+    assert {"source", "output_dir", "rules"} <= set(PATH_KEYS)
     assert {"mode", "rules", "act"} <= set(declared)
-    assert "rule_set" not in declared and "rule_set" not in dq_plugin.PATH_KEYS
+    assert "rule_set" not in declared and "rule_set" not in PATH_KEYS
     with pytest.raises(UnknownSettingError) as caught:
         engine.run("data-quality", {"source": "x.csv", "iqr": 3})
     assert "'iqr'" in str(caught.value) and "iqr_k" in str(caught.value)

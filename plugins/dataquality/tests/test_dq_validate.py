@@ -15,8 +15,8 @@ from dq_helpers import REPO
 from wfengine import Engine
 from wfengine.cli import CliContext, build_cli
 
-import wfengine_dataquality.plugin as dq_plugin
 from wfengine_dataquality import DataQualityError
+from wfengine_dataquality.plugin import DataQualityPlugin
 
 Workflow = Callable[..., dict[str, Any]]
 
@@ -58,7 +58,7 @@ def _learn(tmp_path: Path) -> Path:
 
 
 def _wf(args: list[str]) -> Any:
-    engine = Engine(load_entrypoints=False, plugins=[dq_plugin], store="memory://")
+    engine = Engine(load_entrypoints=False, plugins=[DataQualityPlugin], store="memory://")
     try:
         app = CliContext(engine)
         return CliRunner().invoke(build_cli(app), ["run", "data-quality", "-q", *args], obj=app)
@@ -239,7 +239,7 @@ def test_a_rules_file_outside_the_allowed_directories_is_refused(tmp_path: Path)
     outside = tmp_path / "rules.json"
     outside.write_text("[]")
     engine = Engine(
-        load_entrypoints=False, plugins=[dq_plugin], store="memory://", path_roots=[inside]
+        load_entrypoints=False, plugins=[DataQualityPlugin], store="memory://", path_roots=[inside]
     )
     try:
         state = {

@@ -14,9 +14,8 @@ import pytest
 from dq_helpers import REPO, planted_quarantine
 from wfengine import Engine
 
-import wfengine_dataquality.plugin as dq_plugin
 from wfengine_dataquality import create_data_quality_pipeline
-from wfengine_dataquality.io import frame_cache
+from wfengine_dataquality.plugin import DataQualityPlugin
 
 Workflow = Callable[..., dict[str, Any]]
 SPEC = REPO / "examples" / "specs" / "data-quality.yaml"
@@ -228,7 +227,6 @@ def test_python_graph_and_yaml_spec_give_the_same_result(
         ("python", create_data_quality_pipeline()),
         ("yaml", engine.load_spec(SPEC)),
     ):
-        frame_cache.clear()
         run = engine.run(graph, {"source": str(customers[0]), "output_dir": str(tmp_path / name)})
         assert run.status == "completed", run.error
         results[name] = run
@@ -257,7 +255,6 @@ def test_python_graph_and_yaml_spec_route_validate_mode_alike(
         ("python", create_data_quality_pipeline()),
         ("yaml", engine.load_spec(SPEC)),
     ):
-        frame_cache.clear()
         state = {
             "source": str(customers[0]),
             "output_dir": str(tmp_path / name),
@@ -288,8 +285,8 @@ def test_entry_point_is_declared() -> None:
     found = [e for e in entry_points(group="wfengine") if e.name == "dataquality"]
     if not found:
         pytest.skip("wfengine-dataquality is not installed as a distribution")
-    assert found[0].value == "wfengine_dataquality.plugin"
-    assert found[0].load() is dq_plugin
+    assert found[0].value == "wfengine_dataquality.plugin:DataQualityPlugin"
+    assert found[0].load() is DataQualityPlugin
 
 
 def test_a_bad_source_fails_the_run_with_a_clear_error(engine: Engine, tmp_path: Path) -> None:
@@ -315,7 +312,6 @@ def test_a_failed_run_resumes_where_it_stopped(
     node.func = crash_once
     run = engine.run(graph, {"source": str(customers[0]), "output_dir": str(tmp_path)})
     assert run.status == "failed"
-    frame_cache.clear()  # as if resumed in a new process: everything comes from the files
     resumed = engine.resume(run.run_id, graph=graph)
     assert resumed.status == "completed"
     assert resumed.visited_nodes[-2:] == ["detect", "report"]
@@ -346,14 +342,13 @@ def test_resume_from_a_sqlite_checkpoint_in_a_new_engine(
         raise OSError("the machine went down")
 
     graph.nodes["apply"].func = crash
-    first = Engine(load_entrypoints=False, plugins=[dq_plugin, sqlite_plugin], store=store)
+    first = Engine(load_entrypoints=False, plugins=[DataQualityPlugin, sqlite_plugin], store=store)
     run = first.run(graph, {"source": str(customers[0]), "output_dir": str(tmp_path / "out")})
     assert run.status == "failed"
     first.close()
 
-    frame_cache.clear()
     graph.nodes["apply"].func = real
-    second = Engine(load_entrypoints=False, plugins=[dq_plugin, sqlite_plugin], store=store)
+    second = Engine(load_entrypoints=False, plugins=[DataQualityPlugin, sqlite_plugin], store=store)
     try:
         resumed = second.resume(run.run_id, graph=graph)
     finally:
@@ -361,3 +356,24 @@ def test_resume_from_a_sqlite_checkpoint_in_a_new_engine(
     assert resumed.status == "completed", resumed.error
     assert resumed.visited_nodes.count("apply") == 1
     assert _sha256(resumed.state["outputs"]["clean_csv"]) == CLEAN_CSV_SHA256
+
+
+def test_each_engine_keeps_its_own_frames(
+    tmp_path: Path, customers: tuple[Path, dict[str, Any]]
+) -> None:
+    # issue 13: no module-level frame cache; two engines never share one
+    from wfengine.versions import graph_version
+
+    first = Engine(load_entrypoints=False, plugins=[DataQualityPlugin], store="memory://")
+    second = Engine(load_entrypoints=False, plugins=[DataQualityPlugin], store="memory://")
+    mine = first.pm.get_plugin("DataQualityPlugin")
+    theirs = second.pm.get_plugin("DataQualityPlugin")
+    assert mine.frames is not theirs.frames
+    run = first.run("data-quality", {"source": str(customers[0]), "output_dir": str(tmp_path)})
+    assert run.status == "completed", run.error
+    assert len(mine.frames) > 0  # the frames its nodes wrote, kept for the next node
+    assert len(theirs.frames) == 0
+    # the engine's graph wraps each tool with its frames; its version still follows the
+    # tools' own code, as the plain graph's does
+    built = first.workflows.build("data-quality")
+    assert graph_version(built).version == graph_version(create_data_quality_pipeline()).version

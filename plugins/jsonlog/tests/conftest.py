@@ -11,8 +11,6 @@ from typing import Any
 import pytest
 from wfengine import END, Engine, Graph, RetryPolicy
 
-import wfengine_jsonlog.plugin
-
 ENV_NAMES = (
     "WFENGINE_JSONLOG",
     "WFENGINE_JSONLOG_VALUES",
@@ -26,17 +24,15 @@ ENV_NAMES = (
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    """No WFENGINE_* settings from outside; the entry point's instance starts fresh."""
+    """No WFENGINE_* settings from outside."""
     for name in ENV_NAMES:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
-    wfengine_jsonlog.plugin.default.close()
     yield
     # `wf --log-json` must not set these; if a regression does, do not leak them
     os.environ.pop("WFENGINE_JSONLOG", None)
     os.environ.pop("WFENGINE_JSONLOG_VALUES", None)
-    wfengine_jsonlog.plugin.default.close()
 
 
 def _parse_lines(text: str) -> list[dict[str, Any]]:
@@ -74,6 +70,7 @@ def env_engine(monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
     try:
         yield engine
     finally:
+        engine.pm.get_plugin("jsonlog").close()
         engine.close()
 
 

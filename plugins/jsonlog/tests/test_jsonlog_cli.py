@@ -13,8 +13,8 @@ from click.testing import CliRunner
 from wfengine import END, Engine, Graph, RetryPolicy, hookimpl
 from wfengine.cli import CliContext, build_cli
 
-import wfengine_jsonlog.plugin
 from wfengine_jsonlog.cli import add_log_json_options
+from wfengine_jsonlog.plugin import EntryPointPlugin
 
 Parser = Callable[[str], list[dict[str, Any]]]
 Reader = Callable[[Path], list[dict[str, Any]]]
@@ -47,7 +47,7 @@ class DemoWorkflows:
 def wf(args: list[str]) -> Any:
     """Run ``wf ARGS`` with the jsonlog entry-point module and the demo workflow loaded."""
     engine = Engine(
-        plugins=[wfengine_jsonlog.plugin, DemoWorkflows()],
+        plugins=[EntryPointPlugin, DemoWorkflows()],
         load_entrypoints=False,
         store="memory://",
     )
@@ -100,7 +100,7 @@ def test_log_json_works_before_and_after_the_subcommand(
 
 def test_log_json_after_a_nested_subcommand(tmp_path: Path, read_log: Reader) -> None:
     engine = Engine(
-        plugins=[wfengine_jsonlog.plugin, DemoWorkflows()],
+        plugins=[EntryPointPlugin, DemoWorkflows()],
         load_entrypoints=False,
         store="memory://",
     )
@@ -184,3 +184,29 @@ def test_options_are_added_once_to_a_bare_group(tmp_path: Path) -> None:
     result = CliRunner().invoke(group, ["--log-json", path, "hello"])
     assert result.exit_code == 0 and result.output == "hello\n"
     assert seen == [path]  # set before the group's callback, not passed to it
+
+
+def test_two_engines_log_to_two_files(tmp_path: Path, read_log: Reader) -> None:
+    # the entry point names a class: each engine has an instance (and a file) of its own
+    apps = []
+    for _ in range(2):
+        engine = Engine(
+            plugins=[EntryPointPlugin, DemoWorkflows()], load_entrypoints=False, store="memory://"
+        )
+        apps.append(CliContext(engine))
+    first, second = (app.engine.pm.get_plugin("EntryPointPlugin") for app in apps)
+    assert isinstance(first, EntryPointPlugin) and first is not second
+    runner = CliRunner()
+    for number, app in enumerate(apps):
+        path = tmp_path / f"engine{number}.jsonl"
+        result = runner.invoke(
+            build_cli(app), ["--log-json", str(path), "run", "demo", "--json"], obj=app
+        )
+        assert result.exit_code == 0, result.output
+    runs = []
+    for number in range(len(apps)):
+        events = read_log(tmp_path / f"engine{number}.jsonl")
+        run_ids = {e["run_id"] for e in events}
+        assert len(run_ids) == 1 and len(events) == 6
+        runs.append(run_ids.pop())
+    assert runs[0] != runs[1]

@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 from wfengine import Engine, Graph, WorkflowRun
 
-import wfengine_jsonlog.plugin
 from wfengine_jsonlog import JsonFormatter, JsonLogPlugin, JsonLogWarning
 
 Parser = Callable[[str], list[dict[str, Any]]]
@@ -64,7 +63,7 @@ def test_installed_but_not_configured_writes_nothing(
     out, err = capfd.readouterr()
     assert (out, err) == ("", "")
     assert sorted(p.name for p in tmp_path.iterdir()) == before
-    assert wfengine_jsonlog.plugin.default.sink is None
+    assert env_engine.pm.get_plugin("jsonlog").sink is None
 
 
 @pytest.mark.parametrize("value", ["", "0", "off", "OFF", "none", "false"])
@@ -341,3 +340,15 @@ def test_a_write_cut_short_makes_the_next_line_start_fresh(
     lines = path.read_text().splitlines()
     assert sum(1 for line in lines if not line.endswith("}")) == 1  # only the cut one
     parse_lines("".join(line + "\n" for line in lines if line.endswith("}")))
+
+
+def test_each_engine_gets_its_own_entry_point_instance(
+    env_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = Engine(store="memory://")
+    try:
+        mine, theirs = env_engine.pm.get_plugin("jsonlog"), other.pm.get_plugin("jsonlog")
+        assert isinstance(mine, JsonLogPlugin) and isinstance(theirs, JsonLogPlugin)
+        assert mine is not theirs
+    finally:
+        other.close()

@@ -8,6 +8,7 @@ import sqlite3
 import time
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from wfengine import LogEntry, RunStatus, WorkflowRun
@@ -51,6 +52,12 @@ def test_keeps_the_store_contract(tmp_path: Path) -> None:
 
     check_store_contract(lambda: SQLiteStore(f"sqlite:///{tmp_path}/contract.db"))
     assert SQLiteStore.durable is True
+
+
+def test_keeps_the_store_contract_with_history_through_the_pytest_fixture(
+    tmp_path: Path, store_contract: Any
+) -> None:
+    store_contract(lambda: SQLiteStore(f"sqlite:///{tmp_path}/history.db"))
 
 
 # -- graphs --------------------------------------------------------------------------------
@@ -316,6 +323,7 @@ def test_state_at_every_step(store: SQLiteStore) -> None:
         "step": 2,
         "nodes": ["a"],
         "update": {"i": 2, "k2": dt.date(2026, 1, 2)},
+        "added": {},
         "next_nodes": ["a"],
     }
 

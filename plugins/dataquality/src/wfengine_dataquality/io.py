@@ -7,19 +7,20 @@ typed by :mod:`.inference`. Everything a tool writes goes through :func:`write_f
 place: a tool that crashes half-way leaves the old file or the new one, never half a file,
 and writing the same file again is harmless.
 
-Frames written or read here are kept in a small in-process cache keyed by the file's path,
-size, modification time and inode, so the next node of a run does not read back what the
-previous node just wrote. The files stay the source of truth: a changed file is read again,
-and a resumed run in a new process reads from disk. ``WFENGINE_DQ_CACHE=0`` turns it off.
+Frames written or read here are kept in a small :class:`FrameCache` keyed by the file's
+path, size, modification time and inode, so the next node of a run does not read back what
+the previous node just wrote. Each engine's plugin instance owns one
+(:class:`~wfengine_dataquality.plugin.DataQualityPlugin`) and makes it current while one of
+its tools runs (:func:`using_cache`); a tool function called directly uses none. The files
+stay the source of truth: a changed file is read again, and a resumed run in a new process
+reads from disk. ``WFENGINE_DQ_CACHE=0`` turns it off.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
-import threading
 import uuid
-from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from typing import Any
 import polars as pl
 
 from .errors import DataQualityError
+from .frames import current_cache
 from .inference import infer_types
 from .read_options import ReadOptions
 from .sniff import CsvLayout, sniff_csv
@@ -42,47 +44,6 @@ SUPPORTED = {
 }
 ROW = "_row"  # 1-based row number in the source, kept through every round
 DEFAULT_OUTPUT_ROOT = "wf-output"
-_CACHE_SIZE = 3
-
-
-class _FrameCache:
-    """The last few frames by file identity; thread-safe."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._frames: OrderedDict[str, tuple[tuple[int, int, int], pl.DataFrame]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    @staticmethod
-    def _key(path: Path) -> tuple[int, int, int]:
-        st = path.stat()
-        return (st.st_size, st.st_mtime_ns, st.st_ino)
-
-    def get(self, path: Path) -> pl.DataFrame | None:
-        if os.environ.get("WFENGINE_DQ_CACHE") == "0":
-            return None
-        with self._lock:
-            hit = self._frames.get(str(path))
-            if hit is None or hit[0] != self._key(path):
-                return None
-            self._frames.move_to_end(str(path))
-            return hit[1]
-
-    def put(self, path: Path, frame: pl.DataFrame) -> None:
-        if os.environ.get("WFENGINE_DQ_CACHE") == "0":
-            return
-        with self._lock:
-            self._frames[str(path)] = (self._key(path), frame)
-            self._frames.move_to_end(str(path))
-            while len(self._frames) > self.size:
-                self._frames.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._frames.clear()
-
-
-frame_cache = _FrameCache(_CACHE_SIZE)
 
 
 def _first_line(error: Exception) -> str:
@@ -291,10 +252,12 @@ def read_frame(path: str | os.PathLike[str], tool: str) -> pl.DataFrame:
         raise DataQualityError(
             f"{tool}: data file '{path}' does not exist; was the output folder moved or deleted?"
         )
-    frame = frame_cache.get(path)
+    cache = current_cache()
+    frame = cache.get(path) if cache is not None else None
     if frame is None:
         frame = pl.read_parquet(path)
-        frame_cache.put(path, frame)
+        if cache is not None:
+            cache.put(path, frame)
     return frame
 
 
@@ -314,8 +277,9 @@ def write_frame(frame: pl.DataFrame, path: str | os.PathLike[str], cache: bool =
     path = Path(path)
     # lz4, no statistics: the files are read back whole, so write speed matters more than size.
     _replace_into(path, lambda tmp: frame.write_parquet(tmp, compression="lz4", statistics=False))
-    if cache:
-        frame_cache.put(path, frame)
+    current = current_cache() if cache else None
+    if current is not None:
+        current.put(path, frame)
     return str(path)
 
 

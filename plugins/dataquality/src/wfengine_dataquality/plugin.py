@@ -1,7 +1,9 @@
 """The wfengine plugin: registers the ``dq.*`` tools and the ``data-quality`` workflow.
 
-Found through the entry point ``dataquality`` in the group ``wfengine``. Importing this
-module does not import polars (``wf --help`` stays fast): each tool imports its module on
+Found through the entry point ``dataquality = "wfengine_dataquality.plugin:DataQualityPlugin"``
+in the group ``wfengine``: a class, so each engine has an instance of its own, which owns the
+frames its tools keep between nodes (:class:`~wfengine_dataquality.io.FrameCache`). Importing
+this module does not import polars (``wf --help`` stays fast): each tool imports its module on
 first call.
 """
 
@@ -69,38 +71,56 @@ PATH_KEYS = (
 )
 
 
-def _tool(module: str, name: str) -> Callable[..., dict[str, Any]]:
-    """``tool(state, **params)`` running ``wfengine_dataquality.<module>.<name>``."""
+def _tool(module: str, name: str, owner: DataQualityPlugin) -> Callable[..., dict[str, Any]]:
+    """``tool(state, **params)`` running ``wfengine_dataquality.<module>.<name>`` with the
+    frame cache of ``owner`` (the engine's plugin instance)."""
+    target: list[Callable[..., dict[str, Any]]] = []
 
     def tool(state: Any, **params: Any) -> dict[str, Any]:
-        func = getattr(importlib.import_module(f"{__package__}.{module}"), name)
-        result: dict[str, Any] = func(state, **params)
-        return result
+        if not target:
+            target.append(getattr(importlib.import_module(f"{__package__}.{module}"), name))
+        from .frames import using_cache
+
+        with using_cache(owner.frames):
+            return target[0](state, **params)
 
     tool.__name__ = tool.__qualname__ = name
     tool.__module__ = f"{__package__}.{module}"
     return tool
 
 
-def _data_quality_pipeline() -> Any:
-    from .workflow import create_data_quality_pipeline
+class DataQualityPlugin:
+    """The plugin object: one per engine (the entry point names this class)."""
 
-    return create_data_quality_pipeline()
+    def __init__(self) -> None:
+        from .frames import FrameCache
 
+        self.frames: FrameCache = FrameCache()
+        """The last frames this engine's tools wrote or read (see :mod:`.io`)."""
+        self.tools = {
+            tool_name: _tool(module, name, self)
+            for tool_name, (module, name, _description) in TOOLS.items()
+        }
+        """Tool name -> the function the engine calls."""
 
-@hookimpl
-def wfengine_register_tools(registry: Any) -> None:
-    """Register the data-quality tools."""
-    for tool_name, (module, name, description) in TOOLS.items():
-        registry.register(tool_name, _tool(module, name), description, paths=PATH_KEYS)
+    @hookimpl
+    def wfengine_register_tools(self, registry: Any) -> None:
+        """Register the data-quality tools."""
+        for tool_name, (_module, _name, description) in TOOLS.items():
+            registry.register(tool_name, self.tools[tool_name], description, paths=PATH_KEYS)
 
+    @hookimpl
+    def wfengine_register_workflows(self, registry: Any) -> None:
+        """Register the ``data-quality`` workflow with its settings (the state keys it
+        accepts)."""
+        registry.register(
+            "data-quality",
+            self._data_quality_pipeline,
+            "Profile, detect, clean in rounds (rules, quarantine) and report on a data source",
+            settings=SETTINGS,
+        )
 
-@hookimpl
-def wfengine_register_workflows(registry: Any) -> None:
-    """Register the ``data-quality`` workflow with its settings (the state keys it accepts)."""
-    registry.register(
-        "data-quality",
-        _data_quality_pipeline,
-        "Profile, detect, clean in rounds (rules, quarantine) and report on a data source",
-        settings=SETTINGS,
-    )
+    def _data_quality_pipeline(self) -> Any:
+        from .workflow import create_data_quality_pipeline
+
+        return create_data_quality_pipeline(self.frames)

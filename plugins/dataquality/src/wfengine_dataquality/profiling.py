@@ -170,6 +170,10 @@ def profile_frame(frame: pl.DataFrame, max_categories: int = MAX_CATEGORIES) -> 
         name, stat = _column_of(key)
         if stat == "quantiles":
             raw[name].update(zip(_QUANTILES, value or [None] * len(_QUANTILES), strict=True))
+        elif stat in ("mean", "std") and isinstance(value, float):
+            # sums over chunks add up in chunk order: keep 12 significant digits, so a frame
+            # read back from its file profiles exactly as the one a node kept in memory
+            raw[name][stat] = float(f"{value:.12g}")
         else:
             raw[name][stat] = value
     small = [name for name in schema if raw[name]["distinct"] <= EXACT_DISTINCT]

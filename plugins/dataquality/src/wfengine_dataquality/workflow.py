@@ -17,6 +17,7 @@ from wfengine import END, Graph
 
 from .apply import apply_rules
 from .detection import detect
+from .frames import FrameCache, with_cache
 from .loading import load
 from .profiling import profile
 from .reporting import report
@@ -30,11 +31,13 @@ ANOTHER_ROUND = "anomaly_count > threshold and round < max_rounds"
 VALIDATE = "mode == 'validate'"
 
 
-def create_data_quality_pipeline() -> Graph:
+def create_data_quality_pipeline(frames: FrameCache | None = None) -> Graph:
     """Build the ``data-quality`` graph: profile, detect, clean in rounds, then report.
 
     Initial state: ``source`` or ``rows``, and the optional settings of
     :data:`.settings.SETTINGS` (``mode=validate`` with ``rules`` checks saved rules).
+    With ``frames`` (the engine's plugin passes its own) the nodes keep the frames they
+    write and read there, so the next node does not read back what the last one wrote.
     """
     graph = Graph(
         NAME,
@@ -51,10 +54,11 @@ def create_data_quality_pipeline() -> Graph:
         ("validate", "dq.validate", validate),
         ("report", "dq.report", report),
     ]
-    for name, tool, func in nodes:
+    for name, tool, plain in nodes:
+        func = with_cache(plain, frames) if frames is not None else plain
         retry = {"max_attempts": 3} if name == "apply" else None
         timeout = 60 if name == "apply" else None
-        doc = (func.__doc__ or "").strip().splitlines()[0]
+        doc = (plain.__doc__ or "").strip().splitlines()[0]
         graph.add_node(name, func, description=doc, tool=tool, retry=retry, timeout=timeout)
     return (
         graph.add_edge("load", "profile")

@@ -32,11 +32,11 @@ def _set_values(ctx: click.Context, param: click.Parameter, value: bool) -> None
 
 
 def _configure(ctx: click.Context, **options: Any) -> None:
-    """Give ``wf``'s engine a :class:`JsonLogPlugin` configured by the options so far.
+    """Configure the :class:`JsonLogPlugin` of ``wf``'s engine with the options so far.
 
-    The first option replaces the entry point's instance (which follows the environment) in
-    this engine; a later one reconfigures the instance it made. Without a ``CliContext``
-    (a group of one's own) the options are only recorded in ``ctx.meta``.
+    The engine's entry-point instance is its own (the entry point names a class), so it is
+    configured in place; an engine without one gets one. Without a ``CliContext`` (a group
+    of one's own) the options are only recorded in ``ctx.meta``.
     """
     chosen: dict[str, Any] = ctx.meta.setdefault(_META_KEY, {})
     chosen.update(options)
@@ -46,20 +46,29 @@ def _configure(ctx: click.Context, **options: Any) -> None:
     if app is None:
         return
     engine = app.engine
-    plugin = engine.pm.get_plugin(PLUGIN_NAME)
-    if isinstance(plugin, JsonLogPlugin):  # made by an earlier option: reconfigure it
+    plugin = _configurable(engine.pm)
+    if plugin is not None:  # this engine's own entry-point instance: configure it
         plugin.destination = chosen.get("destination")
         plugin.values = chosen.get("values")
         plugin.close()  # the next run opens the new destination
         return
-    from . import plugin as entry_point
-
-    name = engine.pm.get_name(entry_point)  # "jsonlog" when loaded as the entry point
-    if name is not None:
-        engine.unregister_plugin(name)
     engine.register_plugin(
         JsonLogPlugin(chosen.get("destination"), values=chosen.get("values")), PLUGIN_NAME
     )
+
+
+def _configurable(pm: Any) -> JsonLogPlugin | None:
+    """The engine's entry-point instance (or the one an earlier option registered), not an
+    instance a program passed with its own destination."""
+    from .plugin import EntryPointPlugin
+
+    made = pm.get_plugin(PLUGIN_NAME)
+    if isinstance(made, JsonLogPlugin):
+        return made
+    for plugin in pm.get_plugins():
+        if isinstance(plugin, EntryPointPlugin):
+            return plugin
+    return None
 
 
 def log_json_options() -> list[click.Option]:

@@ -1,7 +1,9 @@
-"""The entry point module (``jsonlog = "wfengine_jsonlog.plugin"``).
+"""The entry point (``jsonlog = "wfengine_jsonlog.plugin:EntryPointPlugin"``).
 
-Its hooks belong to one :class:`~wfengine_jsonlog.JsonLogPlugin` configured from the
-environment: off until ``WFENGINE_JSONLOG`` (or ``wf --log-json``) names a destination.
+The entry point names a class, so every engine makes an instance of its own (see
+:func:`wfengine.plugins.plugin_object`): two engines in one process never share an open
+destination. The instance follows the environment, off until ``WFENGINE_JSONLOG`` names a
+destination; ``wf --log-json PATH`` configures the instance of ``wf``'s engine instead.
 """
 
 from __future__ import annotations
@@ -12,19 +14,17 @@ from wfengine import hookimpl
 
 from .hooks import JsonLogPlugin
 
-default = JsonLogPlugin()
-"""The instance behind the entry point; it follows ``WFENGINE_JSONLOG``."""
 
-wfengine_run_started = default.wfengine_run_started
-wfengine_node_started = default.wfengine_node_started
-wfengine_node_finished = default.wfengine_node_finished
-wfengine_node_failed = default.wfengine_node_failed
-wfengine_run_finished = default.wfengine_run_finished
+class EntryPointPlugin(JsonLogPlugin):
+    """A :class:`JsonLogPlugin` following ``WFENGINE_JSONLOG``, which also adds the
+    ``--log-json`` options to ``wf``."""
 
+    def __init__(self) -> None:
+        super().__init__()
 
-@hookimpl
-def wfengine_register_commands(cli: Any) -> None:
-    """Add ``--log-json PATH`` and ``--log-json-values`` to the ``wf`` group."""
-    from .cli import add_log_json_options
+    @hookimpl
+    def wfengine_register_commands(self, cli: Any) -> None:
+        """Add ``--log-json PATH`` and ``--log-json-values`` to the ``wf`` group."""
+        from .cli import add_log_json_options
 
-    add_log_json_options(cli)
+        add_log_json_options(cli)

@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-from wfengine.errors import StoreError
+from wfengine.errors import StoreError, UnstorableValueError
 
-
-class UnstorableValueError(StoreError, TypeError):
-    """A value in the state (or a spec, or an error) has a type the store cannot keep faithfully.
-
-    ``path`` says where (``state["rows"][3]["created"]``), ``value_type`` what was found.
-    """
-
-    def __init__(self, path: str, value_type: type, what: str = "") -> None:
-        self.path = path
-        self.value_type = value_type
-        thing = f"{what} of {value_type!r}" if what else repr(value_type)
-        super().__init__(
-            f"{path}: cannot store {thing}; the SQLite store keeps JSON types (str, int, float, "
-            "bool, None, list, dict) and datetime, date, time, timedelta, Decimal, UUID, bytes, "
-            "bytearray, tuple, set, frozenset and pathlib paths. Convert the value (e.g. to a "
-            "dict or str) before a node returns it."
-        )
+__all__ = [
+    "InvalidQueryError",
+    "SchemaVersionError",
+    "StoreURLError",
+    "UnstorableValueError",
+]
 
 
 class SchemaVersionError(StoreError):

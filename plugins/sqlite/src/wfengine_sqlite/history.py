@@ -13,10 +13,11 @@ import sqlite3
 import uuid
 from typing import Any
 
+from wfengine.codec import _dumps, decode, encode
 from wfengine.errors import RunNotFoundError, StoreError
+from wfengine.growth import regrow_into
 from wfengine.run import RunStatus, WorkflowRun
 
-from .codec import _dumps, decode, encode
 from .database import Database
 from .schema import INSERT_SNAPSHOT, RUN_COLUMNS
 
@@ -46,8 +47,8 @@ class History(Database):
             at, state_text, nxt, progress, visited_text = snap
             state = decode(state_text)
             visited = json.loads(visited_text)
-        for number, nodes, next_text, progress_text, changes in conn.execute(
-            "SELECT step, nodes, next_nodes, join_progress, changes FROM steps "
+        for number, nodes, next_text, progress_text, changes, grown in conn.execute(
+            "SELECT step, nodes, next_nodes, join_progress, changes, grown FROM steps "
             "WHERE run_pk = ? AND step > ? AND step <= ? ORDER BY step",
             (pk, at, upto),
         ):
@@ -57,6 +58,9 @@ class History(Database):
                     f"{self.path} (found step {number} next)"
                 )
             state.update(decode(changes))
+            if grown is not None:
+                for key, (kind, part) in decode(grown).items():
+                    regrow_into(state, key, kind, part)  # the decoded values are ours
             visited.extend(json.loads(nodes))
             at, nxt, progress = number, next_text, progress_text
         if step is not None and at != step:
@@ -76,11 +80,15 @@ class History(Database):
             return self._position(conn, pk, step, run_id)[1]
 
     def steps(self, run_id: str) -> list[dict[str, Any]]:
-        """What each committed step did: ``{step, nodes, update, next_nodes}``, in order."""
+        """What each committed step did, in order: ``{step, nodes, update, added,
+        next_nodes}``. ``update`` holds the new values of the keys the step replaced;
+        ``added`` what it added to keys that only grow (the new items of an ``append`` or
+        ``extend`` key, the changed entries of a ``merge`` key; see :mod:`wfengine.growth`)."""
         with self._reading(f"read run {run_id}") as conn:
             pk = self._pk_in(conn, run_id)
             rows = conn.execute(
-                "SELECT step, nodes, changes, next_nodes FROM steps WHERE run_pk = ? ORDER BY step",
+                "SELECT step, nodes, changes, next_nodes, grown FROM steps "
+                "WHERE run_pk = ? ORDER BY step",
                 (pk,),
             ).fetchall()
         return [
@@ -88,9 +96,10 @@ class History(Database):
                 "step": step,
                 "nodes": json.loads(nodes),
                 "update": decode(changes),
+                "added": {k: part for k, (_kind, part) in decode(grown).items()} if grown else {},
                 "next_nodes": json.loads(nxt),
             }
-            for step, nodes, changes, nxt in rows
+            for step, nodes, changes, nxt, grown in rows
         ]
 
     def fork_run(self, run_id: str, step: int, *, new_run_id: str | None = None) -> WorkflowRun:
@@ -163,8 +172,8 @@ class History(Database):
             conn.execute(INSERT_SNAPSHOT, (pk, *snapshot))
             conn.execute(
                 "INSERT INTO steps (run_pk, step, nodes, next_nodes, join_progress, changes, "
-                "log_seq, logs) SELECT ?, step, nodes, next_nodes, join_progress, changes, 0, "
-                "'[]' FROM steps WHERE run_pk = ? AND step <= ?",
+                "log_seq, logs, grown) SELECT ?, step, nodes, next_nodes, join_progress, "
+                "changes, 0, '[]', grown FROM steps WHERE run_pk = ? AND step <= ?",
                 (pk, source_pk, at),
             )
 

@@ -8,7 +8,12 @@ A run is kept as:
   steps where ``save_run`` was called: the start, each resume, the end.
 * ``steps`` — one row per completed step: the merged update (only what changed), the position
   after it and the step's log entries. The per-step checkpoint is this one row, so a long run
-  costs storage in proportion to what changed.
+  costs storage in proportion to what changed. A key that only grows (reducer ``append``,
+  ``extend`` or ``merge``, see :mod:`wfengine.growth`) keeps in ``grown`` only what the step
+  added (the new items, the changed entries), not its whole value (schema version 3).
+* ``snapshots`` also get a full position every so often during a long run (see
+  :data:`wfengine_sqlite.store.SNAPSHOT_EVERY`), so that rebuilding the state replays a bounded
+  part of it.
 * ``attempts`` — log entries that belong to no committed step (a step that failed).
 * ``graph_versions`` — every graph version a run recorded (``runs.graph_version``), once per
   content hash: the spec of spec graphs, so a run resumes on the graph it ran.
@@ -28,7 +33,7 @@ from collections.abc import Callable
 
 from .errors import SchemaVersionError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _V1 = """
 CREATE TABLE graphs (
@@ -100,6 +105,13 @@ CREATE TABLE graph_versions (
 """
 
 
+# steps.grown: tagged JSON {key: [kind, what the step added]}, NULL when no key grew (no
+# comment inside the statement: SQLite copies it into the table's CREATE text)
+_V3 = """
+ALTER TABLE steps ADD COLUMN grown TEXT
+"""
+
+
 # statements the store runs, next to the tables they name
 RUN_COLUMNS = (
     "pk, run_id, graph_id, status, created, finished, error, max_steps, interrupt_before, "
@@ -107,7 +119,7 @@ RUN_COLUMNS = (
 )
 INSERT_STEP = (
     "INSERT INTO steps (run_pk, step, nodes, next_nodes, join_progress, changes, "
-    "log_seq, logs) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    "log_seq, logs, grown) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 UPSERT_RUN = """
 INSERT INTO runs (run_id, graph_id, status, created, finished, error, max_steps,
@@ -137,6 +149,7 @@ def _script(script: str) -> Callable[[sqlite3.Connection], None]:
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     0: _script(_V1),
     1: _script(_V2),
+    2: _script(_V3),
 }
 """``MIGRATIONS[v]`` takes a database from schema version ``v`` to ``v + 1``."""
 

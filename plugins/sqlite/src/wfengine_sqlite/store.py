@@ -26,23 +26,33 @@ from collections.abc import Mapping, Sequence
 from json.encoder import encode_basestring_ascii as _json_str
 from typing import Any
 
+from wfengine.codec import _dumps, _Unstorable, decode, encode, to_data
 from wfengine.errors import RunNotFoundError, StoreError
+from wfengine.growth import added
 from wfengine.run import LogEntry, RunStatus, WorkflowRun, iso
 from wfengine.storage import select_prunable
 
-from .codec import _dumps, _Unstorable, decode, encode, to_data
 from .database import _is_busy
 from .errors import InvalidQueryError
 from .history import History
+from .pending import PendingWrites
 from .schema import INSERT_SNAPSHOT, INSERT_STEP, RUN_COLUMNS, UPSERT_RUN
 
+SNAPSHOT_EVERY = 1000
+"""A step also writes a full snapshot when at least this many steps were stored since the
+last one, and they hold at least :data:`SNAPSHOT_RATIO` times its bytes: rebuilding a state
+then replays a bounded part of the run, and snapshots cost a bounded part of its storage."""
 
-class SQLiteStore(History):
+SNAPSHOT_RATIO = 4
+
+
+class SQLiteStore(PendingWrites, History):
     """A durable :class:`wfengine.storage.Store` in one SQLite file (``sqlite:///path.db``).
 
-    Beyond the protocol it reads history: :meth:`state_at` (the state after any step),
-    :meth:`steps` (what each step changed) and :meth:`fork_run` (a new run starting from an
-    earlier step of an old one: time travel).
+    It keeps pending writes (:class:`wfengine.storage.PendingWritesStore`: the finished
+    branches of a step that has not committed). Beyond the protocol it reads history:
+    :meth:`state_at` (the state after any step), :meth:`steps` (what each step changed) and
+    :meth:`fork_run` (a new run starting from an earlier step of an old one: time travel).
     """
 
     durable = True
@@ -51,6 +61,8 @@ class SQLiteStore(History):
         self._pks: dict[str, int] = {}
         """run_id -> row key of runs being executed here (so a checkpoint is one INSERT)."""
         self._names: dict[tuple[str, ...], str] = {}
+        self._since: dict[str, list[int]] = {}
+        """run_id -> [steps, bytes] stored since its last snapshot, and that snapshot's bytes."""
         super().__init__(url)
 
     # -- graphs --------------------------------------------------------------------------
@@ -148,13 +160,7 @@ class SQLiteStore(History):
             _dumps(list(run.interrupt_before)),
             run.graph_version,
         )
-        snapshot = (
-            run.step,
-            encode(run.state),
-            _dumps(list(run.next_nodes)),
-            _dumps(run.join_progress) if run.join_progress else None,
-            _dumps(list(run.visited_nodes)),
-        )
+        snapshot = _snapshot_row(run)
         logs = run.logs
         dropped = run.logs_dropped  # entries trimmed from memory were stored before
 
@@ -178,12 +184,16 @@ class SQLiteStore(History):
                     for seq, e in enumerate(logs[max(0, start - dropped) :], start)
                 ],
             )
+            if status == RunStatus.COMPLETED:
+                self._drop_pending(conn, pk)
             return pk
 
         pk = self._write(f"save run {run.run_id}", work)
         if status.is_final or status == RunStatus.PAUSED:
             self._pks.pop(run.run_id, None)  # no steps follow until a resume saves it again
+            self._since.pop(run.run_id, None)
         else:
+            self._since[run.run_id] = [0, 0, len(snapshot[1]) + len(snapshot[4])]
             self._pks[run.run_id] = pk
 
     def save_step(
@@ -195,7 +205,15 @@ class SQLiteStore(History):
         Raises :class:`~wfengine_sqlite.errors.UnstorableValueError` (and stores nothing) when
         a value in ``update`` cannot be stored faithfully.
         """
-        changes = encode(update)
+        grown = getattr(update, "grown", None)  # a wfengine.growth.StepUpdate
+        if grown:
+            changes = encode({k: v for k, v in update.items() if k not in grown})
+            grown_text: str | None = encode(
+                {k: [growth[0], added(update[k], growth)] for k, growth in grown.items()}
+            )
+        else:
+            changes = encode(update)
+            grown_text = None
         run_id = run.run_id
         pk = self._pks.get(run_id)
         if pk is None:
@@ -216,19 +234,45 @@ class SQLiteStore(History):
             changes,
             run.logs_dropped + len(run.logs) - len(logs),
             _logs_text(logs),
+            grown_text,
         ]
+        since = self._since.get(run_id)
+        if since is None:
+            since = self._since[run_id] = [0, 0, 0]
+        since[0] += 1
+        since[1] += len(changes) + len(row[7]) + (len(grown_text) if grown_text else 0)
+        snapshot = None
+        if since[0] >= SNAPSHOT_EVERY and since[1] >= SNAPSHOT_RATIO * since[2]:
+            snapshot = _snapshot_row(run)
         with self._lock:
             conn = self._writer_conn or self._writer()
             try:
-                self._commit_step(conn, row)
+                if snapshot is None:
+                    self._commit_step(conn, row)
+                    return
+                self._commit_step_with_snapshot(conn, row, snapshot)
+                since[:] = [0, 0, len(snapshot[1]) + len(snapshot[4])]
                 return
             except sqlite3.Error as exc:
                 error = exc
-            self._step_failed(run, row, error)
+            self._step_failed(run, row, error)  # (the snapshot waits for a later step)
 
     def _commit_step(self, conn: sqlite3.Connection, row: Sequence[Any]) -> None:
         """Write one step row: a single statement, which SQLite commits as one transaction."""
         conn.execute(INSERT_STEP, row)
+
+    def _commit_step_with_snapshot(
+        self, conn: sqlite3.Connection, row: Sequence[Any], snapshot: Sequence[Any]
+    ) -> None:
+        """Write a step row and a full snapshot of the position after it, in one transaction."""
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(INSERT_STEP, row)
+            conn.execute(INSERT_SNAPSHOT, (row[0], *snapshot))
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.commit()
 
     def _step_failed(self, run: WorkflowRun, row: list[Any], error: sqlite3.Error) -> None:
         """The slow path of :meth:`save_step`: wait out a busy database, or explain."""
@@ -439,6 +483,17 @@ class SQLiteStore(History):
         for run in doomed:
             self._pks.pop(run.run_id, None)
         return deleted
+
+
+def _snapshot_row(run: WorkflowRun) -> tuple[Any, ...]:
+    """``(step, state, next_nodes, join_progress, visited)`` of a snapshot of ``run``."""
+    return (
+        run.step,
+        encode(run.state),
+        _dumps(list(run.next_nodes)),
+        _dumps(run.join_progress) if run.join_progress else None,
+        _dumps(list(run.visited_nodes)),
+    )
 
 
 def _logs_text(logs: Sequence[LogEntry]) -> str:

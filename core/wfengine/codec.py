@@ -1,4 +1,5 @@
-"""Tagged JSON: state values to JSON text and back, exactly.
+"""Tagged JSON: state values to JSON text and back, exactly (the codec of the SQLite store
+and of exported runs, ``.wfrun``).
 
 Plain JSON types are stored as themselves. Every other supported type becomes an object with
 the tag key ``"$t"``::
@@ -22,7 +23,7 @@ escapes a user's dict that happens to have a ``"$t"`` key, so decoding is never 
 
 Types are matched exactly (a ``str`` subclass such as an enum member is refused, not stored as
 a plain ``str``): a value either comes back equal and of the same type, or is refused with
-:class:`~wfengine_sqlite.errors.UnstorableValueError` naming where it is.
+:class:`~wfengine.errors.UnstorableValueError` naming where it is.
 """
 
 from __future__ import annotations
@@ -36,9 +37,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from wfengine.errors import StoreError
-
-from .errors import UnstorableValueError
+from .errors import StoreError, UnstorableValueError
 
 TAG = "$t"
 

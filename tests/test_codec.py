@@ -17,10 +17,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from wfengine.errors import StoreError
-
-from wfengine_sqlite.codec import TAG, decode, encode
-from wfengine_sqlite.errors import UnstorableValueError
+from wfengine.codec import TAG, decode, encode
+from wfengine.errors import StoreError, UnstorableValueError
 
 
 def roundtrip(value: Any) -> Any:
