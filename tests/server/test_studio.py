@@ -11,6 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 from server_helpers import create_graph
 from starlette.websockets import WebSocketDisconnect
+from wfengine import Engine
+from wfengine.server import create_app
 from wfengine.server.security import websocket_key
 
 
@@ -101,3 +103,17 @@ def test_a_runs_report_html_is_served_from_the_data_dir_only(
     none = run({})
     assert client.get(f"/runs/{none}/report.html").status_code == 404
     assert client.get("/runs/nope/report.html").status_code == 404
+
+
+def test_config_tells_the_page_about_keys_and_history(
+    make_client: Callable[..., TestClient],
+) -> None:
+    assert make_client().get("/ui/config.json").json() == {
+        "auth_required": False,
+        "history": False,  # memory:// without ?history=on: no step slider, no fork
+    }
+    keyed = make_client(api_keys=["k1"]).get("/ui/config.json")
+    assert keyed.status_code == 200 and keyed.json()["auth_required"] is True
+    with Engine(load_entrypoints=False, store="memory://?history=on") as engine:
+        client = TestClient(create_app(engine))
+        assert client.get("/ui/config.json").json()["history"] is True

@@ -35,7 +35,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Engi
     """The REST server with the studio, on a free loopback port, in a thread."""
     import uvicorn
 
-    engine = Engine(plugins=[ServerTestPlugin()], load_entrypoints=False, store="memory://")
+    engine = Engine(
+        plugins=[ServerTestPlugin()], load_entrypoints=False, store="memory://?history=on"
+    )
     data = tmp_path_factory.mktemp("data")
     (data / "report.html").write_text(REPORT, encoding="utf-8")
     app = create_app(engine, api_keys=[KEY], data_dir=data)
@@ -168,8 +170,6 @@ def test_a_state_with_markup_renders_as_text(server: tuple[str, Engine], page: A
     assert XSS in page.text_content("#state").replace('\\"', '"')
     assert page.locator("#main img").count() == 0 and page.locator("#main script").count() == 0
     assert page.evaluate("window.__pwned") is None
-    # this server has no durable-history endpoints: no step slider, no fork, and no 404s
-    expect(page.locator("#history")).to_be_hidden()
 
 
 def test_a_run_started_from_the_page_turns_its_nodes_green_live(
@@ -277,6 +277,25 @@ def test_a_data_quality_report_is_shown_as_a_sandboxed_blob(
     assert page.evaluate("window.__ran") is None
     # the report's (planted) script was refused by the sandbox: the one expected console error
     assert len(console_errors) == 1 and "sandboxed" in console_errors.pop()
+
+
+def test_the_step_slider_and_a_fork_from_step_n(server: tuple[str, Engine], page: Any) -> None:
+    base, engine = server
+    api = _api(engine)
+    body = {"graph_id": _gid(api, COUNTER), "initial_state": {"n": 1}, "wait": True}
+    run = api.post("/graph/run", json=body).json()  # n: 1 -> 2 (inc) -> 4 (double) -> 5 (inc)
+    _sign_in(page, base, f"#/run/{run['run_id']}")
+    expect(page.locator("#step-label")).to_have_text("step 3 of 3")
+    expect(page.locator("#state-at")).to_contain_text('"n": 5')
+    page.locator("#step-slider").fill("1")
+    expect(page.locator("#step-label")).to_have_text("step 1 of 3")
+    expect(page.locator("#state-at")).to_contain_text('"n": 2')
+    expect(page.locator("#step-diff")).to_contain_text('"n"')
+    page.click("#fork")
+    expect(page.locator("h1")).not_to_contain_text(run["run_id"])
+    expect(page.locator("#run-status")).to_contain_text("completed")
+    expect(page.locator("#state")).to_contain_text('"n": 5')  # 2 -> 4 -> 5 again
+    assert page.evaluate("location.hash") != f"#/run/{run['run_id']}"
 
 
 def test_phone_width_keeps_the_page_inside_the_screen(

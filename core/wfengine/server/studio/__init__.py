@@ -55,9 +55,22 @@ def studio_page() -> Response:
 @router.get("/ui/config.json")
 def studio_config(request: Request) -> Response:
     """What the page needs before its first API call: whether the API wants a key (so a
-    page without one asks for it instead of making a request bound to fail)."""
+    page without one asks for it instead of making a request bound to fail), and whether the
+    store keeps run history (so the page shows the step slider and fork only then)."""
     required = bool(getattr(request.app.state, "api_keys_required", False))
-    return JSONResponse({"auth_required": required}, headers=HEADERS)
+    store = request.app.state.wfengine.engine.store
+    return JSONResponse(
+        {"auth_required": required, "history": keeps_history(store)}, headers=HEADERS
+    )
+
+
+def keeps_history(store: object) -> bool:
+    """Whether the store answers the durable-history endpoints (state at a step, diff,
+    fork): the :class:`~wfengine.storage.HistoryStore` capability, switched on (a memory
+    store keeps history only with ``memory://?history=on``)."""
+    from ...storage import HistoryStore
+
+    return isinstance(store, HistoryStore) and getattr(store, "keeps_history", True) is not False
 
 
 @router.get("/ui/static/{name}")

@@ -50,15 +50,6 @@ async function api(path, options = {}) {
   return body;
 }
 
-let apiPaths = null;
-
-// which optional endpoints this server has (from its OpenAPI document: no probing requests
-// that would 404): the step slider and fork need the durable-history endpoints
-async function hasEndpoint(path) {
-  if (apiPaths === null) apiPaths = Object.keys((await api("/openapi.json")).paths || {});
-  return apiPaths.includes(path);
-}
-
 function b64url(text) {
   const bytes = new TextEncoder().encode(text);
   let binary = "";
@@ -393,7 +384,7 @@ async function runPage(runId) {
   }
   const history = el("section", { id: "history", hidden: true });
   async function setUpHistory(last) {
-    if (!(await hasEndpoint("/runs/{run_id}/history")) || last < 1) return;
+    if (!config.history || last < 1) return;
     const slider = el("input", { type: "range", id: "step-slider", min: 0, max: last, value: last, "aria-label": "step" });
     const label = el("span", { id: "step-label" });
     const stateAt = el("pre", { id: "state-at" });
@@ -411,7 +402,7 @@ async function runPage(runId) {
       diff.textContent = change ? JSON.stringify(change, null, 2) : "(the initial state)";
     };
     slider.addEventListener("change", () => showStep().catch(failure));
-    const fork = (await hasEndpoint("/runs/{run_id}/fork"))
+    const fork = config.history
       ? el("button", { type: "button", id: "fork", class: "secondary", onclick: async () => {
         try {
           const made = await api(`/runs/${encodeURIComponent(runId)}/fork`, { method: "POST", json: { step: Number(slider.value), wait: false } });
@@ -593,15 +584,12 @@ async function builderPage() {
 }
 
 // -- router ------------------------------------------------------------------------------
-let authRequired = null;
+let config = null;
 
 async function route() {
   for (const stop of cleanup.splice(0)) stop();
-  if (authRequired === null) {
-    const config = await fetch("config.json", { credentials: "omit" }).then((r) => r.json());
-    authRequired = config.auth_required;
-  }
-  if (authRequired && !sessionStorage.getItem(KEY)) return keyPrompt("The server needs an API key.");
+  if (config === null) config = await fetch("config.json", { credentials: "omit" }).then((r) => r.json());
+  if (config.auth_required && !sessionStorage.getItem(KEY)) return keyPrompt("The server needs an API key.");
   const hash = location.hash || "#/runs";
   const [path] = hash.slice(1).split("?");
   const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
