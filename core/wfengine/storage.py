@@ -59,8 +59,15 @@ class Store(Protocol):
         limit: int | None = None,
         cursor: str | None = None,
         logs: bool = True,
+        created_after: float | None = None,
+        created_before: float | None = None,
+        search: str | None = None,
     ) -> tuple[list[WorkflowRun], str | None]:
         """Runs newest first, filtered; returns the page and the cursor of the next page.
+
+        ``created_after`` / ``created_before`` bound the creation time (epoch seconds,
+        inclusive / exclusive); ``search`` keeps runs whose id, error type or error message
+        contains it, ignoring case (:func:`run_matches_search`).
 
         With ``logs=False`` a store may leave the runs' ``logs`` empty (a listing does not
         need them, and a long run has one entry per node attempt)."""
@@ -301,6 +308,9 @@ class MemoryStore:
         limit: int | None = None,
         cursor: str | None = None,
         logs: bool = True,
+        created_after: float | None = None,
+        created_before: float | None = None,
+        search: str | None = None,
     ) -> tuple[list[WorkflowRun], str | None]:
         with self._lock:
             runs = list(self._runs.values())
@@ -309,6 +319,12 @@ class MemoryStore:
             runs = [r for r in runs if r.graph_id == graph_id]
         if status is not None:
             runs = [r for r in runs if r.status == status]
+        if created_after is not None:
+            runs = [r for r in runs if r.created >= created_after]
+        if created_before is not None:
+            runs = [r for r in runs if r.created < created_before]
+        if search:
+            runs = [r for r in runs if run_matches_search(r, search)]
         start = int(cursor) if cursor else 0
         end = len(runs) if limit is None else start + limit
         page = runs[start:end]
@@ -367,6 +383,15 @@ def _max_runs(url: str) -> int:
     if value < 1:
         raise ValueError(f"memory store URL {url!r}: max_runs must be a positive integer")
     return value
+
+
+def run_matches_search(run: WorkflowRun, search: str) -> bool:
+    """Whether ``search`` occurs, ignoring case, in the run's id or its error's type or
+    message (the ``search`` filter of :meth:`Store.list_runs`)."""
+    needle = search.casefold()
+    error = run.error or {}
+    fields = (run.run_id, error.get("type"), error.get("message"))
+    return any(isinstance(f, str) and needle in f.casefold() for f in fields)
 
 
 def select_prunable(

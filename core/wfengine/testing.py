@@ -82,6 +82,44 @@ def check_store_contract(open_store: Callable[[], Any]) -> None:
     store.close()
 
 
+def check_list_filters(store: Store) -> None:
+    """Check ``store.list_runs``'s ``created_after``, ``created_before`` and ``search``
+    filters (with a graph / status filter and a cursor); ``store`` starts empty."""
+    from .run import WorkflowRun
+
+    def run(run_id: str, created: float, status: RunStatus, error: str | None) -> WorkflowRun:
+        made = WorkflowRun(graph_id="g", run_id=run_id, status=status, created=created)
+        if error is not None:
+            made.error = {"type": "TimeoutError", "message": error, "traceback": "tb-only"}
+        return made
+
+    runs = [
+        run("alpha-1", 100.0, RunStatus.COMPLETED, None),
+        run("alpha-2", 200.0, RunStatus.FAILED, "upstream 50% TIMEOUT"),
+        run("beta-3", 300.0, RunStatus.FAILED, "disk full"),
+        run("beta-4", 400.0, RunStatus.COMPLETED, None),
+    ]
+    for made in runs:
+        store.save_run(made)
+
+    def ids(**filters: Any) -> list[str]:
+        return [r.run_id for r in store.list_runs(**filters)[0]]
+
+    assert ids(created_after=200.0) == ["beta-4", "beta-3", "alpha-2"], "created_after: >="
+    assert ids(created_before=300.0) == ["alpha-2", "alpha-1"], "created_before: <"
+    assert ids(created_after=150.0, created_before=350.0) == ["beta-3", "alpha-2"]
+    assert ids(search="ALPHA") == ["alpha-2", "alpha-1"], "search: run id, any case"
+    assert ids(search="UPSTREAM") == ["alpha-2"], "search: error message"
+    assert ids(search="timeouterror") == ["beta-3", "alpha-2"], "search: error type"
+    assert ids(search="50%") == ["alpha-2"] and ids(search="5_%") == [], "search: literal"
+    assert ids(search="tb-only") == [], "search: not the traceback"
+    assert ids(search="beta", status="failed") == ["beta-3"]
+    page, cursor = store.list_runs(created_after=150.0, limit=2)
+    assert [r.run_id for r in page] == ["beta-4", "beta-3"] and cursor is not None
+    rest, cursor = store.list_runs(created_after=150.0, limit=2, cursor=cursor)
+    assert [r.run_id for r in rest] == ["alpha-2"] and cursor is None, "cursor keeps filters"
+
+
 def check_history_contract(open_store: Callable[[], Any]) -> None:
     """Assert that the store ``open_store`` opens keeps the optional history capability
     (:class:`~wfengine.storage.HistoryStore`): the state after every step, the steps with what

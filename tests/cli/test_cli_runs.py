@@ -46,6 +46,26 @@ def test_list_filters_and_json(wf: Invoke) -> None:
     assert wf("runs", "list", "--status", "paused").stdout.strip() == "no runs match"
 
 
+def test_list_by_time_text_and_cursor(wf: Invoke) -> None:
+    first = _run_id(wf("run", "fx-count").stdout)
+    failed = _run_id(wf("run", "fx-fail").stdout)
+
+    def ids(*options: str) -> list[str]:
+        return [r["run_id"] for r in json.loads(wf("runs", "list", *options, "--json").stdout)]
+
+    assert ids("--search", first[:10].upper()) == [first]
+    assert ids("--since", "2000-01-01") == [failed, first]
+    assert ids("--since", "2999-01-01T10:00") == []
+    assert ids("--until", "2000-01-01") == []
+    paged = wf("runs", "list", "--limit", "1")
+    more = re.search(r"more runs: add --cursor (\S+)", paged.stdout)
+    assert more and failed in paged.stdout, paged.stdout
+    assert ids("--cursor", more.group(1)) == [first]
+    bad = wf("runs", "list", "--cursor", "zz")
+    assert bad.exit_code == 2 and "--cursor" in bad.stderr
+    assert wf("runs", "list", "--since", "May 1").exit_code == 2
+
+
 def test_list_bad_status_is_a_usage_error(wf: Invoke) -> None:
     result = wf("runs", "list", "--status", "done")
     assert result.exit_code == 2

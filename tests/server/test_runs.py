@@ -263,6 +263,27 @@ def test_list_runs_filters_and_pages(client: TestClient) -> None:
     assert bad.json()["error"]["type"] == "invalid_cursor"
 
 
+def test_list_runs_by_time_and_text(client: TestClient) -> None:
+    gid = create_graph(client)
+    failing = create_graph(client, linear_spec("t.fail"))
+    ok = client.post("/graph/run", json={"graph_id": gid, "wait": True}).json()["run_id"]
+    bad = client.post("/graph/run", json={"graph_id": failing, "wait": True}).json()
+    message = client.get(f"/graph/state/{bad['run_id']}").json()["error"]["message"]
+
+    def ids(**params: str) -> list[str]:
+        response = client.get("/runs", params=params)
+        assert response.status_code == 200, response.text
+        return [r["run_id"] for r in response.json()["runs"]]
+
+    assert ids(q=ok[:8].upper()) == [ok]
+    assert ids(q=message[:6]) == [bad["run_id"]]
+    assert ids(created_after="2000-01-01T00:00:00") == [bad["run_id"], ok]
+    assert ids(created_after="2999-01-01T00:00:00+02:00") == []
+    assert ids(created_before="2000-01-01") == []
+    bogus = client.get("/runs", params={"created_after": "yesterday"})
+    assert bogus.status_code == 422 and "created_after" in bogus.text
+
+
 def test_info_endpoints(client: TestClient) -> None:
     assert client.get("/health").json() == {"status": "ok", "version": "0.1.0"}
     tools = client.get("/tools").json()["tools"]

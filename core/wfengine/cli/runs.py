@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import click
+
+from wfengine.errors import StoreError
 
 from .context import NO_PERSISTENT_STORE, CliContext, get_context
 from .options import (
@@ -29,6 +32,7 @@ from .state_args import build_state, state_options
 if TYPE_CHECKING:
     from wfengine.run import WorkflowRun
 
+_TIME_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
 STATUSES = ("pending", "running", "paused", "completed", "failed", "cancelled")
 
 
@@ -56,27 +60,67 @@ def runs_group() -> None:
     show_default=True,
     help="Show at most N runs (newest first).",
 )
+@click.option(
+    "--since",
+    type=click.DateTime(_TIME_FORMATS),
+    help="Only runs created at or after this time (UTC), e.g. 2026-05-01 or 2026-05-01T12:00.",
+)
+@click.option(
+    "--until", type=click.DateTime(_TIME_FORMATS), help="Only runs created before this time (UTC)."
+)
+@click.option(
+    "--search", metavar="TEXT", help="Only runs whose id or error contains TEXT (any case)."
+)
+@click.option(
+    "--cursor", metavar="CURSOR", help="Continue after a previous page (its 'next page' cursor)."
+)
 @json_option
 @store_option
 @debug_option
-def list_runs(graph_id: str | None, status: str | None, limit: int, as_json: bool) -> None:
+def list_runs(
+    graph_id: str | None,
+    status: str | None,
+    limit: int,
+    since: datetime | None,
+    until: datetime | None,
+    search: str | None,
+    cursor: str | None,
+    as_json: bool,
+) -> None:
     """List runs, newest first.
 
     \b
     Examples:
       wf runs list
       wf runs list --graph data-quality --status completed --limit 5
+      wf runs list --status failed --since 2026-05-01 --search timeout
       wf runs list --json | jq '.[].run_id'
     """
     app = get_context()
     store = app.store
     app.warn_if_not_persistent()
-    runs, _cursor = store.list_runs(graph_id=graph_id, status=status, limit=limit, logs=False)
+    filters: dict[str, Any] = {}
+    if since is not None:
+        filters["created_after"] = since.replace(tzinfo=UTC).timestamp()
+    if until is not None:
+        filters["created_before"] = until.replace(tzinfo=UTC).timestamp()
+    if search:
+        filters["search"] = search
+    try:
+        runs, next_cursor = store.list_runs(
+            graph_id=graph_id, status=status, limit=limit, cursor=cursor, logs=False, **filters
+        )
+    except (ValueError, TypeError, StoreError) as exc:
+        raise click.BadParameter(
+            f"{cursor!r} is not a cursor this store issued; pass the one a previous page printed",
+            param_hint="--cursor",
+        ) from exc
     if as_json:
         echo_json([r.to_dict(logs=False) for r in runs])
         return
     if not runs:
-        click.echo("no runs" + (" match" if graph_id or status else " yet"))
+        filtered = graph_id or status or filters or cursor
+        click.echo("no runs" + (" match" if filtered else " yet"))
         return
     rows = [
         (
@@ -92,6 +136,8 @@ def list_runs(graph_id: str | None, status: str | None, limit: int, as_json: boo
     click.echo(
         format_table(("RUN_ID", "GRAPH", "STATUS", "STEPS", "CREATED (UTC)", "DURATION"), rows)
     )
+    if next_cursor is not None:
+        click.echo(f"more runs: add --cursor {next_cursor}")
 
 
 @runs_group.command("show")

@@ -92,7 +92,16 @@ def create_app(
         ctx.close()
 
     from ..version import __version__
-    from . import routes_graphs, routes_history, routes_info, routes_runs, websocket
+    from . import (
+        routes_graphs,
+        routes_history,
+        routes_info,
+        routes_reports,
+        routes_runs,
+        routes_validate,
+        studio,
+        websocket,
+    )
 
     app = FastAPI(
         title="wfengine",
@@ -110,9 +119,13 @@ def create_app(
     app.include_router(routes_info.router)
     app.include_router(routes_graphs.router)
     app.include_router(routes_history.router)
+    app.include_router(routes_validate.router)
+    app.include_router(routes_reports.router)
     app.include_router(websocket.router)
+    app.include_router(studio.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=bounds.max_body_bytes)
     keys = resolve_api_keys(api_keys)
+    app.state.api_keys_required = bool(keys)  # the studio asks for a key only then
     if keys:  # added last, so outermost: no byte of the body is read before the key is checked
         app.add_middleware(ApiKeyMiddleware, keys=keys)
     return app

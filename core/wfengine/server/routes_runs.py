@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -81,8 +82,20 @@ def list_runs(
     status: RunStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     cursor: Annotated[str | None, Query(max_length=256)] = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    q: Annotated[str | None, Query(max_length=256)] = None,
 ) -> RunPage:
-    """Runs newest first, filtered by graph and status; page with ``cursor``."""
+    """Runs newest first, filtered by graph, status, creation time (``created_after``
+    inclusive, ``created_before`` exclusive; ISO 8601, UTC when no offset is given) and ``q``
+    (text in the run id, error type or error message, ignoring case); page with ``cursor``."""
+    filters: dict[str, Any] = {}
+    if created_after is not None:
+        filters["created_after"] = _epoch(created_after)
+    if created_before is not None:
+        filters["created_before"] = _epoch(created_before)
+    if q:
+        filters["search"] = q
     try:
         page, next_cursor = ctx.engine.store.list_runs(
             graph_id=graph_id,
@@ -90,6 +103,7 @@ def list_runs(
             limit=limit,
             cursor=cursor,
             logs=False,
+            **filters,
         )
     except (ValueError, TypeError) as exc:
         raise ApiError(
@@ -209,3 +223,10 @@ def _summary(run: WorkflowRun) -> RunSummary:
         created_at=run.created_at,
         finished_at=run.finished_at,
     )
+
+
+def _epoch(moment: datetime) -> float:
+    """``moment`` as epoch seconds; a time without an offset is UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()

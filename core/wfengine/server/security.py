@@ -1,12 +1,17 @@
 """API keys, the request body cap, and the loopback check: pure ASGI middlewares.
 
 Keys come from ``api_keys=`` or ``WFENGINE_API_KEYS`` (comma-separated). When any is set,
-every request but ``GET /health`` must carry one, as ``Authorization: Bearer KEY`` or
-``X-API-Key: KEY``; keys are compared in constant time.
+every request but ``GET /health`` and the studio's static page (``/ui``) must carry one, as
+``Authorization: Bearer KEY`` or ``X-API-Key: KEY``; keys are compared in constant time. A
+browser cannot set headers on a WebSocket: it offers the subprotocols ``wfengine`` and
+``bearer.<KEY in base64url>`` instead (:data:`WS_PROTOCOL`; never a query string, which lands
+in access logs), and the server answers with ``wfengine``.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
 import ipaddress
 import json
@@ -19,7 +24,26 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .errors import ApiError, error_body
 
 API_KEYS_ENV = "WFENGINE_API_KEYS"
-PUBLIC_PATHS = frozenset({"/health"})
+PUBLIC_PATHS = frozenset({"/health", "/ui", "/ui/", "/ui/config.json"})
+PUBLIC_PREFIXES = ("/ui/static/",)
+WS_PROTOCOL = "wfengine"
+"""The WebSocket subprotocol a browser offers, with ``bearer.<base64url key>``."""
+_WS_BEARER = b"bearer."
+_URLSAFE = bytes.maketrans(b"-_", b"+/")
+
+
+def websocket_key(value: bytes) -> bytes | None:
+    """The key in a ``Sec-WebSocket-Protocol`` header, or ``None``."""
+    for offered in value.split(b","):
+        offered = offered.strip()
+        if offered.startswith(_WS_BEARER):
+            token = offered[len(_WS_BEARER) :]
+            padded = token.translate(_URLSAFE) + b"=" * (-len(token) % 4)
+            try:
+                return base64.b64decode(padded, validate=True) or None
+            except (ValueError, binascii.Error):
+                return None
+    return None
 
 
 def resolve_api_keys(api_keys: Iterable[str] | str | None) -> list[str]:
@@ -75,6 +99,10 @@ class ApiKeyMiddleware:
                     given.append(token.strip())
             elif name == b"x-api-key":
                 given.append(value.strip())
+            elif name == b"sec-websocket-protocol" and scope["type"] == "websocket":
+                key = websocket_key(value)
+                if key is not None:
+                    given.append(key)
         ok = False
         for token in given:
             for key in self.keys:  # no early exit: time does not depend on which key matched
@@ -82,7 +110,9 @@ class ApiKeyMiddleware:
         return ok
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket") or scope["path"] in PUBLIC_PATHS:
+        path = scope.get("path", "")
+        public = path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+        if scope["type"] not in ("http", "websocket") or (public and scope["type"] == "http"):
             await self.app(scope, receive, send)
             return
         if self._authorised(scope):

@@ -21,6 +21,7 @@ from .context import ServerContext, ws_context
 from .errors import error_body
 from .jsonsafe import json_text, jsonable, utf8_safe
 from .models import client_error
+from .security import WS_PROTOCOL
 from .watch import TooManySockets, client_identity
 
 router = APIRouter()
@@ -30,7 +31,7 @@ router = APIRouter()
 async def run_events(websocket: WebSocket, run_id: str) -> None:
     """Send the run's events as JSON messages, then close (code 1000)."""
     ctx = ws_context(websocket)
-    await websocket.accept()
+    await websocket.accept(subprotocol=offered_protocol(websocket))
     try:
         with ctx.sockets.hold(client_identity(websocket.headers, websocket.client)):
             await _send_events(ctx, websocket, run_id)
@@ -48,6 +49,14 @@ async def run_events(websocket: WebSocket, run_id: str) -> None:
         await websocket.close(code=4429, reason="too many WebSockets")
     except WebSocketDisconnect:
         pass
+
+
+def offered_protocol(websocket: WebSocket) -> str | None:
+    """``wfengine`` when the client offered it (a browser, its key in a ``bearer.``
+    subprotocol): the answer must name one of the offered protocols, or the browser fails."""
+    offered = websocket.headers.get("sec-websocket-protocol", "")
+    names = [name.strip() for name in offered.split(",")]
+    return WS_PROTOCOL if WS_PROTOCOL in names else None
 
 
 async def _send_events(ctx: ServerContext, websocket: WebSocket, run_id: str) -> None:

@@ -19,6 +19,7 @@ plus ``error`` and ``state_before`` when either is set.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import time
 from collections.abc import Mapping, Sequence
@@ -343,9 +344,13 @@ class SQLiteStore(PendingWrites, History):
         limit: int | None = None,
         cursor: str | None = None,
         logs: bool = True,
+        created_after: float | None = None,
+        created_before: float | None = None,
+        search: str | None = None,
     ) -> tuple[list[WorkflowRun], str | None]:
         """Runs newest first, filtered; returns the page and the cursor of the next page
         (``logs=False``: without their log entries, which a long run has many of).
+        ``search`` matches the run id, error type or error message, ignoring case (ASCII).
 
         The cursor is opaque (the position after the page's last run), so paging is stable
         while new runs are added.
@@ -358,6 +363,19 @@ class SQLiteStore(PendingWrites, History):
         if status is not None:
             where.append("status = ?")
             args.append(getattr(status, "value", status))
+        if created_after is not None:
+            where.append("created >= ?")
+            args.append(created_after)
+        if created_before is not None:
+            where.append("created < ?")
+            args.append(created_before)
+        if search:
+            pattern = "%" + _LIKE_SPECIAL.sub(r"\\\g<0>", search) + "%"
+            where.append(
+                "(run_id LIKE ? ESCAPE '\\' OR json_extract(error, '$.type') LIKE ? ESCAPE '\\'"
+                " OR json_extract(error, '$.message') LIKE ? ESCAPE '\\')"
+            )
+            args += [pattern, pattern, pattern]
         if cursor:
             created, run_id = _parse_cursor(cursor)
             where.append("(created < ? OR (created = ? AND run_id < ?))")
@@ -524,6 +542,9 @@ def _loose_data(value: Any) -> Any:
         return to_data(value)
     except (_Unstorable, RecursionError):
         return json.loads(json.dumps(value, default=repr))
+
+
+_LIKE_SPECIAL = re.compile(r"[\\%_]")
 
 
 def _parse_cursor(cursor: str) -> tuple[float, str]:

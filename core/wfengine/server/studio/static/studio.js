@@ -1,0 +1,614 @@
+// wfengine studio: one page over the REST API. Every value from the server is put in the
+// page as text (textContent / text nodes), never parsed as HTML.
+
+const KEY = "wfengine.apiKey";
+const main = document.getElementById("main");
+const STATUSES = ["pending", "running", "paused", "completed", "failed", "cancelled"];
+let cleanup = [];
+
+// -- DOM: el("tag", {attrs}, ...children); strings become text nodes ----------------------
+function el(tag, attrs = {}, ...children) {
+  const node = tag === "svg" || attrs.svg
+    ? document.createElementNS("http://www.w3.org/2000/svg", tag)
+    : document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (name === "svg" || value === undefined || value === null || value === false) continue;
+    if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+    else node.setAttribute(name, value === true ? "" : String(value));
+  }
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+const svg = (tag, attrs = {}, ...children) => el(tag, { ...attrs, svg: true }, ...children);
+const badge = (status) => el("span", { class: `status status-${status}` }, status);
+const show = (...nodes) => main.replaceChildren(...nodes);
+
+// -- API ---------------------------------------------------------------------------------
+class Unauthorised extends Error {}
+
+async function api(path, options = {}) {
+  const headers = { Accept: "application/json", ...(options.headers || {}) };
+  const key = sessionStorage.getItem(KEY);
+  if (key) headers.Authorization = `Bearer ${key}`;
+  if (options.json !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(path, {
+    method: options.method || "GET",
+    headers,
+    body: options.json !== undefined ? JSON.stringify(options.json) : undefined,
+    credentials: "omit",
+  });
+  if (response.status === 401) throw new Unauthorised("an API key is required");
+  const body = response.headers.get("content-type")?.includes("json") ? await response.json() : null;
+  if (!response.ok) {
+    const error = new Error(body?.error?.message || `${response.status} ${response.statusText}`);
+    error.status = response.status;
+    throw error;
+  }
+  return body;
+}
+
+function b64url(text) {
+  const bytes = new TextEncoder().encode(text);
+  let binary = "";
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replaceAll("=", "");
+}
+
+function socket(path, onEvent) {
+  // the key goes in a subprotocol, never in the URL (which lands in access logs)
+  const protocols = ["wfengine"];
+  const key = sessionStorage.getItem(KEY);
+  if (key) protocols.push(`bearer.${b64url(key)}`);
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const ws = new WebSocket(`${scheme}://${location.host}${path}`, protocols);
+  ws.addEventListener("message", (message) => onEvent(JSON.parse(message.data)));
+  cleanup.push(() => ws.close());
+  return ws;
+}
+
+function failure(error) {
+  if (error instanceof Unauthorised) return keyPrompt("The server needs an API key.");
+  show(el("h1", {}, "Something went wrong"), el("p", { class: "msg bad", role: "alert" }, error.message));
+}
+
+// -- key prompt --------------------------------------------------------------------------
+function keyPrompt(note) {
+  document.getElementById("signout").hidden = true;
+  const input = el("input", { type: "password", id: "api-key", autocomplete: "off", required: true });
+  const form = el(
+    "form",
+    {
+      onsubmit: (event) => {
+        event.preventDefault();
+        sessionStorage.setItem(KEY, input.value.trim());
+        route();
+      },
+    },
+    el("label", { for: "api-key" }, "API key", input),
+    el("button", { type: "submit" }, "Open the studio"),
+  );
+  show(
+    el(
+      "section",
+      { class: "keybox", id: "key-prompt" },
+      el("h1", {}, "API key"),
+      el("p", {}, note, " It is kept in this tab only (session storage) and sent as a header."),
+      sessionStorage.getItem(KEY) ? el("p", { class: "msg bad" }, "That key was refused.") : null,
+      form,
+    ),
+  );
+  input.focus();
+}
+
+// -- Runs page ---------------------------------------------------------------------------
+function parseQuery(hash) {
+  const query = hash.split("?")[1] || "";
+  return Object.fromEntries(new URLSearchParams(query));
+}
+
+async function runsPage(params) {
+  const filters = { status: "", graph_id: "", q: "", created_after: "", created_before: "", ...params };
+  const field = (name, label, input) => el("label", { for: `f-${name}` }, label, input);
+  const text = (name, type = "search") =>
+    el("input", { id: `f-${name}`, name, type, value: filters[name] || "" });
+  const status = el("select", { id: "f-status", name: "status" }, el("option", { value: "" }, "any"),
+    STATUSES.map((s) => el("option", { value: s, selected: filters.status === s }, s)));
+  const form = el(
+    "form",
+    {
+      class: "filters",
+      role: "search",
+      onsubmit: (event) => {
+        event.preventDefault();
+        const data = Object.fromEntries([...new FormData(form)].filter(([, v]) => v));
+        location.hash = `#/runs?${new URLSearchParams(data)}`;
+      },
+    },
+    field("status", "Status", status),
+    field("graph_id", "Graph", text("graph_id")),
+    field("q", "Run id or error", text("q")),
+    field("created_after", "Created from", text("created_after", "date")),
+    field("created_before", "Created before", text("created_before", "date")),
+    el("button", { type: "submit" }, "Filter"),
+  );
+  const body = el("tbody", { id: "runs-body" });
+  const info = el("p", { class: "muted", id: "runs-info", "aria-live": "polite" });
+  const pager = el("div", { class: "pager" });
+  let order = 1; // 1: newest first (the server's order); -1: reversed within the page
+  let rows = [];
+  const sortButton = el("button", { class: "sort", type: "button", onclick: () => {
+    order = -order;
+    render();
+  } }, "Created ⇅");
+  show(
+    el("h1", {}, "Runs"),
+    form,
+    el("div", { class: "table-wrap" },
+      el("table", { id: "runs" },
+        el("thead", {}, el("tr", {}, ["Run", "Graph", "Status", "Step"].map((h) => el("th", {}, h)),
+          el("th", {}, sortButton), el("th", {}, "Error"))),
+        body)),
+    info,
+    pager,
+  );
+
+  const cursors = [params.cursor || null];
+  const query = { ...filters, limit: params.limit || "25" };
+  for (const name of ["created_after", "created_before"]) {
+    if (query[name] && /^\d{4}-\d\d-\d\d$/.test(query[name])) query[name] += "T00:00:00";
+  }
+  const render = () => {
+    const sorted = order === 1 ? rows : [...rows].reverse();
+    body.replaceChildren(...sorted.map((run) => el("tr", { "data-run": run.run_id },
+      el("td", {}, el("a", { href: `#/run/${encodeURIComponent(run.run_id)}` }, run.run_id.slice(0, 12))),
+      el("td", {}, run.graph_id),
+      el("td", {}, badge(run.status)),
+      el("td", {}, run.step),
+      el("td", {}, run.created_at.slice(0, 19).replace("T", " ")),
+      el("td", { class: "wrap" }, run.error ? `${run.error.type}: ${run.error.message}` : ""),
+    )));
+    info.textContent = rows.length ? `${rows.length} runs on this page` : "No runs match.";
+  };
+  const load = async () => {
+    const search = new URLSearchParams(Object.entries(query).filter(([, v]) => v));
+    const cursor = cursors[cursors.length - 1];
+    if (cursor) search.set("cursor", cursor);
+    const page = await api(`/runs?${search}`);
+    rows = page.runs;
+    render();
+    pager.replaceChildren(
+      el("button", { type: "button", class: "secondary", disabled: cursors.length < 2, onclick: () => {
+        cursors.pop();
+        load().catch(failure);
+      } }, "Previous"),
+      el("button", { type: "button", class: "secondary", disabled: !page.next_cursor, onclick: () => {
+        cursors.push(page.next_cursor);
+        load().catch(failure);
+      } }, "Next"),
+    );
+  };
+  await load();
+  // live: refresh the page while a run on it is still moving
+  const timer = setInterval(() => {
+    if (rows.some((r) => r.status === "running" || r.status === "pending")) load().catch(() => {});
+  }, 1000);
+  cleanup.push(() => clearInterval(timer));
+}
+
+// -- Run page ----------------------------------------------------------------------------
+function layers(spec) {
+  // nodes in columns by their distance from the entry (a drawing, not a layout engine)
+  const names = Object.keys(spec.nodes || {});
+  const depth = new Map([[spec.entry, 0]]);
+  const queue = [spec.entry];
+  const edges = (spec.edges || []).flatMap((e) => [].concat(e.to).map((to) => [].concat(e.from).map((from) => [from, to]))).flat();
+  while (queue.length) {
+    const at = queue.shift();
+    for (const [from, to] of edges) {
+      if (from === at && names.includes(to) && !depth.has(to)) {
+        depth.set(to, depth.get(at) + 1);
+        queue.push(to);
+      }
+    }
+  }
+  for (const name of names) if (!depth.has(name)) depth.set(name, 0);
+  return { names, depth, edges: edges.filter(([a, b]) => names.includes(a) && names.includes(b)) };
+}
+
+function drawGraph(spec) {
+  const { names, depth, edges } = layers(spec);
+  const columns = new Map();
+  const at = new Map();
+  for (const name of names) {
+    const d = depth.get(name);
+    const row = columns.get(d) || 0;
+    columns.set(d, row + 1);
+    at.set(name, { x: 10 + d * 170, y: 10 + row * 60 });
+  }
+  const width = 20 + Math.max(1, columns.size) * 170;
+  const height = 20 + Math.max(1, ...columns.values()) * 60;
+  const boxes = new Map();
+  const drawing = svg("svg", { class: "graph", width, height, viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "graph" });
+  for (const [from, to] of edges) {
+    const a = at.get(from), b = at.get(to);
+    drawing.append(svg("line", { x1: a.x + 130, y1: a.y + 20, x2: b.x, y2: b.y + 20 }));
+  }
+  for (const name of names) {
+    const { x, y } = at.get(name);
+    const rect = svg("rect", { x, y, width: 130, height: 40, rx: 6, class: "status-pending", "data-node": name });
+    boxes.set(name, rect);
+    drawing.append(svg("g", {}, rect, svg("title", {}, name), svg("text", { x: x + 8, y: y + 25 }, name.slice(0, 18))));
+  }
+  return { drawing, boxes };
+}
+
+// one bar per node attempt on a shared time axis: parallel branches overlap, retries follow
+function drawTimeline(entries) {
+  const spans = entries.map((e) => {
+    const start = Date.parse(e.started_at);
+    return { ...e, start, end: start + Math.max(e.duration_ms, 0) };
+  });
+  const t0 = Math.min(...spans.map((e) => e.start));
+  const t1 = Math.max(...spans.map((e) => e.end), t0 + 1);
+  const width = 800, left = 150, row = 22;
+  const scale = (t) => left + ((t - t0) / (t1 - t0)) * (width - left - 10);
+  const drawing = svg("svg", { class: "timeline", id: "timeline", width, height: 10 + spans.length * row,
+    viewBox: `0 0 ${width} ${10 + spans.length * row}`, role: "img", "aria-label": "timeline of node attempts" });
+  spans.forEach((e, i) => {
+    const y = 5 + i * row;
+    const status = e.status === "completed" ? "done" : e.status;
+    drawing.append(
+      svg("text", { x: 4, y: y + 14 }, `${e.node.slice(0, 16)} #${e.attempt}`),
+      svg("rect", { x: scale(e.start), y, height: row - 6, width: Math.max(scale(e.end) - scale(e.start), 2),
+        class: `status-${status}`, "data-node": e.node }, svg("title", {}, `${e.node} attempt ${e.attempt}: ${e.status}, ${e.duration_ms.toFixed(1)} ms`)),
+    );
+  });
+  drawing.append(svg("text", { x: width - 10, y: 10 + spans.length * row - 2, "text-anchor": "end", class: "axis" },
+    `${((t1 - t0) / 1000).toFixed(3)} s`));
+  return drawing;
+}
+
+function findKey(value, key, depth = 0) {
+  if (depth > 6 || value === null || typeof value !== "object") return null;
+  if (!Array.isArray(value) && typeof value[key] === "string") return value[key];
+  for (const child of Object.values(value)) {
+    const found = findKey(child, key, depth + 1);
+    if (found) return found;
+  }
+  return null;
+}
+
+async function runPage(runId) {
+  const run = await api(`/graph/state/${encodeURIComponent(runId)}`);
+  let spec = null;
+  try {
+    spec = (await api(`/graph/${encodeURIComponent(run.graph_id)}`)).spec;
+  } catch (error) {
+    if (error instanceof Unauthorised) throw error;
+  }
+  const heading = el("h1", {}, "Run ", run.run_id);
+  const statusLine = el("p", { id: "run-status" });
+  const graph = spec ? drawGraph(spec) : null;
+  const statePre = el("pre", { id: "state" });
+  const logBody = el("tbody", { id: "log-body" });
+  const timeline = el("div", { class: "table-wrap" });
+  const errorBox = el("div", { id: "run-error" });
+  const patch = el("textarea", { id: "state-patch", "aria-label": "state patch (JSON)", spellcheck: "false" });
+  const message = el("p", { class: "msg", role: "status", id: "run-message" });
+  const resume = el("button", { type: "button", id: "resume", onclick: () => act("resume") }, "Resume");
+  const resumeEdited = el("button", { type: "button", id: "resume-edited", onclick: () => act("resume", true) }, "Edit state and resume");
+  const cancel = el("button", { type: "button", id: "cancel", class: "secondary", onclick: () => act("cancel") }, "Cancel");
+
+  async function act(what, edited = false) {
+    message.className = "msg";
+    let json;
+    if (what === "resume") {
+      json = { wait: false };
+      if (edited) {
+        try {
+          json.state_patch = JSON.parse(patch.value || "{}");
+        } catch (error) {
+          message.className = "msg bad";
+          message.textContent = `The state patch is not JSON: ${error.message}`;
+          return;
+        }
+      }
+    }
+    try {
+      await api(`/runs/${encodeURIComponent(runId)}/${what}`, { method: "POST", json });
+      message.textContent = what === "resume" ? "Resumed." : "Cancel requested.";
+      await refresh();
+      follow();
+    } catch (error) {
+      if (error instanceof Unauthorised) return failure(error);
+      message.className = "msg bad";
+      message.textContent = error.message;
+    }
+  }
+
+  async function refresh() {
+    const [state, logs] = await Promise.all([
+      api(`/graph/state/${encodeURIComponent(runId)}`),
+      api(`/runs/${encodeURIComponent(runId)}/logs`),
+    ]);
+    statusLine.replaceChildren(badge(state.status), ` step ${state.step}`,
+      state.current_nodes.length ? ` · next: ${state.current_nodes.join(", ")}` : "");
+    statePre.textContent = JSON.stringify(state.state, null, 2);
+    if (!patch.value) patch.value = JSON.stringify(state.state, null, 2);
+    const resumable = ["paused", "failed", "cancelled"].includes(state.status);
+    resume.disabled = resumeEdited.disabled = !resumable;
+    cancel.disabled = !["running", "pending", "paused"].includes(state.status);
+    timeline.replaceChildren(logs.logs.length ? drawTimeline(logs.logs) : el("p", { class: "muted" }, "No node has run yet."));
+    logBody.replaceChildren(...logs.logs.map((entry) => el("tr", {},
+      el("td", {}, entry.step), el("td", {}, entry.node), el("td", {}, entry.attempt),
+      el("td", {}, badge(entry.status)), el("td", {}, `${Math.round(entry.duration_ms)} ms`),
+      el("td", { class: "wrap" }, entry.error ? `${entry.error.type}: ${entry.error.message}` : ""))));
+    if (graph) {
+      for (const entry of logs.logs) graph.boxes.get(entry.node)?.setAttribute("class", `status-${entry.status === "completed" ? "done" : entry.status}`);
+      if (state.status === "paused") for (const n of state.current_nodes) graph.boxes.get(n)?.setAttribute("class", "status-paused");
+    }
+    if (report.hidden && findKey(state.state, "report_html")) {
+      report.hidden = false;
+      report.replaceChildren(el("button", { type: "button", id: "open-report", class: "secondary",
+        onclick: () => showReport().catch(failure) }, "Show the data-quality report"));
+    }
+    errorBox.replaceChildren();
+    if (state.error) {
+      errorBox.append(el("div", { class: "error-box", role: "alert" },
+        el("strong", {}, `${state.error.type}: ${state.error.message}`),
+        state.error.traceback
+          ? el("pre", {}, state.error.traceback)
+          : el("p", { class: "muted" }, "The traceback is in the server log (the server does not expose tracebacks).")));
+    }
+    return state;
+  }
+
+  const report = el("section", { id: "report", hidden: true });
+  async function showReport() {
+    // a plain link cannot carry the key: fetch the page, show it as a blob in a sandbox
+    const headers = {};
+    const key = sessionStorage.getItem(KEY);
+    if (key) headers.Authorization = `Bearer ${key}`;
+    const response = await fetch(`/runs/${encodeURIComponent(runId)}/report.html`, { headers, credentials: "omit" });
+    if (!response.ok) {
+      report.append(el("p", { class: "msg bad" }, `The report cannot be shown (${response.status}).`));
+      return;
+    }
+    const url = URL.createObjectURL(new Blob([await response.text()], { type: "text/html" }));
+    cleanup.push(() => URL.revokeObjectURL(url));
+    report.replaceChildren(el("h2", {}, "Data-quality report"),
+      el("iframe", { id: "report-frame", src: url, sandbox: "", title: "data-quality report" }));
+  }
+  const history = el("section", { id: "history", hidden: true });
+  async function setUpHistory(last) {
+    if (!config.history || last < 1) return;
+    const slider = el("input", { type: "range", id: "step-slider", min: 0, max: last, value: last, "aria-label": "step" });
+    const label = el("span", { id: "step-label" });
+    const stateAt = el("pre", { id: "state-at" });
+    const diff = el("pre", { id: "step-diff" });
+    const forkMessage = el("p", { class: "msg", role: "status" });
+    const showStep = async () => {
+      const step = Number(slider.value);
+      label.textContent = `step ${step} of ${last}`;
+      const id = encodeURIComponent(runId);
+      const [at, change] = await Promise.all([
+        api(`/runs/${id}/state?step=${step}`),
+        step > 0 ? api(`/runs/${id}/diff?from=${step - 1}&to=${step}`) : Promise.resolve(null),
+      ]);
+      stateAt.textContent = JSON.stringify(at.state, null, 2);
+      diff.textContent = change ? JSON.stringify(change, null, 2) : "(the initial state)";
+    };
+    slider.addEventListener("change", () => showStep().catch(failure));
+    const fork = config.history
+      ? el("button", { type: "button", id: "fork", class: "secondary", onclick: async () => {
+        try {
+          const made = await api(`/runs/${encodeURIComponent(runId)}/fork`, { method: "POST", json: { step: Number(slider.value), wait: false } });
+          location.hash = `#/run/${encodeURIComponent(made.run_id)}`;
+        } catch (error) {
+          if (error instanceof Unauthorised) return failure(error);
+          forkMessage.className = "msg bad";
+          forkMessage.textContent = error.message;
+        }
+      } }, "Fork from this step")
+      : null;
+    history.replaceChildren(el("h2", {}, "History"), el("div", { class: "actions" }, slider, label, fork), forkMessage,
+      el("div", { class: "grid" }, el("section", {}, el("h3", {}, "State"), stateAt), el("section", {}, el("h3", {}, "Change from the step before"), diff)));
+    history.hidden = false;
+    await showStep();
+  }
+
+  let ws = null;
+  function follow() {
+    if (ws && ws.readyState <= 1) return;
+    ws = socket(`/ws/runs/${encodeURIComponent(runId)}`, (event) => {
+      const box = graph?.boxes.get(event.node);
+      if (event.type === "node_started") box?.setAttribute("class", "status-running");
+      else if (event.type === "node_finished") box?.setAttribute("class", "status-done");
+      else if (event.type === "node_failed") box?.setAttribute("class", "status-failed");
+      if (event.type === "step_finished" || event.type === "run_finished") refresh().catch(() => {});
+    });
+  }
+
+  show(
+    heading,
+    el("p", { class: "muted" }, "Graph ", el("a", { href: `#/graph/${encodeURIComponent(run.graph_id)}` }, run.graph_id)),
+    statusLine,
+    graph ? graph.drawing : el("p", { class: "muted" }, "The graph's spec is not available."),
+    errorBox,
+    el("div", { class: "actions" }, resume, cancel),
+    report,
+    el("div", { class: "grid" },
+      el("section", {}, el("h2", {}, "State"), statePre),
+      el("section", {}, el("h2", {}, "Edit state"), patch, el("div", { class: "actions" }, resumeEdited), message)),
+    history,
+    el("h2", {}, "Timeline"),
+    timeline,
+    el("h2", {}, "Log"),
+    el("div", { class: "table-wrap" }, el("table", {},
+      el("thead", {}, el("tr", {}, ["Step", "Node", "Attempt", "Status", "Duration", "Error"].map((h) => el("th", {}, h)))),
+      logBody)),
+  );
+  const state = await refresh();
+  if (state.status === "running" || state.status === "pending") follow();
+  else await setUpHistory(state.step);
+}
+
+// -- Graphs page -------------------------------------------------------------------------
+async function graphsPage() {
+  const [stored, workflows] = await Promise.all([api("/graphs"), api("/workflows")]);
+  const link = (id) => el("a", { href: `#/graph/${encodeURIComponent(id)}` }, id);
+  show(
+    el("h1", {}, "Graphs"),
+    el("h2", {}, "Stored graphs"),
+    el("div", { class: "table-wrap" }, el("table", { id: "graphs" },
+      el("thead", {}, el("tr", {}, ["Graph", "Name", "Created"].map((h) => el("th", {}, h)))),
+      el("tbody", {}, stored.graphs.map((g) => el("tr", {}, el("td", {}, link(g.graph_id)), el("td", {}, g.name), el("td", {}, g.created_at || "")))))),
+    el("h2", {}, "Registered workflows"),
+    el("ul", { id: "workflows" }, workflows.workflows.map((w) => el("li", {}, link(w.name), w.description ? ` — ${w.description}` : ""))),
+  );
+}
+
+async function graphPage(graphId) {
+  const graph = await api(`/graph/${encodeURIComponent(graphId)}`);
+  const initial = el("textarea", { id: "initial-state", "aria-label": "initial state (JSON)", spellcheck: "false" }, "{}");
+  const message = el("p", { class: "msg", role: "status", id: "start-message" });
+  const start = el("button", { type: "button", id: "start-run", onclick: async () => {
+    let state;
+    try {
+      state = JSON.parse(initial.value || "{}");
+      if (typeof state !== "object" || state === null || Array.isArray(state)) throw new Error("it must be a JSON object");
+    } catch (error) {
+      message.className = "msg bad";
+      message.textContent = `The initial state is not valid: ${error.message}`;
+      return;
+    }
+    try {
+      const run = await api("/graph/run", { method: "POST", json: { graph_id: graphId, initial_state: state, wait: false } });
+      location.hash = `#/run/${encodeURIComponent(run.run_id)}`;
+    } catch (error) {
+      if (error instanceof Unauthorised) return failure(error);
+      message.className = "msg bad";
+      message.textContent = error.message;
+    }
+  } }, "Start a run");
+  show(
+    el("h1", {}, "Graph ", graphId),
+    el("p", { class: "muted" }, graph.kind === "workflow" ? "registered workflow" : "stored graph"),
+    drawGraph(graph.spec).drawing,
+    el("div", { class: "grid" },
+      el("section", {}, el("h2", {}, "Start a run"), initial, el("div", { class: "actions" }, start), message),
+      el("section", {}, el("h2", {}, "Spec"), el("pre", { id: "spec" }, JSON.stringify(graph.spec, null, 2)))),
+  );
+}
+
+
+// -- Builder page ------------------------------------------------------------------------
+const STARTER = `name: my-graph
+entry: first
+nodes:
+  first:
+    tool: TOOL
+edges:
+  - {from: first, to: END}
+`;
+
+async function builderPage() {
+  const tools = (await api("/tools")).tools;
+  const editor = el("textarea", { id: "spec-text", class: "code", "aria-label": "spec (YAML or JSON)", spellcheck: "false" },
+    STARTER.replace("TOOL", tools[0]?.name || "my.tool"));
+  const problem = el("div", { id: "builder-error", role: "status", "aria-live": "polite" });
+  const drawing = el("div", { id: "builder-drawing" });
+  const message = el("p", { class: "msg", role: "status", id: "builder-message" });
+  let lastSpec = null;
+  let valid = false;
+  const save = el("button", { type: "button", id: "save-graph", disabled: true, onclick: async () => {
+    try {
+      const created = await api("/graph/create", { method: "POST", json: lastSpec });
+      location.hash = `#/graph/${encodeURIComponent(created.graph_id)}`;
+    } catch (error) {
+      if (error instanceof Unauthorised) return failure(error);
+      message.className = "msg bad";
+      message.textContent = error.message;
+    }
+  } }, "Save as a stored graph");
+
+  let timer = null;
+  let seq = 0;
+  const check = async () => {
+    const mine = ++seq;
+    const result = await api("/graph/validate", { method: "POST", json: { text: editor.value } });
+    if (mine !== seq) return; // a newer edit is being checked
+    valid = result.valid;
+    save.disabled = !valid;
+    if (result.spec && result.spec.nodes && typeof result.spec.nodes === "object") {
+      lastSpec = result.spec;
+      drawing.replaceChildren(drawGraph(result.spec).drawing);
+    }
+    if (result.error) {
+      const { line, column, message: text, where } = result.error;
+      const at = line ? `Line ${line}${column ? `, column ${column}` : ""}: ` : "";
+      const source = line ? editor.value.split("\n")[line - 1] ?? "" : "";
+      problem.replaceChildren(el("div", { class: "error-box" },
+        el("strong", { id: "builder-error-line", "data-line": line || "" }, at, text),
+        where ? el("p", { class: "muted" }, `in ${where}`) : null,
+        line ? el("pre", { class: "source-line" }, `${line} | ${source}`) : null,
+        line ? el("button", { type: "button", class: "secondary", onclick: () => goToLine(line) }, "Go to the line") : null));
+    } else {
+      problem.replaceChildren(el("p", { class: "msg ok", id: "builder-ok" }, `Valid: ${result.nodes.length} nodes.`));
+    }
+  };
+  const goToLine = (line) => {
+    const lines = editor.value.split("\n");
+    const start = lines.slice(0, line - 1).reduce((n, l) => n + l.length + 1, 0);
+    editor.focus();
+    editor.setSelectionRange(start, start + (lines[line - 1] || "").length);
+  };
+  editor.addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => check().catch(failure), 250);
+  });
+  cleanup.push(() => clearTimeout(timer));
+  show(
+    el("h1", {}, "Builder"),
+    el("p", { class: "muted" }, "Edit a spec in YAML or JSON; the drawing follows the text."),
+    el("div", { class: "grid" },
+      el("section", {}, editor, problem, el("div", { class: "actions" }, save), message),
+      el("section", {}, drawing,
+        el("h2", {}, "Tools"),
+        el("dl", { id: "tools" }, tools.map((t) => [el("dt", {}, t.name), el("dd", {}, t.description || "")])))),
+  );
+  await check();
+}
+
+// -- router ------------------------------------------------------------------------------
+let config = null;
+
+async function route() {
+  for (const stop of cleanup.splice(0)) stop();
+  if (config === null) config = await fetch("config.json", { credentials: "omit" }).then((r) => r.json());
+  if (config.auth_required && !sessionStorage.getItem(KEY)) return keyPrompt("The server needs an API key.");
+  const hash = location.hash || "#/runs";
+  const [path] = hash.slice(1).split("?");
+  const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+  document.getElementById("signout").hidden = !sessionStorage.getItem(KEY);
+  try {
+    if (parts[0] === "run" && parts[1]) await runPage(parts[1]);
+    else if (parts[0] === "graphs") await graphsPage();
+    else if (parts[0] === "builder") await builderPage();
+    else if (parts[0] === "graph" && parts[1]) await graphPage(parts[1]);
+    else await runsPage(parseQuery(hash));
+  } catch (error) {
+    failure(error);
+  }
+  main.focus({ preventScroll: true });
+}
+
+document.getElementById("signout").addEventListener("click", () => {
+  sessionStorage.removeItem(KEY);
+  route();
+});
+window.addEventListener("hashchange", route);
+route();

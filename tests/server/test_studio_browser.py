@@ -1,0 +1,325 @@
+"""The studio in a real browser: Debian's Chromium driven by Playwright over a live server.
+
+Skipped, with the reason, only when no Chromium is installed outside CI; in CI (``CI`` set)
+a missing browser fails the tests. Playwright's own browser download is not used.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from server_helpers import COUNTER, ServerTestPlugin, linear_spec, open_gate
+from wfengine import Engine
+from wfengine.server import create_app
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None and not os.environ.get("CI"),
+    reason="chromium is not installed (apt-get install chromium; .ci/run installs it, and "
+    "in CI these tests must run)",
+)
+KEY = "studio-key"
+REPORT = "<!doctype html><title>r</title><h1>Quality report</h1><script>parent.__ran = 1</script>"
+XSS = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 1">'
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Engine]]:
+    """The REST server with the studio, on a free loopback port, in a thread."""
+    import uvicorn
+
+    engine = Engine(
+        plugins=[ServerTestPlugin()], load_entrypoints=False, store="memory://?history=on"
+    )
+    data = tmp_path_factory.mktemp("data")
+    (data / "report.html").write_text(REPORT, encoding="utf-8")
+    app = create_app(engine, api_keys=[KEY], data_dir=data)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="websockets")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}", engine
+    finally:
+        open_gate("studio")
+        server.should_exit = True
+        thread.join(10)
+        engine.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def console_errors() -> list[str]:
+    """The console errors, page errors and failed requests of the test's tab."""
+    return []
+
+
+@pytest.fixture
+def page(browser: Any, console_errors: list[str]) -> Iterator[Any]:
+    """A fresh tab at 1280x800; fails the test on any console error, page error or failed
+    request."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    tab = context.new_page()
+    errors = console_errors
+    tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    tab.on("pageerror", lambda e: errors.append(str(e)))
+    tab.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    yield tab
+    context.close()
+    assert errors == [], f"console errors: {errors}"
+
+
+def expect(locator: Any) -> Any:
+    """Playwright's retrying assertions (the page's CSP forbids ``wait_for_function``
+    strings: no eval)."""
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(locator)
+
+
+def _sign_in(page: Any, base: str, hash_: str = "#/runs") -> None:
+    page.goto(f"{base}/ui/{hash_}")
+    page.fill("#api-key", KEY)
+    page.click("#key-prompt button[type=submit]")
+
+
+def _api(engine: Engine) -> Any:
+    from fastapi.testclient import TestClient
+
+    return TestClient(create_app(engine, api_keys=[KEY]), headers={"X-API-Key": KEY})
+
+
+def test_unauthenticated_page_asks_for_the_key_and_shows_no_data(
+    server: tuple[str, Engine], browser: Any
+) -> None:
+    base, engine = server
+    engine.run(_graph(engine, "secret-graph"), {"n": 1})
+    context = browser.new_context()
+    tab = context.new_page()
+    statuses: list[int] = []
+    tab.on("response", lambda r: statuses.append(r.status) if "/runs" in r.url else None)
+    tab.goto(f"{base}/ui/")
+    tab.wait_for_selector("#key-prompt")
+    assert tab.locator("#runs").count() == 0
+    assert "secret-graph" not in tab.content()
+    tab.fill("#api-key", "wrong")
+    tab.click("#key-prompt button[type=submit]")
+    tab.wait_for_selector("#key-prompt >> text=That key was refused")
+    assert "secret-graph" not in tab.content() and statuses and set(statuses) == {401}
+    context.close()
+
+
+def test_runs_page_lists_and_filters(server: tuple[str, Engine], page: Any) -> None:
+    base, engine = server
+    api = _api(engine)
+    ok = api.post("/graph/run", json={"graph_id": _gid(api, COUNTER), "wait": True}).json()
+    bad = api.post(
+        "/graph/run", json={"graph_id": _gid(api, linear_spec("t.fail")), "wait": True}
+    ).json()
+    _sign_in(page, base)
+    page.wait_for_selector(f"tr[data-run='{ok['run_id']}']")
+    assert page.locator(f"tr[data-run='{bad['run_id']}']").count() == 1
+    page.select_option("#f-status", "failed")
+    page.click("form.filters button[type=submit]")
+    page.wait_for_selector(f"tr[data-run='{bad['run_id']}']")
+    expect(page.locator(f"tr[data-run='{ok['run_id']}']")).to_have_count(0)
+    rows = page.locator("#runs-body tr")
+    assert all(s == "failed" for s in rows.locator(".status").all_text_contents())
+    assert "not ok: set 'ok' to true" in rows.first.text_content()
+    page.fill("#f-q", ok["run_id"][:10])
+    page.select_option("#f-status", "")
+    page.click("form.filters button[type=submit]")
+    expect(page.locator("#runs-body tr")).to_have_count(1)
+    expect(page.locator(f"tr[data-run='{ok['run_id']}']")).to_have_count(1)
+
+
+def test_a_state_with_markup_renders_as_text(server: tuple[str, Engine], page: Any) -> None:
+    base, engine = server
+    api = _api(engine)
+    run = api.post(
+        "/graph/run",
+        json={"graph_id": _gid(api, COUNTER), "initial_state": {"n": 1, "note": XSS}, "wait": True},
+    ).json()
+    _sign_in(page, base, f"#/run/{run['run_id']}")
+    page.wait_for_selector("#state >> text=window.__pwned")
+    assert XSS in page.text_content("#state").replace('\\"', '"')
+    assert page.locator("#main img").count() == 0 and page.locator("#main script").count() == 0
+    assert page.evaluate("window.__pwned") is None
+
+
+def test_a_run_started_from_the_page_turns_its_nodes_green_live(
+    server: tuple[str, Engine], page: Any
+) -> None:
+    base, engine = server
+    api = _api(engine)
+    spec = linear_spec("t.inc", "t.gate", "t.inc", name="gated")
+    spec["nodes"]["s1"]["params"] = {"name": "studio"}
+    gid = _gid(api, spec)
+    _sign_in(page, base, f"#/graph/{gid}")
+    page.fill("#initial-state", "{not json")
+    page.click("#start-run")
+    page.wait_for_selector("#start-message >> text=The initial state is not valid")
+    page.fill("#initial-state", '{"n": 1}')
+    page.click("#start-run")
+    page.wait_for_selector("rect[data-node='s1'].status-running")  # live, over the socket
+    assert page.get_attribute("rect[data-node='s0']", "class") == "status-done"
+    assert page.get_attribute("rect[data-node='s2']", "class") == "status-pending"
+    open_gate("studio")
+    page.wait_for_selector("rect[data-node='s2'].status-done")
+    page.wait_for_selector("#run-status >> text=completed")
+
+
+def test_a_paused_run_is_resumed_with_edited_state(server: tuple[str, Engine], page: Any) -> None:
+    base, engine = server
+    api = _api(engine)
+    run = api.post(
+        "/graph/run",
+        json={
+            "graph_id": _gid(api, COUNTER),
+            "initial_state": {"n": 1},
+            "interrupt_before": ["s1"],
+            "wait": True,
+        },
+    ).json()
+    assert run["status"] == "paused"
+    _sign_in(page, base, f"#/run/{run['run_id']}")
+    page.wait_for_selector("#run-status >> text=paused")
+    assert page.get_attribute("rect[data-node='s1']", "class") == "status-paused"
+    page.fill("#state-patch", '{"n": 10}')
+    page.click("#resume-edited")
+    page.wait_for_selector("#run-status >> text=completed")
+    assert '"n": 21' in page.text_content("#state")  # (10 * 2) + 1
+    # the timeline: one bar per node attempt, in order
+    bars = page.locator("#timeline rect")
+    expect(bars).to_have_count(3)
+    assert [bars.nth(i).get_attribute("data-node") for i in range(3)] == ["s0", "s1", "s2"]
+
+
+def test_the_builder_shows_a_validation_error_at_its_line(
+    server: tuple[str, Engine], page: Any
+) -> None:
+    base, _engine = server
+    _sign_in(page, base, "#/builder")
+    page.wait_for_selector("#builder-ok")
+    page.wait_for_selector("rect[data-node='first']")
+    tool = page.locator("#tools dt", has_text="t.fail")
+    expect(tool).to_have_count(1)
+    expect(page.locator("#tools")).to_contain_text("Fail unless ``ok`` is set.")
+    expect(page.locator("#tools")).not_to_contain_text("[object")
+    spec = "\n".join(
+        [
+            "name: built",
+            "entry: first",
+            "nodes:",
+            "  first:",
+            "    tool: t.inc",
+            "  second:",
+            "    tool: t.nope",
+            "edges:",
+            "  - {from: first, to: second}",
+            "  - {from: second, to: END}",
+        ]
+    )
+    page.fill("#spec-text", spec)
+    error = page.locator("#builder-error-line")
+    expect(error).to_have_attribute("data-line", "7")
+    expect(error).to_contain_text("Line 7, column 5")
+    expect(error).to_contain_text("t.nope")
+    page.wait_for_selector("rect[data-node='second']")  # drawn although invalid
+    assert page.is_disabled("#save-graph")
+    page.fill("#spec-text", spec.replace("t.nope", "t.double"))
+    page.wait_for_selector("#builder-ok")
+    page.click("#save-graph")
+    page.wait_for_selector("h1 >> text=Graph ")
+    assert "registered workflow" not in page.text_content("main")
+
+
+def test_a_data_quality_report_is_shown_as_a_sandboxed_blob(
+    server: tuple[str, Engine], page: Any, console_errors: list[str]
+) -> None:
+    base, engine = server
+    api = _api(engine)
+    state = {"n": 1, "report": {"outputs": {"report_html": "report.html"}}}
+    run = api.post(
+        "/graph/run", json={"graph_id": _gid(api, COUNTER), "initial_state": state, "wait": True}
+    ).json()
+    _sign_in(page, base, f"#/run/{run['run_id']}")
+    page.click("#open-report")
+    frame = page.frame_locator("#report-frame")
+    expect(frame.locator("h1")).to_have_text("Quality report")
+    assert page.get_attribute("#report-frame", "src").startswith("blob:")
+    assert page.get_attribute("#report-frame", "sandbox") == ""
+    assert page.evaluate("window.__ran") is None
+    # the report's (planted) script was refused by the sandbox: the one expected console error
+    assert len(console_errors) == 1 and "sandboxed" in console_errors.pop()
+
+
+def test_the_step_slider_and_a_fork_from_step_n(server: tuple[str, Engine], page: Any) -> None:
+    base, engine = server
+    api = _api(engine)
+    body = {"graph_id": _gid(api, COUNTER), "initial_state": {"n": 1}, "wait": True}
+    run = api.post("/graph/run", json=body).json()  # n: 1 -> 2 (inc) -> 4 (double) -> 5 (inc)
+    _sign_in(page, base, f"#/run/{run['run_id']}")
+    expect(page.locator("#step-label")).to_have_text("step 3 of 3")
+    expect(page.locator("#state-at")).to_contain_text('"n": 5')
+    page.locator("#step-slider").fill("1")
+    expect(page.locator("#step-label")).to_have_text("step 1 of 3")
+    expect(page.locator("#state-at")).to_contain_text('"n": 2')
+    expect(page.locator("#step-diff")).to_contain_text('"n"')
+    page.click("#fork")
+    expect(page.locator("h1")).not_to_contain_text(run["run_id"])
+    expect(page.locator("#run-status")).to_contain_text("completed")
+    expect(page.locator("#state")).to_contain_text('"n": 5')  # 2 -> 4 -> 5 again
+    assert page.evaluate("location.hash") != f"#/run/{run['run_id']}"
+
+
+def test_phone_width_keeps_the_page_inside_the_screen(
+    server: tuple[str, Engine], browser: Any
+) -> None:
+    base, _engine = server
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    tab = context.new_page()
+    tab.goto(f"{base}/ui/")
+    tab.fill("#api-key", KEY)
+    tab.click("#key-prompt button[type=submit]")
+    tab.wait_for_selector("#runs")
+    overflow = tab.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    context.close()
+    assert overflow <= 0
+
+
+def _gid(api: Any, spec: dict[str, Any]) -> str:
+    response = api.post("/graph/create", json=spec)
+    assert response.status_code == 201, response.text
+    return str(response.json()["graph_id"])
+
+
+def _graph(engine: Engine, name: str) -> Any:
+    from wfengine.graph import END, Graph
+
+    return Graph(name).add_node("a", lambda s: {"n": 1}).add_edge("a", END).set_entry_point("a")
