@@ -23,6 +23,7 @@ from .errors import (
 from .executor import WorkflowExecutor
 from .graph import END, Edge, Graph, Node
 from .handle import RunHandle
+from .interrupts import NodeInterrupt, interrupt
 from .markers import hookimpl, hookspec
 from .registry import ConditionRegistry, StoreRegistry, ToolRegistry, WorkflowRegistry
 from .retry import RetryPolicy
@@ -47,6 +48,8 @@ __all__ = [
     "get_workflow_registry",
     "hookimpl",
     "hookspec",
+    "interrupt",
+    "NodeInterrupt",
     "END",
     "Edge",
     "Event",

@@ -28,6 +28,7 @@ from .executor import WorkflowExecutor
 from .graph import Graph
 from .handle import RunHandle
 from .hooks import Hooks, PluginManager
+from .interrupts import NO_ANSWER
 from .limits import RunLimits
 from .markers import PROJECT
 from .paths import PathPolicy
@@ -323,13 +324,19 @@ class Engine:
         *,
         max_steps: int | None = None,
         interrupt_before: Sequence[str] = (),
+        interrupt_after: Sequence[str] = (),
     ) -> RunHandle:
         """Prepare a run (saved as ``pending``) without running it: drive the handle with
         :meth:`RunHandle.result` or :meth:`RunHandle.events`; see :meth:`run`."""
         graph_id, graph = self.graph(target)
         self.workflows.check_settings(graph_id, state, "initial state")
         executor = self.executor(graph, graph_id)
-        run = executor.new_run(state, max_steps=max_steps, interrupt_before=interrupt_before)
+        run = executor.new_run(
+            state,
+            max_steps=max_steps,
+            interrupt_before=interrupt_before,
+            interrupt_after=interrupt_after,
+        )
         run.graph_version = self._record_version(executor)
         handle = self._claim(executor, run, resuming=False)
         self.store.save_run(run)
@@ -354,10 +361,15 @@ class Engine:
         *,
         max_steps: int | None = None,
         interrupt_before: Sequence[str] = (),
+        interrupt_after: Sequence[str] = (),
     ) -> WorkflowRun:
         """Run a graph, workflow name, stored graph id or spec to its end; returns the run."""
         return self.start(
-            target, state, max_steps=max_steps, interrupt_before=interrupt_before
+            target,
+            state,
+            max_steps=max_steps,
+            interrupt_before=interrupt_before,
+            interrupt_after=interrupt_after,
         ).result()
 
     async def arun(
@@ -367,9 +379,16 @@ class Engine:
         *,
         max_steps: int | None = None,
         interrupt_before: Sequence[str] = (),
+        interrupt_after: Sequence[str] = (),
     ) -> WorkflowRun:
         """Async :meth:`run`."""
-        handle = self.start(target, state, max_steps=max_steps, interrupt_before=interrupt_before)
+        handle = self.start(
+            target,
+            state,
+            max_steps=max_steps,
+            interrupt_before=interrupt_before,
+            interrupt_after=interrupt_after,
+        )
         return await handle.aresult()
 
     def stream(
@@ -379,12 +398,17 @@ class Engine:
         *,
         max_steps: int | None = None,
         interrupt_before: Sequence[str] = (),
+        interrupt_after: Sequence[str] = (),
     ) -> Iterator[Event]:
         """Run in a worker thread, yielding events as they happen (``event.run_id`` names it).
         Nothing starts before the first event is asked for; :meth:`start` then
         :meth:`RunHandle.events` is the same with the run known (and bad input raised) first."""
         yield from self.start(
-            target, state, max_steps=max_steps, interrupt_before=interrupt_before
+            target,
+            state,
+            max_steps=max_steps,
+            interrupt_before=interrupt_before,
+            interrupt_after=interrupt_after,
         ).events()
 
     def stream_resume(
@@ -395,6 +419,7 @@ class Engine:
         graph: GraphTarget | None = None,
         max_steps: int | None = None,
         allow_changed_graph: bool = False,
+        answer: Any = NO_ANSWER,
     ) -> Iterator[Event]:
         """:meth:`resume`, yielding the events as they happen."""
         yield from self.prepare_resume(
@@ -403,6 +428,7 @@ class Engine:
             graph=graph,
             max_steps=max_steps,
             allow_changed_graph=allow_changed_graph,
+            answer=answer,
         ).events()
 
     async def astream(
@@ -412,9 +438,16 @@ class Engine:
         *,
         max_steps: int | None = None,
         interrupt_before: Sequence[str] = (),
+        interrupt_after: Sequence[str] = (),
     ) -> AsyncIterator[Event]:
         """Async :meth:`stream`."""
-        handle = self.start(target, state, max_steps=max_steps, interrupt_before=interrupt_before)
+        handle = self.start(
+            target,
+            state,
+            max_steps=max_steps,
+            interrupt_before=interrupt_before,
+            interrupt_after=interrupt_after,
+        )
         async for event in handle.aevents():
             yield event
 
@@ -426,11 +459,14 @@ class Engine:
         graph: GraphTarget | None = None,
         max_steps: int | None = None,
         allow_changed_graph: bool = False,
+        answer: Any = NO_ANSWER,
     ) -> WorkflowRun:
         """Continue a paused, failed, cancelled or crashed run from its last completed step.
 
         The graph is the version the run recorded (see :meth:`prepare_resume`) unless given.
-        ``state_patch`` replaces keys of the state before the run goes on.
+        ``state_patch`` replaces keys of the state before the run goes on; ``answer``
+        answers the run's pending ``interrupt()`` question (``{node: answer}`` for several;
+        see :mod:`wfengine.interrupts` and ``docs/human-in-the-loop.md``).
         """
         return self.prepare_resume(
             run_id,
@@ -438,6 +474,7 @@ class Engine:
             graph=graph,
             max_steps=max_steps,
             allow_changed_graph=allow_changed_graph,
+            answer=answer,
         ).result()
 
     def prepare_resume(
@@ -448,6 +485,7 @@ class Engine:
         graph: GraphTarget | None = None,
         max_steps: int | None = None,
         allow_changed_graph: bool = False,
+        answer: Any = NO_ANSWER,
     ) -> RunHandle:
         """Load a run and make it ready to continue: a handle that :meth:`resume` drives.
 
@@ -477,7 +515,7 @@ class Engine:
         executor = self.executor(resolved, run.graph_id, current=graph is not None)
         handle = self._claim(executor, run, resuming=True)
         try:
-            executor._prepare_resume(run, state_patch, max_steps)
+            executor._prepare_resume(run, state_patch, max_steps, answer)
         except BaseException:
             handle.close()
             raise

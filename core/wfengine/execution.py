@@ -19,12 +19,14 @@ import time
 import traceback
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import replace
 from time import perf_counter
 from typing import Any
 
 from . import settings
 from .errors import StepLimitError, WorkflowError
 from .graph import END, Graph, Node
+from .interrupts import NodeInterrupt, answering, question_info
 from .lifecycle import LifecycleDispatch
 from .limits import RunLimits, StateMeter, StateTooLargeError
 from .paths import PathPolicy
@@ -201,6 +203,9 @@ class Execution:
         run.error = None
         run.finished = None
         self.view = StateView(run.state)
+        run.questions = {}  # asked again by a node that gets no answer this time
+        if run.answers:
+            self.answer_nodes()
         cap = self.limits.max_state_bytes
         if cap is not None:
             self.meter = StateMeter(cap, run.state)
@@ -250,7 +255,46 @@ class Execution:
                 return None
         self.resuming = False
         self.log_start = len(run.logs)
+        if run.answers:
+            self.log_reentries(batch)
         return batch
+
+    # -- questions from inside nodes (see wfengine.interrupts) ---------------------------
+
+    def answer_nodes(self) -> None:
+        """Give the nodes with answers (``run.answers``) a function that hands them over."""
+        nodes = dict(self.graph.nodes)
+        for name, given in self.run.answers.items():
+            node = nodes.get(name)
+            if node is not None:
+                nodes[name] = replace(node, func=answering(node.func, given))
+        self.nodes = nodes
+
+    def log_reentries(self, batch: list[str]) -> None:
+        """Log that the answered nodes of ``batch`` run again from their start."""
+        run = self.run
+        for name in batch:
+            if name in run.answers:
+                log.warning(
+                    "run %s: node %s re-entered after answer (code before interrupt() runs again)",
+                    run.run_id,
+                    name,
+                )
+                run.logs.append(
+                    LogEntry(name, run.step + 1, 1, time.time(), 0.0, "re-entered after answer")
+                )
+
+    def asked(self, questions: dict[str, NodeInterrupt]) -> None:
+        """Pause the run with the questions its nodes asked (the step is not committed)."""
+        self.run.questions = {name: question_info(exc) for name, exc in questions.items()}
+        self.stop(RunStatus.PAUSED)
+
+    def answered(self, batch: list[str]) -> None:
+        """Forget the answers of the nodes of a committed step (they completed)."""
+        run = self.run
+        for name in batch:
+            if run.answers.pop(name, None) is not None:
+                self.nodes[name] = self.graph.nodes[name]
 
     # -- node attempts: the driver's side of the seam ------------------------------------
 
@@ -311,6 +355,8 @@ class Execution:
             and not self.joins
             and not self.on_step_finished
             and not self.node_paths
+            and not self.run.answers
+            and not self.run.interrupt_after
             and (settings.lean_steps() if self.lean_ok is None else self.lean_ok)
         )
 
@@ -523,13 +569,19 @@ class Execution:
         state = run.state
         reducers = self.reducers
         parallel = len(results) > 1
+        questions: dict[str, NodeInterrupt] = {}
         for name, _update, error in results:
-            if error is not None:
+            if isinstance(error, NodeInterrupt):
+                questions[name] = error
+            elif error is not None:
                 if isinstance(error, Cancelled):
                     self.stop(RunStatus.CANCELLED)
                 else:
                     self.fail(error, node=name)
                 return
+        if questions:
+            self.asked(questions)
+            return
         try:
             if parallel:
                 updates = [(name, update) for name, update, _error in results]
@@ -575,10 +627,14 @@ class Execution:
                 self._rollback(undo)
                 self.fail(exc, node=None, where="checkpoint")
                 return
+        if run.answers:
+            self.answered(batch)
         if len(run.logs) > self.max_logs:
             self.trim_logs()
         if self.on_step_finished:
             self.event(EventType.STEP_FINISHED, None, update=merged, next_nodes=next_nodes)
+        if next_nodes and run.interrupt_after and any(n in run.interrupt_after for n in batch):
+            self.stop(RunStatus.PAUSED)
 
     def route(self, batch: list[str], state: Mapping[str, Any]) -> list[str]:
         """The next step's nodes after ``batch`` ran, given the merged ``state``."""
@@ -672,7 +728,16 @@ class Execution:
         if self.hooks is not None:
             self.hooks.run_finished(run)
         elif EventType.RUN_FINISHED in self.wants:
-            self.event(EventType.RUN_FINISHED, None, status=run.status.value, error=run.error)
+            if run.questions:
+                self.event(
+                    EventType.RUN_FINISHED,
+                    None,
+                    status=run.status.value,
+                    error=run.error,
+                    questions=run.questions,
+                )
+            else:
+                self.event(EventType.RUN_FINISHED, None, status=run.status.value, error=run.error)
 
     # -- observers -----------------------------------------------------------------------
 
@@ -720,6 +785,23 @@ class Execution:
         exc: BaseException,
     ) -> float | None:
         """Log a failed attempt; returns the delay before the next attempt, or ``None``."""
+        if isinstance(exc, NodeInterrupt):  # a question, not a failure: never retried
+            self.run.logs.append(
+                LogEntry(
+                    node.name,
+                    step,
+                    attempt,
+                    self.wall0 + (start - self.perf0),
+                    duration * 1000.0,
+                    "interrupted",
+                    {
+                        "type": "NodeInterrupt",
+                        "message": f"asked a question: {exc.value!r}",
+                        "question": question_info(exc),
+                    },
+                )
+            )
+            return None
         retry = node.retry
         will_retry = retry is not None and retry.should_retry(exc, attempt)
         if will_retry:

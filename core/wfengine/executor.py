@@ -29,6 +29,7 @@ from . import settings
 from .errors import WorkflowError
 from .execution import Emit, Execution, error_info
 from .graph import Graph
+from .interrupts import NO_ANSWER, apply_answer
 from .limits import RunLimits
 from .paths import PathPolicy
 from .registry import ToolRegistry
@@ -97,18 +98,27 @@ class WorkflowExecutor:
         *,
         max_steps: int | None = None,
         interrupt_before: Sequence[str] = (),
+        interrupt_after: Sequence[str] = (),
         run_id: str | None = None,
     ) -> WorkflowRun:
         """A pending run at the entry point (not started); pass it to :meth:`run_existing`."""
-        unknown = [n for n in interrupt_before if n not in self.graph.nodes]
-        if unknown:
-            raise WorkflowError(f"interrupt_before names unknown node(s): {', '.join(unknown)}")
+        for option, names in (
+            ("interrupt_before", interrupt_before),
+            ("interrupt_after", interrupt_after),
+        ):
+            unknown = [n for n in names if n not in self.graph.nodes]
+            if unknown:
+                raise WorkflowError(
+                    f"{option} names unknown node(s): {', '.join(unknown)} (the graph's nodes: "
+                    f"{', '.join(self.graph.nodes)})"
+                )
         _check_max_steps(max_steps)
         run = WorkflowRun(
             graph_id=self.graph_id,
             state=dict(initial_state or {}),
             max_steps=max_steps or self.graph.max_steps or settings.max_steps(),
             interrupt_before=list(interrupt_before),
+            interrupt_after=list(interrupt_after),
             next_nodes=[self.graph.entry_point] if self.graph.entry_point else [],
         )
         if run_id:
@@ -121,9 +131,15 @@ class WorkflowExecutor:
         *,
         max_steps: int | None = None,
         interrupt_before: Sequence[str] = (),
+        interrupt_after: Sequence[str] = (),
     ) -> WorkflowRun:
         """Run the graph to completion (or pause, failure, cancellation); returns the run."""
-        run = self.new_run(initial_state, max_steps=max_steps, interrupt_before=interrupt_before)
+        run = self.new_run(
+            initial_state,
+            max_steps=max_steps,
+            interrupt_before=interrupt_before,
+            interrupt_after=interrupt_after,
+        )
         return self.run_existing(run)
 
     async def arun(
@@ -132,9 +148,15 @@ class WorkflowExecutor:
         *,
         max_steps: int | None = None,
         interrupt_before: Sequence[str] = (),
+        interrupt_after: Sequence[str] = (),
     ) -> WorkflowRun:
         """Like :meth:`run`, on the running event loop (sync nodes go to threads)."""
-        run = self.new_run(initial_state, max_steps=max_steps, interrupt_before=interrupt_before)
+        run = self.new_run(
+            initial_state,
+            max_steps=max_steps,
+            interrupt_before=interrupt_before,
+            interrupt_after=interrupt_after,
+        )
         return await self.arun_existing(run)
 
     def resume(
@@ -143,13 +165,15 @@ class WorkflowExecutor:
         state_patch: Mapping[str, Any] | None = None,
         *,
         max_steps: int | None = None,
+        answer: Any = NO_ANSWER,
     ) -> WorkflowRun:
         """Continue a paused, failed, cancelled or interrupted run from the step it stopped at.
 
         ``state_patch`` is merged into the state first (replacing keys, no reducers), so a person
-        can correct the state before the failed or paused step runs again.
+        can correct the state before the failed or paused step runs again. ``answer`` answers
+        the run's pending ``interrupt()`` question(s) (see :mod:`wfengine.interrupts`).
         """
-        self._prepare_resume(run, state_patch, max_steps)
+        self._prepare_resume(run, state_patch, max_steps, answer)
         return self.run_existing(run, resuming=True)
 
     async def aresume(
@@ -158,9 +182,10 @@ class WorkflowExecutor:
         state_patch: Mapping[str, Any] | None = None,
         *,
         max_steps: int | None = None,
+        answer: Any = NO_ANSWER,
     ) -> WorkflowRun:
         """Async :meth:`resume`."""
-        self._prepare_resume(run, state_patch, max_steps)
+        self._prepare_resume(run, state_patch, max_steps, answer)
         return await self.arun_existing(run, resuming=True)
 
     def cancel(self, run: WorkflowRun) -> None:
@@ -287,10 +312,16 @@ class WorkflowExecutor:
             events.put(None)
 
     def _prepare_resume(
-        self, run: WorkflowRun, state_patch: Mapping[str, Any] | None, max_steps: int | None
+        self,
+        run: WorkflowRun,
+        state_patch: Mapping[str, Any] | None,
+        max_steps: int | None,
+        answer: Any = NO_ANSWER,
     ) -> None:
         if not run.status.is_resumable:
             raise WorkflowError(f"run {run.run_id} is already completed; nothing to resume")
+        if answer is not NO_ANSWER:
+            apply_answer(run.questions, run.answers, answer, run.run_id)
         if state_patch:
             run.state.update(state_patch)
         if max_steps is not None:

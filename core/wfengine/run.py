@@ -53,9 +53,12 @@ def parse_iso(text: str | None) -> float | None:
 class LogEntry:
     """One node attempt: which node, step and attempt, when, how long, how it ended.
 
-    ``status`` is ``completed``, ``failed`` (will not run again) or ``retrying`` (failed, and
-    another attempt follows). ``error`` holds ``type``, ``message`` and ``traceback``;
-    ``state_before`` the state the failed attempt was given.
+    ``status`` is ``completed``, ``failed`` (will not run again), ``retrying`` (failed, and
+    another attempt follows), ``interrupted`` (it asked a question with ``interrupt()``: the
+    run paused) or ``re-entered after answer`` (it runs again from its start, its question
+    answered: code before ``interrupt()`` runs again). ``error`` holds ``type``, ``message``
+    and ``traceback`` (an ``interrupted`` entry:
+    ``question``); ``state_before`` the state the failed attempt was given.
     """
 
     __slots__ = (
@@ -151,6 +154,14 @@ class WorkflowRun:
     """For each join edge (by index) the sources that have finished since it last fired."""
     max_steps: int | None = None
     interrupt_before: list[str] = field(default_factory=list)
+    interrupt_after: list[str] = field(default_factory=list)
+    """Nodes after whose step the run pauses (as ``interrupt_before`` does before them)."""
+    questions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """The pending questions of a run paused by ``interrupt()``: per node, ``value`` (the
+    question) and ``index`` (which of the node's questions, 0 for its first)."""
+    answers: dict[str, list[Any]] = field(default_factory=dict)
+    """The answers given so far to the ``interrupt()`` calls of nodes not yet completed, per
+    node, in order (see :mod:`wfengine.interrupts`)."""
     created: float = field(default_factory=time.time)
     finished: float | None = None
     graph_version: str | None = None
@@ -214,6 +225,9 @@ class WorkflowRun:
             "error": self.error,
             "max_steps": self.max_steps,
             "interrupt_before": list(self.interrupt_before),
+            "interrupt_after": list(self.interrupt_after),
+            "questions": {k: dict(v) for k, v in self.questions.items()},
+            "answers": {k: list(v) for k, v in self.answers.items()},
             "created_at": self.created_at,
             "finished_at": self.finished_at,
         }
@@ -241,6 +255,9 @@ class WorkflowRun:
             join_progress={k: list(v) for k, v in (data.get("join_progress") or {}).items()},
             max_steps=data.get("max_steps"),
             interrupt_before=list(data.get("interrupt_before") or []),
+            interrupt_after=list(data.get("interrupt_after") or []),
+            questions={k: dict(v) for k, v in (data.get("questions") or {}).items()},
+            answers={k: list(v) for k, v in (data.get("answers") or {}).items()},
             created=parse_iso(data.get("created_at")) or time.time(),
             finished=parse_iso(data.get("finished_at")),
             graph_version=data.get("graph_version"),

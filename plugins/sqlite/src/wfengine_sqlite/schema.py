@@ -10,6 +10,8 @@ A run is kept as:
   after it and the step's log entries. The per-step checkpoint is this one row, so a long run
   costs storage in proportion to what changed.
 * ``attempts`` — log entries that belong to no committed step (a step that failed).
+* ``run_questions`` — a run's ``interrupt_after``, pending ``interrupt()`` questions and the
+  answers given so far (a row only when it has any); written by ``save_run``.
 * ``graph_versions`` — every graph version a run recorded (``runs.graph_version``), once per
   content hash: the spec of spec graphs, so a run resumes on the graph it ran.
 
@@ -28,7 +30,7 @@ from collections.abc import Callable
 
 from .errors import SchemaVersionError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _V1 = """
 CREATE TABLE graphs (
@@ -99,6 +101,18 @@ CREATE TABLE graph_versions (
 ) WITHOUT ROWID;
 """
 
+_V5_PEOPLE = """
+CREATE TABLE run_questions (
+    run_pk          INTEGER PRIMARY KEY REFERENCES runs (pk) ON DELETE CASCADE,
+    interrupt_after TEXT NOT NULL,      -- JSON list
+    questions       TEXT NOT NULL,      -- tagged JSON: {node: {value, index}}
+    answers         TEXT NOT NULL       -- tagged JSON: {node: [answer, ...]}
+);
+"""
+"""People in the loop (issue 16): a run's ``interrupt_after``, its pending ``interrupt()``
+questions and the answers given so far; a row only for runs that have any. Planned as schema
+version 5 (after the history and pending-writes migrations); on its own it is the third."""
+
 
 # statements the store runs, next to the tables they name
 RUN_COLUMNS = (
@@ -137,6 +151,7 @@ def _script(script: str) -> Callable[[sqlite3.Connection], None]:
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     0: _script(_V1),
     1: _script(_V2),
+    2: _script(_V5_PEOPLE),
 }
 """``MIGRATIONS[v]`` takes a database from schema version ``v`` to ``v + 1``."""
 

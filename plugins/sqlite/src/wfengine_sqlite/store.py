@@ -156,9 +156,21 @@ class SQLiteStore(History):
         )
         logs = run.logs
         dropped = run.logs_dropped  # entries trimmed from memory were stored before
+        asked = (
+            (_dumps(list(run.interrupt_after)), encode(run.questions), encode(run.answers))
+            if run.interrupt_after or run.questions or run.answers
+            else None
+        )
 
         def work(conn: sqlite3.Connection) -> int:
             pk = int(conn.execute(UPSERT_RUN, row).fetchall()[0][0])
+            conn.execute("DELETE FROM run_questions WHERE run_pk = ?", (pk,))
+            if asked is not None:
+                conn.execute(
+                    "INSERT INTO run_questions (run_pk, interrupt_after, questions, answers) "
+                    "VALUES (?, ?, ?, ?)",
+                    (pk, *asked),
+                )
             conn.execute("DELETE FROM steps WHERE run_pk = ? AND step > ?", (pk, run.step))
             conn.execute("DELETE FROM snapshots WHERE run_pk = ? AND step >= ?", (pk, run.step))
             conn.execute(INSERT_SNAPSHOT, (pk, *snapshot))
@@ -340,6 +352,10 @@ class SQLiteStore(History):
     ) -> WorkflowRun:
         pk, run_id, graph_id, status, created, finished, error, max_steps, interrupt, version = row
         step, state, next_nodes, join_progress, visited = self._position(conn, pk, None, run_id)
+        asked = conn.execute(
+            "SELECT interrupt_after, questions, answers FROM run_questions WHERE run_pk = ?",
+            (pk,),
+        ).fetchone()
         return WorkflowRun(
             graph_id=graph_id,
             state=state,
@@ -353,6 +369,9 @@ class SQLiteStore(History):
             join_progress=join_progress,
             max_steps=max_steps,
             interrupt_before=json.loads(interrupt),
+            interrupt_after=json.loads(asked[0]) if asked else [],
+            questions=decode(asked[1]) if asked else {},
+            answers=decode(asked[2]) if asked else {},
             created=created,
             finished=finished,
             graph_version=version,
