@@ -226,7 +226,9 @@ def summary_lines(run: WorkflowRun, *, resume_command: str, persistent: bool) ->
         lines.extend(f"  {k}: {short_value(v, 200)}" for k, v in outputs)
     if status == "failed":
         lines.append(click.style(f"error: {error_line(run.error)}", fg="red"))
-    if status == "paused":
+    if status == "paused" and run.questions:
+        lines.extend(question_lines(run))
+    elif status == "paused":
         lines.append(f"paused before: {', '.join(run.next_nodes) or '(nothing)'}")
     if status in ("failed", "paused", "cancelled"):
         if persistent:
@@ -259,6 +261,9 @@ def run_detail_lines(run: WorkflowRun) -> list[str]:
         lines.append(f"next:     {', '.join(run.next_nodes)}")
     if run.interrupt_before:
         lines.append(f"pauses before: {', '.join(run.interrupt_before)}")
+    if run.interrupt_after:
+        lines.append(f"pauses after: {', '.join(run.interrupt_after)}")
+    lines.extend(question_lines(run))
     lines.append(f"state keys: {', '.join(map(str, run.state)) or '(none)'}")
     outputs = output_locations(run.state)
     if outputs:
@@ -266,6 +271,18 @@ def run_detail_lines(run: WorkflowRun) -> list[str]:
         lines.extend(f"  {k}: {short_value(v, 200)}" for k, v in outputs)
     if run.error:
         lines.append(f"error:    {error_line(run.error)}")
+    return lines
+
+
+def question_lines(run: WorkflowRun) -> list[str]:
+    """The run's pending questions and how to answer them, for ``wf runs show``/``wf run``."""
+    if not run.questions:
+        return []
+    lines = ["questions:"]
+    for node, asked in run.questions.items():
+        lines.append(f"  {node}: {short_value(asked.get('value'), 200)}")
+    how = "--answer JSON" if len(run.questions) == 1 else "--answer node=JSON ..."
+    lines.append(f"answer:   wf runs resume {run.run_id} {how}")
     return lines
 
 

@@ -51,6 +51,13 @@ EXIT_BY_STATUS = {
     metavar="NODE",
     help="Pause before NODE runs (repeatable); resume with `wf runs resume`.",
 )
+@click.option(
+    "--interrupt-after",
+    "interrupt_after",
+    multiple=True,
+    metavar="NODE",
+    help="Pause after NODE's step (repeatable); resume with `wf runs resume`.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the finished run as JSON instead.")
 @click.option("-q", "--quiet", is_flag=True, help="No live node lines; only the summary.")
 @store_option
@@ -61,6 +68,7 @@ def run_command(
     assignments: list[tuple[list[str], Any]],
     max_steps: int | None,
     interrupt_before: tuple[str, ...],
+    interrupt_after: tuple[str, ...],
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -85,7 +93,11 @@ def run_command(
     engine = app.storage_engine()
     state = build_state(state_json, assignments)
     handle = engine.start(
-        target, state, max_steps=max_steps, interrupt_before=list(interrupt_before)
+        target,
+        state,
+        max_steps=max_steps,
+        interrupt_before=list(interrupt_before),
+        interrupt_after=list(interrupt_after),
     )
     follow(app, handle, as_json=as_json, quiet=quiet)
 

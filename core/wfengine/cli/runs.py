@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from .answers import parse_answers
 from .context import NO_PERSISTENT_STORE, CliContext, get_context
 from .options import STEP_LIMIT, Duration, debug_option, json_option, store_option
 from .output import (
@@ -129,6 +130,14 @@ def show_run(run_id: str, logs: bool, show_state: bool, as_json: bool) -> None:
 @state_options
 @click.option("--max-steps", type=STEP_LIMIT, help="A new step limit for the rest of the run.")
 @click.option(
+    "--answer",
+    "answers",
+    multiple=True,
+    metavar="JSON|@FILE|NODE=JSON",
+    help="Answer the run's pending interrupt() question; NODE=JSON (repeatable) when several "
+    "nodes asked.",
+)
+@click.option(
     "--allow-changed-graph",
     is_flag=True,
     help="Resume a run of a Python graph even though its code or structure changed since.",
@@ -142,6 +151,7 @@ def resume_run(
     state_json: dict[str, Any],
     assignments: list[tuple[list[str], Any]],
     max_steps: int | None,
+    answers: tuple[str, ...],
     allow_changed_graph: bool,
     as_json: bool,
     quiet: bool,
@@ -161,6 +171,9 @@ def resume_run(
       wf runs resume 3f2a9c0d
       wf runs resume 3f2a9c0d -s threshold=5 -s approved=true
       wf runs resume 3f2a9c0d --state @patch.json
+      wf runs resume 3f2a9c0d --answer true         # a node asked with interrupt()
+      wf runs resume 3f2a9c0d --answer @reply.json
+      wf runs resume 3f2a9c0d --answer review=true --answer legal='"ok"'
 
     \b
     Exit codes as for `wf run`: 0 completed, 1 failed, 3 paused, 130 cancelled.
@@ -169,8 +182,13 @@ def resume_run(
     engine = app.storage_engine()
     _get_run(app, run_id)  # a clear "not found" (with the store note) before anything else
     patch = build_state(state_json, assignments)
+    answer = parse_answers(answers)
     handle = engine.prepare_resume(
-        run_id, patch or None, max_steps=max_steps, allow_changed_graph=allow_changed_graph
+        run_id,
+        patch or None,
+        max_steps=max_steps,
+        allow_changed_graph=allow_changed_graph,
+        answer=answer,
     )
     follow(app, handle, as_json=as_json, quiet=quiet)
 
