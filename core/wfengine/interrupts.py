@@ -28,6 +28,11 @@ from typing import Any
 from .errors import WorkflowError
 
 
+class AnswerError(WorkflowError):
+    """An answer that fits no pending question (none pending, an unknown node, several
+    pending and one bare answer, a value that is not JSON-able)."""
+
+
 class _NoAnswer:
     def __repr__(self) -> str:
         return "NO_ANSWER"
@@ -130,21 +135,21 @@ def apply_answer(
     one is pending too).
     """
     if not questions:
-        raise WorkflowError(f"run {run_id} has no pending question; resume it without an answer")
+        raise AnswerError(f"run {run_id} has no pending question; resume it without an answer")
     pending = list(questions)
     if len(pending) == 1 and not (isinstance(answer, Mapping) and set(answer) == set(pending)):
         per_node: Mapping[str, Any] = {pending[0]: answer}
     elif isinstance(answer, Mapping):
         per_node = answer
     else:
-        raise WorkflowError(
+        raise AnswerError(
             f"run {run_id} has {len(pending)} pending questions (nodes "
             f"{', '.join(pending)}); answer each by node: {{node: answer}} "
             "(wf runs resume ID --answer node=JSON ...)"
         )
     unknown = [n for n in per_node if n not in questions]
     if unknown:
-        raise WorkflowError(
+        raise AnswerError(
             f"run {run_id}: no pending question from node(s) {', '.join(unknown)}; the "
             f"pending ones are from {', '.join(pending)}"
         )
@@ -152,7 +157,7 @@ def apply_answer(
         try:
             json.dumps(value)
         except (TypeError, ValueError) as exc:
-            raise WorkflowError(
+            raise AnswerError(
                 f"run {run_id}: the answer for node {node} must be JSON-able: {exc}"
             ) from None
         asked = answers.setdefault(node, [])

@@ -121,6 +121,7 @@ class RunRequest(BaseModel):
     )
     max_steps: int | None = Field(default=None, ge=1)
     interrupt_before: list[str] = Field(default_factory=list, max_length=1000)
+    interrupt_after: list[str] = Field(default_factory=list, max_length=1000)
 
 
 class ResumeRequest(BaseModel):
@@ -129,6 +130,11 @@ class ResumeRequest(BaseModel):
     state_patch: dict[str, Any] | None = None
     wait: bool = False
     max_steps: int | None = Field(default=None, ge=1)
+    answer: Any = Field(
+        default=None,
+        description="The answer to the run's pending interrupt() question ({node: answer} "
+        "for several); leave it out to resume without one (null is an answer)",
+    )
 
 
 class LogEntryOut(BaseModel):
@@ -155,6 +161,10 @@ class RunResult(BaseModel):
     visited_nodes: list[str]
     step: int
     error: dict[str, Any] | None = None
+    questions: dict[str, Any] = Field(
+        default_factory=dict,
+        description="A paused run's pending interrupt() questions, per node: value, index",
+    )
 
     @staticmethod
     def data(run: WorkflowRun, tracebacks: bool = False) -> dict[str, Any]:
@@ -181,6 +191,7 @@ class RunResult(BaseModel):
             "visited_nodes": run.visited_nodes,
             "step": run.step,
             "error": run.error if tracebacks else client_error(run.error),
+            "questions": run.questions,
         }
 
 
@@ -206,6 +217,10 @@ class RunStateOut(BaseModel):
     error: dict[str, Any] | None = None
     created_at: str
     finished_at: str | None = None
+    questions: dict[str, Any] = Field(
+        default_factory=dict,
+        description="A paused run's pending interrupt() questions, per node: value, index",
+    )
 
     @classmethod
     def of(cls, run: WorkflowRun, tracebacks: bool = False) -> RunStateOut:
@@ -221,6 +236,7 @@ class RunStateOut(BaseModel):
             error=jsonable(run.error if tracebacks else client_error(run.error)),
             created_at=run.created_at,
             finished_at=run.finished_at,
+            questions=jsonable(dict(run.questions)),
         )
 
 
@@ -241,6 +257,10 @@ class RunSummary(BaseModel):
     error: dict[str, Any] | None = None
     created_at: str
     finished_at: str | None = None
+    questions: dict[str, Any] = Field(
+        default_factory=dict,
+        description="A paused run's pending interrupt() questions, per node: value, index",
+    )
 
 
 class RunPage(BaseModel):
