@@ -175,3 +175,33 @@ def test_interrupt_after_pauses_after_the_node(engine: Engine) -> None:
 def test_interrupt_after_names_known_nodes(engine: Engine) -> None:
     with pytest.raises(WorkflowError, match="interrupt_after names unknown node"):
         engine.run(approval_graph([]), interrupt_after=["nope"])
+
+
+SPEC = {
+    "name": "paused-spec",
+    "entry": "a",
+    "interrupt_before": ["b"],
+    "interrupt_after": ["a"],
+    "nodes": {"a": {"call": "builtins:dict"}, "b": {"call": "builtins:dict"}},
+    "edges": [{"from": "a", "to": "b"}, {"from": "b", "to": "END"}],
+}
+
+
+def test_spec_keys_pause_every_run_of_the_graph(engine: Engine) -> None:
+    graph = engine.load_spec(SPEC)
+    assert graph.interrupt_before == ["b"] and graph.interrupt_after == ["a"]
+    assert wfengine.dump_spec(graph)["interrupt_after"] == ["a"]
+    run = engine.run(graph, interrupt_before=["a"])
+    assert run.interrupt_before == ["b", "a"] and run.interrupt_after == ["a"]
+    assert run.status is RunStatus.PAUSED and run.next_nodes == ["a"]
+    run = engine.resume(run.run_id)
+    assert run.status is RunStatus.PAUSED and run.next_nodes == ["b"]  # after a (and before b)
+    run = engine.resume(run.run_id)
+    assert run.status is RunStatus.COMPLETED
+
+
+def test_spec_pause_keys_must_name_nodes(engine: Engine) -> None:
+    with pytest.raises(wfengine.SpecError, match=r"interrupt_after\[0\].*did you mean 'a'"):
+        engine.load_spec({**SPEC, "interrupt_after": ["aa"]})
+    with pytest.raises(wfengine.SpecError, match="must be a list of node names"):
+        engine.load_spec({**SPEC, "interrupt_before": "b"})

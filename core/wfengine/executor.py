@@ -117,8 +117,8 @@ class WorkflowExecutor:
             graph_id=self.graph_id,
             state=dict(initial_state or {}),
             max_steps=max_steps or self.graph.max_steps or settings.max_steps(),
-            interrupt_before=list(interrupt_before),
-            interrupt_after=list(interrupt_after),
+            interrupt_before=_union(self.graph.interrupt_before, interrupt_before),
+            interrupt_after=_union(self.graph.interrupt_after, interrupt_after),
             next_nodes=[self.graph.entry_point] if self.graph.entry_point else [],
         )
         if run_id:
@@ -328,6 +328,11 @@ class WorkflowExecutor:
             _check_max_steps(max_steps)
             run.max_steps = max_steps
         run.clear_cancel()
+
+
+def _union(graphs: Sequence[str], runs: Sequence[str]) -> list[str]:
+    """The graph's pause points and the run's own, each once, in order."""
+    return list(dict.fromkeys([*graphs, *runs]))
 
 
 def _check_max_steps(max_steps: int | None) -> None:

@@ -160,8 +160,14 @@ class Graph:
         reducers: Mapping[str, str | Reducer] | None = None,
         max_steps: int | None = None,
         description: str | None = None,
+        interrupt_before: Sequence[str] = (),
+        interrupt_after: Sequence[str] = (),
     ) -> None:
         self.name = name
+        self.interrupt_before = list(interrupt_before)
+        """Nodes every run of this graph pauses before (besides the run's own)."""
+        self.interrupt_after = list(interrupt_after)
+        """Nodes after whose step every run of this graph pauses (besides the run's own)."""
         self.description = description
         self.nodes: dict[str, Node] = {}
         self.edges: list[Edge] = []
@@ -389,6 +395,10 @@ class Graph:
             data["reducers"] = dict(self.reducer_names)
         if self.max_steps is not None:
             data["max_steps"] = self.max_steps
+        if self.interrupt_before:
+            data["interrupt_before"] = list(self.interrupt_before)
+        if self.interrupt_after:
+            data["interrupt_after"] = list(self.interrupt_after)
         return data
 
     def to_mermaid(self, *, direction: str = "TD") -> str:

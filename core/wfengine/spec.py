@@ -6,6 +6,7 @@ A spec names registered tools and gives conditions as data (see :mod:`wfengine.c
     description: optional text
     entry: load
     max_steps: 200
+    interrupt_after: [load]            # pause after these nodes (interrupt_before: before)
     reducers: {issues: extend}
     nodes:
       load:   {tool: dq.load, params: {sep: ","}, retry: {max_attempts: 3}, timeout: 60}
@@ -42,7 +43,17 @@ from .registry import ConditionRegistry, ToolRegistry
 from .retry import RetryPolicy
 from .state import REDUCERS
 
-TOP_LEVEL_KEYS = ("name", "description", "entry", "max_steps", "reducers", "nodes", "edges")
+TOP_LEVEL_KEYS = (
+    "name",
+    "description",
+    "entry",
+    "max_steps",
+    "interrupt_before",
+    "interrupt_after",
+    "reducers",
+    "nodes",
+    "edges",
+)
 NODE_KEYS = ("tool", "call", "params", "description", "retry", "timeout")
 EDGE_KEYS = ("from", "to", "when", "default", "description")
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
@@ -234,6 +245,8 @@ class _SpecLoader:
         for index, edge in enumerate(edges):
             self._add_edge(graph, index, edge)
         self._set_entry(graph, data["entry"])
+        graph.interrupt_before = self._pauses(graph, "interrupt_before")
+        graph.interrupt_after = self._pauses(graph, "interrupt_after")
         try:
             graph.validate()
         except GraphValidationError as exc:
@@ -254,6 +267,20 @@ class _SpecLoader:
         if value is not None and not isinstance(value, str):
             raise self.error(f"must be a string, got {type(value).__name__}", where)
         return value
+
+    def _pauses(self, graph: Graph, key: str) -> list[str]:
+        """``interrupt_before``/``interrupt_after``: a list of the graph's node names."""
+        value = self.data.get(key)
+        if value is None:
+            return []
+        if not isinstance(value, list) or not all(isinstance(n, str) for n in value):
+            raise self.error(f"must be a list of node names, got {value!r}", key)
+        for index, name in enumerate(value):
+            if name not in graph.nodes:
+                close = difflib.get_close_matches(name, list(graph.nodes), n=1)
+                hint = f"; did you mean '{close[0]}'?" if close else ""
+                raise self.error(f"unknown node '{name}'{hint}", f"{key}[{index}]")
+        return list(value)
 
     def _max_steps(self) -> int | None:
         value = self.data.get("max_steps")
@@ -464,6 +491,10 @@ def dump_spec(graph: Graph) -> dict[str, Any]:
         data["entry"] = graph.entry_point
     if graph.max_steps is not None:
         data["max_steps"] = graph.max_steps
+    if graph.interrupt_before:
+        data["interrupt_before"] = list(graph.interrupt_before)
+    if graph.interrupt_after:
+        data["interrupt_after"] = list(graph.interrupt_after)
     if graph.reducer_names:
         reducers = {}
         for key, name in graph.reducer_names.items():
