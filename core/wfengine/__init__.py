@@ -25,6 +25,7 @@ from .graph import END, Edge, Graph, Node
 from .handle import RunHandle
 from .interrupts import NodeInterrupt, interrupt
 from .markers import hookimpl, hookspec
+from .progress import emit
 from .registry import ConditionRegistry, StoreRegistry, ToolRegistry, WorkflowRegistry
 from .retry import RetryPolicy
 from .run import Event, EventType, LogEntry, RunStatus, WorkflowRun
@@ -49,6 +50,7 @@ __all__ = [
     "hookimpl",
     "hookspec",
     "interrupt",
+    "emit",
     "NodeInterrupt",
     "END",
     "Edge",

@@ -30,6 +30,7 @@ from .interrupts import NodeInterrupt, answering, question_info
 from .lifecycle import LifecycleDispatch
 from .limits import RunLimits, StateMeter, StateTooLargeError
 from .paths import PathPolicy
+from .progress import Sink, emitting
 from .run import Event, EventType, LogEntry, RunStatus, WorkflowRun
 from .runner import NodeCall, NodeRunner, Outcome, new
 from .state import MISSING, StateView, apply_changes, changes, merge_parallel, merge_update
@@ -75,6 +76,8 @@ class Execution:
     __slots__ = (
         "graph",
         "nodes",
+        "base_nodes",
+        "on_progress",
         "routes",
         "run",
         "emit",
@@ -128,6 +131,10 @@ class Execution:
         self.on_node_started = EventType.NODE_STARTED in self.wants
         self.on_node_finished = EventType.NODE_FINISHED in self.wants
         self.on_step_finished = EventType.STEP_FINISHED in self.wants
+        self.on_progress = EventType.NODE_PROGRESS in self.wants
+        self.base_nodes = self.nodes
+        """The nodes as called when no answer is due (with their ``emit()`` sink, when some
+        consumer wants ``node_progress``)."""
         # lifecycle hooks alone are called directly, without building events
         self.hooks = emit if isinstance(emit, LifecycleDispatch) else None
         self.store = store
@@ -204,6 +211,8 @@ class Execution:
         run.finished = None
         self.view = StateView(run.state)
         run.questions = {}  # asked again by a node that gets no answer this time
+        if self.on_progress:
+            self.progress_nodes()
         if run.answers:
             self.answer_nodes()
         cap = self.limits.max_state_bytes
@@ -263,7 +272,7 @@ class Execution:
 
     def answer_nodes(self) -> None:
         """Give the nodes with answers (``run.answers``) a function that hands them over."""
-        nodes = dict(self.graph.nodes)
+        nodes = dict(self.base_nodes)
         for name, given in self.run.answers.items():
             node = nodes.get(name)
             if node is not None:
@@ -294,7 +303,32 @@ class Execution:
         run = self.run
         for name in batch:
             if run.answers.pop(name, None) is not None:
-                self.nodes[name] = self.graph.nodes[name]
+                self.nodes[name] = self.base_nodes[name]
+
+    # -- live output from inside nodes (see wfengine.progress) ---------------------------
+
+    def progress_nodes(self) -> None:
+        """Give every node a function that sends its ``emit()`` calls to the consumers."""
+        self.nodes = self.base_nodes = {
+            name: replace(node, func=emitting(node.func, self.sink(name)))
+            for name, node in self.graph.nodes.items()
+        }
+
+    def sink(self, name: str) -> Sink:
+        """Where node ``name``'s ``emit(kind, data)`` calls go (from the node's thread)."""
+
+        def progress(kind: str, data: Any) -> None:
+            self.progress(name, kind, data)
+
+        return progress
+
+    def progress(self, name: str, kind: str, data: Any) -> None:
+        """Tell the observers what node ``name`` emitted (a remote backend's driver side
+        calls this for each item a worker collected)."""
+        if self.hooks is not None:
+            self.hooks.node_progress(self.run, name, kind, data)
+        else:
+            self.event(EventType.NODE_PROGRESS, name, kind=kind, data=data)
 
     # -- node attempts: the driver's side of the seam ------------------------------------
 
@@ -843,7 +877,8 @@ class Execution:
 
     def event(
         self,
-        kind: EventType,
+        etype: EventType,
+        /,
         node: str | None,
         *,
         state: dict[str, Any] | None = None,
@@ -852,7 +887,7 @@ class Execution:
     ) -> None:
         assert self.emit is not None
         step = self.run.step if node is None else self.run.step + 1  # node events: in-step
-        self.emit(self.run, Event(kind, self.run.run_id, step, node, data, state=state, exc=exc))
+        self.emit(self.run, Event(etype, self.run.run_id, step, node, data, state=state, exc=exc))
 
 
 async def _cancelled_within(run: WorkflowRun, delay: float) -> bool:

@@ -278,6 +278,7 @@ class EventType(StrEnum):
     NODE_FAILED = "node_failed"
     STEP_FINISHED = "step_finished"
     RUN_FINISHED = "run_finished"
+    NODE_PROGRESS = "node_progress"
 
 
 class Event:
@@ -285,10 +286,12 @@ class Event:
 
     ``data`` depends on the type: ``node_started`` has ``attempt``; ``node_finished`` has
     ``attempt``, ``duration_ms``, ``update`` (the keys it returned); ``node_failed`` has
-    ``attempt``, ``error``, ``will_retry``; ``step_finished`` has ``update`` (the merged
-    update) and ``next_nodes``; ``run_finished`` has ``status`` and ``error``. ``state`` (for
-    ``node_started``: the state the node was given) and ``exc`` (for ``node_failed``: the
-    exception) are for in-process observers and are not serialised.
+    ``attempt``, ``error``, ``will_retry``; ``node_progress`` (a node's
+    ``wfengine.emit(kind, data)``) has ``kind`` and ``data``; ``step_finished`` has ``update``
+    (the merged update) and ``next_nodes``; ``run_finished`` has ``status`` and ``error``
+    (and ``questions`` when a node asked). ``state`` (for ``node_started``: the state the
+    node was given) and ``exc`` (for ``node_failed``: the exception) are for in-process
+    observers and are not serialised.
     """
 
     __slots__ = ("type", "run_id", "step", "node", "data", "ts", "state", "exc")

@@ -19,6 +19,7 @@ wfengine_run_started = default.wfengine_run_started
 wfengine_node_started = default.wfengine_node_started
 wfengine_node_finished = default.wfengine_node_finished
 wfengine_node_failed = default.wfengine_node_failed
+wfengine_node_progress = default.wfengine_node_progress
 wfengine_run_finished = default.wfengine_run_finished
 
 
