@@ -91,3 +91,20 @@ def test_a_failing_progress_hook_does_not_stop_the_run() -> None:
 
     with Engine(plugins=[Broken()], load_entrypoints=False) as engine:
         assert engine.run(counting(2)).status is RunStatus.COMPLETED
+
+
+def test_wf_run_draws_a_progress_bar_for_data_with_a_total() -> None:
+    import io
+
+    from wfengine.cli.output import LiveDisplay, progress_bar
+
+    assert progress_bar(250, 1000) == " [#####---------------]  25%  250/1,000"
+    out = io.StringIO()
+    display = LiveDisplay(out, tty=True, nodes=["work"])
+    with Engine(load_entrypoints=False) as engine:
+        for event in engine.stream(counting(4)):
+            display.handle(event)
+    text = out.getvalue()
+    assert "work (step 1) [####################] 100%  4/4" in text
+    assert "25%  1/4" in text  # the first emit drew; 2/4 and 3/4 came within 0.1 s
+    assert text.split("\r\x1b[K")[-1].startswith("  ok step 1    work")  # bar cleared
