@@ -325,6 +325,7 @@ class Engine:
         max_steps: int | None = None,
         interrupt_before: Sequence[str] = (),
         interrupt_after: Sequence[str] = (),
+        budget: Mapping[str, float] | None = None,
     ) -> RunHandle:
         """Prepare a run (saved as ``pending``) without running it: drive the handle with
         :meth:`RunHandle.result` or :meth:`RunHandle.events`; see :meth:`run`."""
@@ -336,6 +337,7 @@ class Engine:
             max_steps=max_steps,
             interrupt_before=interrupt_before,
             interrupt_after=interrupt_after,
+            budget=budget,
         )
         run.graph_version = self._record_version(executor)
         handle = self._claim(executor, run, resuming=False)
@@ -362,6 +364,7 @@ class Engine:
         max_steps: int | None = None,
         interrupt_before: Sequence[str] = (),
         interrupt_after: Sequence[str] = (),
+        budget: Mapping[str, float] | None = None,
     ) -> WorkflowRun:
         """Run a graph, workflow name, stored graph id or spec to its end; returns the run."""
         return self.start(
@@ -370,6 +373,7 @@ class Engine:
             max_steps=max_steps,
             interrupt_before=interrupt_before,
             interrupt_after=interrupt_after,
+            budget=budget,
         ).result()
 
     async def arun(
@@ -380,6 +384,7 @@ class Engine:
         max_steps: int | None = None,
         interrupt_before: Sequence[str] = (),
         interrupt_after: Sequence[str] = (),
+        budget: Mapping[str, float] | None = None,
     ) -> WorkflowRun:
         """Async :meth:`run`."""
         handle = self.start(
@@ -388,6 +393,7 @@ class Engine:
             max_steps=max_steps,
             interrupt_before=interrupt_before,
             interrupt_after=interrupt_after,
+            budget=budget,
         )
         return await handle.aresult()
 
@@ -399,6 +405,7 @@ class Engine:
         max_steps: int | None = None,
         interrupt_before: Sequence[str] = (),
         interrupt_after: Sequence[str] = (),
+        budget: Mapping[str, float] | None = None,
     ) -> Iterator[Event]:
         """Run in a worker thread, yielding events as they happen (``event.run_id`` names it).
         Nothing starts before the first event is asked for; :meth:`start` then
@@ -409,6 +416,7 @@ class Engine:
             max_steps=max_steps,
             interrupt_before=interrupt_before,
             interrupt_after=interrupt_after,
+            budget=budget,
         ).events()
 
     def stream_resume(
@@ -420,6 +428,7 @@ class Engine:
         max_steps: int | None = None,
         allow_changed_graph: bool = False,
         answer: Any = NO_ANSWER,
+        budget: Mapping[str, float] | None = None,
     ) -> Iterator[Event]:
         """:meth:`resume`, yielding the events as they happen."""
         yield from self.prepare_resume(
@@ -429,6 +438,7 @@ class Engine:
             max_steps=max_steps,
             allow_changed_graph=allow_changed_graph,
             answer=answer,
+            budget=budget,
         ).events()
 
     async def astream(
@@ -439,6 +449,7 @@ class Engine:
         max_steps: int | None = None,
         interrupt_before: Sequence[str] = (),
         interrupt_after: Sequence[str] = (),
+        budget: Mapping[str, float] | None = None,
     ) -> AsyncIterator[Event]:
         """Async :meth:`stream`."""
         handle = self.start(
@@ -447,6 +458,7 @@ class Engine:
             max_steps=max_steps,
             interrupt_before=interrupt_before,
             interrupt_after=interrupt_after,
+            budget=budget,
         )
         async for event in handle.aevents():
             yield event
@@ -460,6 +472,7 @@ class Engine:
         max_steps: int | None = None,
         allow_changed_graph: bool = False,
         answer: Any = NO_ANSWER,
+        budget: Mapping[str, float] | None = None,
     ) -> WorkflowRun:
         """Continue a paused, failed, cancelled or crashed run from its last completed step.
 
@@ -475,6 +488,7 @@ class Engine:
             max_steps=max_steps,
             allow_changed_graph=allow_changed_graph,
             answer=answer,
+            budget=budget,
         ).result()
 
     def prepare_resume(
@@ -486,6 +500,7 @@ class Engine:
         max_steps: int | None = None,
         allow_changed_graph: bool = False,
         answer: Any = NO_ANSWER,
+        budget: Mapping[str, float] | None = None,
     ) -> RunHandle:
         """Load a run and make it ready to continue: a handle that :meth:`resume` drives.
 
@@ -515,7 +530,7 @@ class Engine:
         executor = self.executor(resolved, run.graph_id, current=graph is not None)
         handle = self._claim(executor, run, resuming=True)
         try:
-            executor._prepare_resume(run, state_patch, max_steps, answer)
+            executor._prepare_resume(run, state_patch, max_steps, answer, budget)
         except BaseException:
             handle.close()
             raise

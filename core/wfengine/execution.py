@@ -15,6 +15,7 @@ of a multi-node step are submitted together and their futures collected, retries
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping
@@ -24,6 +25,7 @@ from time import perf_counter
 from typing import Any
 
 from . import settings
+from .budget import add_cost, exceeded
 from .errors import StepLimitError, WorkflowError
 from .graph import END, Graph, Node
 from .interrupts import NodeInterrupt, answering, question_info
@@ -78,6 +80,8 @@ class Execution:
         "nodes",
         "base_nodes",
         "on_progress",
+        "cost_lock",
+        "seconds0",
         "routes",
         "run",
         "emit",
@@ -133,6 +137,8 @@ class Execution:
         self.on_step_finished = EventType.STEP_FINISHED in self.wants
         self.on_progress = EventType.NODE_PROGRESS in self.wants
         self.base_nodes = self.nodes
+        self.cost_lock = threading.Lock()
+        self.seconds0 = 0.0  # seconds spent driving the run before this drive (budgets)
         """The nodes as called when no answer is due (with their ``emit()`` sink, when some
         consumer wants ``node_progress``)."""
         # lifecycle hooks alone are called directly, without building events
@@ -211,7 +217,9 @@ class Execution:
         run.finished = None
         self.view = StateView(run.state)
         run.questions = {}  # asked again by a node that gets no answer this time
-        if self.on_progress:
+        run.pause_reason = None
+        self.seconds0 = run.spent.get("seconds", 0.0)
+        if self.on_progress or "cost" in run.budget:
             self.progress_nodes()
         if run.answers:
             self.answer_nodes()
@@ -257,6 +265,17 @@ class Execution:
                 node=None,
             )
             return None
+        if run.budget:
+            reason = exceeded(
+                run.budget,
+                run.step,
+                self.seconds0 + perf_counter() - self.perf0,
+                run.spent.get("cost", 0.0),
+            )
+            if reason is not None:
+                run.pause_reason = reason
+                self.stop(RunStatus.PAUSED)
+                return None
         if run.interrupt_before and not self.resuming:
             paused_at = [n for n in batch if n in run.interrupt_before]
             if paused_at:
@@ -325,6 +344,11 @@ class Execution:
     def progress(self, name: str, kind: str, data: Any) -> None:
         """Tell the observers what node ``name`` emitted (a remote backend's driver side
         calls this for each item a worker collected)."""
+        if kind == "cost":
+            with self.cost_lock:
+                add_cost(self.run.spent, data, name)
+        if not self.on_progress:
+            return
         if self.hooks is not None:
             self.hooks.node_progress(self.run, name, kind, data)
         else:
@@ -751,6 +775,8 @@ class Execution:
     def finish(self) -> None:
         run = self.run
         run.finished = time.time()
+        if run.budget:  # time paused does not count: only the drives add up
+            run.spent["seconds"] = self.seconds0 + perf_counter() - self.perf0
         if self.store is not None:
             try:
                 self.store.save_run(run)
@@ -762,16 +788,14 @@ class Execution:
         if self.hooks is not None:
             self.hooks.run_finished(run)
         elif EventType.RUN_FINISHED in self.wants:
+            extra: dict[str, Any] = {}
             if run.questions:
-                self.event(
-                    EventType.RUN_FINISHED,
-                    None,
-                    status=run.status.value,
-                    error=run.error,
-                    questions=run.questions,
-                )
-            else:
-                self.event(EventType.RUN_FINISHED, None, status=run.status.value, error=run.error)
+                extra["questions"] = run.questions
+            if run.pause_reason:
+                extra["pause_reason"] = run.pause_reason
+            self.event(
+                EventType.RUN_FINISHED, None, status=run.status.value, error=run.error, **extra
+            )
 
     # -- observers -----------------------------------------------------------------------
 

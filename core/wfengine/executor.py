@@ -26,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from . import settings
+from .budget import check_budget
 from .errors import WorkflowError
 from .execution import Emit, Execution, error_info
 from .graph import Graph
@@ -100,6 +101,7 @@ class WorkflowExecutor:
         interrupt_before: Sequence[str] = (),
         interrupt_after: Sequence[str] = (),
         run_id: str | None = None,
+        budget: Mapping[str, float] | None = None,
     ) -> WorkflowRun:
         """A pending run at the entry point (not started); pass it to :meth:`run_existing`."""
         for option, names in (
@@ -119,6 +121,7 @@ class WorkflowExecutor:
             max_steps=max_steps or self.graph.max_steps or settings.max_steps(),
             interrupt_before=_union(self.graph.interrupt_before, interrupt_before),
             interrupt_after=_union(self.graph.interrupt_after, interrupt_after),
+            budget={**self.graph.budget, **check_budget(budget)},
             next_nodes=[self.graph.entry_point] if self.graph.entry_point else [],
         )
         if run_id:
@@ -317,9 +320,12 @@ class WorkflowExecutor:
         state_patch: Mapping[str, Any] | None,
         max_steps: int | None,
         answer: Any = NO_ANSWER,
+        budget: Mapping[str, float] | None = None,
     ) -> None:
         if not run.status.is_resumable:
             raise WorkflowError(f"run {run.run_id} is already completed; nothing to resume")
+        if budget:
+            run.budget.update(check_budget(budget))
         if answer is not NO_ANSWER:
             apply_answer(run.questions, run.answers, answer, run.run_id)
         if state_patch:

@@ -168,6 +168,9 @@ class Graph:
         """Nodes every run of this graph pauses before (besides the run's own)."""
         self.interrupt_after = list(interrupt_after)
         """Nodes after whose step every run of this graph pauses (besides the run's own)."""
+        self.budget: dict[str, float] = {}
+        """The budget of every run of this graph (a run's own keys win); see
+        :mod:`wfengine.budget`."""
         self.description = description
         self.nodes: dict[str, Node] = {}
         self.edges: list[Edge] = []
@@ -399,6 +402,8 @@ class Graph:
             data["interrupt_before"] = list(self.interrupt_before)
         if self.interrupt_after:
             data["interrupt_after"] = list(self.interrupt_after)
+        if self.budget:
+            data["budget"] = dict(self.budget)
         return data
 
     def to_mermaid(self, *, direction: str = "TD") -> str:

@@ -162,6 +162,13 @@ class WorkflowRun:
     answers: dict[str, list[Any]] = field(default_factory=dict)
     """The answers given so far to the ``interrupt()`` calls of nodes not yet completed, per
     node, in order (see :mod:`wfengine.interrupts`)."""
+    budget: dict[str, float] = field(default_factory=dict)
+    """Totals that pause the run when reached: ``steps``, ``seconds``, ``cost`` (see
+    :mod:`wfengine.budget`)."""
+    spent: dict[str, float] = field(default_factory=dict)
+    """What a run with a budget has spent: ``seconds`` driving it, ``cost`` emitted."""
+    pause_reason: str | None = None
+    """Why a paused run paused when a budget did it (``budget: steps 100 of 100 spent``)."""
     created: float = field(default_factory=time.time)
     finished: float | None = None
     graph_version: str | None = None
@@ -228,6 +235,9 @@ class WorkflowRun:
             "interrupt_after": list(self.interrupt_after),
             "questions": {k: dict(v) for k, v in self.questions.items()},
             "answers": {k: list(v) for k, v in self.answers.items()},
+            "budget": dict(self.budget),
+            "spent": dict(self.spent),
+            "pause_reason": self.pause_reason,
             "created_at": self.created_at,
             "finished_at": self.finished_at,
         }
@@ -258,6 +268,9 @@ class WorkflowRun:
             interrupt_after=list(data.get("interrupt_after") or []),
             questions={k: dict(v) for k, v in (data.get("questions") or {}).items()},
             answers={k: list(v) for k, v in (data.get("answers") or {}).items()},
+            budget=dict(data.get("budget") or {}),
+            spent=dict(data.get("spent") or {}),
+            pause_reason=data.get("pause_reason"),
             created=parse_iso(data.get("created_at")) or time.time(),
             finished=parse_iso(data.get("finished_at")),
             graph_version=data.get("graph_version"),

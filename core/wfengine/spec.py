@@ -7,6 +7,7 @@ A spec names registered tools and gives conditions as data (see :mod:`wfengine.c
     entry: load
     max_steps: 200
     interrupt_after: [load]            # pause after these nodes (interrupt_before: before)
+    budget: {steps: 500, seconds: 600}  # pause (not fail) when a total is reached
     reducers: {issues: extend}
     nodes:
       load:   {tool: dq.load, params: {sep: ","}, retry: {max_attempts: 3}, timeout: 60}
@@ -35,8 +36,9 @@ from pathlib import Path
 from typing import Any
 
 from . import settings
+from .budget import check_budget
 from .conditions import compile_condition
-from .errors import GraphValidationError, SpecError, UnknownNameError
+from .errors import GraphValidationError, SpecError, UnknownNameError, WorkflowError
 from .graph import END, Graph
 from .nesting import MAX_DEPTH, check_depth
 from .registry import ConditionRegistry, ToolRegistry
@@ -50,6 +52,7 @@ TOP_LEVEL_KEYS = (
     "max_steps",
     "interrupt_before",
     "interrupt_after",
+    "budget",
     "reducers",
     "nodes",
     "edges",
@@ -247,6 +250,10 @@ class _SpecLoader:
         self._set_entry(graph, data["entry"])
         graph.interrupt_before = self._pauses(graph, "interrupt_before")
         graph.interrupt_after = self._pauses(graph, "interrupt_after")
+        try:
+            graph.budget = check_budget(data.get("budget"), "budget")
+        except WorkflowError as exc:
+            raise self.error(str(exc), "budget") from None
         try:
             graph.validate()
         except GraphValidationError as exc:
@@ -495,6 +502,8 @@ def dump_spec(graph: Graph) -> dict[str, Any]:
         data["interrupt_before"] = list(graph.interrupt_before)
     if graph.interrupt_after:
         data["interrupt_after"] = list(graph.interrupt_after)
+    if graph.budget:
+        data["budget"] = dict(graph.budget)
     if graph.reducer_names:
         reducers = {}
         for key, name in graph.reducer_names.items():

@@ -75,3 +75,25 @@ def test_a_paused_question_is_read_back_from_the_store(engine: Engine) -> None:
     done = engine.resume(run.run_id, answer="x")
     assert done.state == {"a": "x"}
     assert engine.store.get_run(run.run_id).questions == {}  # type: ignore[union-attr]
+
+
+def test_a_budget_and_what_was_spent_survive_the_store(db_url: str) -> None:
+    def step(state: dict[str, object]) -> dict[str, object]:
+        __import__("wfengine").emit("cost", 2)
+        return {"i": int(state.get("i", 0)) + 1}  # type: ignore[call-overload]
+
+    graph = (
+        Graph("spend")
+        .add_node("step", step)
+        .add_edge("step", "step", condition=lambda s: s["i"] < 5)
+        .add_edge("step", END, condition=lambda s: s["i"] >= 5)
+        .set_entry_point("step")
+    )
+    with open_engine(db_url) as engine:
+        run_id = engine.run(graph, budget={"cost": 5}).run_id
+    with open_engine(db_url) as engine:  # a new engine reads it back
+        stored = engine.get_run(run_id)
+        assert stored.status is RunStatus.PAUSED and stored.spent["cost"] == 6.0
+        assert stored.budget == {"cost": 5.0} and stored.pause_reason is not None
+        done = engine.resume(run_id, graph=graph, budget={"cost": 50})
+        assert done.status is RunStatus.COMPLETED and done.spent["cost"] == 10.0

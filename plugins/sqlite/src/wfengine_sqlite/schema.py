@@ -10,8 +10,9 @@ A run is kept as:
   after it and the step's log entries. The per-step checkpoint is this one row, so a long run
   costs storage in proportion to what changed.
 * ``attempts`` — log entries that belong to no committed step (a step that failed).
-* ``run_questions`` — a run's ``interrupt_after``, pending ``interrupt()`` questions and the
-  answers given so far (a row only when it has any); written by ``save_run``.
+* ``run_people`` — a run's ``interrupt_after``, pending ``interrupt()`` questions, the
+  answers given so far, its budget and what it spent (a row only when it has any); written
+  by ``save_run``.
 * ``graph_versions`` — every graph version a run recorded (``runs.graph_version``), once per
   content hash: the spec of spec graphs, so a run resumes on the graph it ran.
 
@@ -102,15 +103,14 @@ CREATE TABLE graph_versions (
 """
 
 _V5_PEOPLE = """
-CREATE TABLE run_questions (
-    run_pk          INTEGER PRIMARY KEY REFERENCES runs (pk) ON DELETE CASCADE,
-    interrupt_after TEXT NOT NULL,      -- JSON list
-    questions       TEXT NOT NULL,      -- tagged JSON: {node: {value, index}}
-    answers         TEXT NOT NULL       -- tagged JSON: {node: [answer, ...]}
+CREATE TABLE run_people (
+    run_pk  INTEGER PRIMARY KEY REFERENCES runs (pk) ON DELETE CASCADE,
+    data    TEXT NOT NULL               -- tagged JSON: see store.PEOPLE_FIELDS
 );
 """
 """People in the loop (issue 16): a run's ``interrupt_after``, its pending ``interrupt()``
-questions and the answers given so far; a row only for runs that have any. Planned as schema
+questions, the answers given so far, its budget, what it spent and why it paused; a row only
+for runs that have any. Planned as schema
 version 5 (after the history and pending-writes migrations); on its own it is the third."""
 
 

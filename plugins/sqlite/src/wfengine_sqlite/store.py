@@ -35,6 +35,9 @@ from .errors import InvalidQueryError
 from .history import History
 from .schema import INSERT_SNAPSHOT, INSERT_STEP, RUN_COLUMNS, UPSERT_RUN
 
+PEOPLE_FIELDS = ("interrupt_after", "questions", "answers", "budget", "spent", "pause_reason")
+"""The run's fields kept in the ``run_people`` table (issue 16), as one tagged-JSON object."""
+
 
 class SQLiteStore(History):
     """A durable :class:`wfengine.storage.Store` in one SQLite file (``sqlite:///path.db``).
@@ -156,21 +159,14 @@ class SQLiteStore(History):
         )
         logs = run.logs
         dropped = run.logs_dropped  # entries trimmed from memory were stored before
-        asked = (
-            (_dumps(list(run.interrupt_after)), encode(run.questions), encode(run.answers))
-            if run.interrupt_after or run.questions or run.answers
-            else None
-        )
+        people = {f: getattr(run, f) for f in PEOPLE_FIELDS if getattr(run, f)}
+        asked = encode(people) if people else None
 
         def work(conn: sqlite3.Connection) -> int:
             pk = int(conn.execute(UPSERT_RUN, row).fetchall()[0][0])
-            conn.execute("DELETE FROM run_questions WHERE run_pk = ?", (pk,))
+            conn.execute("DELETE FROM run_people WHERE run_pk = ?", (pk,))
             if asked is not None:
-                conn.execute(
-                    "INSERT INTO run_questions (run_pk, interrupt_after, questions, answers) "
-                    "VALUES (?, ?, ?, ?)",
-                    (pk, *asked),
-                )
+                conn.execute("INSERT INTO run_people (run_pk, data) VALUES (?, ?)", (pk, asked))
             conn.execute("DELETE FROM steps WHERE run_pk = ? AND step > ?", (pk, run.step))
             conn.execute("DELETE FROM snapshots WHERE run_pk = ? AND step >= ?", (pk, run.step))
             conn.execute(INSERT_SNAPSHOT, (pk, *snapshot))
@@ -352,10 +348,8 @@ class SQLiteStore(History):
     ) -> WorkflowRun:
         pk, run_id, graph_id, status, created, finished, error, max_steps, interrupt, version = row
         step, state, next_nodes, join_progress, visited = self._position(conn, pk, None, run_id)
-        asked = conn.execute(
-            "SELECT interrupt_after, questions, answers FROM run_questions WHERE run_pk = ?",
-            (pk,),
-        ).fetchone()
+        found = conn.execute("SELECT data FROM run_people WHERE run_pk = ?", (pk,)).fetchone()
+        people = decode(found[0]) if found else {}
         return WorkflowRun(
             graph_id=graph_id,
             state=state,
@@ -369,9 +363,12 @@ class SQLiteStore(History):
             join_progress=join_progress,
             max_steps=max_steps,
             interrupt_before=json.loads(interrupt),
-            interrupt_after=json.loads(asked[0]) if asked else [],
-            questions=decode(asked[1]) if asked else {},
-            answers=decode(asked[2]) if asked else {},
+            interrupt_after=list(people.get("interrupt_after", [])),
+            questions=dict(people.get("questions", {})),
+            answers=dict(people.get("answers", {})),
+            budget=dict(people.get("budget", {})),
+            spent=dict(people.get("spent", {})),
+            pause_reason=people.get("pause_reason"),
             created=created,
             finished=finished,
             graph_version=version,
