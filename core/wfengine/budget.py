@@ -21,26 +21,30 @@ from .errors import WorkflowError
 KEYS = ("steps", "seconds", "cost")
 
 
+class BudgetError(WorkflowError):
+    """A budget that is not one: an unknown key, a value that is not a positive number."""
+
+
 def check_budget(value: Any, where: str = "budget") -> dict[str, float]:
     """A budget as ``{key: total}``; a :class:`~wfengine.errors.WorkflowError` naming the
     bad key or value otherwise. ``None`` (or an empty mapping) is no budget."""
     if value is None:
         return {}
     if not isinstance(value, Mapping):
-        raise WorkflowError(
+        raise BudgetError(
             f"{where} must be a mapping like {{'steps': 100, 'seconds': 60, 'cost': 5}}, got "
             f"{type(value).__name__}"
         )
     budget: dict[str, float] = {}
     for key, total in value.items():
         if key not in KEYS:
-            raise WorkflowError(f"{where}: unknown key {key!r}; the keys are {', '.join(KEYS)}")
+            raise BudgetError(f"{where}: unknown key {key!r}; the keys are {', '.join(KEYS)}")
         if isinstance(total, bool) or not isinstance(total, (int, float)):
-            raise WorkflowError(f"{where}.{key} must be a number, got {total!r}")
+            raise BudgetError(f"{where}.{key} must be a number, got {total!r}")
         if not math.isfinite(total) or total <= 0:
-            raise WorkflowError(f"{where}.{key} must be a positive number, got {total!r}")
+            raise BudgetError(f"{where}.{key} must be a positive number, got {total!r}")
         if key == "steps" and total != int(total):
-            raise WorkflowError(f"{where}.steps must be a whole number, got {total!r}")
+            raise BudgetError(f"{where}.steps must be a whole number, got {total!r}")
         budget[key] = int(total) if key == "steps" else float(total)
     return budget
 
@@ -52,11 +56,11 @@ def parse_budget(items: Sequence[str], where: str = "--budget") -> dict[str, flo
         for part in item.split(","):
             key, sep, text = part.partition("=")
             if not sep or not key.strip():
-                raise WorkflowError(f"{where}: {part!r} is not key=number (example: steps=2000)")
+                raise BudgetError(f"{where}: {part!r} is not key=number (example: steps=2000)")
             try:
                 raw[key.strip()] = float(text) if "." in text or "e" in text else int(text)
             except ValueError:
-                raise WorkflowError(f"{where}: {part!r}: {text!r} is not a number") from None
+                raise BudgetError(f"{where}: {part!r}: {text!r} is not a number") from None
     return check_budget(raw, where)
 
 
@@ -78,5 +82,5 @@ def add_cost(spent: dict[str, float], data: Any, node: str) -> None:
     """Add an ``emit("cost", x)`` to ``spent["cost"]`` (a value that is not a number is
     refused with an error naming the node)."""
     if isinstance(data, bool) or not isinstance(data, (int, float)) or not math.isfinite(data):
-        raise WorkflowError(f"node {node}: emit('cost', x) needs a finite number, got {data!r}")
+        raise BudgetError(f"node {node}: emit('cost', x) needs a finite number, got {data!r}")
     spent["cost"] = spent.get("cost", 0.0) + float(data)

@@ -79,3 +79,15 @@ def test_parse_answers() -> None:
     assert parse_answers(("a=1", "b=[2]")) == {"a": 1, "b": [2]}
     with pytest.raises(click.BadParameter, match="each must be node=JSON"):
         parse_answers(("a=1", "2"))
+
+
+def test_a_budget_pauses_wf_run_and_resume_budget_goes_on(wf: Invoke) -> None:
+    paused = wf("run", "fx-count", "--budget", "steps=1")
+    assert paused.exit_code == 3, paused.output
+    assert "paused: budget: steps 1 of 1 spent" in paused.stdout
+    run_id = _run_id(paused.stdout)
+    assert "budget:   steps 1 of 1" in wf("runs", "show", run_id).stdout
+    done = wf("runs", "resume", run_id, "--budget", "steps=100")
+    assert done.exit_code == 0, done.output
+    bad = wf("run", "fx-count", "--budget", "steps=x")
+    assert bad.exit_code == 2 and "is not a number" in bad.stderr

@@ -55,3 +55,24 @@ def test_background_resume_with_an_answer(client: TestClient) -> None:
     accepted = client.post(f"/runs/{run_id}/resume", json={"answer": "yes"})
     assert accepted.status_code == 202
     assert wait_for(client, run_id, "completed")["state"] == {"answer": "yes"}
+
+
+def test_a_budget_pauses_and_resume_sets_a_new_total(client: TestClient) -> None:
+    gid = create_graph(client, linear_spec("t.inc", "t.inc", "t.inc", name="budgeted"))
+    body = client.post("/graph/run", json={"graph_id": gid, "budget": {"steps": 2}}).json()
+    assert body["status"] == "paused" and body["final_state"] == {"n": 2}
+    assert body["pause_reason"] == "budget: steps 2 of 2 spent"
+    state = client.get(f"/graph/state/{body['run_id']}").json()
+    assert state["pause_reason"] == body["pause_reason"]
+    done = client.post(
+        f"/runs/{body['run_id']}/resume", json={"budget": {"steps": 10}, "wait": True}
+    ).json()
+    assert done["status"] == "completed" and done["final_state"] == {"n": 3}
+    assert done["pause_reason"] is None
+
+
+def test_a_bad_budget_is_422(client: TestClient) -> None:
+    gid = create_graph(client, linear_spec("t.inc", name="bad-budget"))
+    response = client.post("/graph/run", json={"graph_id": gid, "budget": {"stepz": 2}})
+    assert response.status_code == 422
+    assert "unknown key 'stepz'" in response.json()["error"]["message"]

@@ -258,9 +258,11 @@ def summary_lines(run: WorkflowRun, *, resume_command: str, persistent: bool) ->
         lines.extend(f"  {k}: {short_value(v, 200)}" for k, v in outputs)
     if status == "failed":
         lines.append(click.style(f"error: {error_line(run.error)}", fg="red"))
+    if status == "paused" and run.pause_reason:
+        lines.append(f"paused: {run.pause_reason} (resume with --budget KEY=N to go on)")
     if status == "paused" and run.questions:
         lines.extend(question_lines(run))
-    elif status == "paused":
+    elif status == "paused" and not run.pause_reason:
         lines.append(f"paused before: {', '.join(run.next_nodes) or '(nothing)'}")
     if status in ("failed", "paused", "cancelled"):
         if persistent:
@@ -295,6 +297,14 @@ def run_detail_lines(run: WorkflowRun) -> list[str]:
         lines.append(f"pauses before: {', '.join(run.interrupt_before)}")
     if run.interrupt_after:
         lines.append(f"pauses after: {', '.join(run.interrupt_after)}")
+    if run.budget:
+        spent = {"steps": run.step, **run.spent}
+        lines.append(
+            "budget:   "
+            + ", ".join(f"{k} {spent.get(k, 0):g} of {v:g}" for k, v in run.budget.items())
+        )
+    if run.pause_reason:
+        lines.append(f"paused:   {run.pause_reason}")
     lines.extend(question_lines(run))
     lines.append(f"state keys: {', '.join(map(str, run.state)) or '(none)'}")
     outputs = output_locations(run.state)

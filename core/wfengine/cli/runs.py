@@ -17,7 +17,7 @@ from .output import (
     run_detail_lines,
     run_duration,
 )
-from .run import follow
+from .run import budget_option, follow
 from .state_args import build_state, state_options
 
 if TYPE_CHECKING:
@@ -138,6 +138,13 @@ def show_run(run_id: str, logs: bool, show_state: bool, as_json: bool) -> None:
     "nodes asked.",
 )
 @click.option(
+    "--budget",
+    "budget_items",
+    multiple=True,
+    metavar="KEY=N[,KEY=N]",
+    help="New totals for the run's budget: steps=N sets the steps total to N (repeatable).",
+)
+@click.option(
     "--allow-changed-graph",
     is_flag=True,
     help="Resume a run of a Python graph even though its code or structure changed since.",
@@ -152,6 +159,7 @@ def resume_run(
     assignments: list[tuple[list[str], Any]],
     max_steps: int | None,
     answers: tuple[str, ...],
+    budget_items: tuple[str, ...],
     allow_changed_graph: bool,
     as_json: bool,
     quiet: bool,
@@ -172,6 +180,7 @@ def resume_run(
       wf runs resume 3f2a9c0d -s threshold=5 -s approved=true
       wf runs resume 3f2a9c0d --state @patch.json
       wf runs resume 3f2a9c0d --answer true         # a node asked with interrupt()
+      wf runs resume 3f2a9c0d --budget steps=2000   # paused by its budget
       wf runs resume 3f2a9c0d --answer @reply.json
       wf runs resume 3f2a9c0d --answer review=true --answer legal='"ok"'
 
@@ -189,6 +198,7 @@ def resume_run(
         max_steps=max_steps,
         allow_changed_graph=allow_changed_graph,
         answer=answer,
+        budget=budget_option(budget_items),
     )
     follow(app, handle, as_json=as_json, quiet=quiet)
 

@@ -122,6 +122,10 @@ class RunRequest(BaseModel):
     max_steps: int | None = Field(default=None, ge=1)
     interrupt_before: list[str] = Field(default_factory=list, max_length=1000)
     interrupt_after: list[str] = Field(default_factory=list, max_length=1000)
+    budget: dict[str, float] | None = Field(
+        default=None,
+        description="Totals that pause (not fail) the run when reached: steps, seconds, cost",
+    )
 
 
 class ResumeRequest(BaseModel):
@@ -134,6 +138,10 @@ class ResumeRequest(BaseModel):
         default=None,
         description="The answer to the run's pending interrupt() question ({node: answer} "
         "for several); leave it out to resume without one (null is an answer)",
+    )
+    budget: dict[str, float] | None = Field(
+        default=None,
+        description="New totals for the run's budget (steps, seconds, cost)",
     )
 
 
@@ -165,6 +173,9 @@ class RunResult(BaseModel):
         default_factory=dict,
         description="A paused run's pending interrupt() questions, per node: value, index",
     )
+    pause_reason: str | None = Field(
+        default=None, description="Why a run paused when its budget did it"
+    )
 
     @staticmethod
     def data(run: WorkflowRun, tracebacks: bool = False) -> dict[str, Any]:
@@ -192,6 +203,7 @@ class RunResult(BaseModel):
             "step": run.step,
             "error": run.error if tracebacks else client_error(run.error),
             "questions": run.questions,
+            "pause_reason": run.pause_reason,
         }
 
 
@@ -221,6 +233,9 @@ class RunStateOut(BaseModel):
         default_factory=dict,
         description="A paused run's pending interrupt() questions, per node: value, index",
     )
+    pause_reason: str | None = Field(
+        default=None, description="Why a run paused when its budget did it"
+    )
 
     @classmethod
     def of(cls, run: WorkflowRun, tracebacks: bool = False) -> RunStateOut:
@@ -237,6 +252,7 @@ class RunStateOut(BaseModel):
             created_at=run.created_at,
             finished_at=run.finished_at,
             questions=jsonable(dict(run.questions)),
+            pause_reason=run.pause_reason,
         )
 
 
@@ -260,6 +276,9 @@ class RunSummary(BaseModel):
     questions: dict[str, Any] = Field(
         default_factory=dict,
         description="A paused run's pending interrupt() questions, per node: value, index",
+    )
+    pause_reason: str | None = Field(
+        default=None, description="Why a run paused when its budget did it"
     )
 
 

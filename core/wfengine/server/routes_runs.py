@@ -58,6 +58,7 @@ def _run_graph(ctx: ServerContext, body: RunRequest, body_bytes: int | None) -> 
             max_steps=body.max_steps,
             interrupt_before=body.interrupt_before,
             interrupt_after=body.interrupt_after,
+            budget=body.budget,
         )
         return SafeJSONResponse(RunResult.data(run, ctx.expose_tracebacks))
     run = ctx.runs.start(
@@ -66,6 +67,7 @@ def _run_graph(ctx: ServerContext, body: RunRequest, body_bytes: int | None) -> 
         max_steps=body.max_steps,
         interrupt_before=body.interrupt_before,
         interrupt_after=body.interrupt_after,
+        budget=body.budget,
     )
     return _accepted(run)
 
@@ -134,9 +136,15 @@ def resume_run(run_id: str, ctx: Ctx, body: ResumeRequest | None = None) -> Any:
     answer = body.answer if "answer" in body.model_fields_set else NO_ANSWER
     try:
         if body.wait:
-            run = ctx.engine.resume(run_id, patch, max_steps=body.max_steps, answer=answer)
+            run = ctx.engine.resume(
+                run_id, patch, max_steps=body.max_steps, answer=answer, budget=body.budget
+            )
             return SafeJSONResponse(RunResult.data(run, ctx.expose_tracebacks))
-        return _accepted(ctx.runs.resume(run_id, patch, max_steps=body.max_steps, answer=answer))
+        return _accepted(
+            ctx.runs.resume(
+                run_id, patch, max_steps=body.max_steps, answer=answer, budget=body.budget
+            )
+        )
     except RunActiveError:  # another request claimed it since the check above
         raise _already_active(run_id) from None
     except AnswerError as exc:
@@ -223,4 +231,5 @@ def _summary(run: WorkflowRun) -> RunSummary:
         created_at=run.created_at,
         finished_at=run.finished_at,
         questions=jsonable(dict(run.questions)),
+        pause_reason=run.pause_reason,
     )

@@ -119,6 +119,7 @@ class RunManager:
         max_steps: int | None,
         interrupt_before: Sequence[str],
         interrupt_after: Sequence[str] = (),
+        budget: Mapping[str, float] | None = None,
     ) -> WorkflowRun:
         """Start a run in the background; bad input raises here, before anything runs."""
         self._check_capacity()
@@ -128,6 +129,7 @@ class RunManager:
             max_steps=max_steps,
             interrupt_before=interrupt_before,
             interrupt_after=interrupt_after,
+            budget=budget,
         )
         return self._follow(handle)
 
@@ -138,11 +140,14 @@ class RunManager:
         *,
         max_steps: int | None,
         answer: Any = NO_ANSWER,
+        budget: Mapping[str, float] | None = None,
     ) -> WorkflowRun:
         """Resume a run in the background (a run already active raises ``RunActiveError``)."""
         self._check_capacity()
         return self._follow(
-            self.engine.prepare_resume(run_id, state_patch, max_steps=max_steps, answer=answer)
+            self.engine.prepare_resume(
+                run_id, state_patch, max_steps=max_steps, answer=answer, budget=budget
+            )
         )
 
     def _check_capacity(self) -> None:
