@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .cache import CachePolicy
 from .engine import (
     Engine,
     get_condition_registry,
@@ -49,6 +50,7 @@ __all__ = [
     "get_workflow_registry",
     "hookimpl",
     "hookspec",
+    "CachePolicy",
     "interrupt",
     "emit",
     "NodeInterrupt",

@@ -26,6 +26,7 @@ from typing import Any
 
 from . import settings
 from .budget import add_cost, exceeded
+from .cache import cached
 from .errors import StepLimitError, WorkflowError
 from .graph import END, Graph, Node
 from .interrupts import NodeInterrupt, answering, question_info
@@ -36,7 +37,7 @@ from .progress import Sink, emitting
 from .run import Event, EventType, LogEntry, RunStatus, WorkflowRun
 from .runner import NodeCall, NodeRunner, Outcome, new
 from .state import MISSING, StateView, apply_changes, changes, merge_parallel, merge_update
-from .storage import Store
+from .storage import CacheStore, Store
 
 log = logging.getLogger("wfengine.executor")
 
@@ -219,6 +220,10 @@ class Execution:
         run.questions = {}  # asked again by a node that gets no answer this time
         run.pause_reason = None
         self.seconds0 = run.spent.get("seconds", 0.0)
+        if isinstance(self.store, CacheStore) and any(
+            n.cache is not None for n in self.graph.nodes.values()
+        ):
+            self.cache_nodes(self.store)
         if self.on_progress or "cost" in run.budget:
             self.progress_nodes()
         if run.answers:
@@ -330,8 +335,28 @@ class Execution:
         """Give every node a function that sends its ``emit()`` calls to the consumers."""
         self.nodes = self.base_nodes = {
             name: replace(node, func=emitting(node.func, self.sink(name)))
-            for name, node in self.graph.nodes.items()
+            for name, node in self.base_nodes.items()
         }
+
+    # -- cached nodes (see wfengine.cache) -----------------------------------------------
+
+    def cache_nodes(self, store: CacheStore) -> None:
+        """Give every node with a cache policy a function that looks up ``store`` first."""
+        nodes = dict(self.base_nodes)
+        for name, node in nodes.items():
+            if node.cache is not None:
+                func = cached(node, node.cache, store, self.run.graph_id, self.cache_record)
+                nodes[name] = replace(node, func=func)
+        self.nodes = self.base_nodes = nodes
+
+    def cache_record(self, info: dict[str, Any]) -> None:
+        """Keep one cache lookup on the run, log it, and tell ``node_progress`` consumers."""
+        run = self.run
+        info["step"] = run.step + 1
+        run.cache_log.append(info)
+        log.info("run %s: node %s: %s", run.run_id, info["node"], info["reason"])
+        if self.on_progress:
+            self.progress(info["node"], "cache", dict(info))
 
     def sink(self, name: str) -> Sink:
         """Where node ``name``'s ``emit(kind, data)`` calls go (from the node's thread)."""

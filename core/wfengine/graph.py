@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .cache import CachePolicy
 from .conditions import builtin_registry, compile_condition
 from .errors import GraphValidationError
 from .retry import RetryPolicy
@@ -49,6 +50,8 @@ class Node:
     """The import path (``pkg.mod:func`` or ``/abs/file.py:func``) a spec's ``call:`` node
     runs, instead of a registered tool."""
     is_async: bool = False
+    cache: CachePolicy | None = None
+    """How the node's results are cached (``None``: not cached); see :mod:`wfengine.cache`."""
 
     def __post_init__(self) -> None:
         self.is_async = _is_async_callable(self.func)
@@ -71,6 +74,8 @@ class Node:
             data["retry"] = self.retry.to_dict()
         if self.timeout is not None:
             data["timeout"] = self.timeout
+        if self.cache is not None:
+            data["cache"] = {"ttl": self.cache.ttl, "reads": self.cache.reads}
         return data
 
 
@@ -197,8 +202,12 @@ class Graph:
         tool: str | None = None,
         params: Mapping[str, Any] | None = None,
         call: str | None = None,
+        cache: bool | Mapping[str, Any] | CachePolicy | None = None,
+        reads: Sequence[str] | None = None,
     ) -> Graph:
-        """Add node ``name`` running ``func(state)``; ``retry`` and ``timeout`` are per node."""
+        """Add node ``name`` running ``func(state)``; ``retry`` and ``timeout`` are per node;
+        ``cache`` (``True``, ``{ttl, reads, key}`` or a :class:`~wfengine.cache.CachePolicy`)
+        caches its results, keyed by the state keys it ``reads`` (default: the whole state)."""
         if not isinstance(name, str) or not name:
             raise GraphValidationError(
                 self.name, [f"node name must be a non-empty string: {name!r}"]
@@ -220,6 +229,7 @@ class Graph:
             tool=tool,
             params=dict(params or {}),
             call=call,
+            cache=CachePolicy.coerce(cache, reads),
         )
         self._routes = None
         return self

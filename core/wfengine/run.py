@@ -169,6 +169,9 @@ class WorkflowRun:
     """What a run with a budget has spent: ``seconds`` driving it, ``cost`` emitted."""
     pause_reason: str | None = None
     """Why a paused run paused when a budget did it (``budget: steps 100 of 100 spent``)."""
+    cache_log: list[dict[str, Any]] = field(default_factory=list)
+    """Each cache lookup of a cached node: ``node``, ``step``, ``result`` (``hit``, ``miss``,
+    ``not cacheable``) and ``reason`` (see :mod:`wfengine.cache`)."""
     created: float = field(default_factory=time.time)
     finished: float | None = None
     graph_version: str | None = None
@@ -238,6 +241,7 @@ class WorkflowRun:
             "budget": dict(self.budget),
             "spent": dict(self.spent),
             "pause_reason": self.pause_reason,
+            "cache_log": [dict(e) for e in self.cache_log],
             "created_at": self.created_at,
             "finished_at": self.finished_at,
         }
@@ -271,6 +275,7 @@ class WorkflowRun:
             budget=dict(data.get("budget") or {}),
             spent=dict(data.get("spent") or {}),
             pause_reason=data.get("pause_reason"),
+            cache_log=[dict(e) for e in data.get("cache_log") or []],
             created=parse_iso(data.get("created_at")) or time.time(),
             finished=parse_iso(data.get("finished_at")),
             graph_version=data.get("graph_version"),

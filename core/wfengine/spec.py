@@ -37,6 +37,7 @@ from typing import Any
 
 from . import settings
 from .budget import check_budget
+from .cache import CachePolicy
 from .conditions import compile_condition
 from .errors import GraphValidationError, SpecError, UnknownNameError, WorkflowError
 from .graph import END, Graph
@@ -57,7 +58,7 @@ TOP_LEVEL_KEYS = (
     "nodes",
     "edges",
 )
-NODE_KEYS = ("tool", "call", "params", "description", "retry", "timeout")
+NODE_KEYS = ("tool", "call", "params", "description", "retry", "timeout", "cache", "reads")
 EDGE_KEYS = ("from", "to", "when", "default", "description")
 SPEC_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -360,9 +361,16 @@ class _SpecLoader:
             raise self.error(
                 f"must be a positive number of seconds, got {timeout!r}", f"{where}.timeout"
             )
+        try:
+            cache = CachePolicy.coerce(node.get("cache"), node.get("reads"))
+        except WorkflowError as exc:
+            raise self.error(str(exc), f"{where}.cache") from None
+        if cache is not None and cache.key is not None:
+            raise self.error("a spec cannot give a key function", f"{where}.cache.key")
         graph.add_node(
             name,
             tool_call(label, func, params),
+            cache=cache,
             tool=tool_name if call is None else None,
             call=call,
             params=params,
@@ -536,6 +544,13 @@ def _dump_node(node: Any) -> dict[str, Any]:
         data["retry"] = _dump_retry(node.retry)
     if node.timeout is not None:
         data["timeout"] = node.timeout
+    if node.cache is not None:
+        cache: dict[str, Any] = {}
+        if node.cache.ttl is not None:
+            cache["ttl"] = node.cache.ttl
+        if node.cache.reads is not None:
+            cache["reads"] = list(node.cache.reads)
+        data["cache"] = cache or True
     return data
 
 

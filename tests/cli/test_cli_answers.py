@@ -91,3 +91,23 @@ def test_a_budget_pauses_wf_run_and_resume_budget_goes_on(wf: Invoke) -> None:
     assert done.exit_code == 0, done.output
     bad = wf("run", "fx-count", "--budget", "steps=x")
     assert bad.exit_code == 2 and "is not a number" in bad.stderr
+
+
+def test_runs_show_cache_and_wf_cache_list_clear(wf: Invoke, tmp_path: Path) -> None:
+    spec = tmp_path / "cached.yaml"
+    spec.write_text(
+        "name: cached\nentry: a\n"
+        "nodes:\n  a: {tool: fx.add, params: {by: 2}, cache: true, reads: [n]}\n"
+        "edges:\n  - {from: a, to: END}\n"
+    )
+    first = _run_id(wf("run", str(spec), "-s", "n=1").stdout)
+    second = _run_id(wf("run", str(spec), "-s", "n=1").stdout)
+    assert re.search(
+        r"1\s+a\s+miss\s+miss: first call", wf("runs", "show", first, "--cache").stdout
+    )
+    assert re.search(r"1\s+a\s+hit\s+hit", wf("runs", "show", second, "--cache").stdout)
+    listed = wf("cache", "list")
+    assert listed.exit_code == 0 and re.search(r"cached\s+a\s+.*\s+n$", listed.stdout, re.M)
+    assert json.loads(wf("cache", "list", "--json").stdout)[0]["parts"]["reads"] == {"n": 1}
+    assert wf("cache", "clear", "--graph", "cached").stdout.strip() == "cleared 1 cached result"
+    assert wf("cache", "list").stdout.strip() == "no cached results"

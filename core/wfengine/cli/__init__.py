@@ -103,7 +103,7 @@ def _debug(ctx: click.Context) -> bool:
 
 def create_cli() -> click.Group:
     """A new ``wf`` group with the built-in commands (no plugin commands yet)."""
-    from . import catalog, graphs, run, runs, serve
+    from . import cache, catalog, graphs, run, runs, serve
 
     @click.group(cls=WfGroup, help=HELP, context_settings={"help_option_names": ["-h", "--help"]})
     @click.option(
@@ -131,6 +131,7 @@ def create_cli() -> click.Group:
     group.add_command(run.run_command)
     group.add_command(runs.runs_group)
     group.add_command(graphs.graphs_group)
+    group.add_command(cache.cache_group)
     for command in catalog.commands:
         group.add_command(command)
     group.add_command(serve.serve_command)

@@ -92,10 +92,11 @@ def list_runs(graph_id: str | None, status: str | None, limit: int, as_json: boo
 @click.argument("run_id")
 @click.option("--logs", is_flag=True, help="Also show one line per node attempt.")
 @click.option("--state", "show_state", is_flag=True, help="Also print the state as JSON.")
+@click.option("--cache", "show_cache", is_flag=True, help="Also show each cache hit and miss.")
 @json_option
 @store_option
 @debug_option
-def show_run(run_id: str, logs: bool, show_state: bool, as_json: bool) -> None:
+def show_run(run_id: str, logs: bool, show_state: bool, show_cache: bool, as_json: bool) -> None:
     """Show one run: status, steps, timing, visited nodes, error.
 
     \b
@@ -120,6 +121,12 @@ def show_run(run_id: str, logs: bool, show_state: bool, as_json: bool) -> None:
                     f"traceback of {entry.node} (step {entry.step}, attempt {entry.attempt}):"
                 )
                 click.echo(str(entry.error["traceback"]).rstrip())
+    if show_cache:
+        click.echo("")
+        rows = [(e.get("step", ""), e["node"], e["result"], e["reason"]) for e in run.cache_log]
+        click.echo(
+            format_table(("STEP", "NODE", "RESULT", "REASON"), rows) if rows else "no cache lookups"
+        )
     if show_state:
         click.echo("")
         echo_json(run.state)

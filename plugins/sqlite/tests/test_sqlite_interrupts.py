@@ -97,3 +97,45 @@ def test_a_budget_and_what_was_spent_survive_the_store(db_url: str) -> None:
         assert stored.budget == {"cost": 5.0} and stored.pause_reason is not None
         done = engine.resume(run_id, graph=graph, budget={"cost": 50})
         assert done.status is RunStatus.COMPLETED and done.spent["cost"] == 10.0
+
+
+CACHE_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    import wfengine_sqlite.plugin
+    from wfengine import END, Engine, Graph
+
+    def score(state):
+        return {"score": state["threshold"] * 2}
+
+    graph = (Graph("scoring").add_node("score", score, cache=True, reads=["threshold"])
+             .add_edge("score", END).set_entry_point("score"))
+    engine = Engine(load_entrypoints=False, plugins=[wfengine_sqlite.plugin], store=sys.argv[1])
+    run = engine.run(graph, {"threshold": int(sys.argv[2])})
+    print(json.dumps(run.cache_log[-1]["reason"]))
+    """
+)
+
+
+def test_the_cache_survives_a_process_restart(db_url: str, tmp_path: Path) -> None:
+    script = tmp_path / "cache.py"
+    script.write_text(CACHE_SCRIPT)
+
+    def reason(threshold: int) -> str:
+        done = subprocess.run(
+            [sys.executable, str(script), db_url, str(threshold)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return str(json.loads(done.stdout.strip().splitlines()[-1]))
+
+    assert [reason(3), reason(3), reason(4)] == [
+        "miss: first call",
+        "hit",
+        "miss: reads.threshold 3 -> 4",
+    ]
+    with open_engine(db_url) as engine:
+        assert len(engine.store.list_cache_entries()) == 2  # type: ignore[attr-defined]
+        assert engine.store.clear_cache("scoring") == 2  # type: ignore[attr-defined]
+    assert reason(3) == "miss: first call"

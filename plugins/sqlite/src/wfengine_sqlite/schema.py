@@ -13,6 +13,7 @@ A run is kept as:
 * ``run_people`` — a run's ``interrupt_after``, pending ``interrupt()`` questions, the
   answers given so far, its budget and what it spent (a row only when it has any); written
   by ``save_run``.
+* ``node_cache`` — cached node results (the ``CacheStore`` capability, docs/caching.md).
 * ``graph_versions`` — every graph version a run recorded (``runs.graph_version``), once per
   content hash: the spec of spec graphs, so a run resumes on the graph it ran.
 
@@ -107,6 +108,16 @@ CREATE TABLE run_people (
     run_pk  INTEGER PRIMARY KEY REFERENCES runs (pk) ON DELETE CASCADE,
     data    TEXT NOT NULL               -- tagged JSON: see store.PEOPLE_FIELDS
 );
+CREATE TABLE node_cache (
+    key       TEXT PRIMARY KEY,         -- sha256 hex of graph, node and key parts
+    graph_id  TEXT NOT NULL,
+    node      TEXT NOT NULL,
+    parts     TEXT NOT NULL,            -- tagged JSON: what the result depends on
+    value     TEXT NOT NULL,            -- tagged JSON: the node's update
+    created   REAL NOT NULL,
+    ttl       REAL                      -- seconds, NULL: until the key changes
+) WITHOUT ROWID;
+CREATE INDEX node_cache_by_node ON node_cache (graph_id, node, created);
 """
 """People in the loop (issue 16): a run's ``interrupt_after``, its pending ``interrupt()``
 questions, the answers given so far, its budget, what it spent and why it paused; a row only
