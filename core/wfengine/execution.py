@@ -220,9 +220,8 @@ class Execution:
         run.questions = {}  # asked again by a node that gets no answer this time
         run.pause_reason = None
         self.seconds0 = run.spent.get("seconds", 0.0)
-        if isinstance(self.store, CacheStore) and any(
-            n.cache is not None for n in self.graph.nodes.values()
-        ):
+        # a runtime Protocol's isinstance() is slow: only for a graph with cached nodes
+        if self.graph.has_cached_nodes() and isinstance(self.store, CacheStore):
             self.cache_nodes(self.store)
         if self.on_progress or "cost" in run.budget:
             self.progress_nodes()

@@ -184,10 +184,17 @@ class Graph:
         self.reducer_names: dict[str, str] = {}
         self.max_steps = max_steps
         self._routes: dict[str, _Routes] | None = None
+        self._cached: bool | None = None  # has_cached_nodes(), until a node is added
         self._joins: list[tuple[str, Edge]] = []
         self._has_async = False
         for key, reducer in (reducers or {}).items():
             self.set_reducer(key, reducer)
+
+    def has_cached_nodes(self) -> bool:
+        """Whether some node has a cache policy (kept until a node is added)."""
+        if self._cached is None:
+            self._cached = any(node.cache is not None for node in self.nodes.values())
+        return self._cached
 
     # -- building ------------------------------------------------------------------------
 
@@ -232,6 +239,7 @@ class Graph:
             cache=CachePolicy.coerce(cache, reads),
         )
         self._routes = None
+        self._cached = None
         return self
 
     def add_edge(
