@@ -18,7 +18,7 @@ SPECS = [
 
 
 def test_there_are_hook_specs() -> None:
-    assert len(SPECS) == 11
+    assert len(SPECS) == 12
 
 
 @pytest.mark.parametrize(("name", "func"), SPECS, ids=[n for n, _ in SPECS])

@@ -177,7 +177,7 @@ def test_the_facade_has_one_method_per_hook_with_the_spec_arguments() -> None:
     from wfengine.hooks import Hooks
 
     names = [n for n in dir(hookspecs_module) if n.startswith("wfengine_")]
-    assert len(names) == 11
+    assert len(names) == 12
     for name in names:
         method = getattr(Hooks, name.removeprefix("wfengine_"), None)
         assert method is not None, f"Hooks has no method for {name}"
@@ -193,6 +193,7 @@ def test_every_facade_method_runs_with_no_implementations() -> None:
     eng.hooks.node_started(run, "a", {}, 1)
     eng.hooks.node_finished(run, "a", {}, 0.1, 1)
     eng.hooks.node_failed(run, "a", ValueError("x"), 1, False)
+    eng.hooks.node_progress(run, "a", "progress", {"done": 1})
     eng.hooks.run_finished(run)
     assert eng.hooks.dispatch is None
 

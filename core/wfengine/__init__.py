@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .cache import CachePolicy
 from .compose import Command, Send
 from .engine import (
     Engine,
@@ -24,7 +25,9 @@ from .errors import (
 from .executor import WorkflowExecutor
 from .graph import END, Edge, Graph, Node
 from .handle import RunHandle
+from .interrupts import NodeInterrupt, interrupt
 from .markers import hookimpl, hookspec
+from .progress import emit
 from .registry import ConditionRegistry, StoreRegistry, ToolRegistry, WorkflowRegistry
 from .retry import RetryPolicy
 from .run import Event, EventType, LogEntry, RunStatus, WorkflowRun
@@ -49,6 +52,10 @@ __all__ = [
     "get_workflow_registry",
     "hookimpl",
     "hookspec",
+    "CachePolicy",
+    "interrupt",
+    "emit",
+    "NodeInterrupt",
     "END",
     "Edge",
     "Event",

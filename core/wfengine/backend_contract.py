@@ -226,6 +226,48 @@ def scenario_timeout(engine: Engine, tmp_path: Path) -> None:
     assert "did not finish within 0.5 s" in str(run.error)
 
 
+def emits_progress(state: dict[str, Any]) -> dict[str, Any]:
+    from .progress import emit
+
+    for done in range(1, 4):
+        emit("progress", {"done": done, "total": 3})
+    return {"worked": True}
+
+
+def asks_approval(state: dict[str, Any]) -> dict[str, Any]:
+    from .interrupts import interrupt
+
+    first = interrupt({"question": "approve?"})
+    second = interrupt({"question": "really?"})
+    return {"answers": [first, second]}
+
+
+def scenario_emit(engine: Engine, tmp_path: Path) -> None:
+    """``emit()`` inside a node reaches the stream, in order, before the node finishes
+    (a remote backend carries the emits back with the outcome)."""
+    from .run import EventType
+
+    graph = Graph("emit").add_node("work", emits_progress).add_edge("work", END)
+    events = list(engine.stream(graph.set_entry_point("work"), {}))
+    kinds = [e.type for e in events]
+    progress = [e.to_dict() for e in events if e.type is EventType.NODE_PROGRESS]
+    assert [p["data"]["done"] for p in progress] == [1, 2, 3], kinds
+    assert kinds.index(EventType.NODE_FINISHED) > kinds.index(EventType.NODE_PROGRESS)
+
+
+def scenario_interrupt(engine: Engine, tmp_path: Path) -> None:
+    """``interrupt()`` pauses the run with its question; answers resume it, in order."""
+    graph = Graph("ask").add_node("ask", asks_approval).add_edge("ask", END)
+    run = engine.run(graph.set_entry_point("ask"), {})
+    assert run.status == RunStatus.PAUSED, run.error
+    assert run.questions["ask"]["value"] == {"question": "approve?"}
+    run = engine.resume(run.run_id, answer=True)
+    assert run.status == RunStatus.PAUSED and run.questions["ask"]["index"] == 1
+    run = engine.resume(run.run_id, answer="yes")
+    assert run.status == RunStatus.COMPLETED, run.error
+    assert run.state["answers"] == [True, "yes"]
+
+
 def scenario_worker_lost(engine: Engine, tmp_path: Path) -> None:
     """A worker killed mid-call (remote backends only: on threads it is the test process):
     that attempt fails with ``WorkerLostError`` and is retried; its sibling is untouched."""
@@ -256,6 +298,8 @@ SCENARIOS: list[Callable[[Engine, Path], None]] = [
     scenario_pause_and_resume,
     scenario_cancel,
     scenario_timeout,
+    scenario_emit,
+    scenario_interrupt,
 ]
 """Every scenario, each ``scenario(engine, tmp_path)``; an ``AssertionError`` says what
 differed from the threads backend's behaviour."""

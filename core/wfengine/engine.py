@@ -30,6 +30,7 @@ from .executor import WorkflowExecutor
 from .graph import Graph
 from .handle import RunHandle
 from .hooks import Hooks, PluginManager
+from .interrupts import NO_ANSWER
 from .limits import RunLimits
 from .markers import PROJECT
 from .paths import PathPolicy
@@ -426,6 +427,8 @@ class Engine:
         *,
         max_steps: int | None = None,
         interrupt_before: Sequence[str] = (),
+        interrupt_after: Sequence[str] = (),
+        budget: Mapping[str, float] | None = None,
     ) -> RunHandle:
         """Prepare a run (saved as ``pending``) without running it: drive the handle with
         :meth:`RunHandle.result` or :meth:`RunHandle.events`; see :meth:`run`."""
@@ -433,7 +436,13 @@ class Engine:
         self.workflows.check_settings(graph_id, state, "initial state")
         executor = self.executor(graph, graph_id)
         self._warn_remote_memory(executor)
-        run = executor.new_run(state, max_steps=max_steps, interrupt_before=interrupt_before)
+        run = executor.new_run(
+            state,
+            max_steps=max_steps,
+            interrupt_before=interrupt_before,
+            interrupt_after=interrupt_after,
+            budget=budget,
+        )
         run.graph_version = self._record_version(executor)
         handle = self._claim(executor, run, resuming=False)
         self.store.save_run(run)
@@ -458,10 +467,17 @@ class Engine:
         *,
         max_steps: int | None = None,
         interrupt_before: Sequence[str] = (),
+        interrupt_after: Sequence[str] = (),
+        budget: Mapping[str, float] | None = None,
     ) -> WorkflowRun:
         """Run a graph, workflow name, stored graph id or spec to its end; returns the run."""
         return self.start(
-            target, state, max_steps=max_steps, interrupt_before=interrupt_before
+            target,
+            state,
+            max_steps=max_steps,
+            interrupt_before=interrupt_before,
+            interrupt_after=interrupt_after,
+            budget=budget,
         ).result()
 
     async def arun(
@@ -471,9 +487,18 @@ class Engine:
         *,
         max_steps: int | None = None,
         interrupt_before: Sequence[str] = (),
+        interrupt_after: Sequence[str] = (),
+        budget: Mapping[str, float] | None = None,
     ) -> WorkflowRun:
         """Async :meth:`run`."""
-        handle = self.start(target, state, max_steps=max_steps, interrupt_before=interrupt_before)
+        handle = self.start(
+            target,
+            state,
+            max_steps=max_steps,
+            interrupt_before=interrupt_before,
+            interrupt_after=interrupt_after,
+            budget=budget,
+        )
         return await handle.aresult()
 
     def stream(
@@ -483,12 +508,19 @@ class Engine:
         *,
         max_steps: int | None = None,
         interrupt_before: Sequence[str] = (),
+        interrupt_after: Sequence[str] = (),
+        budget: Mapping[str, float] | None = None,
     ) -> Iterator[Event]:
         """Run in a worker thread, yielding events as they happen (``event.run_id`` names it).
         Nothing starts before the first event is asked for; :meth:`start` then
         :meth:`RunHandle.events` is the same with the run known (and bad input raised) first."""
         yield from self.start(
-            target, state, max_steps=max_steps, interrupt_before=interrupt_before
+            target,
+            state,
+            max_steps=max_steps,
+            interrupt_before=interrupt_before,
+            interrupt_after=interrupt_after,
+            budget=budget,
         ).events()
 
     def stream_resume(
@@ -499,6 +531,8 @@ class Engine:
         graph: GraphTarget | None = None,
         max_steps: int | None = None,
         allow_changed_graph: bool = False,
+        answer: Any = NO_ANSWER,
+        budget: Mapping[str, float] | None = None,
     ) -> Iterator[Event]:
         """:meth:`resume`, yielding the events as they happen."""
         yield from self.prepare_resume(
@@ -507,6 +541,8 @@ class Engine:
             graph=graph,
             max_steps=max_steps,
             allow_changed_graph=allow_changed_graph,
+            answer=answer,
+            budget=budget,
         ).events()
 
     async def astream(
@@ -516,9 +552,18 @@ class Engine:
         *,
         max_steps: int | None = None,
         interrupt_before: Sequence[str] = (),
+        interrupt_after: Sequence[str] = (),
+        budget: Mapping[str, float] | None = None,
     ) -> AsyncIterator[Event]:
         """Async :meth:`stream`."""
-        handle = self.start(target, state, max_steps=max_steps, interrupt_before=interrupt_before)
+        handle = self.start(
+            target,
+            state,
+            max_steps=max_steps,
+            interrupt_before=interrupt_before,
+            interrupt_after=interrupt_after,
+            budget=budget,
+        )
         async for event in handle.aevents():
             yield event
 
@@ -530,11 +575,15 @@ class Engine:
         graph: GraphTarget | None = None,
         max_steps: int | None = None,
         allow_changed_graph: bool = False,
+        answer: Any = NO_ANSWER,
+        budget: Mapping[str, float] | None = None,
     ) -> WorkflowRun:
         """Continue a paused, failed, cancelled or crashed run from its last completed step.
 
         The graph is the version the run recorded (see :meth:`prepare_resume`) unless given.
-        ``state_patch`` replaces keys of the state before the run goes on.
+        ``state_patch`` replaces keys of the state before the run goes on; ``answer``
+        answers the run's pending ``interrupt()`` question (``{node: answer}`` for several;
+        see :mod:`wfengine.interrupts` and ``docs/human-in-the-loop.md``).
         """
         return self.prepare_resume(
             run_id,
@@ -542,6 +591,8 @@ class Engine:
             graph=graph,
             max_steps=max_steps,
             allow_changed_graph=allow_changed_graph,
+            answer=answer,
+            budget=budget,
         ).result()
 
     def prepare_resume(
@@ -552,6 +603,8 @@ class Engine:
         graph: GraphTarget | None = None,
         max_steps: int | None = None,
         allow_changed_graph: bool = False,
+        answer: Any = NO_ANSWER,
+        budget: Mapping[str, float] | None = None,
     ) -> RunHandle:
         """Load a run and make it ready to continue: a handle that :meth:`resume` drives.
 
@@ -581,7 +634,7 @@ class Engine:
         executor = self.executor(resolved, run.graph_id, current=graph is not None)
         handle = self._claim(executor, run, resuming=True)
         try:
-            executor._prepare_resume(run, state_patch, max_steps)
+            executor._prepare_resume(run, state_patch, max_steps, answer, budget)
         except BaseException:
             handle.close()
             raise

@@ -15,26 +15,32 @@ of a multi-node step are submitted together and their futures collected, retries
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
+from dataclasses import replace
 from queue import Empty, SimpleQueue
 from time import perf_counter
 from typing import Any
 
 from . import settings
+from .budget import add_cost, exceeded
+from .cache import cached
 from .compose import Command, Send, sends_of
 from .errors import StepLimitError, WorkflowError
 from .graph import END, Graph, Node
 from .growth import growing_keys, step_update
+from .interrupts import NodeInterrupt, answering, question_info
 from .lifecycle import LifecycleDispatch
 from .limits import RunLimits, StateMeter, StateTooLargeError
 from .paths import PathPolicy
+from .progress import Sink, emitting
 from .run import Event, EventType, LogEntry, RunStatus, WorkflowRun
 from .runner import NodeCall, NodeRunner, Outcome, new
 from .state import MISSING, StateView, apply_changes, changes, merge_parallel, merge_update
-from .storage import PendingWritesStore, Store
+from .storage import CacheStore, PendingWritesStore, Store
 
 log = logging.getLogger("wfengine.executor")
 
@@ -76,6 +82,10 @@ class Execution:
     __slots__ = (
         "graph",
         "nodes",
+        "base_nodes",
+        "on_progress",
+        "cost_lock",
+        "seconds0",
         "routes",
         "run",
         "emit",
@@ -135,6 +145,12 @@ class Execution:
         self.on_node_started = EventType.NODE_STARTED in self.wants
         self.on_node_finished = EventType.NODE_FINISHED in self.wants
         self.on_step_finished = EventType.STEP_FINISHED in self.wants
+        self.on_progress = EventType.NODE_PROGRESS in self.wants
+        self.base_nodes = self.nodes
+        self.cost_lock = threading.Lock()
+        self.seconds0 = 0.0  # seconds spent driving the run before this drive (budgets)
+        """The nodes as called when no answer is due (with their ``emit()`` sink, when some
+        consumer wants ``node_progress``)."""
         # lifecycle hooks alone are called directly, without building events
         self.hooks = emit if isinstance(emit, LifecycleDispatch) else None
         self.store = store
@@ -225,6 +241,16 @@ class Execution:
         run.error = None
         run.finished = None
         self.view = StateView(run.state)
+        run.questions = {}  # asked again by a node that gets no answer this time
+        run.pause_reason = None
+        self.seconds0 = run.spent.get("seconds", 0.0)
+        # a runtime Protocol's isinstance() is slow: only for a graph with cached nodes
+        if self.graph.has_cached_nodes() and isinstance(self.store, CacheStore):
+            self.cache_nodes(self.store)
+        if self.on_progress or "cost" in run.budget:
+            self.progress_nodes()
+        if run.answers:
+            self.answer_nodes()
         cap = self.limits.max_state_bytes
         if cap is not None:
             self.meter = StateMeter(cap, run.state)
@@ -267,6 +293,17 @@ class Execution:
                 node=None,
             )
             return None
+        if run.budget:
+            reason = exceeded(
+                run.budget,
+                run.step,
+                self.seconds0 + perf_counter() - self.perf0,
+                run.spent.get("cost", 0.0),
+            )
+            if reason is not None:
+                run.pause_reason = reason
+                self.stop(RunStatus.PAUSED)
+                return None
         if run.interrupt_before and not self.resuming:
             paused_at = [n for n in batch if n in run.interrupt_before]
             if paused_at:
@@ -275,7 +312,96 @@ class Execution:
         self.restore = self.resuming  # only this step may restore pending writes
         self.resuming = False
         self.log_start = len(run.logs)
+        if run.answers:
+            self.log_reentries(batch)
         return batch
+
+    # -- questions from inside nodes (see wfengine.interrupts) ---------------------------
+
+    def answer_nodes(self) -> None:
+        """Give the nodes with answers (``run.answers``) a function that hands them over."""
+        nodes = dict(self.base_nodes)
+        for name, given in self.run.answers.items():
+            node = nodes.get(name)
+            if node is not None:
+                nodes[name] = replace(node, func=answering(node.func, given))
+        self.nodes = nodes
+
+    def log_reentries(self, batch: list[str]) -> None:
+        """Log that the answered nodes of ``batch`` run again from their start."""
+        run = self.run
+        for name in batch:
+            if name in run.answers:
+                log.warning(
+                    "run %s: node %s re-entered after answer (code before interrupt() runs again)",
+                    run.run_id,
+                    name,
+                )
+                run.logs.append(
+                    LogEntry(name, run.step + 1, 1, time.time(), 0.0, "re-entered after answer")
+                )
+
+    def asked(self, questions: dict[str, NodeInterrupt]) -> None:
+        """Pause the run with the questions its nodes asked (the step is not committed)."""
+        self.run.questions = {name: question_info(exc) for name, exc in questions.items()}
+        self.stop(RunStatus.PAUSED)
+
+    def answered(self, batch: list[str]) -> None:
+        """Forget the answers of the nodes of a committed step (they completed)."""
+        run = self.run
+        for name in batch:
+            if run.answers.pop(name, None) is not None:
+                self.nodes[name] = self.base_nodes[name]
+
+    # -- live output from inside nodes (see wfengine.progress) ---------------------------
+
+    def progress_nodes(self) -> None:
+        """Give every node a function that sends its ``emit()`` calls to the consumers."""
+        self.nodes = self.base_nodes = {
+            name: replace(node, func=emitting(node.func, self.sink(name)))
+            for name, node in self.base_nodes.items()
+        }
+
+    # -- cached nodes (see wfengine.cache) -----------------------------------------------
+
+    def cache_nodes(self, store: CacheStore) -> None:
+        """Give every node with a cache policy a function that looks up ``store`` first."""
+        nodes = dict(self.base_nodes)
+        for name, node in nodes.items():
+            if node.cache is not None:
+                func = cached(node, node.cache, store, self.run.graph_id, self.cache_record)
+                nodes[name] = replace(node, func=func)
+        self.nodes = self.base_nodes = nodes
+
+    def cache_record(self, info: dict[str, Any]) -> None:
+        """Keep one cache lookup on the run, log it, and tell ``node_progress`` consumers."""
+        run = self.run
+        info["step"] = run.step + 1
+        run.cache_log.append(info)
+        log.info("run %s: node %s: %s", run.run_id, info["node"], info["reason"])
+        if self.on_progress:
+            self.progress(info["node"], "cache", dict(info))
+
+    def sink(self, name: str) -> Sink:
+        """Where node ``name``'s ``emit(kind, data)`` calls go (from the node's thread)."""
+
+        def progress(kind: str, data: Any) -> None:
+            self.progress(name, kind, data)
+
+        return progress
+
+    def progress(self, name: str, kind: str, data: Any) -> None:
+        """Tell the observers what node ``name`` emitted (a remote backend's driver side
+        calls this for each item a worker collected)."""
+        if kind == "cost":
+            with self.cost_lock:
+                add_cost(self.run.spent, data, name)
+        if not self.on_progress:
+            return
+        if self.hooks is not None:
+            self.hooks.node_progress(self.run, name, kind, data)
+        else:
+            self.event(EventType.NODE_PROGRESS, name, kind=kind, data=data)
 
     # -- node attempts: the driver's side of the seam ------------------------------------
 
@@ -336,6 +462,8 @@ class Execution:
             and not self.joins
             and not self.on_step_finished
             and not self.node_paths
+            and not self.run.answers
+            and not self.run.interrupt_after
             and (settings.lean_steps() if self.lean_ok is None else self.lean_ok)
         )
 
@@ -755,14 +883,21 @@ class Execution:
         reducers = self.reducers
         parallel = len(results) > 1
         self.restore = False
+        questions: dict[str, NodeInterrupt] = {}
         for name, _update, error in results:
-            if error is not None:
+            if isinstance(error, NodeInterrupt):
+                questions[name] = error
+            elif error is not None:
                 self.goto.clear()
                 if isinstance(error, Cancelled):
                     self.stop(RunStatus.CANCELLED)
                 else:
                     self.fail(error, node=name)
                 return
+        if questions:
+            self.goto.clear()
+            self.asked(questions)
+            return
         try:
             if parallel:
                 updates = [(name, update) for name, update, _error in results]
@@ -813,10 +948,14 @@ class Execution:
                 self._rollback(undo)
                 self.fail(exc, node=None, where="checkpoint")
                 return
+        if run.answers:
+            self.answered(batch)
         if len(run.logs) > self.max_logs:
             self.trim_logs()
         if self.on_step_finished:
             self.event(EventType.STEP_FINISHED, None, update=merged, next_nodes=next_nodes)
+        if next_nodes and run.interrupt_after and any(n in run.interrupt_after for n in batch):
+            self.stop(RunStatus.PAUSED)
 
     def route(self, batch: list[str], state: Mapping[str, Any]) -> list[str]:
         """The next step's nodes after ``batch`` ran, given the merged ``state``."""
@@ -904,6 +1043,8 @@ class Execution:
     def finish(self) -> None:
         run = self.run
         run.finished = time.time()
+        if run.budget:  # time paused does not count: only the drives add up
+            run.spent["seconds"] = self.seconds0 + perf_counter() - self.perf0
         if self.store is not None:
             try:
                 self.store.save_run(run)
@@ -915,7 +1056,14 @@ class Execution:
         if self.hooks is not None:
             self.hooks.run_finished(run)
         elif EventType.RUN_FINISHED in self.wants:
-            self.event(EventType.RUN_FINISHED, None, status=run.status.value, error=run.error)
+            extra: dict[str, Any] = {}
+            if run.questions:
+                extra["questions"] = run.questions
+            if run.pause_reason:
+                extra["pause_reason"] = run.pause_reason
+            self.event(
+                EventType.RUN_FINISHED, None, status=run.status.value, error=run.error, **extra
+            )
 
     # -- observers -----------------------------------------------------------------------
 
@@ -966,6 +1114,23 @@ class Execution:
         exc: BaseException,
     ) -> float | None:
         """Log a failed attempt; returns the delay before the next attempt, or ``None``."""
+        if isinstance(exc, NodeInterrupt):  # a question, not a failure: never retried
+            self.run.logs.append(
+                LogEntry(
+                    node.name,
+                    step,
+                    attempt,
+                    self.wall0 + (start - self.perf0),
+                    duration * 1000.0,
+                    "interrupted",
+                    {
+                        "type": "NodeInterrupt",
+                        "message": f"asked a question: {exc.value!r}",
+                        "question": question_info(exc),
+                    },
+                )
+            )
+            return None
         retry = node.retry
         will_retry = retry is not None and retry.should_retry(exc, attempt)
         if will_retry:
@@ -1007,7 +1172,8 @@ class Execution:
 
     def event(
         self,
-        kind: EventType,
+        etype: EventType,
+        /,
         node: str | None,
         *,
         state: dict[str, Any] | None = None,
@@ -1016,7 +1182,7 @@ class Execution:
     ) -> None:
         assert self.emit is not None
         step = self.run.step if node is None else self.run.step + 1  # node events: in-step
-        self.emit(self.run, Event(kind, self.run.run_id, step, node, data, state=state, exc=exc))
+        self.emit(self.run, Event(etype, self.run.run_id, step, node, data, state=state, exc=exc))
 
 
 def _mapping_or_none(update: Any) -> Any:

@@ -26,9 +26,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from . import settings
+from .budget import check_budget
 from .errors import WorkflowError
 from .execution import Emit, Execution, error_info
 from .graph import Graph
+from .interrupts import NO_ANSWER, apply_answer
 from .limits import RunLimits
 from .paths import PathPolicy
 from .registry import ToolRegistry
@@ -99,19 +101,33 @@ class WorkflowExecutor:
         *,
         max_steps: int | None = None,
         interrupt_before: Sequence[str] = (),
+        interrupt_after: Sequence[str] = (),
         run_id: str | None = None,
+        budget: Mapping[str, float] | None = None,
     ) -> WorkflowRun:
         """A pending run at the entry point (not started); pass it to :meth:`run_existing`."""
-        unknown = [n for n in interrupt_before if n not in self.graph.nodes]
-        if unknown:
-            raise WorkflowError(f"interrupt_before names unknown node(s): {', '.join(unknown)}")
+        for option, names in (
+            ("interrupt_before", interrupt_before),
+            ("interrupt_after", interrupt_after),
+        ):
+            unknown = [n for n in names if n not in self.graph.nodes]
+            if unknown:
+                raise WorkflowError(
+                    f"{option} names unknown node(s): {', '.join(unknown)} (the graph's nodes: "
+                    f"{', '.join(self.graph.nodes)})"
+                )
         _check_max_steps(max_steps)
         run = WorkflowRun(
             graph_id=self.graph_id,
             state=dict(initial_state or {}),
             max_steps=max_steps or self.graph.max_steps or settings.max_steps(),
-            # a subgraph's name pauses before its first node
-            interrupt_before=[self.graph.resolve(n) for n in interrupt_before],
+            # a subgraph's name pauses before its first node (after: its exit node, named
+            # as the subgraph)
+            interrupt_before=[
+                self.graph.resolve(n) for n in _union(self.graph.interrupt_before, interrupt_before)
+            ],
+            interrupt_after=_union(self.graph.interrupt_after, interrupt_after),
+            budget={**self.graph.budget, **check_budget(budget)},
             next_nodes=[self.graph.resolve(self.graph.entry_point)]
             if self.graph.entry_point
             else [],
@@ -126,9 +142,15 @@ class WorkflowExecutor:
         *,
         max_steps: int | None = None,
         interrupt_before: Sequence[str] = (),
+        interrupt_after: Sequence[str] = (),
     ) -> WorkflowRun:
         """Run the graph to completion (or pause, failure, cancellation); returns the run."""
-        run = self.new_run(initial_state, max_steps=max_steps, interrupt_before=interrupt_before)
+        run = self.new_run(
+            initial_state,
+            max_steps=max_steps,
+            interrupt_before=interrupt_before,
+            interrupt_after=interrupt_after,
+        )
         return self.run_existing(run)
 
     async def arun(
@@ -137,9 +159,15 @@ class WorkflowExecutor:
         *,
         max_steps: int | None = None,
         interrupt_before: Sequence[str] = (),
+        interrupt_after: Sequence[str] = (),
     ) -> WorkflowRun:
         """Like :meth:`run`, on the running event loop (sync nodes go to threads)."""
-        run = self.new_run(initial_state, max_steps=max_steps, interrupt_before=interrupt_before)
+        run = self.new_run(
+            initial_state,
+            max_steps=max_steps,
+            interrupt_before=interrupt_before,
+            interrupt_after=interrupt_after,
+        )
         return await self.arun_existing(run)
 
     def resume(
@@ -148,13 +176,15 @@ class WorkflowExecutor:
         state_patch: Mapping[str, Any] | None = None,
         *,
         max_steps: int | None = None,
+        answer: Any = NO_ANSWER,
     ) -> WorkflowRun:
         """Continue a paused, failed, cancelled or interrupted run from the step it stopped at.
 
         ``state_patch`` is merged into the state first (replacing keys, no reducers), so a person
-        can correct the state before the failed or paused step runs again.
+        can correct the state before the failed or paused step runs again. ``answer`` answers
+        the run's pending ``interrupt()`` question(s) (see :mod:`wfengine.interrupts`).
         """
-        self._prepare_resume(run, state_patch, max_steps)
+        self._prepare_resume(run, state_patch, max_steps, answer)
         return self.run_existing(run, resuming=True)
 
     async def aresume(
@@ -163,9 +193,10 @@ class WorkflowExecutor:
         state_patch: Mapping[str, Any] | None = None,
         *,
         max_steps: int | None = None,
+        answer: Any = NO_ANSWER,
     ) -> WorkflowRun:
         """Async :meth:`resume`."""
-        self._prepare_resume(run, state_patch, max_steps)
+        self._prepare_resume(run, state_patch, max_steps, answer)
         return await self.arun_existing(run, resuming=True)
 
     def cancel(self, run: WorkflowRun) -> None:
@@ -293,16 +324,30 @@ class WorkflowExecutor:
             events.put(None)
 
     def _prepare_resume(
-        self, run: WorkflowRun, state_patch: Mapping[str, Any] | None, max_steps: int | None
+        self,
+        run: WorkflowRun,
+        state_patch: Mapping[str, Any] | None,
+        max_steps: int | None,
+        answer: Any = NO_ANSWER,
+        budget: Mapping[str, float] | None = None,
     ) -> None:
         if not run.status.is_resumable:
             raise WorkflowError(f"run {run.run_id} is already completed; nothing to resume")
+        if budget:
+            run.budget.update(check_budget(budget))
+        if answer is not NO_ANSWER:
+            apply_answer(run.questions, run.answers, answer, run.run_id)
         if state_patch:
             run.state.update(state_patch)
         if max_steps is not None:
             _check_max_steps(max_steps)
             run.max_steps = max_steps
         run.clear_cancel()
+
+
+def _union(graphs: Sequence[str], runs: Sequence[str]) -> list[str]:
+    """The graph's pause points and the run's own, each once, in order."""
+    return list(dict.fromkeys([*graphs, *runs]))
 
 
 def _check_max_steps(max_steps: int | None) -> None:

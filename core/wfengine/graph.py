@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .cache import CachePolicy
 from .compose import MapOver
 from .conditions import builtin_registry, compile_condition
 from .errors import GraphValidationError, SpecError
@@ -66,6 +67,8 @@ class Node:
     max_parallel: int | None = None
     """At most this many of the node's :class:`~wfengine.compose.Send` copies run at once
     (``None``: as many as the runner's workers)."""
+    cache: CachePolicy | None = None
+    """How the node's results are cached (``None``: not cached); see :mod:`wfengine.cache`."""
 
     def __post_init__(self) -> None:
         self.is_async = _is_async_callable(self.func)
@@ -116,6 +119,8 @@ class Node:
             data["local"] = True
         if self.resources:
             data["resources"] = dict(self.resources)
+        if self.cache is not None:
+            data["cache"] = {"ttl": self.cache.ttl, "reads": self.cache.reads}
         return data
 
 
@@ -251,8 +256,17 @@ class Graph:
         reducers: Mapping[str, str | Reducer] | None = None,
         max_steps: int | None = None,
         description: str | None = None,
+        interrupt_before: Sequence[str] = (),
+        interrupt_after: Sequence[str] = (),
     ) -> None:
         self.name = name
+        self.interrupt_before = list(interrupt_before)
+        """Nodes every run of this graph pauses before (besides the run's own)."""
+        self.interrupt_after = list(interrupt_after)
+        """Nodes after whose step every run of this graph pauses (besides the run's own)."""
+        self.budget: dict[str, float] = {}
+        """The budget of every run of this graph (a run's own keys win); see
+        :mod:`wfengine.budget`."""
         self.description = description
         self.nodes: dict[str, Node] = {}
         self.edges: list[Edge] = []
@@ -261,6 +275,7 @@ class Graph:
         self.reducer_names: dict[str, str] = {}
         self.max_steps = max_steps
         self._routes: dict[str, _Routes] | None = None
+        self._cached: bool | None = None  # has_cached_nodes(), until a node is added
         self._joins: list[tuple[str, Edge]] = []
         self._has_async = False
         self._aliases: dict[str, str] = {}  # subgraph name -> the path of its first node
@@ -269,6 +284,12 @@ class Graph:
         self._contains: list[Graph] = []
         for key, reducer in (reducers or {}).items():
             self.set_reducer(key, reducer)
+
+    def has_cached_nodes(self) -> bool:
+        """Whether some node has a cache policy (kept until a node is added)."""
+        if self._cached is None:
+            self._cached = any(node.cache is not None for node in self.nodes.values())
+        return self._cached
 
     # -- building ------------------------------------------------------------------------
 
@@ -287,6 +308,8 @@ class Graph:
         max_parallel: int | None = None,
         local: bool = False,
         resources: Mapping[str, Any] | None = None,
+        cache: bool | Mapping[str, Any] | CachePolicy | None = None,
+        reads: Sequence[str] | None = None,
     ) -> Graph:
         """Add node ``name`` running ``func(state)``; ``retry`` and ``timeout`` are per node.
 
@@ -296,6 +319,8 @@ class Graph:
         ``local=True`` keeps the node in the driver on a remote backend; ``resources`` are
         what its calls need on a worker (Dask worker resources; ignored by threads and
         processes). See ``docs/backends.md``.
+        ``cache`` (``True``, ``{ttl, reads, key}`` or a :class:`~wfengine.cache.CachePolicy`)
+        caches its results, keyed by the state keys it ``reads`` (default: the whole state).
         """
         if not isinstance(name, str) or not name:
             raise GraphValidationError(
@@ -339,8 +364,10 @@ class Graph:
             resources=dict(resources or {}),
             routes=tuple(routes or ()),
             max_parallel=max_parallel,
+            cache=CachePolicy.coerce(cache, reads),
         )
         self._routes = None
+        self._cached = None
         return self
 
     def add_subgraph(
@@ -674,6 +701,12 @@ class Graph:
             data["entry"] = self.entry_point
         if self.max_steps is not None:
             data["max_steps"] = self.max_steps
+        if self.interrupt_before:
+            data["interrupt_before"] = list(self.interrupt_before)
+        if self.interrupt_after:
+            data["interrupt_after"] = list(self.interrupt_after)
+        if self.budget:
+            data["budget"] = dict(self.budget)
         if self.reducer_names:
             if strict:
                 for key, name in self.reducer_names.items():

@@ -53,6 +53,7 @@ LIFECYCLE_HOOKS = (
     "wfengine_node_started",
     "wfengine_node_finished",
     "wfengine_node_failed",
+    "wfengine_node_progress",
     "wfengine_run_finished",
 )
 REGISTRATION_HOOKS = (
@@ -67,6 +68,7 @@ _EVENT_OF = {
     "wfengine_node_started": EventType.NODE_STARTED,
     "wfengine_node_finished": EventType.NODE_FINISHED,
     "wfengine_node_failed": EventType.NODE_FAILED,
+    "wfengine_node_progress": EventType.NODE_PROGRESS,
     "wfengine_run_finished": EventType.RUN_FINISHED,
 }
 
@@ -157,6 +159,11 @@ class Hooks:
         """``wfengine_node_failed(run, node, error, attempt, will_retry)``."""
         if self.dispatch is not None:
             self.dispatch.node_failed(run, node, error, attempt, will_retry)
+
+    def node_progress(self, run: WorkflowRun, node: str, kind: str, data: Any) -> None:
+        """``wfengine_node_progress(run, node, kind, data)``."""
+        if self.dispatch is not None:
+            self.dispatch.node_progress(run, node, kind, data)
 
     def run_finished(self, run: WorkflowRun) -> None:
         """``wfengine_run_finished(run)``."""
@@ -275,6 +282,7 @@ _SPEC_ARGS = {
     "wfengine_node_started": ("run", "node", "state", "attempt"),
     "wfengine_node_finished": ("run", "node", "update", "duration", "attempt"),
     "wfengine_node_failed": ("run", "node", "error", "attempt", "will_retry"),
+    "wfengine_node_progress": ("run", "node", "kind", "data"),
     "wfengine_run_finished": ("run",),
 }
 

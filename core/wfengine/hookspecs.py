@@ -126,6 +126,17 @@ def wfengine_node_finished(
 
 
 @hookspec
+def wfengine_node_progress(run: WorkflowRun, node: str, kind: str, data: Any) -> None:
+    """A running node called ``wfengine.emit(kind, data)`` (called in the node's thread).
+
+    :param run: the run.
+    :param node: the node's name.
+    :param kind: what the node says it is (``"progress"``, ``"token"``, ``"cost"``...).
+    :param data: the node's data (JSON-able; ``{"done": n, "total": m}`` for progress).
+    """
+
+
+@hookspec
 def wfengine_node_failed(
     run: WorkflowRun, node: str, error: BaseException, attempt: int, will_retry: bool
 ) -> None:

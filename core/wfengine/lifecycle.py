@@ -49,6 +49,11 @@ def _node_failed_args(run: WorkflowRun, event: Event) -> _Args:
     return (run, event.node, event.exc, data["attempt"], data["will_retry"])
 
 
+def _node_progress_args(run: WorkflowRun, event: Event) -> _Args:
+    data = event.data
+    return (run, event.node, data["kind"], data["data"])
+
+
 # per event type: the hook, its arguments in spec order, and how to get them from an event
 _HOOKS: dict[EventType, tuple[str, tuple[str, ...], Callable[[WorkflowRun, Event], _Args]]] = {
     EventType.RUN_STARTED: ("wfengine_run_started", ("run",), _run_args),
@@ -66,6 +71,11 @@ _HOOKS: dict[EventType, tuple[str, tuple[str, ...], Callable[[WorkflowRun, Event
         "wfengine_node_failed",
         ("run", "node", "error", "attempt", "will_retry"),
         _node_failed_args,
+    ),
+    EventType.NODE_PROGRESS: (
+        "wfengine_node_progress",
+        ("run", "node", "kind", "data"),
+        _node_progress_args,
     ),
     EventType.RUN_FINISHED: ("wfengine_run_finished", ("run",), _run_args),
 }
@@ -114,6 +124,7 @@ class LifecycleDispatch:
         self._node_finished = table.get(EventType.NODE_FINISHED, (None, empty))[1]
         self._node_failed = table.get(EventType.NODE_FAILED, (None, empty))[1]
         self._run_finished = table.get(EventType.RUN_FINISHED, (None, empty))[1]
+        self._node_progress = table.get(EventType.NODE_PROGRESS, (None, empty))[1]
 
     def __call__(self, run: WorkflowRun, event: Event) -> None:
         entry = self._table.get(event.type)
@@ -142,6 +153,10 @@ class LifecycleDispatch:
     ) -> None:
         """Call ``wfengine_node_failed`` implementations."""
         self._call_each(self._node_failed, (run, node, error, attempt, will_retry), "node_failed")
+
+    def node_progress(self, run: WorkflowRun, node: str, kind: str, data: Any) -> None:
+        """Call ``wfengine_node_progress`` implementations."""
+        self._call_each(self._node_progress, (run, node, kind, data), "node_progress")
 
     def run_finished(self, run: WorkflowRun) -> None:
         """Call ``wfengine_run_finished`` implementations."""

@@ -38,8 +38,10 @@ from .remote import (
     RemoteOutcome,
     dumps,
     execute,
+    finish,
     outcome_bytes,
     prepare,
+    runs_in_driver,
     worker_name,
 )
 from .runner import NodeCall, Outcome, ThreadRunner
@@ -77,13 +79,13 @@ class ProcessRunner:
 
     def call(self, call: NodeCall) -> Outcome:
         """Run ``call`` on a worker and wait (a ``local`` node: in this thread)."""
-        if getattr(call.node, "local", False):
+        if runs_in_driver(call):
             return self._local.call(call)
         return self.submit(call).result()
 
     def submit(self, call: NodeCall) -> Future[Outcome]:
         """Queue ``call`` for the next free worker."""
-        if getattr(call.node, "local", False):
+        if runs_in_driver(call):
             return self._local.submit(call)
         future: Future[Outcome] = Future()
         start = perf_counter()
@@ -102,7 +104,7 @@ class ProcessRunner:
         """Await ``call``'s outcome without blocking the event loop."""
         import asyncio
 
-        if getattr(call.node, "local", False):
+        if runs_in_driver(call):
             return await self._local.acall(call)
         return await asyncio.wrap_future(self.submit(call))
 
@@ -273,7 +275,7 @@ class _Slot:
             except (EOFError, OSError):  # the worker died
                 return self._lost(call, worker, start, name)
             outcome: RemoteOutcome = pickle.loads(answer)
-            return outcome.to_outcome()
+            return finish(outcome, call)
         with self._lock:  # timed out: stop the worker, a fresh one takes the next call
             self._discard()
         return Outcome(

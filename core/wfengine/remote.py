@@ -30,15 +30,26 @@ import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from time import perf_counter
-from typing import Any
+from typing import Any, NamedTuple
 
 import cloudpickle
 
 from .errors import RemoteNodeError, UnpicklableStateError
+from .interrupts import answers_done, answers_given
+from .progress import collecting_into, stop_collecting
 from .registry import ToolRegistry
 from .runner import NodeCall, Outcome
 
-__all__ = ["RemoteCall", "RemoteOutcome", "execute", "prepare", "worker_name"]
+__all__ = [
+    "RemoteCall",
+    "RemoteOutcome",
+    "driver_parts",
+    "execute",
+    "finish",
+    "prepare",
+    "runs_in_driver",
+    "worker_name",
+]
 
 _MISSING = object()
 PROTOCOL = pickle.HIGHEST_PROTOCOL
@@ -66,6 +77,8 @@ class RemoteCall:
     params: dict[str, Any] = field(default_factory=dict)
     func: bytes | None = None
     """The node's function by cloudpickle, when it is not an installed tool."""
+    answers: list[Any] | None = None
+    """Answers for the node's ``interrupt()`` calls (a resumed question), in order."""
 
 
 @dataclass(slots=True)
@@ -107,12 +120,59 @@ class FunctionCache:
         return blob
 
 
+class DriverParts(NamedTuple):
+    """A node function taken apart from what the driver wrapped it in for one call."""
+
+    func: Any
+    """The node's own function."""
+    answers: list[Any] | None
+    """Answers for its ``interrupt()`` calls (``interrupts.answering``)."""
+    sink: Callable[[str, Any], None] | None
+    """Where its ``emit()`` calls go (``progress.emitting``)."""
+    cached: bool
+    """It is looked up in the store's cache first (``cache.cached``)."""
+
+
+def driver_parts(func: Any) -> DriverParts:
+    """``func`` without the driver's per-call wrappers, and what they carried."""
+    answers = sink = None
+    cached = False
+    while True:
+        if getattr(func, "wfengine_cached", False):
+            cached = True
+        elif hasattr(func, "wfengine_answers"):
+            answers = list(func.wfengine_answers)
+        elif hasattr(func, "wfengine_sink"):
+            sink = func.wfengine_sink
+        else:
+            return DriverParts(func, answers, sink, cached)
+        func = func.__wrapped__
+
+
+def runs_in_driver(call: NodeCall) -> bool:
+    """Whether a remote backend runs ``call`` in the driver anyway: a ``local`` node, or one
+    whose results are cached (the cache lives in the driver's store)."""
+    return bool(call.node.local) or driver_parts(call.node.func).cached
+
+
+def finish(outcome: RemoteOutcome, call: NodeCall) -> Outcome:
+    """The driver's :class:`~wfengine.runner.Outcome` of a remote call, after handing what
+    the node emitted on the worker to the call's ``emit()`` sink, in order."""
+    if outcome.emitted:
+        sink = driver_parts(call.node.func).sink
+        if sink is not None:
+            for kind, data in outcome.emitted:
+                sink(kind, data)
+    return outcome.to_outcome()
+
+
 def prepare(
     call: NodeCall, installed_tools: frozenset[str], functions: FunctionCache
 ) -> RemoteCall:
     """The :class:`RemoteCall` of ``call``; raises :class:`UnpicklableStateError` when a
     state value cannot travel."""
     node = call.node
+    parts = driver_parts(node.func)
     state = dict(call.state)
     tool = node.tool if node.tool is not None and node.tool in installed_tools else None
     remote = RemoteCall(
@@ -125,7 +185,8 @@ def prepare(
         dict(getattr(node, "resources", None) or {}),
         tool,
         dict(node.params) if tool is not None else {},
-        None if tool is not None else functions.dumps(node.func, node.name),
+        None if tool is not None else functions.dumps(parts.func, node.name),
+        parts.answers,
     )
     return remote
 
@@ -178,6 +239,9 @@ def execute(remote: RemoteCall, tools: Callable[[], ToolRegistry] | None = None)
     """
     start = perf_counter()
     state = remote.state
+    emitted: list[tuple[str, Any]] = []
+    collecting = collecting_into(emitted)
+    answering = answers_given(remote.answers) if remote.answers is not None else None
     try:
         before = dict(state)
         if remote.tool is not None:
@@ -197,8 +261,13 @@ def execute(remote: RemoteCall, tools: Callable[[], ToolRegistry] | None = None)
         if result is state:  # mutate-and-return: send only what changed
             result = {k: v for k, v in state.items() if before.get(k, _MISSING) is not v}
     except Exception as exc:
-        return RemoteOutcome(None, _travelling(exc), perf_counter() - start, worker_name())
-    return RemoteOutcome(result, None, perf_counter() - start, worker_name())
+        failed = _travelling(exc)
+        return RemoteOutcome(None, failed, perf_counter() - start, worker_name(), emitted)
+    finally:
+        if answering is not None:
+            answers_done(answering)
+        stop_collecting(collecting)
+    return RemoteOutcome(result, None, perf_counter() - start, worker_name(), emitted)
 
 
 async def _awaited(pending: Any) -> Any:

@@ -53,9 +53,12 @@ def parse_iso(text: str | None) -> float | None:
 class LogEntry:
     """One node attempt: which node, step and attempt, when, how long, how it ended.
 
-    ``status`` is ``completed``, ``failed`` (will not run again) or ``retrying`` (failed, and
-    another attempt follows). ``error`` holds ``type``, ``message`` and ``traceback``;
-    ``state_before`` the state the failed attempt was given.
+    ``status`` is ``completed``, ``failed`` (will not run again), ``retrying`` (failed, and
+    another attempt follows), ``interrupted`` (it asked a question with ``interrupt()``: the
+    run paused) or ``re-entered after answer`` (it runs again from its start, its question
+    answered: code before ``interrupt()`` runs again). ``error`` holds ``type``, ``message``
+    and ``traceback`` (an ``interrupted`` entry:
+    ``question``); ``state_before`` the state the failed attempt was given.
     """
 
     __slots__ = (
@@ -161,6 +164,24 @@ class WorkflowRun:
     """For each join edge (by index) the sources that have finished since it last fired."""
     max_steps: int | None = None
     interrupt_before: list[str] = field(default_factory=list)
+    interrupt_after: list[str] = field(default_factory=list)
+    """Nodes after whose step the run pauses (as ``interrupt_before`` does before them)."""
+    questions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """The pending questions of a run paused by ``interrupt()``: per node, ``value`` (the
+    question) and ``index`` (which of the node's questions, 0 for its first)."""
+    answers: dict[str, list[Any]] = field(default_factory=dict)
+    """The answers given so far to the ``interrupt()`` calls of nodes not yet completed, per
+    node, in order (see :mod:`wfengine.interrupts`)."""
+    budget: dict[str, float] = field(default_factory=dict)
+    """Totals that pause the run when reached: ``steps``, ``seconds``, ``cost`` (see
+    :mod:`wfengine.budget`)."""
+    spent: dict[str, float] = field(default_factory=dict)
+    """What a run with a budget has spent: ``seconds`` driving it, ``cost`` emitted."""
+    pause_reason: str | None = None
+    """Why a paused run paused when a budget did it (``budget: steps 100 of 100 spent``)."""
+    cache_log: list[dict[str, Any]] = field(default_factory=list)
+    """Each cache lookup of a cached node: ``node``, ``step``, ``result`` (``hit``, ``miss``,
+    ``not cacheable``) and ``reason`` (see :mod:`wfengine.cache`)."""
     created: float = field(default_factory=time.time)
     finished: float | None = None
     graph_version: str | None = None
@@ -224,6 +245,13 @@ class WorkflowRun:
             "error": self.error,
             "max_steps": self.max_steps,
             "interrupt_before": list(self.interrupt_before),
+            "interrupt_after": list(self.interrupt_after),
+            "questions": {k: dict(v) for k, v in self.questions.items()},
+            "answers": {k: list(v) for k, v in self.answers.items()},
+            "budget": dict(self.budget),
+            "spent": dict(self.spent),
+            "pause_reason": self.pause_reason,
+            "cache_log": [dict(e) for e in self.cache_log],
             "created_at": self.created_at,
             "finished_at": self.finished_at,
         }
@@ -251,6 +279,13 @@ class WorkflowRun:
             join_progress={k: list(v) for k, v in (data.get("join_progress") or {}).items()},
             max_steps=data.get("max_steps"),
             interrupt_before=list(data.get("interrupt_before") or []),
+            interrupt_after=list(data.get("interrupt_after") or []),
+            questions={k: dict(v) for k, v in (data.get("questions") or {}).items()},
+            answers={k: list(v) for k, v in (data.get("answers") or {}).items()},
+            budget=dict(data.get("budget") or {}),
+            spent=dict(data.get("spent") or {}),
+            pause_reason=data.get("pause_reason"),
+            cache_log=[dict(e) for e in data.get("cache_log") or []],
             created=parse_iso(data.get("created_at")) or time.time(),
             finished=parse_iso(data.get("finished_at")),
             graph_version=data.get("graph_version"),
@@ -271,6 +306,7 @@ class EventType(StrEnum):
     NODE_FAILED = "node_failed"
     STEP_FINISHED = "step_finished"
     RUN_FINISHED = "run_finished"
+    NODE_PROGRESS = "node_progress"
 
 
 class Event:
@@ -278,10 +314,12 @@ class Event:
 
     ``data`` depends on the type: ``node_started`` has ``attempt``; ``node_finished`` has
     ``attempt``, ``duration_ms``, ``update`` (the keys it returned); ``node_failed`` has
-    ``attempt``, ``error``, ``will_retry``; ``step_finished`` has ``update`` (the merged
-    update) and ``next_nodes``; ``run_finished`` has ``status`` and ``error``. ``state`` (for
-    ``node_started``: the state the node was given) and ``exc`` (for ``node_failed``: the
-    exception) are for in-process observers and are not serialised.
+    ``attempt``, ``error``, ``will_retry``; ``node_progress`` (a node's
+    ``wfengine.emit(kind, data)``) has ``kind`` and ``data``; ``step_finished`` has ``update``
+    (the merged update) and ``next_nodes``; ``run_finished`` has ``status`` and ``error``
+    (and ``questions`` when a node asked). ``state`` (for ``node_started``: the state the
+    node was given) and ``exc`` (for ``node_failed``: the exception) are for in-process
+    observers and are not serialised.
     """
 
     __slots__ = ("type", "run_id", "step", "node", "data", "ts", "state", "exc")

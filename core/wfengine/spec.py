@@ -6,6 +6,8 @@ A spec names registered tools and gives conditions as data (see :mod:`wfengine.c
     description: optional text
     entry: load
     max_steps: 200
+    interrupt_after: [load]            # pause after these nodes (interrupt_before: before)
+    budget: {steps: 500, seconds: 600}  # pause (not fail) when a total is reached
     reducers: {issues: extend}
     nodes:
       load:   {tool: dq.load, params: {sep: ","}, retry: {max_attempts: 3}, timeout: 60}
@@ -34,16 +36,35 @@ from pathlib import Path
 from typing import Any
 
 from . import settings
+from .budget import check_budget
+from .cache import CachePolicy
 from .compose import MapOver
 from .conditions import compile_condition
-from .errors import GraphValidationError, SpecError, SpecLimitError, UnknownNameError
+from .errors import (
+    GraphValidationError,
+    SpecError,
+    SpecLimitError,
+    UnknownNameError,
+    WorkflowError,
+)
 from .graph import END, Graph
 from .nesting import MAX_DEPTH, check_depth
 from .registry import ConditionRegistry, ToolRegistry
 from .retry import RetryPolicy
 from .state import REDUCERS
 
-TOP_LEVEL_KEYS = ("name", "description", "entry", "max_steps", "reducers", "nodes", "edges")
+TOP_LEVEL_KEYS = (
+    "name",
+    "description",
+    "entry",
+    "max_steps",
+    "interrupt_before",
+    "interrupt_after",
+    "budget",
+    "reducers",
+    "nodes",
+    "edges",
+)
 NODE_KEYS = (
     "tool",
     "call",
@@ -58,6 +79,8 @@ NODE_KEYS = (
     "local",
     "resources",
     "routes",
+    "cache",
+    "reads",
 )
 MAP_KEYS = ("over", "as", "node", "max_parallel")
 EDGE_KEYS = ("from", "to", "when", "default", "description")
@@ -283,6 +306,12 @@ class _SpecLoader:
         for index, edge in enumerate(edges):
             self._add_edge(graph, index, edge)
         self._set_entry(graph, data["entry"])
+        graph.interrupt_before = self._pauses(graph, "interrupt_before")
+        graph.interrupt_after = self._pauses(graph, "interrupt_after")
+        try:
+            graph.budget = check_budget(data.get("budget"), "budget")
+        except WorkflowError as exc:
+            raise self.error(str(exc), "budget") from None
         try:
             graph.validate()
         except GraphValidationError as exc:
@@ -303,6 +332,20 @@ class _SpecLoader:
         if value is not None and not isinstance(value, str):
             raise self.error(f"must be a string, got {type(value).__name__}", where)
         return value
+
+    def _pauses(self, graph: Graph, key: str) -> list[str]:
+        """``interrupt_before``/``interrupt_after``: a list of the graph's node names."""
+        value = self.data.get(key)
+        if value is None:
+            return []
+        if not isinstance(value, list) or not all(isinstance(n, str) for n in value):
+            raise self.error(f"must be a list of node names, got {value!r}", key)
+        for index, name in enumerate(value):
+            if name not in graph.nodes:
+                close = difflib.get_close_matches(name, list(graph.nodes), n=1)
+                hint = f"; did you mean '{close[0]}'?" if close else ""
+                raise self.error(f"unknown node '{name}'{hint}", f"{key}[{index}]")
+        return list(value)
 
     def _max_steps(self) -> int | None:
         value = self.data.get("max_steps")
@@ -398,11 +441,18 @@ class _SpecLoader:
                 "must map resource names to positive amounts, e.g. {GPU: 1}",
                 f"{where}.resources",
             )
+        try:
+            cache = CachePolicy.coerce(node.get("cache"), node.get("reads"))
+        except WorkflowError as exc:
+            raise self.error(str(exc), f"{where}.cache") from None
+        if cache is not None and cache.key is not None:
+            raise self.error("a spec cannot give a key function", f"{where}.cache.key")
         graph.add_node(
             name,
             tool_call(label, func, params),
             local=local,
             resources=resources,
+            cache=cache,
             tool=tool_name if call is None else None,
             call=call,
             params=params,

@@ -7,6 +7,7 @@ A backend is chosen by URL (``memory://``, ``sqlite:///path.db``); plugins add s
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -144,6 +145,31 @@ class PendingWritesStore(Protocol):
         """The updates kept for step ``step`` of the run, by task."""
 
 
+@runtime_checkable
+class CacheStore(Protocol):
+    """The optional capability of keeping node results for caching (``docs/caching.md``).
+
+    An entry is a mapping ``{key, graph_id, node, parts, update, created, ttl}``: ``key``
+    the hash of ``parts`` (what the result depends on; see :mod:`wfengine.cache`),
+    ``update`` what the node returned. A store without it runs cached nodes uncached.
+    """
+
+    def get_cache_entry(self, key: str) -> dict[str, Any] | None:
+        """The entry under ``key`` (a copy), or ``None``."""
+
+    def latest_cache_entry(self, graph_id: str, node: str) -> dict[str, Any] | None:
+        """The newest entry of ``node`` in ``graph_id`` (to explain a miss), or ``None``."""
+
+    def put_cache_entry(self, entry: Mapping[str, Any]) -> None:
+        """Keep ``entry`` under its ``key`` (replacing one there)."""
+
+    def list_cache_entries(self, graph_id: str | None = None) -> list[dict[str, Any]]:
+        """The entries (newest first, without ``update``), of one graph or all."""
+
+    def clear_cache(self, graph_id: str | None = None) -> int:
+        """Forget the entries of one graph or all; returns how many."""
+
+
 DEFAULT_MEMORY_MAX_RUNS = 10_000
 
 
@@ -167,6 +193,7 @@ class MemoryStore:
         self.url = url
         self.max_runs, self.keeps_history = _options(url)
         self._lock = threading.Lock()
+        self._cache: dict[str, dict[str, Any]] = {}
         self._graphs: dict[str, tuple[float, dict[str, Any]]] = {}
         self._runs: dict[str, WorkflowRun] = {}
         self._versions: dict[str, dict[str, Any]] = {}
@@ -216,6 +243,43 @@ class MemoryStore:
             }
             for gid, (created, spec) in items
         ]
+
+    # -- the CacheStore capability ---------------------------------------------------
+
+    def get_cache_entry(self, key: str) -> dict[str, Any] | None:
+        with self._lock:
+            entry = self._cache.get(key)
+            return copy.deepcopy(entry) if entry is not None else None
+
+    def latest_cache_entry(self, graph_id: str, node: str) -> dict[str, Any] | None:
+        with self._lock:
+            found = [
+                e for e in self._cache.values() if (e["graph_id"], e["node"]) == (graph_id, node)
+            ]
+            return copy.deepcopy(max(found, key=lambda e: e["created"])) if found else None
+
+    def put_cache_entry(self, entry: Mapping[str, Any]) -> None:
+        with self._lock:
+            self._cache.pop(entry["key"], None)
+            self._cache[entry["key"]] = copy.deepcopy(dict(entry))
+
+    def list_cache_entries(self, graph_id: str | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            entries = [
+                {k: v for k, v in e.items() if k != "update"}
+                for e in self._cache.values()
+                if graph_id is None or e["graph_id"] == graph_id
+            ]
+        return sorted(entries, key=lambda e: e["created"], reverse=True)
+
+    def clear_cache(self, graph_id: str | None = None) -> int:
+        with self._lock:
+            doomed = [
+                k for k, e in self._cache.items() if graph_id is None or e["graph_id"] == graph_id
+            ]
+            for key in doomed:
+                del self._cache[key]
+        return len(doomed)
 
     def save_run(self, run: WorkflowRun) -> None:
         with self._lock:

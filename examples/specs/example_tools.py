@@ -78,3 +78,28 @@ def sample_docs(state: dict[str, Any]) -> dict[str, Any]:
             "minutes of the weekly meeting",
         ]
     }
+
+
+def draft_email(state: dict[str, Any]) -> dict[str, Any]:
+    """Draft the email the approval example asks a person to approve."""
+    customer = state.get("customer", "customer")
+    return {"draft": f"Dear {customer}, your refund of {state.get('amount', 20)} EUR is approved."}
+
+
+def ask_approval(state: dict[str, Any]) -> dict[str, Any]:
+    """Pause the run with the draft and a question; on resume the answer comes back here.
+
+    Code before ``interrupt()`` runs again on resume (this function starts over), so nothing
+    with a side effect goes before it.
+    """
+    import wfengine
+
+    answer = wfengine.interrupt(
+        {"question": "Send this email? (answer true or false)", "draft": state["draft"]}
+    )
+    return {"approved": answer is True}
+
+
+def send_email(state: dict[str, Any]) -> dict[str, Any]:
+    """Pretend to send the approved email."""
+    return {"sent": state["draft"]}

@@ -61,6 +61,13 @@ def echo_items(state: dict[str, Any]) -> dict[str, Any]:
     return {"items": list(state.get("items") or []), "n": 1}
 
 
+def ask(state: dict[str, Any], key: str = "answer") -> dict[str, Any]:
+    """Ask a person for ``key`` with ``interrupt()``; the answer goes to ``key``."""
+    import wfengine
+
+    return {key: wfengine.interrupt({"ask": key, "n": state.get("n")})}
+
+
 class ServerTestPlugin:
     """Tools and one workflow for the server tests."""
 
@@ -75,6 +82,7 @@ class ServerTestPlugin:
             ("t.read", read_source),
             ("t.nap", nap),
             ("t.echo_items", echo_items),
+            ("t.ask", ask),
         ):
             registry.register(name, func)
 

@@ -103,7 +103,7 @@ def _debug(ctx: click.Context) -> bool:
 
 def create_cli() -> click.Group:
     """A new ``wf`` group with the built-in commands (no plugin commands yet)."""
-    from . import catalog, graphs, history, run, runs, serve
+    from . import cache, catalog, graphs, history, run, runs, serve
 
     del history  # its commands join the runs group on import
 
@@ -133,6 +133,7 @@ def create_cli() -> click.Group:
     group.add_command(run.run_command)
     group.add_command(runs.runs_group)
     group.add_command(graphs.graphs_group)
+    group.add_command(cache.cache_group)
     for command in catalog.commands:
         group.add_command(command)
     group.add_command(serve.serve_command)

@@ -134,6 +134,9 @@ class LiveDisplay:
             else {"ok": "ok", "failed": "FAILED", "retry": "retry"}
         )
         self.running: dict[str, tuple[int, float]] = {}
+        self.progress: dict[str, tuple[float, float]] = {}
+        """Per running node, its last ``emit()`` with ``done`` and ``total`` (a bar)."""
+        self._drawn = 0.0
         self._status_shown = False
         self.width = max((len(n) for n in nodes), default=0)
         """Width of the node column: the longest node name (grows if a longer one shows)."""
@@ -145,8 +148,11 @@ class LiveDisplay:
         if kind == "node_started":
             self.running[node] = (event.step, time.monotonic())
             self._draw_status()
+        elif kind == "node_progress":
+            self._progress(node, event.data.get("data"))
         elif kind == "node_finished":
             self.running.pop(node, None)
+            self.progress.pop(node, None)
             self._line("ok", node, event.step, event.data)
         elif kind == "node_failed":
             retrying = bool(event.data.get("will_retry"))
@@ -155,6 +161,7 @@ class LiveDisplay:
             self._line("retry" if retrying else "failed", node, event.step, event.data)
         elif kind == "run_finished":
             self.running.clear()
+            self.progress.clear()
             self._clear_status()
 
     def message(self, text: str) -> None:
@@ -184,10 +191,28 @@ class LiveDisplay:
         click.echo(text, file=self.stream)
         self._draw_status()
 
+    def _progress(self, node: str, data: Any) -> None:
+        """A node's ``emit(kind, {"done": n, "total": m})``: its bar in the status line
+        (redrawn at most ten times a second, and when it is full)."""
+        if not self.tty or not isinstance(data, Mapping):
+            return
+        done, total = data.get("done"), data.get("total")
+        numbers = (int, float)
+        if not isinstance(total, numbers) or not isinstance(done, numbers) or total <= 0:
+            return
+        self.progress[node] = (float(done), float(total))
+        now = time.monotonic()
+        if now - self._drawn >= 0.1 or done >= total:
+            self._drawn = now
+            self._draw_status()
+
     def _draw_status(self) -> None:
         if not self.tty or not self.running:
             return
-        names = ", ".join(f"{n} (step {s})" for n, (s, _t) in self.running.items())
+        names = ", ".join(
+            f"{n} (step {s})" + (progress_bar(*self.progress[n]) if n in self.progress else "")
+            for n, (s, _t) in self.running.items()
+        )
         self.stream.write("\r\x1b[K" + click.style(f"  … running {names}", dim=True))
         self.stream.flush()
         self._status_shown = True
@@ -197,6 +222,13 @@ class LiveDisplay:
             self.stream.write("\r\x1b[K")
             self.stream.flush()
             self._status_shown = False
+
+
+def progress_bar(done: float, total: float, width: int = 20) -> str:
+    """`` [#####---------------]  25%  250/1,000``: a node's progress in the status line."""
+    share = min(max(done / total, 0.0), 1.0)
+    filled = round(share * width)
+    return f" [{'#' * filled}{'-' * (width - filled)}] {share:4.0%}  {done:,.0f}/{total:,.0f}"
 
 
 def _isatty(stream: IO[str]) -> bool:
@@ -226,7 +258,11 @@ def summary_lines(run: WorkflowRun, *, resume_command: str, persistent: bool) ->
         lines.extend(f"  {k}: {short_value(v, 200)}" for k, v in outputs)
     if status == "failed":
         lines.append(click.style(f"error: {error_line(run.error)}", fg="red"))
-    if status == "paused":
+    if status == "paused" and run.pause_reason:
+        lines.append(f"paused: {run.pause_reason} (resume with --budget KEY=N to go on)")
+    if status == "paused" and run.questions:
+        lines.extend(question_lines(run))
+    elif status == "paused" and not run.pause_reason:
         lines.append(f"paused before: {', '.join(run.next_nodes) or '(nothing)'}")
     if status in ("failed", "paused", "cancelled"):
         if persistent:
@@ -259,6 +295,17 @@ def run_detail_lines(run: WorkflowRun) -> list[str]:
         lines.append(f"next:     {', '.join(run.next_nodes)}")
     if run.interrupt_before:
         lines.append(f"pauses before: {', '.join(run.interrupt_before)}")
+    if run.interrupt_after:
+        lines.append(f"pauses after: {', '.join(run.interrupt_after)}")
+    if run.budget:
+        spent = {"steps": run.step, **run.spent}
+        lines.append(
+            "budget:   "
+            + ", ".join(f"{k} {spent.get(k, 0):g} of {v:g}" for k, v in run.budget.items())
+        )
+    if run.pause_reason:
+        lines.append(f"paused:   {run.pause_reason}")
+    lines.extend(question_lines(run))
     lines.append(f"state keys: {', '.join(map(str, run.state)) or '(none)'}")
     outputs = output_locations(run.state)
     if outputs:
@@ -266,6 +313,18 @@ def run_detail_lines(run: WorkflowRun) -> list[str]:
         lines.extend(f"  {k}: {short_value(v, 200)}" for k, v in outputs)
     if run.error:
         lines.append(f"error:    {error_line(run.error)}")
+    return lines
+
+
+def question_lines(run: WorkflowRun) -> list[str]:
+    """The run's pending questions and how to answer them, for ``wf runs show``/``wf run``."""
+    if not run.questions:
+        return []
+    lines = ["questions:"]
+    for node, asked in run.questions.items():
+        lines.append(f"  {node}: {short_value(asked.get('value'), 200)}")
+    how = "--answer JSON" if len(run.questions) == 1 else "--answer node=JSON ..."
+    lines.append(f"answer:   wf runs resume {run.run_id} {how}")
     return lines
 
 

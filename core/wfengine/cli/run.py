@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ..budget import parse_budget
+from ..errors import WorkflowError
 from .context import CliContext, get_context
 from .errors import EXIT
 from .options import STEP_LIMIT, backend_option, debug_option, store_option
@@ -51,6 +53,20 @@ EXIT_BY_STATUS = {
     metavar="NODE",
     help="Pause before NODE runs (repeatable); resume with `wf runs resume`.",
 )
+@click.option(
+    "--interrupt-after",
+    "interrupt_after",
+    multiple=True,
+    metavar="NODE",
+    help="Pause after NODE's step (repeatable); resume with `wf runs resume`.",
+)
+@click.option(
+    "--budget",
+    "budget_items",
+    multiple=True,
+    metavar="KEY=N[,KEY=N]",
+    help="Pause (not fail) when the run reaches a total: steps=N, seconds=S, cost=C (repeatable).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the finished run as JSON instead.")
 @click.option("-q", "--quiet", is_flag=True, help="No live node lines; only the summary.")
 @store_option
@@ -62,6 +78,8 @@ def run_command(
     assignments: list[tuple[list[str], Any]],
     max_steps: int | None,
     interrupt_before: tuple[str, ...],
+    interrupt_after: tuple[str, ...],
+    budget_items: tuple[str, ...],
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -86,9 +104,24 @@ def run_command(
     engine = app.storage_engine()
     state = build_state(state_json, assignments)
     handle = engine.start(
-        target, state, max_steps=max_steps, interrupt_before=list(interrupt_before)
+        target,
+        state,
+        max_steps=max_steps,
+        interrupt_before=list(interrupt_before),
+        interrupt_after=list(interrupt_after),
+        budget=budget_option(budget_items),
     )
     follow(app, handle, as_json=as_json, quiet=quiet)
+
+
+def budget_option(items: tuple[str, ...]) -> dict[str, float] | None:
+    """The ``--budget`` options as a budget (a usage error saying what is wrong)."""
+    if not items:
+        return None
+    try:
+        return parse_budget(items)
+    except WorkflowError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--budget'") from None
 
 
 def follow(

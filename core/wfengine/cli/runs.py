@@ -9,6 +9,7 @@ import click
 
 from wfengine.errors import StoreError
 
+from .answers import parse_answers
 from .context import NO_PERSISTENT_STORE, CliContext, get_context
 from .options import (
     STEP_LIMIT,
@@ -26,7 +27,7 @@ from .output import (
     run_detail_lines,
     run_duration,
 )
-from .run import follow
+from .run import budget_option, follow
 from .state_args import build_state, state_options
 
 if TYPE_CHECKING:
@@ -149,10 +150,13 @@ def list_runs(
     type=click.IntRange(min=0),
     help="Print the state right after step N instead (0: the initial state).",
 )
+@click.option("--cache", "show_cache", is_flag=True, help="Also show each cache hit and miss.")
 @json_option
 @store_option
 @debug_option
-def show_run(run_id: str, logs: bool, show_state: bool, step: int | None, as_json: bool) -> None:
+def show_run(
+    run_id: str, logs: bool, show_state: bool, step: int | None, show_cache: bool, as_json: bool
+) -> None:
     """Show one run: status, steps, timing, visited nodes, error.
 
     \b
@@ -160,6 +164,7 @@ def show_run(run_id: str, logs: bool, show_state: bool, step: int | None, as_jso
       wf runs show 3f2a9c0d
       wf runs show 3f2a9c0d --logs --state
       wf runs show 3f2a9c0d --step 4
+      wf runs show 3f2a9c0d --cache
       wf runs show 3f2a9c0d --json
     """
     app = get_context()
@@ -189,6 +194,12 @@ def show_run(run_id: str, logs: bool, show_state: bool, step: int | None, as_jso
                     f"traceback of {entry.node} (step {entry.step}, attempt {entry.attempt}):"
                 )
                 click.echo(str(entry.error["traceback"]).rstrip())
+    if show_cache:
+        click.echo("")
+        rows = [(e.get("step", ""), e["node"], e["result"], e["reason"]) for e in run.cache_log]
+        click.echo(
+            format_table(("STEP", "NODE", "RESULT", "REASON"), rows) if rows else "no cache lookups"
+        )
     if show_state:
         click.echo("")
         echo_json(run.state)
@@ -198,6 +209,21 @@ def show_run(run_id: str, logs: bool, show_state: bool, step: int | None, as_jso
 @click.argument("run_id")
 @state_options
 @click.option("--max-steps", type=STEP_LIMIT, help="A new step limit for the rest of the run.")
+@click.option(
+    "--answer",
+    "answers",
+    multiple=True,
+    metavar="JSON|@FILE|NODE=JSON",
+    help="Answer the run's pending interrupt() question; NODE=JSON (repeatable) when several "
+    "nodes asked.",
+)
+@click.option(
+    "--budget",
+    "budget_items",
+    multiple=True,
+    metavar="KEY=N[,KEY=N]",
+    help="New totals for the run's budget: steps=N sets the steps total to N (repeatable).",
+)
 @click.option(
     "--allow-changed-graph",
     is_flag=True,
@@ -213,6 +239,8 @@ def resume_run(
     state_json: dict[str, Any],
     assignments: list[tuple[list[str], Any]],
     max_steps: int | None,
+    answers: tuple[str, ...],
+    budget_items: tuple[str, ...],
     allow_changed_graph: bool,
     as_json: bool,
     quiet: bool,
@@ -232,6 +260,10 @@ def resume_run(
       wf runs resume 3f2a9c0d
       wf runs resume 3f2a9c0d -s threshold=5 -s approved=true
       wf runs resume 3f2a9c0d --state @patch.json
+      wf runs resume 3f2a9c0d --answer true         # a node asked with interrupt()
+      wf runs resume 3f2a9c0d --budget steps=2000   # paused by its budget
+      wf runs resume 3f2a9c0d --answer @reply.json
+      wf runs resume 3f2a9c0d --answer review=true --answer legal='"ok"'
 
     \b
     Exit codes as for `wf run`: 0 completed, 1 failed, 3 paused, 130 cancelled.
@@ -240,8 +272,14 @@ def resume_run(
     engine = app.storage_engine()
     _get_run(app, run_id)  # a clear "not found" (with the store note) before anything else
     patch = build_state(state_json, assignments)
+    answer = parse_answers(answers)
     handle = engine.prepare_resume(
-        run_id, patch or None, max_steps=max_steps, allow_changed_graph=allow_changed_graph
+        run_id,
+        patch or None,
+        max_steps=max_steps,
+        allow_changed_graph=allow_changed_graph,
+        answer=answer,
+        budget=budget_option(budget_items),
     )
     follow(app, handle, as_json=as_json, quiet=quiet)
 

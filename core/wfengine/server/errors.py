@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ..budget import BudgetError
 from ..errors import (
     ConditionError,
     GraphValidationError,
@@ -106,7 +107,7 @@ def workflow_error_status(exc: WorkflowError) -> tuple[int, dict[str, Any]]:
         return 404, {}
     if isinstance(exc, UnknownSettingError):
         return 422, {"workflow": exc.workflow, "unknown": exc.unknown, "valid": exc.valid}
-    if isinstance(exc, RegistryError | StepLimitError):
+    if isinstance(exc, RegistryError | StepLimitError | BudgetError):
         return 422, {}
     if isinstance(exc, ServerConfigError):
         return 500, {}

@@ -121,6 +121,11 @@ class RunRequest(BaseModel):
     )
     max_steps: int | None = Field(default=None, ge=1)
     interrupt_before: list[str] = Field(default_factory=list, max_length=1000)
+    interrupt_after: list[str] = Field(default_factory=list, max_length=1000)
+    budget: dict[str, float] | None = Field(
+        default=None,
+        description="Totals that pause (not fail) the run when reached: steps, seconds, cost",
+    )
 
 
 class ResumeRequest(BaseModel):
@@ -129,6 +134,15 @@ class ResumeRequest(BaseModel):
     state_patch: dict[str, Any] | None = None
     wait: bool = False
     max_steps: int | None = Field(default=None, ge=1)
+    answer: Any = Field(
+        default=None,
+        description="The answer to the run's pending interrupt() question ({node: answer} "
+        "for several); leave it out to resume without one (null is an answer)",
+    )
+    budget: dict[str, float] | None = Field(
+        default=None,
+        description="New totals for the run's budget (steps, seconds, cost)",
+    )
 
 
 class LogEntryOut(BaseModel):
@@ -155,6 +169,13 @@ class RunResult(BaseModel):
     visited_nodes: list[str]
     step: int
     error: dict[str, Any] | None = None
+    questions: dict[str, Any] = Field(
+        default_factory=dict,
+        description="A paused run's pending interrupt() questions, per node: value, index",
+    )
+    pause_reason: str | None = Field(
+        default=None, description="Why a run paused when its budget did it"
+    )
 
     @staticmethod
     def data(run: WorkflowRun, tracebacks: bool = False) -> dict[str, Any]:
@@ -181,6 +202,8 @@ class RunResult(BaseModel):
             "visited_nodes": run.visited_nodes,
             "step": run.step,
             "error": run.error if tracebacks else client_error(run.error),
+            "questions": run.questions,
+            "pause_reason": run.pause_reason,
         }
 
 
@@ -206,6 +229,13 @@ class RunStateOut(BaseModel):
     error: dict[str, Any] | None = None
     created_at: str
     finished_at: str | None = None
+    questions: dict[str, Any] = Field(
+        default_factory=dict,
+        description="A paused run's pending interrupt() questions, per node: value, index",
+    )
+    pause_reason: str | None = Field(
+        default=None, description="Why a run paused when its budget did it"
+    )
 
     @classmethod
     def of(cls, run: WorkflowRun, tracebacks: bool = False) -> RunStateOut:
@@ -221,6 +251,8 @@ class RunStateOut(BaseModel):
             error=jsonable(run.error if tracebacks else client_error(run.error)),
             created_at=run.created_at,
             finished_at=run.finished_at,
+            questions=jsonable(dict(run.questions)),
+            pause_reason=run.pause_reason,
         )
 
 
@@ -241,6 +273,13 @@ class RunSummary(BaseModel):
     error: dict[str, Any] | None = None
     created_at: str
     finished_at: str | None = None
+    questions: dict[str, Any] = Field(
+        default_factory=dict,
+        description="A paused run's pending interrupt() questions, per node: value, index",
+    )
+    pause_reason: str | None = Field(
+        default=None, description="Why a run paused when its budget did it"
+    )
 
 
 class RunPage(BaseModel):

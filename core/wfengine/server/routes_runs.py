@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from ..errors import RunActiveError, WorkflowError
+from ..interrupts import NO_ANSWER, AnswerError
 from ..run import RunStatus, WorkflowRun
 from .context import ServerContext, context
 from .errors import ApiError
@@ -53,11 +54,21 @@ def _run_graph(ctx: ServerContext, body: RunRequest, body_bytes: int | None) -> 
     ctx.limits.check_state(state, "initial_state", body_bytes=body_bytes)
     if body.wait:
         run = ctx.engine.run(
-            body.graph_id, state, max_steps=body.max_steps, interrupt_before=body.interrupt_before
+            body.graph_id,
+            state,
+            max_steps=body.max_steps,
+            interrupt_before=body.interrupt_before,
+            interrupt_after=body.interrupt_after,
+            budget=body.budget,
         )
         return SafeJSONResponse(RunResult.data(run, ctx.expose_tracebacks))
     run = ctx.runs.start(
-        body.graph_id, state, max_steps=body.max_steps, interrupt_before=body.interrupt_before
+        body.graph_id,
+        state,
+        max_steps=body.max_steps,
+        interrupt_before=body.interrupt_before,
+        interrupt_after=body.interrupt_after,
+        budget=body.budget,
     )
     return _accepted(run)
 
@@ -136,13 +147,24 @@ def resume_run(run_id: str, ctx: Ctx, body: ResumeRequest | None = None) -> Any:
     if run.status == RunStatus.COMPLETED or running_here:
         raise _not_resumable(run)
     ctx.runnable(run.graph_id)
+    answer = body.answer if "answer" in body.model_fields_set else NO_ANSWER
     try:
         if body.wait:
-            run = ctx.engine.resume(run_id, patch, max_steps=body.max_steps)
+            run = ctx.engine.resume(
+                run_id, patch, max_steps=body.max_steps, answer=answer, budget=body.budget
+            )
             return SafeJSONResponse(RunResult.data(run, ctx.expose_tracebacks))
-        return _accepted(ctx.runs.resume(run_id, patch, max_steps=body.max_steps))
+        return _accepted(
+            ctx.runs.resume(
+                run_id, patch, max_steps=body.max_steps, answer=answer, budget=body.budget
+            )
+        )
     except RunActiveError:  # another request claimed it since the check above
         raise _already_active(run_id) from None
+    except AnswerError as exc:
+        raise ApiError(
+            422, str(exc), type="invalid_answer", details={"run_id": run_id, "field": "answer"}
+        ) from None
     except WorkflowError as exc:
         if type(exc) is WorkflowError:  # "already completed", ...
             raise ApiError(
@@ -222,6 +244,8 @@ def _summary(run: WorkflowRun) -> RunSummary:
         error=jsonable(client_error(run.error)),
         created_at=run.created_at,
         finished_at=run.finished_at,
+        questions=jsonable(dict(run.questions)),
+        pause_reason=run.pause_reason,
     )
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from ..engine import Engine
 from ..handle import RunHandle
+from ..interrupts import NO_ANSWER
 from ..run import Event, EventType, WorkflowRun
 from .errors import ApiError
 from .jsonsafe import jsonable
@@ -117,11 +118,18 @@ class RunManager:
         *,
         max_steps: int | None,
         interrupt_before: Sequence[str],
+        interrupt_after: Sequence[str] = (),
+        budget: Mapping[str, float] | None = None,
     ) -> WorkflowRun:
         """Start a run in the background; bad input raises here, before anything runs."""
         self._check_capacity()
         handle = self.engine.start(
-            graph_id, state, max_steps=max_steps, interrupt_before=interrupt_before
+            graph_id,
+            state,
+            max_steps=max_steps,
+            interrupt_before=interrupt_before,
+            interrupt_after=interrupt_after,
+            budget=budget,
         )
         return self._follow(handle)
 
@@ -131,10 +139,16 @@ class RunManager:
         state_patch: Mapping[str, Any] | None,
         *,
         max_steps: int | None,
+        answer: Any = NO_ANSWER,
+        budget: Mapping[str, float] | None = None,
     ) -> WorkflowRun:
         """Resume a run in the background (a run already active raises ``RunActiveError``)."""
         self._check_capacity()
-        return self._follow(self.engine.prepare_resume(run_id, state_patch, max_steps=max_steps))
+        return self._follow(
+            self.engine.prepare_resume(
+                run_id, state_patch, max_steps=max_steps, answer=answer, budget=budget
+            )
+        )
 
     def _check_capacity(self) -> None:
         with self._lock:

@@ -31,7 +31,14 @@ from wfengine.errors import (
     UnpicklableStateError,
     WorkerLostError,
 )
-from wfengine.remote import FunctionCache, RemoteOutcome, dumps, prepare
+from wfengine.remote import (
+    FunctionCache,
+    RemoteOutcome,
+    dumps,
+    finish,
+    prepare,
+    runs_in_driver,
+)
 from wfengine.runner import NodeCall, Outcome, ThreadRunner
 
 from .worker import run_call
@@ -92,13 +99,13 @@ class DaskRunner:
 
     def call(self, call: NodeCall) -> Outcome:
         """Run ``call`` as a Dask task and wait (a ``local`` node: in this thread)."""
-        if call.node.local:
+        if runs_in_driver(call):
             return self._local.call(call)
         return self.submit(call).result()
 
     def submit(self, call: NodeCall) -> Future[Outcome]:
         """Submit ``call`` as a Dask task; the future completes with its outcome."""
-        if call.node.local:
+        if runs_in_driver(call):
             return self._local.submit(call)
         done: Future[Outcome] = Future()
         done.set_running_or_notify_cancel()
@@ -157,7 +164,7 @@ class DaskRunner:
 
     async def acall(self, call: NodeCall) -> Outcome:
         """Await ``call``'s outcome without blocking the event loop."""
-        if call.node.local:
+        if runs_in_driver(call):
             return await self._local.acall(call)
         return await asyncio.wrap_future(self.submit(call))
 
@@ -177,7 +184,7 @@ class DaskRunner:
         took = perf_counter() - start
         if task.status == "finished":
             outcome: RemoteOutcome = pickle.loads(task.result())
-            return outcome.to_outcome()
+            return finish(outcome, call)
         if task.status == "cancelled":
             return Outcome(
                 None,

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+from wfengine import emit
 
 from . import settings as cfg
 from .dtypes import dtype_name, parse_family
@@ -66,6 +67,7 @@ def load(state: Mapping[str, Any], **params: Any) -> dict[str, Any]:
         raise DataQualityError(
             f"{TOOL}: the state has neither 'source' (a file path) nor 'rows' (a list of objects)"
         )
+    emit("progress", {"stage": "read", "done": 1, "total": 2, "rows": frame.height})
     for name in RESERVED:
         if name in frame.columns:
             raise DataQualityError(
@@ -84,6 +86,7 @@ def load(state: Mapping[str, Any], **params: Any) -> dict[str, Any]:
     frame = frame.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
     path = write_frame(frame, work_path(str(output_dir), "data-r0.parquet"))
     n = frame.height
+    emit("progress", {"stage": "written", "done": 2, "total": 2, "rows": n})
     update.update(
         {
             "output_dir": str(output_dir),

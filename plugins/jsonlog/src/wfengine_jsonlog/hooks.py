@@ -27,6 +27,7 @@ from .records import (
     text,
     tick,
     timestamp,
+    value_json,
     values_fields,
 )
 from .sinks import Sink, open_sink, report
@@ -257,6 +258,23 @@ class JsonLogPlugin:
             sink.write(line, level, "node_failed")
         except Exception as exc:
             self._hook_failed("node_failed", exc)
+
+    @hookimpl
+    def wfengine_node_progress(self, run: WorkflowRun, node: str, kind: str, data: Any) -> None:
+        """``node_progress``: a node's ``wfengine.emit(kind, data)`` (``data`` cut to
+        ``max_value_bytes``)."""
+        try:
+            sink = self._sink or self._unopened_sink()
+            if sink is None:
+                return
+            encoded, _cut = value_json(data, self.max_value_bytes)
+            line = (
+                f'{self._head(INFO, "node_progress", run)},"node":{text(node)},'
+                f'"step":{run.step + 1},"kind":{text(kind)},"data":{encoded}}}\n'
+            )
+            sink.write(line, INFO, "node_progress")
+        except Exception as exc:
+            self._hook_failed("node_progress", exc)
 
     @hookimpl
     def wfengine_run_finished(self, run: WorkflowRun) -> None:

@@ -15,6 +15,10 @@ A run is kept as:
   :data:`wfengine_sqlite.store.SNAPSHOT_EVERY`), so that rebuilding the state replays a bounded
   part of it.
 * ``attempts`` — log entries that belong to no committed step (a step that failed).
+* ``run_people`` — a run's ``interrupt_after``, pending ``interrupt()`` questions, the
+  answers given so far, its budget and what it spent (a row only when it has any); written
+  by ``save_run``.
+* ``node_cache`` — cached node results (the ``CacheStore`` capability, docs/caching.md).
 * ``graph_versions`` — every graph version a run recorded (``runs.graph_version``), once per
   content hash: the spec of spec graphs, so a run resumes on the graph it ran.
 
@@ -33,7 +37,7 @@ from collections.abc import Callable
 
 from .errors import SchemaVersionError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _V1 = """
 CREATE TABLE graphs (
@@ -104,6 +108,27 @@ CREATE TABLE graph_versions (
 ) WITHOUT ROWID;
 """
 
+_V4_PEOPLE = """
+CREATE TABLE run_people (
+    run_pk  INTEGER PRIMARY KEY REFERENCES runs (pk) ON DELETE CASCADE,
+    data    TEXT NOT NULL               -- tagged JSON: see store.PEOPLE_FIELDS
+);
+CREATE TABLE node_cache (
+    key       TEXT PRIMARY KEY,         -- sha256 hex of graph, node and key parts
+    graph_id  TEXT NOT NULL,
+    node      TEXT NOT NULL,
+    parts     TEXT NOT NULL,            -- tagged JSON: what the result depends on
+    value     TEXT NOT NULL,            -- tagged JSON: the node's update
+    created   REAL NOT NULL,
+    ttl       REAL                      -- seconds, NULL: until the key changes
+) WITHOUT ROWID;
+CREATE INDEX node_cache_by_node ON node_cache (graph_id, node, created);
+"""
+"""People in the loop (issue 16): a run's ``interrupt_after``, its pending ``interrupt()``
+questions, the answers given so far, its budget, what it spent and why it paused; a row only
+for runs that have any. Planned as schema
+version 5 (after the history and pending-writes migrations); on its own it is the third."""
+
 
 # steps.grown: tagged JSON {key: [kind, what the step added]}, NULL when no key grew (no
 # comment inside the statement: SQLite copies it into the table's CREATE text)
@@ -150,6 +175,7 @@ MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     0: _script(_V1),
     1: _script(_V2),
     2: _script(_V3),
+    3: _script(_V4_PEOPLE),
 }
 """``MIGRATIONS[v]`` takes a database from schema version ``v`` to ``v + 1``."""
 

@@ -42,6 +42,34 @@ SNAPSHOT_EVERY = 1000
 """A step also writes a full snapshot when at least this many steps were stored since the
 last one, and they hold at least :data:`SNAPSHOT_RATIO` times its bytes: rebuilding a state
 then replays a bounded part of the run, and snapshots cost a bounded part of its storage."""
+_CACHE_COLUMNS = "key, graph_id, node, parts, created, ttl"
+
+
+def _cache_entry(row: Sequence[Any], *, with_value: bool = False) -> dict[str, Any]:
+    entry = {
+        "key": row[0],
+        "graph_id": row[1],
+        "node": row[2],
+        "parts": decode(row[3]),
+        "created": row[4],
+        "ttl": row[5],
+    }
+    if with_value:
+        entry["update"] = decode(row[6])
+    return entry
+
+
+PEOPLE_FIELDS = (
+    "interrupt_after",
+    "questions",
+    "answers",
+    "budget",
+    "spent",
+    "pause_reason",
+    "cache_log",
+)
+"""The run's fields kept in the ``run_people`` table (issue 16), as one tagged-JSON object."""
+
 
 SNAPSHOT_RATIO = 4
 
@@ -124,6 +152,67 @@ class SQLiteStore(PendingWrites, History):
             ),
         )
 
+    # -- the CacheStore capability -------------------------------------------------------
+
+    def get_cache_entry(self, key: str) -> dict[str, Any] | None:
+        """The cache entry under ``key``, or ``None``."""
+        with self._reading("read the node cache") as conn:
+            row = conn.execute(
+                f"SELECT {_CACHE_COLUMNS}, value FROM node_cache WHERE key = ?", (key,)
+            ).fetchone()
+        return _cache_entry(row, with_value=True) if row else None
+
+    def latest_cache_entry(self, graph_id: str, node: str) -> dict[str, Any] | None:
+        """The newest cache entry of ``node`` in ``graph_id``, or ``None``."""
+        with self._reading("read the node cache") as conn:
+            row = conn.execute(
+                f"SELECT {_CACHE_COLUMNS} FROM node_cache WHERE graph_id = ? AND node = ? "
+                "ORDER BY created DESC LIMIT 1",
+                (graph_id, node),
+            ).fetchone()
+        return _cache_entry(row) if row else None
+
+    def put_cache_entry(self, entry: Mapping[str, Any]) -> None:
+        """Keep ``entry`` under its key (replacing one there)."""
+        row = (
+            entry["key"],
+            entry["graph_id"],
+            entry["node"],
+            encode(entry["parts"]),
+            encode(entry["update"]),
+            entry["created"],
+            entry.get("ttl"),
+        )
+        self._write(
+            "write the node cache",
+            lambda conn: conn.execute(
+                "INSERT OR REPLACE INTO node_cache (key, graph_id, node, parts, value, created, "
+                "ttl) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                row,
+            ),
+        )
+
+    def list_cache_entries(self, graph_id: str | None = None) -> list[dict[str, Any]]:
+        """The cache entries, newest first (without their values)."""
+        sql = f"SELECT {_CACHE_COLUMNS} FROM node_cache"
+        args: tuple[Any, ...] = ()
+        if graph_id is not None:
+            sql += " WHERE graph_id = ?"
+            args = (graph_id,)
+        with self._reading("list the node cache") as conn:
+            rows = conn.execute(sql + " ORDER BY created DESC", args).fetchall()
+        return [_cache_entry(row) for row in rows]
+
+    def clear_cache(self, graph_id: str | None = None) -> int:
+        """Forget the cache entries of ``graph_id`` (or all); returns how many."""
+
+        def work(conn: sqlite3.Connection) -> int:
+            if graph_id is None:
+                return conn.execute("DELETE FROM node_cache").rowcount
+            return conn.execute("DELETE FROM node_cache WHERE graph_id = ?", (graph_id,)).rowcount
+
+        return int(self._write("clear the node cache", work))
+
     def get_graph_version(self, version: str) -> dict[str, Any] | None:
         """The graph version stored under ``version``, or ``None``."""
         with self._reading(f"read graph version {version[:12]}") as conn:
@@ -163,9 +252,14 @@ class SQLiteStore(PendingWrites, History):
         snapshot = _snapshot_row(run)
         logs = run.logs
         dropped = run.logs_dropped  # entries trimmed from memory were stored before
+        people = {f: getattr(run, f) for f in PEOPLE_FIELDS if getattr(run, f)}
+        asked = encode(people) if people else None
 
         def work(conn: sqlite3.Connection) -> int:
             pk = int(conn.execute(UPSERT_RUN, row).fetchall()[0][0])
+            conn.execute("DELETE FROM run_people WHERE run_pk = ?", (pk,))
+            if asked is not None:
+                conn.execute("INSERT INTO run_people (run_pk, data) VALUES (?, ?)", (pk, asked))
             conn.execute("DELETE FROM steps WHERE run_pk = ? AND step > ?", (pk, run.step))
             conn.execute("DELETE FROM snapshots WHERE run_pk = ? AND step >= ?", (pk, run.step))
             conn.execute(INSERT_SNAPSHOT, (pk, *snapshot))
@@ -402,6 +496,8 @@ class SQLiteStore(PendingWrites, History):
     ) -> WorkflowRun:
         pk, run_id, graph_id, status, created, finished, error, max_steps, interrupt, version = row
         step, state, next_nodes, join_progress, visited = self._position(conn, pk, None, run_id)
+        found = conn.execute("SELECT data FROM run_people WHERE run_pk = ?", (pk,)).fetchone()
+        people = decode(found[0]) if found else {}
         return WorkflowRun(
             graph_id=graph_id,
             state=state,
@@ -415,6 +511,13 @@ class SQLiteStore(PendingWrites, History):
             join_progress=join_progress,
             max_steps=max_steps,
             interrupt_before=json.loads(interrupt),
+            interrupt_after=list(people.get("interrupt_after", [])),
+            questions=dict(people.get("questions", {})),
+            answers=dict(people.get("answers", {})),
+            budget=dict(people.get("budget", {})),
+            spent=dict(people.get("spent", {})),
+            pause_reason=people.get("pause_reason"),
+            cache_log=list(people.get("cache_log", [])),
             created=created,
             finished=finished,
             graph_version=version,
