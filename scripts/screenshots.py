@@ -72,7 +72,7 @@ def main() -> None:
     from wfengine import Engine
     from wfengine.server import create_app
 
-    engine = Engine(plugins=[_tools()], load_entrypoints=False, store="memory://")
+    engine = Engine(plugins=[_tools()], load_entrypoints=False, store="memory://?history=on")
     app = create_app(engine, api_keys=[KEY])
     api = TestClient(app, headers={"X-API-Key": KEY})
     gid = api.post("/graph/create", json=SPEC, params={"graph_id": "daily-orders"}).json()[
@@ -97,7 +97,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     shots = {
         "studio-runs.png": ("#/runs", "#runs-body tr"),
-        "studio-run.png": (f"#/run/{paused['run_id']}", "#state"),
+        "studio-run.png": (f"#/run/{paused['run_id']}", "#state-at"),
         "studio-graphs.png": ("#/graphs", "#graphs"),
         "studio-graph.png": (f"#/graph/{gid}", "#spec"),
         "studio-builder.png": ("#/builder", "#builder-ok"),
