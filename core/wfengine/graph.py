@@ -120,7 +120,12 @@ class Node:
         if self.resources:
             data["resources"] = dict(self.resources)
         if self.cache is not None:
-            data["cache"] = {"ttl": self.cache.ttl, "reads": self.cache.reads}
+            cache: dict[str, Any] = {}
+            if self.cache.ttl is not None:
+                cache["ttl"] = self.cache.ttl
+            if self.cache.reads is not None:
+                cache["reads"] = list(self.cache.reads)
+            data["cache"] = cache or True
         return data
 
 
