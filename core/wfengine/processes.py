@@ -31,20 +31,18 @@ from multiprocessing.connection import Connection, wait
 from time import perf_counter
 
 from .backends import BackendContext, url_options
-from .errors import NodeTimeoutError, RemoteNodeError, UnpicklableStateError, WorkerLostError
+from .errors import NodeTimeoutError, RemoteNodeError, WorkerLostError
 from .registry import ToolRegistry
 from .remote import (
-    FunctionCache,
+    RemoteCall,
     RemoteOutcome,
-    dumps,
+    RemoteRunner,
     execute,
     finish,
     outcome_bytes,
-    prepare,
-    runs_in_driver,
     worker_name,
 )
-from .runner import NodeCall, Outcome, ThreadRunner
+from .runner import NodeCall, Outcome
 
 __all__ = ["ProcessRunner", "make_process_runner"]
 
@@ -55,19 +53,15 @@ def make_process_runner(url: str, context: BackendContext) -> ProcessRunner:
     return ProcessRunner(options.get("workers") or os.cpu_count() or 1, context)
 
 
-class ProcessRunner:
+class ProcessRunner(RemoteRunner):
     """A :class:`~wfengine.runner.NodeRunner` on ``workers`` processes of this machine."""
-
-    inline_sync = False
 
     def __init__(self, workers: int, context: BackendContext) -> None:
         if workers < 1:
             raise ValueError(f"workers must be at least 1, got {workers}")
+        super().__init__(context.installed_tools, context.max_workers)
         self.workers = workers
         self.context = context
-        self._local = ThreadRunner(context.max_workers)
-        self._functions = FunctionCache()
-        self._functions_lock = threading.Lock()
         self._tasks: queue.SimpleQueue[tuple[bytes, NodeCall, Future[Outcome]] | None] = (
             queue.SimpleQueue()
         )
@@ -75,38 +69,14 @@ class ProcessRunner:
         self._lock = threading.Lock()
         self._closed = False
 
-    # -- the NodeRunner protocol -------------------------------------------------------------
+    # -- the NodeRunner protocol (the rest is RemoteRunner's) ---------------------------------
 
-    def call(self, call: NodeCall) -> Outcome:
-        """Run ``call`` on a worker and wait (a ``local`` node: in this thread)."""
-        if runs_in_driver(call):
-            return self._local.call(call)
-        return self.submit(call).result()
-
-    def submit(self, call: NodeCall) -> Future[Outcome]:
-        """Queue ``call`` for the next free worker."""
-        if runs_in_driver(call):
-            return self._local.submit(call)
+    def send(self, remote: RemoteCall, payload: bytes, call: NodeCall) -> Future[Outcome]:
+        """Queue the call for the next free worker."""
         future: Future[Outcome] = Future()
-        start = perf_counter()
-        try:
-            with self._functions_lock:
-                remote = prepare(call, self.context.installed_tools, self._functions)
-            payload = dumps(remote)
-        except UnpicklableStateError as exc:
-            future.set_result(Outcome(None, exc, perf_counter() - start, "driver"))
-            return future
         self._ensure_started()
         self._tasks.put((payload, call, future))
         return future
-
-    async def acall(self, call: NodeCall) -> Outcome:
-        """Await ``call``'s outcome without blocking the event loop."""
-        import asyncio
-
-        if runs_in_driver(call):
-            return await self._local.acall(call)
-        return await asyncio.wrap_future(self.submit(call))
 
     def close(self) -> None:
         """Stop the workers (a call still running fails with ``WorkerLostError``)."""
@@ -119,7 +89,7 @@ class ProcessRunner:
             self._tasks.put(None)
         for slot in slots:
             slot.stop()
-        self._local.close()
+        super().close()
 
     # -- workers -----------------------------------------------------------------------------
 

@@ -26,8 +26,10 @@ import inspect
 import os
 import pickle
 import socket
+import threading
 import traceback
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from time import perf_counter
 from typing import Any, NamedTuple
@@ -43,6 +45,7 @@ from .runner import NodeCall, Outcome
 __all__ = [
     "RemoteCall",
     "RemoteOutcome",
+    "RemoteRunner",
     "driver_parts",
     "execute",
     "finish",
@@ -308,3 +311,56 @@ def _name(obj: Any) -> str:
     module = getattr(obj, "__module__", None)
     qualname = getattr(obj, "__qualname__", None) or type(obj).__qualname__
     return f"{module}.{qualname}" if module and module != "builtins" else str(qualname)
+
+
+class RemoteRunner:
+    """What every remote backend's :class:`~wfengine.runner.NodeRunner` shares: nodes that
+    run in the driver (:func:`runs_in_driver`) go to a ``ThreadRunner``; the others are
+    prepared and pickled once (:func:`prepare`, :func:`dumps`; an unpicklable value is the
+    call's outcome, not an exception) and handed to :meth:`send`, which a backend implements.
+    """
+
+    inline_sync = False
+
+    def __init__(self, installed_tools: frozenset[str], max_workers: int) -> None:
+        from .runner import ThreadRunner
+
+        self.installed_tools = installed_tools
+        self._local = ThreadRunner(max_workers)
+        self._functions = FunctionCache()
+        self._functions_lock = threading.Lock()
+
+    def send(self, remote: RemoteCall, payload: bytes, call: NodeCall) -> Future[Outcome]:
+        """Start the call on a worker; the future completes with its outcome."""
+        raise NotImplementedError
+
+    def call(self, call: NodeCall) -> Outcome:
+        """Run ``call`` remotely and wait (a node that runs in the driver: in this thread)."""
+        if runs_in_driver(call):
+            return self._local.call(call)
+        return self.submit(call).result()
+
+    def submit(self, call: NodeCall) -> Future[Outcome]:
+        """Start ``call``; the future completes with its outcome."""
+        if runs_in_driver(call):
+            return self._local.submit(call)
+        start = perf_counter()
+        try:
+            with self._functions_lock:
+                remote = prepare(call, self.installed_tools, self._functions)
+            payload = dumps(remote)
+        except UnpicklableStateError as exc:
+            refused: Future[Outcome] = Future()
+            refused.set_result(Outcome(None, exc, perf_counter() - start, "driver"))
+            return refused
+        return self.send(remote, payload, call)
+
+    async def acall(self, call: NodeCall) -> Outcome:
+        """Await ``call``'s outcome without blocking the event loop."""
+        if runs_in_driver(call):
+            return await self._local.acall(call)
+        return await asyncio.wrap_future(self.submit(call))
+
+    def close(self) -> None:
+        """Release the driver-side threads (a backend closes its workers too)."""
+        self._local.close()

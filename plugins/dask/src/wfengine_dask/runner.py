@@ -14,7 +14,6 @@ timeout is abandoned (its task cancelled): Dask cannot stop a task that already 
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import pickle
 import threading
@@ -28,18 +27,10 @@ from wfengine.errors import (
     NodeTimeoutError,
     RegistryError,
     RemoteNodeError,
-    UnpicklableStateError,
     WorkerLostError,
 )
-from wfengine.remote import (
-    FunctionCache,
-    RemoteOutcome,
-    dumps,
-    finish,
-    prepare,
-    runs_in_driver,
-)
-from wfengine.runner import NodeCall, Outcome, ThreadRunner
+from wfengine.remote import RemoteCall, RemoteOutcome, RemoteRunner, finish
+from wfengine.runner import NodeCall, Outcome
 
 from .worker import run_call
 
@@ -60,15 +51,14 @@ def make_dask_runner(url: str, context: BackendContext) -> DaskRunner:
     return DaskRunner(url, context)
 
 
-class DaskRunner:
+class DaskRunner(RemoteRunner):
     """Node calls as tasks on a Dask cluster."""
-
-    inline_sync = False
 
     def __init__(self, url: str, context: BackendContext) -> None:
         import dask
         from distributed import Client, LocalCluster
 
+        super().__init__(context.installed_tools, context.max_workers)
         self.url = url
         self.context = context
         parts = urlsplit(url)
@@ -107,32 +97,14 @@ class DaskRunner:
         comm = getattr(self.client, "scheduler_comm", None)
         if comm is not None and isinstance(getattr(comm, "interval", None), float):
             comm.interval = min(comm.interval, SEND_INTERVAL)
-        self._local = ThreadRunner(context.max_workers)
-        self._functions = FunctionCache()
-        self._lock = threading.Lock()
 
-    # -- the NodeRunner protocol -------------------------------------------------------------
+    # -- the NodeRunner protocol (the rest is RemoteRunner's) ---------------------------------
 
-    def call(self, call: NodeCall) -> Outcome:
-        """Run ``call`` as a Dask task and wait (a ``local`` node: in this thread)."""
-        if runs_in_driver(call):
-            return self._local.call(call)
-        return self.submit(call).result()
-
-    def submit(self, call: NodeCall) -> Future[Outcome]:
-        """Submit ``call`` as a Dask task; the future completes with its outcome."""
-        if runs_in_driver(call):
-            return self._local.submit(call)
+    def send(self, remote: RemoteCall, payload: bytes, call: NodeCall) -> Future[Outcome]:
+        """Submit the call as a Dask task; the future completes with its outcome."""
         done: Future[Outcome] = Future()
         done.set_running_or_notify_cancel()
         start = perf_counter()
-        try:
-            with self._lock:
-                remote = prepare(call, self.context.installed_tools, self._functions)
-            payload = dumps(remote)
-        except UnpicklableStateError as exc:
-            done.set_result(Outcome(None, exc, perf_counter() - start, "driver"))
-            return done
         key = f"wfengine-{call.node.name}-{call.run_id[:8]}-{call.step}-{call.attempt}-{next(_ids)}"
         task = self.client.submit(
             run_call,
@@ -178,18 +150,12 @@ class DaskRunner:
             done.add_done_callback(lambda _f: timer.cancel())
         return done
 
-    async def acall(self, call: NodeCall) -> Outcome:
-        """Await ``call``'s outcome without blocking the event loop."""
-        if runs_in_driver(call):
-            return await self._local.acall(call)
-        return await asyncio.wrap_future(self.submit(call))
-
     def close(self) -> None:
         """Close the client (and the local cluster this runner started)."""
         self.client.close()
         if self.cluster is not None:
             self.cluster.close()
-        self._local.close()
+        super().close()
 
     # -- outcomes ----------------------------------------------------------------------------
 
