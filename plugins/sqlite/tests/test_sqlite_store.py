@@ -474,3 +474,26 @@ def test_a_listing_can_leave_the_logs_out(store: SQLiteStore) -> None:
     [light], _ = store.list_runs(logs=False)
     assert len(full.logs) == 3 and light.logs == []
     assert light.state == full.state == {"i": 3} and light.step == 3
+
+
+@pytest.mark.parametrize("made_on_first_use", [False, True])
+def test_a_version_4_database_gets_the_pending_writes_table(
+    db_path: Path, made_on_first_use: bool
+) -> None:
+    """Schema 5 made ``pending_writes`` a numbered migration; 0.x databases at version 4 may
+    or may not have the table (it used to be created on first use)."""
+    conn = sqlite3.connect(db_path)
+    with conn:
+        for version in range(4):
+            schema.MIGRATIONS[version](conn)
+        if made_on_first_use:
+            schema.MIGRATIONS[4](conn)
+        conn.execute("PRAGMA user_version = 4")
+    conn.close()
+    with SQLiteStore(f"sqlite:///{db_path}") as store:
+        run = make_run()
+        store.save_run(run)
+        store.save_pending_writes(run.run_id, 1, {"a": {"x": 1}})
+        assert store.get_pending_writes(run.run_id, 1) == {"a": {"x": 1}}
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION

@@ -5,8 +5,7 @@ several node calls runs (parallel branches, map copies), the driver saves each f
 call's update here; resuming that step restores them and runs only the calls that did not
 finish. Rows are keyed by run, step and task; a completed run's rows are dropped.
 
-The table is created on first use (``CREATE TABLE IF NOT EXISTS``), outside the numbered
-schema migrations: a database without it reads as having no pending writes.
+The table ``pending_writes`` comes with schema version 5 (:mod:`wfengine_sqlite.schema`).
 """
 
 from __future__ import annotations
@@ -20,24 +19,11 @@ from wfengine.errors import RunNotFoundError
 
 from .database import Database
 
-CREATE = """
-CREATE TABLE IF NOT EXISTS pending_writes (
-    run_pk  INTEGER NOT NULL REFERENCES runs (pk) ON DELETE CASCADE,
-    step    INTEGER NOT NULL,
-    task    TEXT NOT NULL,                -- the node, or a map copy: sender[index]>node
-    data    TEXT NOT NULL,                -- tagged JSON: the call's update
-    PRIMARY KEY (run_pk, step, task)
-) WITHOUT ROWID
-"""
-
-
 INSERT = "INSERT OR REPLACE INTO pending_writes (run_pk, step, task, data) VALUES (?, ?, ?, ?)"
 
 
 class PendingWrites(Database):
     """Keeps the finished calls of a step until it commits (mixed into ``SQLiteStore``)."""
-
-    _pending_ready = False
 
     def _run_pk(self, run_id: str) -> int:  # the store's
         raise NotImplementedError
@@ -56,12 +42,9 @@ class PendingWrites(Database):
         pk = self._run_pk(run_id)
 
         def work(conn: sqlite3.Connection) -> None:
-            if not self._pending_ready:
-                conn.execute(CREATE)
             conn.executemany(INSERT, [(pk, *row) for row in rows])
 
         self._write(f"keep {len(rows)} pending write(s) of step {step} of run {run_id}", work)
-        self._pending_ready = True
 
     def get_pending_writes(self, run_id: str, step: int) -> dict[str, Any]:
         """The updates kept for step ``step`` of the run, by task."""
@@ -70,21 +53,12 @@ class PendingWrites(Database):
         except RunNotFoundError:
             return {}
         with self._reading(f"read the pending writes of run {run_id}") as conn:
-            try:
-                rows = conn.execute(
-                    "SELECT task, data FROM pending_writes WHERE run_pk = ? AND step = ?",
-                    (pk, step),
-                ).fetchall()
-            except sqlite3.OperationalError as exc:
-                if "no such table" in str(exc):
-                    return {}
-                raise
+            rows = conn.execute(
+                "SELECT task, data FROM pending_writes WHERE run_pk = ? AND step = ?",
+                (pk, step),
+            ).fetchall()
         return {task: decode(data) for task, data in rows}
 
     def _drop_pending(self, conn: sqlite3.Connection, pk: int) -> None:
         """Forget a run's pending writes (it completed); inside a write transaction."""
-        try:
-            conn.execute("DELETE FROM pending_writes WHERE run_pk = ?", (pk,))
-        except sqlite3.OperationalError as exc:
-            if "no such table" not in str(exc):
-                raise
+        conn.execute("DELETE FROM pending_writes WHERE run_pk = ?", (pk,))

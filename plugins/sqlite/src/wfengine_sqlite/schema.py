@@ -19,6 +19,8 @@ A run is kept as:
   answers given so far, its budget and what it spent (a row only when it has any); written
   by ``save_run``.
 * ``node_cache`` — cached node results (the ``CacheStore`` capability, docs/caching.md).
+* ``pending_writes`` — the finished calls of a step that has not committed yet (the
+  ``PendingWritesStore`` capability, schema version 5).
 * ``graph_versions`` — every graph version a run recorded (``runs.graph_version``), once per
   content hash: the spec of spec graphs, so a run resumes on the graph it ran.
 
@@ -37,7 +39,7 @@ from collections.abc import Callable
 
 from .errors import SchemaVersionError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _V1 = """
 CREATE TABLE graphs (
@@ -124,10 +126,21 @@ CREATE TABLE node_cache (
 ) WITHOUT ROWID;
 CREATE INDEX node_cache_by_node ON node_cache (graph_id, node, created);
 """
-"""People in the loop (issue 16): a run's ``interrupt_after``, its pending ``interrupt()``
-questions, the answers given so far, its budget, what it spent and why it paused; a row only
-for runs that have any. Planned as schema
-version 5 (after the history and pending-writes migrations); on its own it is the third."""
+"""People in the loop: a run's ``interrupt_after``, its pending ``interrupt()`` questions,
+the answers given so far, its budget, what it spent and why it paused (a row only for runs
+that have any); and cached node results."""
+
+_V5_PENDING = """
+CREATE TABLE IF NOT EXISTS pending_writes (
+    run_pk  INTEGER NOT NULL REFERENCES runs (pk) ON DELETE CASCADE,
+    step    INTEGER NOT NULL,
+    task    TEXT NOT NULL,                -- the node, or a map copy: sender[index]>node
+    data    TEXT NOT NULL,                -- tagged JSON: the call's update
+    PRIMARY KEY (run_pk, step, task)
+) WITHOUT ROWID
+"""
+"""Pending writes: the finished calls of a step that has not committed yet (``pending.py``).
+``IF NOT EXISTS``: wfengine-sqlite 0.x before schema 5 created the table on first use."""
 
 
 # steps.grown: tagged JSON {key: [kind, what the step added]}, NULL when no key grew (no
@@ -176,6 +189,7 @@ MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _script(_V2),
     2: _script(_V3),
     3: _script(_V4_PEOPLE),
+    4: _script(_V5_PENDING),
 }
 """``MIGRATIONS[v]`` takes a database from schema version ``v`` to ``v + 1``."""
 
