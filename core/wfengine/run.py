@@ -13,11 +13,13 @@ from typing import Any
 
 
 class RunStatus(StrEnum):
-    """Where a run is: ``pending`` → ``running`` → a final (or ``paused``) status."""
+    """Where a run is: ``pending`` (or ``queued``, for a worker to take: see
+    :mod:`wfengine.queue`) → ``running`` → a final (or ``paused``) status."""
 
     __hash__ = str.__hash__  # as EventType's
 
     PENDING = "pending"
+    QUEUED = "queued"
     RUNNING = "running"
     PAUSED = "paused"
     COMPLETED = "completed"

@@ -15,6 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from .errors import HistoryUnsupportedError, StoreError
 from .memory_history import RunHistory, missing
+from .queue import MemoryQueue
 from .run import LogEntry, RunStatus, WorkflowRun
 
 
@@ -170,10 +171,41 @@ class CacheStore(Protocol):
         """Forget the entries of one graph or all; returns how many."""
 
 
+@runtime_checkable
+class QueueStore(Protocol):
+    """The optional capability of handing queued runs to workers (``docs/stores.md``,
+    "Queued runs"; :mod:`wfengine.queue` tells the whole story).
+
+    A run is queued by saving it with status ``queued``. Leases are in seconds; a store
+    measures them on its own clock where it has one.
+    """
+
+    def claim_run(self, worker: str, lease: float = ...) -> str | None:
+        """Atomically lease to ``worker`` the oldest ``queued`` run, or a ``queued`` or
+        ``running`` run whose lease expired, marking it ``running``; its id, or ``None``.
+        Two callers (threads, processes, machines) never get the same run."""
+
+    def heartbeat(self, run_id: str, worker: str, lease: float = ...) -> bool:
+        """Extend ``worker``'s lease on the run to ``lease`` seconds from now; ``False`` when
+        ``worker`` no longer holds it (reclaimed, released, deleted)."""
+
+    def release_run(self, run_id: str, worker: str, *, requeue: bool = False) -> None:
+        """End ``worker``'s claim (nothing when it holds none); ``requeue``: a run not yet
+        final goes back to ``queued``."""
+
+    def request_cancel(self, run_id: str) -> bool:
+        """Cancel the run: one nobody holds (queued, paused, crashed) is ``cancelled`` at
+        once; a claimed one is flagged for its worker. ``False`` when it had already ended;
+        :class:`~wfengine.errors.RunNotFoundError` when there is no such run."""
+
+    def cancel_requested(self, run_id: str) -> bool:
+        """Whether a cancel was asked for the claimed run ``run_id``."""
+
+
 DEFAULT_MEMORY_MAX_RUNS = 10_000
 
 
-class MemoryStore:
+class MemoryStore(MemoryQueue):
     """Keeps graphs and runs in this process only (``memory://``). Thread-safe.
 
     Runs are kept as the live objects the executor updates, so a reader sees a running run's

@@ -1,5 +1,6 @@
 """Helpers for testing wfengine plugins and graphs: the store contract every store must keep,
-the history capability, and replaying recorded runs as regression tests of a graph's routing.
+the history and queue capabilities, and replaying recorded runs as regression tests of a
+graph's routing.
 The pytest plugin :mod:`wfengine.pytest_plugin` (entry point ``pytest11``) offers them as
 fixtures.
 
@@ -25,7 +26,7 @@ from typing import Any
 from .engine import Engine
 from .graph import END, Graph
 from .run import RunStatus
-from .storage import HistoryStore, Store, VersionedStore
+from .storage import HistoryStore, QueueStore, Store, VersionedStore
 
 
 def _counter() -> Graph:
@@ -142,6 +143,105 @@ def check_history_contract(open_store: Callable[[], Any]) -> None:
         resumed = engine.resume(fork.run_id, graph=_counter())
         assert resumed.state == {"n": 5, "trail": [0, 1, 2, 3, 4]}
         assert store.state_at(done.run_id, 5)["n"] == 5, "the forked run is unchanged"
+    store.close()
+
+
+def check_queue_contract(open_store: Callable[[], Any], *, workers: int = 4) -> None:
+    """Assert that the store ``open_store`` opens keeps the optional queue capability
+    (:class:`~wfengine.storage.QueueStore`, :mod:`wfengine.queue`): oldest first, each run to
+    one worker even when ``workers`` claim at once (each through its own store when the store
+    is durable, as separate processes would), leases that expire and are taken over, heartbeats
+    refused to a worker that lost its run, requeue, and cancel by flag or at once."""
+    import threading
+    import time
+
+    from .errors import RunNotFoundError
+    from .run import WorkflowRun
+
+    store = open_store()
+    is_queue = isinstance(store, QueueStore)
+    assert is_queue, "a queue store needs claim_run, heartbeat, release_run, request_cancel, ..."
+    durable = bool(getattr(store, "durable", False))
+
+    def queued(n: int, created: float) -> list[str]:
+        ids = []
+        for i in range(n):
+            run = WorkflowRun(graph_id="q", state={"i": i}, status=RunStatus.QUEUED)
+            run.created, run.next_nodes = created + i, ["a"]
+            store.save_run(run)
+            ids.append(run.run_id)
+        return ids
+
+    assert store.claim_run("w0", 30.0) is None, "an empty queue has nothing to claim"
+    first = queued(3, 1000.0)
+    assert store.claim_run("w0", 30.0) == first[0], "the oldest queued run first"
+    got = store.get_run(first[0])
+    assert got is not None and got.status == RunStatus.RUNNING, "a claimed run is running"
+    assert got.state == {"i": 0} and got.next_nodes == ["a"], "a claim keeps the run whole"
+    assert store.heartbeat(first[0], "w0", 30.0) is True
+    assert store.heartbeat(first[0], "w1", 30.0) is False, "only the holder heartbeats"
+    store.release_run(first[0], "w0", requeue=True)
+    again = store.get_run(first[0])
+    assert again is not None and again.status == RunStatus.QUEUED, "requeue: queued again"
+    assert store.heartbeat(first[0], "w0", 30.0) is False, "a released run is nobody's"
+    taken = [store.claim_run("w0", 30.0) for _ in range(4)]
+    assert taken == [first[0], first[1], first[2], None]
+    for run_id in first:
+        store.release_run(run_id, "w0")
+    assert store.claim_run("w0", 30.0) is None, "a released running run is not requeued"
+
+    # many workers at once: every run to exactly one of them
+    many = set(queued(40, 2000.0))
+    claimed: dict[str, list[str]] = {}
+    errors: list[BaseException] = []
+
+    def work(name: str) -> None:
+        mine = open_store() if durable else store
+        try:
+            while (run_id := mine.claim_run(name, 30.0)) is not None:
+                claimed.setdefault(run_id, []).append(name)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+        finally:
+            if mine is not store:
+                mine.close()
+
+    threads = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, f"claiming failed: {errors[0]!r}"
+    twice = {run_id: names for run_id, names in claimed.items() if len(names) > 1}
+    assert not twice, f"runs claimed by two workers: {twice}"
+    assert set(claimed) == many, "every queued run claimed"
+
+    # an expired lease is taken over; the old holder learns it lost the run
+    (lost,) = queued(1, 3000.0)
+    assert store.claim_run("dead", 0.2) == lost
+    assert store.claim_run("alive", 30.0) is None, "a live lease is not taken over"
+    time.sleep(0.5)
+    assert store.claim_run("alive", 30.0) == lost, "an expired lease is taken over"
+    assert store.heartbeat(lost, "dead", 30.0) is False
+    assert store.heartbeat(lost, "alive", 30.0) is True
+    store.release_run(lost, "dead")  # a stale release changes nothing
+    assert store.heartbeat(lost, "alive", 30.0) is True
+
+    # cancel: a claimed run is flagged, a queued one cancelled at once, an ended one refused
+    assert store.cancel_requested(lost) is False
+    assert store.request_cancel(lost) is True and store.cancel_requested(lost) is True
+    (waiting,) = queued(1, 4000.0)
+    assert store.request_cancel(waiting) is True
+    cancelled = store.get_run(waiting)
+    assert cancelled is not None and cancelled.status == RunStatus.CANCELLED
+    assert store.claim_run("w0", 30.0) is None, "a cancelled run is not handed out"
+    assert store.request_cancel(waiting) is False, "an ended run cannot be cancelled"
+    try:
+        store.request_cancel("no-such-run")
+    except RunNotFoundError:
+        pass
+    else:
+        raise AssertionError("request_cancel of an unknown run must raise RunNotFoundError")
     store.close()
 
 
