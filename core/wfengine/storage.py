@@ -202,6 +202,25 @@ class QueueStore(Protocol):
         """Whether a cancel was asked for the claimed run ``run_id``."""
 
 
+@runtime_checkable
+class EventFeed(Protocol):
+    """The optional capability of carrying run events between processes (``docs/stores.md``,
+    "Event feeds"): a worker publishes its runs' events, and every server's WebSockets see
+    them, whichever machine ran the run (PostgreSQL: ``LISTEN``/``NOTIFY``). A store without
+    it is followed by polling (``get_run``)."""
+
+    def publish_event(self, event: Mapping[str, Any]) -> None:
+        """Send ``event`` (an :meth:`Event.to_dict <wfengine.run.Event.to_dict>` mapping, JSON
+        data with ``run_id``, ``type`` and ``step``) to every listener in any process. An
+        event too large for the feed goes as ``{run_id, type, step, node, truncated: True}``:
+        listeners read the rest from the store."""
+
+    def listen_events(self, timeout: float) -> list[dict[str, Any]]:
+        """The events published (by anyone, for any run) since this store object's previous
+        call, waiting up to ``timeout`` seconds for the first; the first call starts
+        listening and may return none. Callers pick the runs they follow by ``run_id``."""
+
+
 DEFAULT_MEMORY_MAX_RUNS = 10_000
 
 
