@@ -18,13 +18,12 @@ event loop, a worker process that unpickles it) sees its answers the same way.
 
 from __future__ import annotations
 
-import functools
-import inspect
 import json
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from typing import Any
 
+from .contextual import calling_with
 from .errors import WorkflowError
 
 
@@ -97,29 +96,9 @@ def interrupt(value: Any = None) -> Any:
 
 def answering(func: Callable[[Any], Any], answers: list[Any]) -> Callable[[Any], Any]:
     """``func`` with ``answers`` for its ``interrupt()`` calls (a copy per call)."""
-    if inspect.iscoroutinefunction(func):
-
-        @functools.wraps(func)
-        async def awrapped(state: Any) -> Any:
-            token = _ANSWERS.set(_Answers(list(answers)))
-            try:
-                return await func(state)
-            finally:
-                _ANSWERS.reset(token)
-
-        awrapped.wfengine_answers = answers  # type: ignore[attr-defined]
-        return awrapped
-
-    @functools.wraps(func)
-    def wrapped(state: Any) -> Any:
-        token = _ANSWERS.set(_Answers(list(answers)))
-        try:
-            return func(state)
-        finally:
-            _ANSWERS.reset(token)
-
-    wrapped.wfengine_answers = answers  # type: ignore[attr-defined]
-    return wrapped
+    return calling_with(
+        func, _ANSWERS, lambda: _Answers(list(answers)), "wfengine_answers", answers
+    )
 
 
 def answers_given(answers: list[Any]) -> Any:

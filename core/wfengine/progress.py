@@ -17,11 +17,11 @@ that runs the function sets it alike; a backend running nodes elsewhere may coll
 
 from __future__ import annotations
 
-import functools
-import inspect
 from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
+
+from .contextual import calling_with
 
 Sink = Callable[[str, Any], None]
 """Receives ``(kind, data)`` of each :func:`emit` of one node attempt."""
@@ -41,29 +41,7 @@ def emit(kind: str, data: Any = None) -> None:
 
 def emitting(func: Callable[[Any], Any], sink: Sink) -> Callable[[Any], Any]:
     """``func`` with its :func:`emit` calls going to ``sink``."""
-    if inspect.iscoroutinefunction(func):
-
-        @functools.wraps(func)
-        async def awrapped(state: Any) -> Any:
-            token = _SINK.set(sink)
-            try:
-                return await func(state)
-            finally:
-                _SINK.reset(token)
-
-        awrapped.wfengine_sink = sink  # type: ignore[attr-defined]
-        return awrapped
-
-    @functools.wraps(func)
-    def wrapped(state: Any) -> Any:
-        token = _SINK.set(sink)
-        try:
-            return func(state)
-        finally:
-            _SINK.reset(token)
-
-    wrapped.wfengine_sink = sink  # type: ignore[attr-defined]
-    return wrapped
+    return calling_with(func, _SINK, lambda: sink, "wfengine_sink", sink)
 
 
 def collecting_into(emitted: list[tuple[str, Any]]) -> Any:
