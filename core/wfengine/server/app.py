@@ -93,6 +93,7 @@ def create_app(
 
     from ..version import __version__
     from . import (
+        routes_cache,
         routes_graphs,
         routes_history,
         routes_info,
@@ -121,6 +122,7 @@ def create_app(
     app.include_router(routes_history.router)
     app.include_router(routes_validate.router)
     app.include_router(routes_reports.router)
+    app.include_router(routes_cache.router)
     app.include_router(websocket.router)
     app.include_router(studio.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=bounds.max_body_bytes)
