@@ -757,9 +757,9 @@ class Execution:
         elif isinstance(update, Command):
             names, sends = update.targets()
             if names is not None:
-                self.goto[name] = [
-                    self._route(node, target, "returned Command(goto=") for target in names
-                ]
+                goto = [self._route(node, target, "returned Command(goto=") for target in names]
+                self.goto[name] = goto
+                self.record_goto(name, goto)
             update = update.update
         else:
             return update, None  # not a directive: changes() says what is wrong with it
@@ -782,6 +782,16 @@ class Execution:
                     "nodes; map over a node that runs the subgraph's work instead"
                 )
         return update, sends
+
+    def record_goto(self, name: str, goto: list[str]) -> None:
+        """Keep a Command's chosen next nodes on node ``name``'s completed log entry of this
+        step (``LogEntry.goto``): replay re-routes by them."""
+        logs = self.run.logs
+        for index in range(len(logs) - 1, self.log_start - 1, -1):
+            entry = logs[index]
+            if entry.node == name and entry.status == "completed":
+                entry.goto = list(goto)
+                return
 
     def _route(self, node: Node, target: str, how: str) -> str:
         """The node path of ``target``, one of ``node``'s routes; a clear error otherwise."""

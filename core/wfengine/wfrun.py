@@ -229,6 +229,7 @@ def _entry(entry: LogEntry) -> list[Any]:
         entry.duration_ms,
         entry.status,
         entry.error,
+        *([None, entry.goto] if entry.goto is not None else []),
     ]
 
 

@@ -278,6 +278,7 @@ def replay_command(path: str, graph_source: str | None, as_json: bool) -> None:
                     if diverged["missing_nodes"]
                     else ""
                 )
+                + (f": {diverged['reason']}" if diverged.get("reason") else "")
             )
     if result["diverged"] is not None:
         raise SystemExit(1)
