@@ -622,6 +622,7 @@ class Graph:
             description=f"runs the sends of {made.name}",
             routes=made.targets,
             max_parallel=max_parallel,
+            local=True,  # routing code: the driver runs it, a remote backend the copies
         )
         self._routes = None
         return self

@@ -286,3 +286,20 @@ def test_a_parallel_step_with_a_restored_branch_replays(engine: Engine, tmp_path
     done = engine.resume(failed.run_id, graph=graph)
     assert done.status == "completed" and done.visited_nodes == ["start", "b", "after"]
     assert_replays(export(engine, done.run_id, tmp_path), graph)
+
+
+def test_commands_and_router_sends_inside_a_subgraph_replay(engine: Engine, tmp_path: Path) -> None:
+    parent = (
+        Graph("outer", reducers={"jokes": "extend"})
+        .add_subgraph("inner", jokes())
+        .add_subgraph("check", triage(["quarantine", END]))
+        .add_edge("inner", "check")
+        .add_edge("check", END)
+        .set_entry_point("inner")
+    )
+    run = engine.run(parent, {"subjects": ["a", "b"], "text": "win money"})
+    assert run.status == "completed", run.error
+    assert "inner/topics@send" in run.visited_nodes and "check/quarantine" in run.visited_nodes
+    goto = [e.goto for e in run.logs if e.node == "check/classify"]
+    assert goto == [["check/quarantine"]]
+    assert_replays(export(engine, run.run_id, tmp_path), parent)
