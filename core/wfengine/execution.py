@@ -1030,7 +1030,7 @@ class Execution:
             for edge in route.conditional:
                 holds = edge.condition(state)  # type: ignore[misc]
                 if holds:
-                    if type(holds) is list and isinstance(holds[0], Send):
+                    if holds is not True and type(holds) is list and type(holds[0]) is Send:
                         raise _sends_from_condition(name, edge.target)
                     targets = [*targets, edge.target]
                     fired = True

@@ -303,3 +303,21 @@ def test_commands_and_router_sends_inside_a_subgraph_replay(engine: Engine, tmp_
     goto = [e.goto for e in run.logs if e.node == "check/classify"]
     assert goto == [["check/quarantine"]]
     assert_replays(export(engine, run.run_id, tmp_path), parent)
+
+
+def test_a_wfrun_with_command_choices_is_format_2_and_imports_them(
+    engine: Engine, tmp_path: Path
+) -> None:
+    from wfengine.storage import MemoryStore
+    from wfengine.wfrun import import_run, read_run
+
+    plain = engine.run(summaries(["summarise"]), {"docs": ["alpha"]})
+    assert read_run(export(engine, plain.run_id, tmp_path))["meta"]["format_version"] == "1"
+    chose = engine.run(triage(["quarantine", END]), {"text": "win money"})
+    path = export(engine, chose.run_id, tmp_path)
+    data = read_run(path)
+    assert data["meta"]["format_version"] == "2"  # older wfengine refuses it clearly
+    assert data["logs"][0].goto == ["quarantine"]
+    other = MemoryStore("memory://?history=on")
+    imported = import_run(other, path)
+    assert imported.logs[0].goto == ["quarantine"]
