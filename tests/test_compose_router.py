@@ -249,3 +249,16 @@ def test_an_edge_condition_returning_sends_points_to_add_router(engine: Engine) 
     assert run.status == "failed"
     assert "the condition of edge a -> b returned Send objects" in run.error["message"]
     assert "add_router('a', func, targets=[...])" in run.error["message"]
+
+
+def test_get_next_nodes_includes_the_routers_choice() -> None:
+    graph = jokes_graph()
+    assert graph.get_next_nodes("topics", {"subjects": ["a"]}) == ["topics@send"]
+    named = (
+        Graph("n")
+        .add_node("a", lambda s: None)
+        .add_node("b", lambda s: None)
+        .add_edge("a", END)
+        .add_router("a", lambda s: "b", ["b"])
+    )
+    assert named.get_next_nodes("a", {}) == [END, "b"]

@@ -648,7 +648,8 @@ class Graph:
         """The targets reached from ``node`` given ``state`` (joins excluded; END included).
 
         Every unconditional edge and every conditional edge whose condition holds is followed;
-        ``default`` edges only when no conditional edge fired.
+        ``default`` edges only when no conditional edge fired; then the names the node's
+        router returns, and its dispatch node (``node@send``) when the router sends.
         """
         routes = self._route_table().get(node)
         if routes is None:
@@ -661,6 +662,13 @@ class Graph:
                 fired = True
         if not fired and routes.default:
             targets.extend(routes.default)
+        router = routes.router
+        if router is not None:
+            names, sends = router.decide(state)
+            mapped = self.nodes[router.dispatch].route_map
+            targets.extend(mapped.get(n, n) if mapped else self.resolve(n) for n in names)
+            if sends is not None:
+                targets.append(router.dispatch)
         return targets
 
     def _route_table(self) -> dict[str, _Routes]:
