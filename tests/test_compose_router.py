@@ -262,3 +262,13 @@ def test_get_next_nodes_includes_the_routers_choice() -> None:
         .add_router("a", lambda s: "b", ["b"])
     )
     assert named.get_next_nodes("a", {}) == [END, "b"]
+
+
+def test_interrupt_before_the_dispatch_node_pauses_before_the_copies(engine: Engine) -> None:
+    graph = jokes_graph()
+    paused = engine.run(graph, {"subjects": ["a", "b"]}, interrupt_before=["topics@send"])
+    assert paused.status == "paused" and paused.next_nodes == ["topics@send"]
+    assert paused.visited_nodes == ["topics"]
+    done = engine.resume(paused.run_id, graph=graph, state_patch={"subjects": ["z"]})
+    assert done.status == "completed", done.error
+    assert done.state["jokes"] == ["joke about z"]  # the router runs again on the patched state
