@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from wfengine import END, Engine, Graph, RunStatus
+from wfengine import END, Engine, Graph, RunStatus, Send
 from wfengine.backend_contract import REMOTE_SCENARIOS, SCENARIOS, die_once
 from wfengine.backends import BackendContext
 from wfengine.engine import RemoteMemoryStoreWarning
@@ -57,6 +57,29 @@ def inc(state: dict[str, Any]) -> dict[str, Any]:
 
 def pid(state: dict[str, Any]) -> dict[str, Any]:
     return {"pids": [os.getpid()]}
+
+
+def to_pids(state: dict[str, Any]) -> list[Send]:
+    return [Send("pid", {"k": k}) for k in range(4)]
+
+
+def test_a_routers_copies_run_on_the_backend_and_its_dispatch_in_the_driver(
+    backend_engine: Engine,
+) -> None:
+    graph = (
+        Graph("routed", reducers={"pids": "extend"})
+        .add_node("start", inc)
+        .add_node("pid", pid)
+        .add_router("start", to_pids, ["pid"], max_parallel=2)
+        .add_edge("pid", END)
+        .set_entry_point("start")
+    )
+    assert graph.nodes["start@send"].local  # routing code stays in the driver
+    run = backend_engine.run(graph, {})
+    assert run.status == "completed", run.error
+    assert len(run.state["pids"]) == 4
+    if isinstance(backend_engine.runner, ProcessRunner):
+        assert os.getpid() not in run.state["pids"]
 
 
 # -- processes:// only --------------------------------------------------------------------------

@@ -13,7 +13,7 @@ BLOCKS = re.findall(r"```python\n(.*?)```", (ROOT / "docs" / "composition.md").r
 
 
 def test_the_page_has_a_worked_example_of_each_feature() -> None:
-    assert len(BLOCKS) == 4
+    assert len(BLOCKS) == 6
 
 
 @pytest.mark.parametrize("index", range(len(BLOCKS)))

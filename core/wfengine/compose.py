@@ -11,6 +11,10 @@
   input order, then the sending node's edges fire (the copies' own edges are not followed).
 * :class:`MapOver`: the function of a spec map node
   ``{map: {over: docs, as: doc, node: summarise, max_parallel: 8}}``: one ``Send`` per item.
+* :class:`Router` (``graph.add_router(source, func, targets=[...])``, LangGraph's
+  ``add_conditional_edges``): a function on a node's way out that returns where to go next,
+  node names and/or ``Send`` objects. Its sends run in the *next* step, in the router's
+  dispatch node ``source@send`` (:class:`RouterSends`); the copies' own edges are the join.
 
 See ``docs/composition.md``.
 """
@@ -127,3 +131,100 @@ class MapOver:
     def to_dict(self) -> dict[str, Any]:
         """The map as spec data (``over``, ``as``, ``node``)."""
         return {"over": self.over, "as": self.as_, "node": self.node}
+
+
+DISPATCH = "@send"
+"""The suffix of a router's dispatch node: ``plan@send`` runs the sends of ``plan``'s router."""
+
+
+class Router:
+    """A routing function on node ``source``'s way out (:meth:`Graph.add_router
+    <wfengine.graph.Graph.add_router>`): ``func(state)`` returns a node name (or ``END``), a
+    :class:`Send`, or a list of them; ``targets`` declares every node it may name or send to.
+
+    Names join the node's other next nodes; sends run as copies in the next step, in the
+    dispatch node ``source@send``, at most ``max_parallel`` at a time."""
+
+    __slots__ = ("source", "func", "targets", "max_parallel")
+
+    def __init__(
+        self,
+        source: str,
+        func: Any,
+        targets: Sequence[str],
+        max_parallel: int | None = None,
+    ) -> None:
+        self.source = source
+        self.func = func
+        self.targets = tuple(targets)
+        self.max_parallel = max_parallel
+
+    @property
+    def dispatch(self) -> str:
+        """The name of the node that runs this router's sends (``source@send``)."""
+        return self.source + DISPATCH
+
+    @property
+    def name(self) -> str:
+        """The router function's name (for messages and drawings)."""
+        return str(getattr(self.func, "__name__", None) or type(self.func).__name__)
+
+    def decide(self, state: Mapping[str, Any]) -> tuple[list[str], list[Send] | None]:
+        """``(names, sends)`` the router returns for ``state``: ``sends`` is ``None`` when it
+        returned only names, a list (maybe empty: a map over zero items) otherwise. Raises a
+        :class:`WorkflowError` naming the node for anything else."""
+        value = self.func(state)
+        if isinstance(value, str | Send):
+            value = [value]
+        elif not isinstance(value, list | tuple):
+            raise WorkflowError(self._bad(value))
+        names: list[str] = []
+        sends: list[Send] = []
+        for item in value:
+            if isinstance(item, Send):
+                sends.append(item)
+            elif isinstance(item, str):
+                names.append(item)
+            else:
+                raise WorkflowError(self._bad(item))
+        if sends or not names:
+            return names, sends
+        return names, None
+
+    def sent_nodes(self, sends: Sequence[Send]) -> list[str]:
+        """The nodes whose edges fire after a dispatch of ``sends`` (local names): the nodes
+        sent to, in order; for zero sends the router's one declared node target."""
+        if sends:
+            return list(dict.fromkeys(s.node for s in sends))
+        nodes = [t for t in self.targets if t != "END"]
+        if len(nodes) != 1:
+            raise WorkflowError(
+                f"router {self.name} of node '{self.source}' returned an empty list (a map "
+                f"over zero items), but it declares {len(nodes)} node targets "
+                f"({', '.join(nodes) or 'none'}), so it is not clear whose edges follow; "
+                "declare the one node it sends to, or return END"
+            )
+        return nodes
+
+    def _bad(self, value: Any) -> str:
+        return (
+            f"router {self.name} of node '{self.source}' returned {value!r}; a router returns "
+            "a node name, END, a Send, or a list of them"
+        )
+
+    def __repr__(self) -> str:
+        return f"Router({self.source!r}, {self.name}, targets={list(self.targets)!r})"
+
+
+class RouterSends:
+    """The function of a router's dispatch node: the sends ``router`` returns for the state
+    (run again at the start of the dispatch step, on the state the router saw)."""
+
+    __slots__ = ("router", "__name__", "__qualname__")
+
+    def __init__(self, router: Router) -> None:
+        self.router = router
+        self.__name__ = self.__qualname__ = f"sends of {router.name}"
+
+    def __call__(self, state: Mapping[str, Any]) -> list[Send]:
+        return self.router.decide(state)[1] or []

@@ -28,7 +28,7 @@ from typing import Any
 from . import settings
 from .budget import add_cost, exceeded
 from .cache import cached
-from .compose import Command, Send, sends_of
+from .compose import Command, Router, Send, sends_of
 from .errors import StepLimitError, WorkflowError
 from .graph import END, Graph, Node
 from .growth import growing_keys, step_update
@@ -114,6 +114,7 @@ class Execution:
         "max_logs",
         "view",
         "goto",
+        "sent",
         "pending",
         "restore",
         "restored",
@@ -181,6 +182,9 @@ class Execution:
         self.restored = False  # this step restored some
         self.goto: dict[str, list[str]] = {}
         """This step's node-chosen targets (:class:`~wfengine.compose.Command`), by node."""
+        self.sent: dict[str, list[str]] = {}
+        """This step's router dispatch nodes -> the nodes their copies ran (whose edges are
+        the join; see :class:`~wfengine.compose.Router`)."""
         self.view = StateView()
         """The nodes' view of the state (set in :meth:`begin`); see :class:`StateView`."""
 
@@ -753,12 +757,18 @@ class Execution:
         elif isinstance(update, Command):
             names, sends = update.targets()
             if names is not None:
-                self.goto[name] = [
-                    self._route(node, target, "returned Command(goto=") for target in names
-                ]
+                goto = [self._route(node, target, "returned Command(goto=") for target in names]
+                self.goto[name] = goto
+                self.record_goto(name, goto)
             update = update.update
         else:
             return update, None  # not a directive: changes() says what is wrong with it
+        route = self.routes.get(name)
+        if route is not None and route.dispatch is not None and sends is not None:
+            self.sent[name] = [
+                self._route(node, target, "sent to Send(")
+                for target in route.dispatch.sent_nodes(sends)
+            ]
         if sends and node.route_map is not None:
             sends = [Send(self._route(node, s.node, "sent to Send("), s.item) for s in sends]
         else:
@@ -772,6 +782,16 @@ class Execution:
                     "nodes; map over a node that runs the subgraph's work instead"
                 )
         return update, sends
+
+    def record_goto(self, name: str, goto: list[str]) -> None:
+        """Keep a Command's chosen next nodes on node ``name``'s completed log entry of this
+        step (``LogEntry.goto``): replay re-routes by them."""
+        logs = self.run.logs
+        for index in range(len(logs) - 1, self.log_start - 1, -1):
+            entry = logs[index]
+            if entry.node == name and entry.status == "completed":
+                entry.goto = list(goto)
+                return
 
     def _route(self, node: Node, target: str, how: str) -> str:
         """The node path of ``target``, one of ``node``'s routes; a clear error otherwise."""
@@ -870,10 +890,13 @@ class Execution:
         ``join_progress``: for replaying a recorded run against a graph
         (:mod:`wfengine.replay`), with exactly the engine's routing."""
         self = cls.__new__(cls)
+        self.graph = graph
+        self.nodes = graph.nodes
         self.routes = graph._route_table()
         self.joins = graph.join_edges()
         self.run = run
-        self.goto = {}  # a replay re-routes by the edges (Command choices are not recorded)
+        self.goto = {}  # a replay sets the recorded Command choices (LogEntry.goto)
+        self.sent = {}
         return self
 
     def commit(self, batch: list[str], results: list[NodeResult]) -> None:
@@ -889,6 +912,7 @@ class Execution:
                 questions[name] = error
             elif error is not None:
                 self.goto.clear()
+                self.sent.clear()
                 if isinstance(error, Cancelled):
                     self.stop(RunStatus.CANCELLED)
                 else:
@@ -896,6 +920,7 @@ class Execution:
                 return
         if questions:
             self.goto.clear()
+            self.sent.clear()
             self.asked(questions)
             return
         try:
@@ -921,7 +946,9 @@ class Execution:
                 self.fail(too_big, node=None if parallel else batch[0])
                 return
         try:
-            if parallel or self.joins:
+            if self.sent:  # a router's dispatch: the nodes its copies ran route on
+                next_nodes = self.route(self.routing(batch), state)
+            elif parallel or self.joins:
                 next_nodes = self.route(batch, state)
             else:
                 next_nodes = self.targets(batch[0], state, last=True)
@@ -957,6 +984,16 @@ class Execution:
         if next_nodes and run.interrupt_after and any(n in run.interrupt_after for n in batch):
             self.stop(RunStatus.PAUSED)
 
+    def routing(self, batch: list[str]) -> list[str]:
+        """``batch`` with each router dispatch node replaced by the nodes its copies ran
+        (their edges are the join), as routing sees the step."""
+        sent = self.sent
+        nodes: list[str] = []
+        for name in batch:
+            nodes.extend(sent.pop(name, (name,)))
+        sent.clear()
+        return list(dict.fromkeys(nodes))
+
     def route(self, batch: list[str], state: Mapping[str, Any]) -> list[str]:
         """The next step's nodes after ``batch`` ran, given the merged ``state``."""
         if len(batch) == 1 and not self.joins:
@@ -991,19 +1028,54 @@ class Execution:
         if route.conditional:
             fired = False
             for edge in route.conditional:
-                if edge.condition(state):  # type: ignore[misc]
+                holds = edge.condition(state)  # type: ignore[misc]
+                if holds:
+                    if holds is not True and type(holds) is list and type(holds[0]) is Send:
+                        raise _sends_from_condition(name, edge.target)
                     targets = [*targets, edge.target]
                     fired = True
             if not fired and route.default:
                 targets = [*targets, *route.default]
         elif route.default:
             targets = [*targets, *route.default]
+        if route.router is not None:
+            targets = [*targets, *self.routed(route.router, state)]
         if not last:
             return targets
         if len(targets) == 1:
             target = targets[0]
             return [] if target == END else [target]
         return list(dict.fromkeys(t for t in targets if t != END))
+
+    def routed(self, router: Router, state: Mapping[str, Any]) -> list[str]:
+        """Where ``router`` sends the run from ``state``: the node paths it names, and its
+        dispatch node when it returned sends (the copies run there, in the next step)."""
+        names, sends = router.decide(state)
+        dispatch = self.graph.nodes[router.dispatch]
+        targets = [self._router_target(router, dispatch, name, "returned ") for name in names]
+        if sends is not None:
+            for send in sends:
+                self._router_target(router, dispatch, send.node, "sent to Send(")
+            targets.append(router.dispatch)
+        return targets
+
+    def _router_target(self, router: Router, dispatch: Node, target: str, how: str) -> str:
+        """The node path of ``target``, one of ``router``'s declared targets; a clear error
+        naming the node and the target otherwise."""
+        mapped = dispatch.route_map
+        if mapped is not None:
+            found = mapped.get(target)
+            if found is not None:
+                return found
+        elif target in router.targets:
+            return self.graph.resolve(target)
+        local = router.source.rsplit("/", 1)[-1]
+        closing = ")" if how.endswith("(") else ""
+        raise WorkflowError(
+            f"router {router.name} of node '{router.source}' {how}{target!r}{closing}, which "
+            f"is not among its targets ({', '.join(router.targets)}); declare it: "
+            f"add_router('{local}', ..., targets=[...])"
+        )
 
     def _rollback(self, undo: dict[str, Any] | None) -> None:
         if undo is None:
@@ -1183,6 +1255,15 @@ class Execution:
         assert self.emit is not None
         step = self.run.step if node is None else self.run.step + 1  # node events: in-step
         self.emit(self.run, Event(etype, self.run.run_id, step, node, data, state=state, exc=exc))
+
+
+def _sends_from_condition(name: str, target: str) -> WorkflowError:
+    """The error for an edge condition that returned sends (a condition holds or not)."""
+    return WorkflowError(
+        f"the condition of edge {name} -> {target} returned Send objects; an edge condition "
+        f"says only whether the edge fires. Route with sends by a router: "
+        f"add_router('{name.rsplit('/', 1)[-1]}', func, targets=[...])"
+    )
 
 
 def _mapping_or_none(update: Any) -> Any:

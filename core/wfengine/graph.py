@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .cache import CachePolicy
-from .compose import MapOver
+from .compose import MapOver, Router, RouterSends
 from .conditions import builtin_registry, compile_condition
 from .errors import GraphValidationError, SpecError
 from .retry import RetryPolicy
@@ -69,6 +69,8 @@ class Node:
     (``None``: as many as the runner's workers)."""
     cache: CachePolicy | None = None
     """How the node's results are cached (``None``: not cached); see :mod:`wfengine.cache`."""
+    router: Router | None = None
+    """The routing function on the node's way out (:meth:`Graph.add_router`), if any."""
 
     def __post_init__(self) -> None:
         self.is_async = _is_async_callable(self.func)
@@ -115,6 +117,17 @@ class Node:
             data["timeout"] = self.timeout
         if self.routes and not isinstance(self.func, MapOver):
             data["routes"] = list(self.routes)
+        if self.router is not None:
+            if strict:
+                raise SpecError(
+                    f"node '{self.name}' has a Python router ({self.router.name}); a spec "
+                    "routes with edge conditions or a node's Command instead",
+                    f"nodes.{self.name}",
+                )
+            data["router"] = {"func": _qualname(self.router.func)}
+            data["router"]["targets"] = list(self.router.targets)
+            if self.router.max_parallel is not None:
+                data["router"]["max_parallel"] = self.router.max_parallel
         if self.local:
             data["local"] = True
         if self.resources:
@@ -214,6 +227,10 @@ class _Routes:
     fixed: tuple[str, ...] | None = None
     """Without conditional edges: the next step's nodes, always the same (no ``END``, no
     repeats)."""
+    router: Router | None = None
+    """The node's router (:meth:`Graph.add_router`): its names add to the edges' targets."""
+    dispatch: Router | None = None
+    """On a router's dispatch node (``source@send``): the router whose sends it runs."""
 
 
 SEP = "/"
@@ -455,6 +472,14 @@ class Graph:
                 routes=tuple(routes.values()),
                 route_map=routes,
                 max_parallel=child.max_parallel,
+                router=None
+                if child.router is None
+                else Router(
+                    prefix + child.name,
+                    child.router.func,
+                    child.router.targets,
+                    child.router.max_parallel,
+                ),
                 subgraph=None
                 if inner is None
                 else Subgraph(
@@ -538,6 +563,70 @@ class Graph:
         self._routes = None
         return self
 
+    def add_router(
+        self,
+        source: str,
+        router: Callable[[Mapping[str, Any]], Any],
+        targets: Sequence[str],
+        *,
+        max_parallel: int | None = None,
+    ) -> Graph:
+        """Route from ``source`` with a function (LangGraph's ``add_conditional_edges``).
+
+        After ``source``'s step, ``router(state)`` returns a node name (or ``END``), a
+        :class:`~wfengine.compose.Send`, or a list mixing them. Names join ``source``'s other
+        next nodes (its edges still fire). Sends fan out: in the next step, the dispatch node
+        ``source@send`` runs one copy of each send's node (state overlaid with its item, at
+        most ``max_parallel`` at a time, updates merged in input order), and then the copies'
+        own edges fire once, as the join; an empty list is a map over zero items (the join
+        fires). ``targets`` declares every node the router may name or send to (validated,
+        drawn); anything else fails the run naming the node and the target. A node has at
+        most one router. See ``docs/composition.md``.
+        """
+        if source not in self.nodes:
+            raise GraphValidationError(
+                self.name, [f"router on '{source}': add the node before its router"]
+            )
+        node = self.nodes[source]
+        if node.router is not None:
+            raise GraphValidationError(
+                self.name, [f"node '{source}' already has a router ({node.router.name})"]
+            )
+        if not callable(router):
+            raise GraphValidationError(
+                self.name, [f"router on '{source}': {router!r} is not callable"]
+            )
+        if isinstance(targets, str):
+            targets = [targets]
+        if not targets or not all(isinstance(t, str) and t for t in targets):
+            raise GraphValidationError(
+                self.name,
+                [f"router on '{source}': targets must list the nodes (or END) it may choose"],
+            )
+        if max_parallel is not None and (
+            isinstance(max_parallel, bool) or not isinstance(max_parallel, int) or max_parallel < 1
+        ):
+            raise GraphValidationError(
+                self.name, [f"router on '{source}': max_parallel must be a positive integer"]
+            )
+        made = Router(source, router, targets, max_parallel)
+        if made.dispatch in self.nodes:
+            raise GraphValidationError(
+                self.name,
+                [f"router on '{source}': its dispatch node '{made.dispatch}' is taken by a node"],
+            )
+        node.router = made
+        self.nodes[made.dispatch] = Node(
+            made.dispatch,
+            RouterSends(made),
+            description=f"runs the sends of {made.name}",
+            routes=made.targets,
+            max_parallel=max_parallel,
+            local=True,  # routing code: the driver runs it, a remote backend the copies
+        )
+        self._routes = None
+        return self
+
     def set_entry_point(self, name: str) -> Graph:
         """Name the node the run starts at."""
         self.entry_point = name
@@ -559,7 +648,8 @@ class Graph:
         """The targets reached from ``node`` given ``state`` (joins excluded; END included).
 
         Every unconditional edge and every conditional edge whose condition holds is followed;
-        ``default`` edges only when no conditional edge fired.
+        ``default`` edges only when no conditional edge fired; then the names the node's
+        router returns, and its dispatch node (``node@send``) when the router sends.
         """
         routes = self._route_table().get(node)
         if routes is None:
@@ -572,6 +662,13 @@ class Graph:
                 fired = True
         if not fired and routes.default:
             targets.extend(routes.default)
+        router = routes.router
+        if router is not None:
+            names, sends = router.decide(state)
+            mapped = self.nodes[router.dispatch].route_map
+            targets.extend(mapped.get(n, n) if mapped else self.resolve(n) for n in names)
+            if sends is not None:
+                targets.append(router.dispatch)
         return targets
 
     def _route_table(self) -> dict[str, _Routes]:
@@ -588,8 +685,12 @@ class Graph:
                     routes.conditional.append(_aimed(edge, target))
                 else:
                     routes.always.append(target)
+            for node in self.nodes.values():
+                if node.router is not None:
+                    table.setdefault(node.name, _Routes([], [], [])).router = node.router
+                    table[node.router.dispatch] = _Routes([], [], [], (), None, node.router)
             for routes in table.values():
-                if not routes.conditional:
+                if not routes.conditional and routes.router is None and routes.dispatch is None:
                     targets = (*routes.always, *routes.default)
                     routes.fixed = tuple(dict.fromkeys(t for t in targets if t != END))
             self._joins = [
@@ -643,6 +744,15 @@ class Graph:
             if edge.is_join and len(set(edge.sources)) != len(edge.sources):
                 errors.append(f"{where}: a join names a source twice")
         for name, node in self.nodes.items():
+            if node.router is not None and node.route_map is None:
+                for target in node.router.targets:
+                    if target != END and target not in self.nodes:
+                        errors.append(
+                            f"router {node.router.name} on '{name}': unknown target "
+                            f"'{target}'{self._hint(target)}"
+                        )
+            if isinstance(node.func, RouterSends):
+                continue  # its routes are its router's targets, checked above
             for target in node.routes:
                 if target != END and target not in self.nodes:
                     errors.append(
@@ -663,6 +773,22 @@ class Graph:
                 backward[target].add(src)
         sources = {s for e in self.edges for s in e.sources}
         for name, node in self.nodes.items():
+            if isinstance(node.func, RouterSends):
+                # the copies' own edges are the join: no way back to the dispatch node
+                for target in node.routes:
+                    target = self.resolve(target) if node.route_map is None else target
+                    if target in forward:
+                        forward[name].add(target)
+                        backward[target].add(name)
+                continue
+            if node.router is not None:  # the source reaches its dispatch node and targets
+                forward[name].add(node.router.dispatch)
+                backward[node.router.dispatch].add(name)
+                for target in self.nodes[node.router.dispatch].routes:
+                    target = self.resolve(target) if node.route_map is None else target
+                    if target in forward or target == END:
+                        forward[name].add(target)
+                        backward[target].add(name)
             for target in node.routes:
                 if node.route_map is None:
                     target = self.resolve(target)
@@ -726,7 +852,7 @@ class Graph:
         data["nodes"] = {
             name: node.to_dict(strict=strict)
             for name, node in self.nodes.items()
-            if SEP not in name
+            if SEP not in name and not isinstance(node.func, RouterSends)
         }
         data["edges"] = [
             edge.to_dict(i, strict=strict)
@@ -753,6 +879,18 @@ class Graph:
                 if src in ids and target in ids:
                     lines.append(f"    {ids[src]} {arrow}{text} {ids[target]}")
         for name, node in self.nodes.items():
+            if isinstance(node.func, RouterSends):  # drawn as its router's arrows
+                continue
+            if node.router is not None:
+                dispatch = self.nodes[node.router.dispatch]
+                label = _escape(node.router.name)
+                for target in node.router.targets:
+                    if dispatch.route_map is not None:
+                        target = dispatch.route_map.get(target, target)
+                    else:
+                        target = self.resolve(target)
+                    if target in ids:
+                        lines.append(f'    {ids[name]} -.->|"{label}"| {ids[target]}')
             kind = "map" if isinstance(node.func, MapOver) else "route"
             for target in node.routes:
                 if node.route_map is None:
@@ -768,6 +906,8 @@ class Graph:
         holding its nodes, its exit node (``name: done``) last."""
         for name, node in self.nodes.items():
             if not name.startswith(prefix) or SEP in name[len(prefix) :]:
+                continue
+            if isinstance(node.func, RouterSends):
                 continue
             if node.subgraph is None:
                 lines.append(f'{indent}{ids[name]}["{_escape(name[len(prefix) :])}"]')

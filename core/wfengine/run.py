@@ -60,7 +60,9 @@ class LogEntry:
     run paused) or ``re-entered after answer`` (it runs again from its start, its question
     answered: code before ``interrupt()`` runs again). ``error`` holds ``type``, ``message``
     and ``traceback`` (an ``interrupted`` entry:
-    ``question``); ``state_before`` the state the failed attempt was given.
+    ``question``); ``state_before`` the state the failed attempt was given; ``goto`` (on a
+    ``completed`` entry) the next nodes a :class:`~wfengine.compose.Command` chose, as node
+    paths (``END`` kept), which replay re-routes by.
     """
 
     __slots__ = (
@@ -72,6 +74,7 @@ class LogEntry:
         "status",
         "error",
         "state_before",
+        "goto",
     )
 
     def __init__(
@@ -84,6 +87,7 @@ class LogEntry:
         status: str,
         error: dict[str, Any] | None = None,
         state_before: dict[str, Any] | None = None,
+        goto: list[str] | None = None,
     ) -> None:
         self.node = node
         self.step = step
@@ -93,6 +97,7 @@ class LogEntry:
         self.status = status
         self.error = error
         self.state_before = state_before
+        self.goto = goto
 
     @property
     def started_at(self) -> str:
@@ -112,6 +117,8 @@ class LogEntry:
         }
         if self.state_before is not None:
             data["state_before"] = self.state_before
+        if self.goto is not None:
+            data["goto"] = list(self.goto)
         return data
 
     @classmethod
@@ -126,6 +133,7 @@ class LogEntry:
             data["status"],
             data.get("error"),
             data.get("state_before"),
+            data.get("goto"),
         )
 
     def __repr__(self) -> str:

@@ -263,4 +263,5 @@ def assert_replays(recorded: Any, graph: Graph) -> None:
             f"now routes to {diverged['routed']}, but the recorded run went to "
             f"{diverged['recorded']}"
             + (f" (missing nodes {diverged['missing_nodes']})" if diverged["missing_nodes"] else "")
+            + (f": {diverged['reason']}" if diverged.get("reason") else "")
         )

@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .compose import Router
 from .errors import SpecError, WorkflowError
 from .graph import Graph
 
@@ -118,6 +119,7 @@ def python_fingerprint(graph: Graph) -> dict[str, Any]:
                 # only when set, so graphs without them keep their versions
                 **({"routes": list(node.routes)} if node.routes else {}),
                 **({"max_parallel": node.max_parallel} if node.max_parallel else {}),
+                **({"router": _router_id(node.router)} if node.router is not None else {}),
             }
             for name, node in graph.nodes.items()
         },
@@ -134,6 +136,15 @@ def python_fingerprint(graph: Graph) -> dict[str, Any]:
             }
             for edge in graph.edges
         ],
+    }
+
+
+def _router_id(router: Router) -> dict[str, Any]:
+    """A router as fingerprint data: its function, targets and ``max_parallel``."""
+    return {
+        "func": _callable_id(router.func),
+        "targets": list(router.targets),
+        "max_parallel": router.max_parallel,
     }
 
 

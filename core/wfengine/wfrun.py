@@ -1,6 +1,7 @@
 """Portable runs: ``wf runs export ID -o run.wfrun`` and ``wf runs import run.wfrun``.
 
-A ``.wfrun`` file is a small SQLite database (format version 1)::
+A ``.wfrun`` file is a small SQLite database (format version 1, or 2 when a log entry carries
+a Command's ``goto``, which wfengine before 2 cannot read)::
 
     meta   (key, value)        format, format_version, wfengine and plugin versions, exported_at
     run    (data)              the run: ids, status, times, error, options, final position
@@ -33,7 +34,8 @@ from .storage import Store, VersionedStore
 from .version import __version__
 
 FORMAT = "wfrun"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""The newest format this wfengine reads; a file is written with the oldest that holds it."""
 _PACKAGES = ("wfengine", "wfengine-sqlite", "wfengine-jsonlog", "wfengine-dataquality")
 
 _SCHEMA = """
@@ -73,7 +75,7 @@ def export_run(store: Store, run_id: str, path: str | Path) -> Path:
             conn.executescript(_SCHEMA)
             meta = {
                 "format": FORMAT,
-                "format_version": str(FORMAT_VERSION),
+                "format_version": "2" if any(e.goto is not None for e in run.logs) else "1",
                 "wfengine": __version__,
                 "packages": encode(_package_versions()),
                 "exported_at": str(time.time()),
@@ -229,6 +231,7 @@ def _entry(entry: LogEntry) -> list[Any]:
         entry.duration_ms,
         entry.status,
         entry.error,
+        *([None, entry.goto] if entry.goto is not None else []),
     ]
 
 

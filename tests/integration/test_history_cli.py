@@ -176,6 +176,7 @@ def test_replay_finds_the_step_a_changed_condition_routes_elsewhere(
         "recorded": ["talk"],
         "routed": [],
         "missing_nodes": [],
+        "reason": None,
     }
     text = wf("runs", "replay", str(out), "--graph", str(changed)).stdout
     assert text.strip() == "step 2 (talk) routes to [] but the run went to ['talk']"

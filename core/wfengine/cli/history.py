@@ -236,7 +236,9 @@ def import_command(path: str, run_id: str | None) -> None:
 @debug_option
 def replay_command(path: str, graph_source: str | None, as_json: bool) -> None:
     """Check that a graph still routes a recorded run the way it went: the recorded node
-    outputs are replayed (no node runs) and every step's next nodes compared.
+    outputs are replayed (no node runs) and every step's next nodes compared; a node's
+    recorded Command choice, the copies it sent and a router's sends are checked against
+    the graph's declared routes.
 
     \\b
     Examples:
@@ -278,6 +280,7 @@ def replay_command(path: str, graph_source: str | None, as_json: bool) -> None:
                     if diverged["missing_nodes"]
                     else ""
                 )
+                + (f": {diverged['reason']}" if diverged.get("reason") else "")
             )
     if result["diverged"] is not None:
         raise SystemExit(1)

@@ -156,6 +156,9 @@ class LogEntryOut(BaseModel):
     status: str
     error: dict[str, Any] | None = None
     state_before: dict[str, Any] | None = None
+    goto: list[str] | None = Field(
+        default=None, description="The next nodes a Command chose (completed entries)"
+    )
 
 
 class RunResult(BaseModel):

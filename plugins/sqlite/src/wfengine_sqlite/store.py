@@ -13,7 +13,8 @@ SQLite runs as its own transaction, taking the write lock before it reads, the s
 (and a third cheaper than wrapping it in ``BEGIN IMMEDIATE`` ... ``COMMIT``).
 
 A log entry is stored as a JSON list ``[node, step, attempt, started, duration_ms, status]``,
-plus ``error`` and ``state_before`` when either is set.
+plus ``error`` and ``state_before`` when either is set, and ``goto`` (a Command's chosen next
+nodes) after them when set.
 """
 
 from __future__ import annotations
@@ -607,6 +608,7 @@ def _logs_text(logs: Sequence[LogEntry]) -> str:
         if (
             e.error is None
             and e.state_before is None
+            and e.goto is None
             and started - started == 0.0  # finite: repr() is then valid JSON
             and duration - duration == 0.0
             and type(e.step) is int
@@ -629,13 +631,18 @@ def _entry(entry: LogEntry) -> list[Any]:
         entry.duration_ms,
         entry.status,
     ]
-    if entry.error is not None or entry.state_before is not None:
+    if entry.error is not None or entry.state_before is not None or entry.goto is not None:
         item.append(_loose_data(entry.error))
+        state = None
         if entry.state_before is not None:
             try:
-                item.append(to_data(entry.state_before))
+                state = to_data(entry.state_before)
             except (_Unstorable, RecursionError):
                 pass  # the state the attempt saw held something unstorable: keep the rest
+        if state is not None or entry.goto is not None:
+            item.append(state)
+        if entry.goto is not None:
+            item.append(list(entry.goto))
     return item
 
 
