@@ -216,12 +216,13 @@ class Engine:
                     self._store = self.stores.open(self.store_url)
         return self._store
 
-    def set_store(self, store: str | Store) -> None:
-        """Choose the store before it is first used (the CLI's ``--store``)."""
+    def set_store(self, store: str | Store, *, keep_open: bool = False) -> None:
+        """Choose the store before it is first used (the CLI's ``--store``). The store in use
+        is closed unless ``keep_open`` (the new one wraps it, as a worker's does)."""
         with self._lock:
             if self._store is not None and not isinstance(store, str) and store is self._store:
                 return
-            if self._store is not None:
+            if self._store is not None and not keep_open:
                 self._store.close()
             self._store = None if isinstance(store, str) else store
             self._store_url = store if isinstance(store, str) else None
