@@ -165,3 +165,24 @@ def test_bad_worker_options_are_refused() -> None:
         Worker(engine(MemoryStore()), concurrency=0)
     with pytest.raises(ValueError, match="positive"):
         Worker(engine(MemoryStore()), lease=0)
+
+
+def test_the_worker_rides_out_a_store_that_fails_to_claim() -> None:
+    class Flaky(MemoryStore):
+        fails = 2
+
+        def claim_run(self, worker: str, lease: float = 30.0) -> str | None:
+            if self.fails:
+                self.fails -= 1
+                raise ConnectionError("the database is restarting")
+            return super().claim_run(worker, lease)
+
+    store = Flaky()
+    RELEASE.set()
+    run_id = engine(store).submit(SPEC, {"n": 0})
+    said: list[str] = []
+    worker = Worker(engine(store), exit_when_idle=True, poll=0.01, say=said.append)
+    assert worker.run() == 1
+    assert sum("could not claim a run: the database is restarting" in s for s in said) == 2
+    run = store.get_run(run_id)
+    assert run is not None and run.status == RunStatus.COMPLETED

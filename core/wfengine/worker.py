@@ -217,7 +217,12 @@ class Worker:
                     self._wait()
                     continue
                 sent = time.monotonic()
-                run_id = self.queue.claim_run(self.name, self.lease)
+                try:
+                    run_id = self.queue.claim_run(self.name, self.lease)
+                except Exception as exc:  # the store is away (restarting): try again later
+                    self.say(f"worker {self.name}: could not claim a run: {exc}")
+                    self._wait()
+                    continue
                 if run_id is None:
                     if self.exit_when_idle and not self._active():
                         break

@@ -112,6 +112,12 @@ def run_command(
     engine = app.storage_engine()
     state = build_state(state_json, assignments)
     if queue:
+        if not app.persistent:
+            raise click.UsageError(
+                f"--queue stores the run for a `wf worker` in another process, but the store "
+                f"{engine.store_url} lives in this process only; pass --store sqlite:///runs.db "
+                "(workers on this machine) or a postgresql:// URL (workers anywhere)"
+            )
         run_id = engine.submit(
             target,
             state,

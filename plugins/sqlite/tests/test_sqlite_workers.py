@@ -5,6 +5,7 @@ drives. Node side effects are lines appended (O_APPEND) to one file by every pro
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -106,6 +107,29 @@ def claims(db_path: Path, run_id: str) -> int:
     with sqlite3.connect(db_path) as conn:
         row = conn.execute("SELECT claims FROM runs WHERE run_id = ?", (run_id,)).fetchone()
     return int(row[0])
+
+
+def test_wf_run_queue_prints_the_id_of_a_queued_run(
+    side: Path, client: Engine, db_url: str
+) -> None:
+    path = side.parent / "ticks.json"
+    path.write_text(json.dumps(spec(2)))
+    done = subprocess.run(
+        wf(db_url, "run", str(path), "--queue", "--json", "-s", "tag=q"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    body = json.loads(done.stdout)
+    assert body["status"] == "queued"
+    run = client.store.get_run(body["run_id"])
+    assert run is not None and run.status == RunStatus.QUEUED and run.state == {"tag": "q"}
+    assert not side.exists(), "nothing ran"
+    plain = subprocess.run(
+        wf(db_url, "run", str(path), "--queue"), capture_output=True, text=True, timeout=60
+    )
+    assert plain.returncode == 0 and len(plain.stdout.strip()) == 32, plain.stdout
 
 
 def test_three_workers_complete_sixty_runs_each_exactly_once(
