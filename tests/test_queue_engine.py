@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from wfengine import Engine, Graph, RunStatus, hookimpl
+from wfengine.errors import WorkflowError
 from wfengine.graph import END
 from wfengine.storage import MemoryStore
 from wfengine.submit import NotQueueableError, QueueUnsupportedError
@@ -141,7 +142,11 @@ def test_stop_finishes_the_step_in_flight_and_keeps_the_run_resumable(
         run = done[0]
         assert run.status == status, "stopped, not cancelled"
         assert run.step == 1 and run.state["n"] == 1, "the step in flight finished"
-        resumed = eng.resume(run.run_id, graph=graph)
+        if status == RunStatus.QUEUED:  # for a worker: claimed, then taken over
+            eng.store.claim_run("w", 30.0)  # type: ignore[attr-defined]
+            resumed = eng.take_over(run.run_id).result()
+        else:
+            resumed = eng.resume(run.run_id, graph=graph)
         assert resumed.status == RunStatus.COMPLETED and resumed.state["n"] == 5
 
 
@@ -186,3 +191,30 @@ def test_a_stop_while_a_retry_waits_gives_the_retry_up_without_cancelling() -> N
         handle.stop(RunStatus.QUEUED)
         thread.join(5)
         assert done[0].status == RunStatus.QUEUED and done[0].step == 0
+
+
+def test_a_queued_run_is_not_resumed_here_behind_the_workers_back() -> None:
+    with engine() as eng:
+        run_id = eng.submit(spec_counter(), {"n": 0})
+        with pytest.raises(WorkflowError, match="queued for a worker"):
+            eng.resume(run_id)
+        eng.cancel(run_id)
+        assert eng.resume(run_id).status == RunStatus.COMPLETED, "once cancelled: resumable"
+
+
+def test_aevents_of_a_resumed_run_do_not_pause_again_at_the_same_node() -> None:
+    """A resumed drive passes the interrupt it stopped at, however it is driven."""
+    import asyncio
+
+    with engine() as eng:
+        paused = eng.run(spec_counter(), {"n": 0}, interrupt_before=["tick"])
+        assert paused.status == RunStatus.PAUSED
+
+        async def drive() -> list[str]:
+            handle = eng.prepare_resume(paused.run_id)
+            return [event.type.value async for event in handle.aevents()]
+
+        kinds = asyncio.run(drive())
+        run = eng.get_run(paused.run_id)
+        # one step ran (then the loop came back to 'tick' and paused before it again)
+        assert "node_finished" in kinds and run.step == 1 and run.state["n"] == 1, kinds

@@ -669,6 +669,12 @@ class Engine:
         run = self.store.get_run(run_id)
         if run is None:
             raise RunNotFoundError(f"run '{run_id}' not found in store {_store_url(self.store)}")
+        if run.status == RunStatus.QUEUED:  # a worker may claim it any moment: never twice
+            raise WorkflowError(
+                f"run {run_id} is queued for a worker (`wf worker`), which runs it when it "
+                "claims it; to run it here instead, cancel it first (wf runs cancel) and "
+                "resume it then"
+            )
         if graph is not None:
             _gid, resolved = self.graph(graph)
         else:

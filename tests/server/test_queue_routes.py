@@ -100,3 +100,11 @@ def test_a_websocket_follows_a_run_an_in_process_worker_drives(
     assert kinds.count("node_finished") == 3 and kinds.count("step_finished") == 3, kinds
     assert events[-1]["status"] == "completed" and "summary" not in events[-1]
     assert not any(e.get("polled") for e in events), "from the feed, not the poller"
+
+
+def test_a_queued_run_cannot_be_resumed_on_the_server(client: TestClient) -> None:
+    gid = create_graph(client, linear_spec("t.inc"))
+    run_id = client.post("/graph/run", json={"graph_id": gid, "queue": True}).json()["run_id"]
+    response = client.post(f"/runs/{run_id}/resume", json={"wait": True})
+    assert response.status_code == 409
+    assert "queued for a worker" in response.json()["error"]["message"]
