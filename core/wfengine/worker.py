@@ -191,6 +191,7 @@ class Worker:
         self._stopping = threading.Event()
         self._done = threading.Event()
         self._signals = 0
+        self._signalled = False
         self.claimed = 0
         """How many runs this worker claimed."""
         self.finished: dict[str, int] = {}
@@ -208,6 +209,9 @@ class Worker:
         beat.start()
         try:
             while not self._stopping.is_set():
+                if self._signalled:
+                    self._stop_on_signal()
+                    continue
                 if self.max_runs is not None and self.claimed >= self.max_runs:
                     if not self._active():
                         break
@@ -248,8 +252,22 @@ class Worker:
             handle.stop(RunStatus.QUEUED)
 
     def _wait(self) -> None:
-        self._changed.wait(self.poll)
+        """Up to ``poll`` seconds, until a run ends or a signal came (checked every 0.1 s:
+        the signal handler itself takes no lock)."""
+        deadline = time.monotonic() + self.poll
+        while not self._signalled:
+            left = deadline - time.monotonic()
+            if left <= 0 or self._changed.wait(min(left, 0.1)):
+                break
         self._changed.clear()
+
+    def _stop_on_signal(self) -> None:
+        self._signalled = False
+        self.say(
+            f"worker {self.name}: stopping: runs finish their step and go back to the queue "
+            "(signal again to stop at once)"
+        )
+        self.stop()
 
     def _active(self) -> int:
         with self._lock:
@@ -383,15 +401,12 @@ class Worker:
         previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
 
         def handle(signum: int, frame: FrameType | None) -> None:
+            # no locks and no output here: the main thread may hold any of them; the main
+            # loop sees the flag within 0.1 s and stops the runs
             self._signals += 1
             if self._signals > 1:
-                self.say(f"worker {self.name}: stopping now (runs are taken over later)")
-                os._exit(130)
-            self.say(
-                f"worker {self.name}: stopping: runs finish their step and go back to the "
-                "queue (again to stop at once)"
-            )
-            self.stop()
+                os._exit(130)  # at once: the runs are taken over after their leases
+            self._signalled = True
 
         for sig in previous:
             signal.signal(sig, handle)

@@ -172,13 +172,14 @@ def test_a_killed_workers_run_is_taken_over_after_its_lease(
     assert time.monotonic() - taken < 20
 
 
-def test_sigterm_finishes_the_step_and_requeues_the_run_for_another_worker(
-    side: Path, client: Engine, db_url: str, db_path: Path
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["TERM", "INT"])
+def test_a_signal_finishes_the_step_and_requeues_the_run_for_another_worker(
+    side: Path, client: Engine, db_url: str, db_path: Path, signum: int
 ) -> None:
     run_id = client.submit(spec(3), {"tag": "t", "nap": 0.4})
     first = worker(db_url, "--lease", "5", "--name", "leaving")
     wait_for(side, "start t 2")
-    first.send_signal(signal.SIGTERM)
+    first.send_signal(signum)
     err = finish(first, timeout=20)
     assert f"run {run_id} requeued after step 2" in err, err
     stored = client.store.get_run(run_id)
@@ -190,6 +191,18 @@ def test_sigterm_finishes_the_step_and_requeues_the_run_for_another_worker(
     done = lines(side)
     assert all(done[f"{edge} t {n}"] == 1 for edge in ("start", "end") for n in (1, 2, 3)), done
     assert claims(db_path, run_id) == 2
+
+
+def test_a_second_signal_exits_at_once(side: Path, client: Engine, db_url: str) -> None:
+    client.submit(spec(3), {"tag": "x", "nap": 2.0})
+    proc = worker(db_url, "--lease", "5")
+    wait_for(side, "start x 1")
+    proc.send_signal(signal.SIGTERM)
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(10)
+    assert proc.returncode == 130
+    assert lines(side)["end x 1"] == 0, "it did not wait for the step"
 
 
 def test_a_cancel_from_another_process_stops_the_run_between_steps(
