@@ -23,3 +23,9 @@ def test_worker_help_explains_leases_cancel_and_stopping(wf: Invoke) -> None:
 def test_worker_refuses_a_concurrency_below_one(wf: Invoke) -> None:
     result = wf("worker", "--concurrency", "0")
     assert result.exit_code == 2 and "--concurrency" in result.output
+
+
+def test_a_worker_on_a_store_of_this_process_only_is_a_usage_error(wf: Invoke) -> None:
+    result = wf("--store", "memory://", "worker", "--exit-when-idle")
+    assert result.exit_code == 2, result.output
+    assert "lives in this process only" in result.output

@@ -88,6 +88,12 @@ def worker_command(
 
     app = get_context()
     engine = app.storage_engine()
+    if not app.persistent:
+        raise click.UsageError(
+            f"the store {engine.store_url} lives in this process only: no other process can "
+            "queue runs in it; pass --store sqlite:///runs.db (workers on this machine) or a "
+            "postgresql:// URL (workers anywhere)"
+        )
     worker = Worker(
         engine,
         name=name,
