@@ -168,7 +168,7 @@ def test_from_dict_round_trips_a_paused_run_mid_join() -> None:
 
 def test_status_values() -> None:
     assert [s.value for s in RunStatus] == [
-        "pending", "running", "paused", "completed", "failed", "cancelled",
+        "pending", "queued", "running", "paused", "completed", "failed", "cancelled",
     ]  # fmt: skip
     assert WorkflowExecutor(seed_graph()).new_run({"value": 1}).status == RunStatus.PENDING
 

@@ -50,7 +50,7 @@ from .registry import (
 )
 from .run import Event, RunStatus, WorkflowRun
 from .runner import NodeRunner, ThreadRunner
-from .storage import Store, VersionedStore
+from .storage import QueueStore, Store, VersionedStore
 from .versions import GraphChangedError, graph_version, short
 
 log = logging.getLogger("wfengine.plugins")
@@ -216,12 +216,13 @@ class Engine:
                     self._store = self.stores.open(self.store_url)
         return self._store
 
-    def set_store(self, store: str | Store) -> None:
-        """Choose the store before it is first used (the CLI's ``--store``)."""
+    def set_store(self, store: str | Store, *, keep_open: bool = False) -> None:
+        """Choose the store before it is first used (the CLI's ``--store``). The store in use
+        is closed unless ``keep_open`` (the new one wraps it, as a worker's does)."""
         with self._lock:
             if self._store is not None and not isinstance(store, str) and store is self._store:
                 return
-            if self._store is not None:
+            if self._store is not None and not keep_open:
                 self._store.close()
             self._store = None if isinstance(store, str) else store
             self._store_url = store if isinstance(store, str) else None
@@ -448,6 +449,55 @@ class Engine:
         self.store.save_run(run)
         return handle
 
+    def submit(
+        self,
+        target: GraphTarget,
+        state: Mapping[str, Any] | None = None,
+        *,
+        max_steps: int | None = None,
+        interrupt_before: Sequence[str] = (),
+        interrupt_after: Sequence[str] = (),
+        budget: Mapping[str, float] | None = None,
+    ) -> str:
+        """Queue a run for a worker (``wf worker``) and return its id at once.
+
+        The graph and state are checked as :meth:`start` checks them, the graph version is
+        recorded and the run is saved ``queued`` at its entry point. The store must hand
+        runs to workers (:class:`~wfengine.storage.QueueStore`, else
+        :class:`~wfengine.submit.QueueUnsupportedError`), and the graph must be one a worker
+        in another process can rebuild: a spec, a stored graph id or a registered workflow,
+        not a Python graph object (:class:`~wfengine.submit.NotQueueableError`; see
+        :mod:`wfengine.submit`)."""
+        from .submit import check_queueable, require_queue
+
+        store = require_queue(self.store)
+        graph_id, graph = self.graph(target)
+        self.workflows.check_settings(graph_id, state, "initial state")
+        executor = self.executor(graph, graph_id)
+        check_queueable(store, self.workflows, graph_id, executor.version)
+        run = executor.new_run(
+            state,
+            max_steps=max_steps,
+            interrupt_before=interrupt_before,
+            interrupt_after=interrupt_after,
+            budget=budget,
+        )
+        run.status = RunStatus.QUEUED
+        run.graph_version = self._record_version(executor)
+        store.save_run(run)
+        return run.run_id
+
+    def take_over(self, run_id: str) -> RunHandle:
+        """A handle for a run a worker claimed (:mod:`wfengine.worker`): one that never ran
+        starts at its entry as :meth:`start` would (``interrupt_before`` pauses its first
+        step); one that ran before (a worker died or stopped) continues from its last
+        checkpoint as :meth:`prepare_resume` does."""
+        handle = self.prepare_resume(run_id)
+        run = handle.run
+        if run.step == 0 and not run.logs:
+            handle._resuming = False
+        return handle
+
     def _record_version(self, executor: WorkflowExecutor) -> str | None:
         """Keep the executor's graph version in the store (once per engine and store)."""
         version = executor.version
@@ -619,6 +669,12 @@ class Engine:
         run = self.store.get_run(run_id)
         if run is None:
             raise RunNotFoundError(f"run '{run_id}' not found in store {_store_url(self.store)}")
+        if run.status == RunStatus.QUEUED:  # a worker may claim it any moment: never twice
+            raise WorkflowError(
+                f"run {run_id} is queued for a worker (`wf worker`), which runs it when it "
+                "claims it; to run it here instead, cancel it first (wf runs cancel) and "
+                "resume it then"
+            )
         if graph is not None:
             _gid, resolved = self.graph(graph)
         else:
@@ -717,7 +773,12 @@ class Engine:
 
     def cancel(self, run_id: str) -> WorkflowRun:
         """Cancel a run: a running one stops before its next step; a paused or failed one is
-        marked ``cancelled`` at once. A completed run cannot be cancelled."""
+        marked ``cancelled`` at once. A completed run cannot be cancelled.
+
+        A run driven elsewhere (a worker, on any machine) is cancelled through the store
+        when it is a :class:`~wfengine.storage.QueueStore`: a claimed run is flagged and its
+        worker cancels it between steps (the run returned is then still ``running``); a
+        queued one is cancelled at once."""
         with self._lock:
             active = self._active.get(run_id)
         if active is not None:
@@ -726,6 +787,12 @@ class Engine:
         run = self.get_run(run_id)
         if run.status.is_final and run.status != RunStatus.FAILED:
             raise WorkflowError(f"run {run_id} is already {run.status.value}")
+        store = self.store
+        if not run.status.is_final and isinstance(store, QueueStore):
+            if not store.request_cancel(run_id):  # it ended meanwhile
+                run = self.get_run(run_id)
+                raise WorkflowError(f"run {run_id} is already {run.status.value}")
+            return self.get_run(run_id)
         run.status = RunStatus.CANCELLED
         self.store.save_run(run)
         return run

@@ -278,9 +278,12 @@ class Execution:
         run = self.run
         if run.status is not _RUNNING:
             return None
+        stop_as = None
         if self.cancelled():
-            self.stop(RunStatus.CANCELLED)
-            return None
+            stop_as = run.stop_status
+            if stop_as is None:
+                self.stop(RunStatus.CANCELLED)
+                return None
         batch = run.next_nodes
         if not batch:
             run.status = RunStatus.COMPLETED
@@ -313,6 +316,9 @@ class Execution:
             if paused_at:
                 self.stop(RunStatus.PAUSED)
                 return None
+        if stop_as is not None:  # stop_after_step(): resumable from here
+            self.stop(stop_as)
+            return None
         self.restore = self.resuming  # only this step may restore pending writes
         self.resuming = False
         self.log_start = len(run.logs)
@@ -914,7 +920,7 @@ class Execution:
                 self.goto.clear()
                 self.sent.clear()
                 if isinstance(error, Cancelled):
-                    self.stop(RunStatus.CANCELLED)
+                    self.stop(run.stop_status or RunStatus.CANCELLED)
                 else:
                     self.fail(error, node=name)
                 return

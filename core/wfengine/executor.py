@@ -210,10 +210,12 @@ class WorkflowExecutor:
         max_steps: int | None = None,
         interrupt_before: Sequence[str] = (),
         run: WorkflowRun | None = None,
+        resuming: bool | None = None,
     ) -> Iterator[Event]:
         """Run in a worker thread and yield its events as they happen.
 
-        Closing the iterator early cancels the run before its next step.
+        Closing the iterator early cancels the run before its next step. ``resuming``: the
+        run continues a stopped one (``None``: when its status is not ``pending``).
         """
         if run is None:
             run = self.new_run(
@@ -229,7 +231,7 @@ class WorkflowExecutor:
 
         worker = threading.Thread(
             target=self._run_quietly,
-            args=(run, emit, events),
+            args=(run, emit, events, resuming),
             name=f"wfengine-run-{run.run_id}",
             daemon=True,
         )
@@ -249,8 +251,10 @@ class WorkflowExecutor:
         max_steps: int | None = None,
         interrupt_before: Sequence[str] = (),
         run: WorkflowRun | None = None,
+        resuming: bool = False,
     ) -> AsyncIterator[Event]:
-        """Run on the event loop and yield its events as they happen."""
+        """Run on the event loop and yield its events as they happen (``resuming``: as
+        for :meth:`stream`)."""
         import asyncio  # not at the top: sync runs and `wf` never need it
 
         if run is None:
@@ -268,7 +272,7 @@ class WorkflowExecutor:
 
         async def drive() -> None:
             try:
-                await self.arun_existing(run, emit=emit)
+                await self.arun_existing(run, resuming=resuming, emit=emit)
             finally:
                 loop.call_soon_threadsafe(events.put_nowait, None)
 
@@ -315,9 +319,13 @@ class WorkflowExecutor:
         """Drive ``run`` on the running event loop until it stops."""
         return await self.execution(run, resuming=resuming, emit=emit).adrive()
 
-    def _run_quietly(self, run: WorkflowRun, emit: Emit, events: Any) -> None:
+    def _run_quietly(
+        self, run: WorkflowRun, emit: Emit, events: Any, resuming: bool | None = None
+    ) -> None:
+        if resuming is None:
+            resuming = run.status != RunStatus.PENDING
         try:
-            self.run_existing(run, resuming=run.status != RunStatus.PENDING, emit=emit)
+            self.run_existing(run, resuming=resuming, emit=emit)
         except BaseException:  # already recorded on the run
             log.exception("run %s stopped with an error", run.run_id)
         finally:

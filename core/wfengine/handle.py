@@ -92,7 +92,7 @@ class RunHandle:
 
     def _events(self) -> Iterator[Event]:
         try:
-            yield from self._executor.stream(run=self.run)
+            yield from self._executor.stream(run=self.run, resuming=self._resuming)
         finally:
             self.close()
 
@@ -103,7 +103,7 @@ class RunHandle:
 
     async def _aevents(self) -> AsyncIterator[Event]:
         try:
-            async for event in self._executor.astream(run=self.run):
+            async for event in self._executor.astream(run=self.run, resuming=self._resuming):
                 yield event
         finally:
             self.close()
@@ -111,6 +111,12 @@ class RunHandle:
     def cancel(self) -> None:
         """Stop the run before its next step (it ends ``cancelled`` and can be resumed)."""
         self.run.cancel()
+
+    def stop(self, status: RunStatus = RunStatus.PAUSED) -> None:
+        """Stop the run after the step in flight without cancelling it: it is saved as
+        ``status`` (``paused``; a worker shutting down uses ``queued``) and resumes from
+        its last checkpoint (see :meth:`WorkflowRun.stop_after_step`)."""
+        self.run.stop_after_step(status)
 
     def close(self) -> None:
         """Give the run up without driving it (the engine no longer counts it as active).

@@ -200,6 +200,7 @@ class WorkflowRun:
     """How many of the oldest log entries were dropped to keep the log within the engine's
     ``max_log_entries`` (a durable store may still hold them)."""
     _cancel: threading.Event = field(default_factory=threading.Event, repr=False)
+    _stop_as: RunStatus | None = field(default=None, repr=False)
 
     @property
     def created_at(self) -> str:
@@ -238,8 +239,25 @@ class WorkflowRun:
         return self._cancel.wait(timeout)
 
     def clear_cancel(self) -> None:
-        """Forget an earlier cancel request (before the run is resumed)."""
+        """Forget an earlier cancel (or stop) request (before the run is resumed)."""
+        self._stop_as = None
         self._cancel.clear()
+
+    def stop_after_step(self, status: RunStatus = RunStatus.PAUSED) -> None:
+        """Ask the run to stop after the step in flight without cancelling it: it is saved
+        with ``status`` (``paused``, or ``queued`` for another worker to continue) and
+        resumes from there. A retry waiting for its turn is given up (its step runs again
+        on resume); a step whose node is in ``interrupt_before`` still pauses first."""
+        if status not in (RunStatus.PAUSED, RunStatus.QUEUED):
+            raise ValueError(f"a stopped run is saved paused or queued, not {status!r}")
+        self._stop_as = status
+        self._cancel.set()
+
+    @property
+    def stop_status(self) -> RunStatus | None:
+        """The status :meth:`stop_after_step` asked for (``None``: none asked; a set cancel
+        flag then means a real cancel)."""
+        return self._stop_as
 
     def to_dict(self, *, logs: bool = True) -> dict[str, Any]:
         """The run as JSON-serialisable data (when its state is)."""

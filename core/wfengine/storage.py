@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from .errors import HistoryUnsupportedError, StoreError
+from .memory_feed import MemoryEventFeed
 from .memory_history import RunHistory, missing
 from .queue import MemoryQueue
 from .run import LogEntry, RunStatus, WorkflowRun
@@ -224,7 +225,7 @@ class EventFeed(Protocol):
 DEFAULT_MEMORY_MAX_RUNS = 10_000
 
 
-class MemoryStore(MemoryQueue):
+class MemoryStore(MemoryQueue, MemoryEventFeed):
     """Keeps graphs and runs in this process only (``memory://``). Thread-safe.
 
     Runs are kept as the live objects the executor updates, so a reader sees a running run's

@@ -54,6 +54,7 @@ Examples:
   wf runs resume 3f2a9c0d -s threshold=5
   wf graphs draw data-quality
   wf --store sqlite:////tmp/runs.db runs list
+  wf --store sqlite:////tmp/runs.db run pipeline.yaml --queue   # then: wf worker
 
 \b
 Storage: runs and graphs go to --store URL (or WFENGINE_STORE); by default the
@@ -103,7 +104,7 @@ def _debug(ctx: click.Context) -> bool:
 
 def create_cli() -> click.Group:
     """A new ``wf`` group with the built-in commands (no plugin commands yet)."""
-    from . import cache, catalog, graphs, history, run, runs, serve
+    from . import cache, catalog, graphs, history, run, runs, serve, worker
 
     del history  # its commands join the runs group on import
 
@@ -137,6 +138,7 @@ def create_cli() -> click.Group:
     for command in catalog.commands:
         group.add_command(command)
     group.add_command(serve.serve_command)
+    group.add_command(worker.worker_command)
     return group
 
 

@@ -67,6 +67,12 @@ EXIT_BY_STATUS = {
     metavar="KEY=N[,KEY=N]",
     help="Pause (not fail) when the run reaches a total: steps=N, seconds=S, cost=C (repeatable).",
 )
+@click.option(
+    "--queue",
+    is_flag=True,
+    help="Store the run as queued for a `wf worker` and print its id at once (the store "
+    "must queue runs: sqlite:// or postgresql://).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the finished run as JSON instead.")
 @click.option("-q", "--quiet", is_flag=True, help="No live node lines; only the summary.")
 @store_option
@@ -80,6 +86,7 @@ def run_command(
     interrupt_before: tuple[str, ...],
     interrupt_after: tuple[str, ...],
     budget_items: tuple[str, ...],
+    queue: bool,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -95,14 +102,35 @@ def run_command(
       wf run pipeline.yaml --state @state.json --max-steps 50
       wf run 3f2a9c0d --interrupt-before report      # a stored graph id
       wf run data-quality --json > run.json
+      wf --store sqlite:///runs.db run pipeline.yaml --queue   # for `wf worker`
 
     \b
-    Exit codes: 0 completed, 1 failed, 3 paused, 130 cancelled (Ctrl-C),
-    2 bad input (unknown target, bad spec, bad -s).
+    Exit codes: 0 completed (or queued, with --queue), 1 failed, 3 paused,
+    130 cancelled (Ctrl-C), 2 bad input (unknown target, bad spec, bad -s).
     """
     app = get_context()
     engine = app.storage_engine()
     state = build_state(state_json, assignments)
+    if queue:
+        if not app.persistent:
+            raise click.UsageError(
+                f"--queue stores the run for a `wf worker` in another process, but the store "
+                f"{engine.store_url} lives in this process only; pass --store sqlite:///runs.db "
+                "(workers on this machine) or a postgresql:// URL (workers anywhere)"
+            )
+        run_id = engine.submit(
+            target,
+            state,
+            max_steps=max_steps,
+            interrupt_before=list(interrupt_before),
+            interrupt_after=list(interrupt_after),
+            budget=budget_option(budget_items),
+        )
+        if as_json:
+            echo_json({"run_id": run_id, "status": "queued"})
+        else:
+            click.echo(run_id)
+        return
     handle = engine.start(
         target,
         state,

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from wfengine.run import WorkflowRun
 
 _TIME_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
-STATUSES = ("pending", "running", "paused", "completed", "failed", "cancelled")
+STATUSES = ("pending", "queued", "running", "paused", "completed", "failed", "cancelled")
 
 
 @click.group("runs")
@@ -289,10 +289,11 @@ def resume_run(
 @store_option
 @debug_option
 def cancel_run(run_id: str) -> None:
-    """Mark a paused or failed run cancelled (it can still be resumed later).
+    """Mark a paused, failed or queued run cancelled (it can still be resumed later).
 
-    This changes the stored run only: to stop a `wf run` going on in a
-    terminal, press Ctrl-C there (it then stops between steps and saves
+    A run a `wf worker` is running (on any machine) is flagged in the store:
+    its worker cancels it before its next step. To stop a `wf run` going on
+    in a terminal, press Ctrl-C there (it then stops between steps and saves
     the run as cancelled).
 
     \b
@@ -303,6 +304,9 @@ def cancel_run(run_id: str) -> None:
     engine = app.storage_engine()
     was_running = _get_run(app, run_id).status.value == "running"
     run = engine.cancel(run_id)
+    if run.status.value == "running":  # claimed by a worker: flagged for it
+        click.echo(f"run {run.run_id}: cancel requested; its worker stops it before its next step")
+        return
     click.echo(f"run {run.run_id}: {run.status.value}")
     if was_running:
         click.echo(

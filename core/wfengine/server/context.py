@@ -14,10 +14,11 @@ from fastapi import Request, WebSocket
 
 from ..engine import Engine
 from .errors import ApiError
+from .follow import RunFollowers
 from .limits import ServerLimits
 from .paths import PathConfiner
 from .runs import RunManager
-from .watch import RunWatchers, SocketQuota
+from .watch import SocketQuota
 
 T = TypeVar("T")
 
@@ -32,8 +33,8 @@ class ServerContext:
     runs: RunManager
     expose_tracebacks: bool = False
     """Send clients the tracebacks of failed runs (the operator's choice; always logged)."""
-    watchers: RunWatchers = field(init=False)
-    """The shared pollers of runs this server does not drive."""
+    watchers: RunFollowers = field(init=False)
+    """Following runs this server does not drive: the event feed, shared store pollers."""
     sockets: SocketQuota = field(init=False)
     """Open WebSockets per client, capped at ``limits.max_websockets_per_client``."""
     _known_graphs: set[str] = field(default_factory=set)
@@ -41,7 +42,7 @@ class ServerContext:
     _pool: ThreadPoolExecutor | None = None
 
     def __post_init__(self) -> None:
-        self.watchers = RunWatchers(self.engine)
+        self.watchers = RunFollowers(self.engine)
         self.sockets = SocketQuota(self.limits.max_websockets_per_client)
 
     async def in_thread(self, func: Callable[..., T], *args: Any) -> T:
@@ -61,6 +62,7 @@ class ServerContext:
     def close(self) -> None:
         """Cancel background runs, then let the run threads go (the app shuts down)."""
         self.runs.shutdown()
+        self.watchers.close()
         with self._lock:
             pool, self._pool = self._pool, None
         if pool is not None:

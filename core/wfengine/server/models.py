@@ -119,6 +119,11 @@ class RunRequest(BaseModel):
         description="true: answer when the run stops; false: "
         "answer 202 at once and run in the background",
     )
+    queue: bool = Field(
+        default=False,
+        description="true: store the run as queued for a worker (`wf worker`) and answer 202 "
+        "at once; needs a store that queues runs; not with wait: true (422)",
+    )
     max_steps: int | None = Field(default=None, ge=1)
     interrupt_before: list[str] = Field(default_factory=list, max_length=1000)
     interrupt_after: list[str] = Field(default_factory=list, max_length=1000)

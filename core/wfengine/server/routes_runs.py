@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from ..errors import RunActiveError, WorkflowError
 from ..interrupts import NO_ANSWER, AnswerError
 from ..run import RunStatus, WorkflowRun
+from ..submit import QueueUnsupportedError
 from .context import ServerContext, context
 from .errors import ApiError
 from .jsonsafe import SafeJSONResponse, jsonable
@@ -38,8 +39,9 @@ _ACCEPTED: dict[int | str, dict[str, Any]] = {
 
 @router.post("/graph/run", response_model=RunResult, responses=_ACCEPTED)
 async def run_graph(body: RunRequest, request: Request) -> Any:
-    """Run a stored graph or registered workflow: to its end (``wait: true``), or in the
-    background (``wait: false``, answered ``202`` at once)."""
+    """Run a stored graph or registered workflow: to its end (``wait: true``), in the
+    background (``wait: false``, answered ``202`` at once), or queued for a worker
+    (``queue: true``, answered ``202 {run_id, status: "queued"}`` at once)."""
     # The hot path: no Depends, one hop to the server's run threads for everything else. No
     # run executes on the event loop, however fast its graph was before: a client controls
     # how long a run takes, and the loop serves every other client (hardening F4).
@@ -52,6 +54,8 @@ def _run_graph(ctx: ServerContext, body: RunRequest, body_bytes: int | None) -> 
     ctx.limits.check_max_steps(body.max_steps)
     state = ctx.paths.state(body.initial_state, "initial_state")
     ctx.limits.check_state(state, "initial_state", body_bytes=body_bytes)
+    if body.queue:
+        return _submit(ctx, body, state)
     if body.wait:
         run = ctx.engine.run(
             body.graph_id,
@@ -71,6 +75,36 @@ def _run_graph(ctx: ServerContext, body: RunRequest, body_bytes: int | None) -> 
         budget=body.budget,
     )
     return _accepted(run)
+
+
+def _submit(ctx: ServerContext, body: RunRequest, state: dict[str, Any]) -> Response:
+    """``queue: true``: store the run as queued for a worker; 202 with its id."""
+    if body.wait and "wait" in body.model_fields_set:
+        raise ApiError(
+            422,
+            "queue: true stores the run for a worker and answers at once; it cannot also "
+            "wait: true for the run to end (leave wait out, or follow the run at "
+            "/ws/runs/{run_id})",
+            type="queue_and_wait",
+            details={"fields": ["queue", "wait"]},
+        )
+    try:
+        run_id = ctx.engine.submit(
+            body.graph_id,
+            state,
+            max_steps=body.max_steps,
+            interrupt_before=body.interrupt_before,
+            interrupt_after=body.interrupt_after,
+            budget=body.budget,
+        )
+    except QueueUnsupportedError as exc:
+        raise ApiError(422, str(exc), type="queue_unsupported") from None
+    body_out = RunAccepted(run_id=run_id, graph_id=body.graph_id, status=RunStatus.QUEUED)
+    return JSONResponse(
+        body_out.model_dump(mode="json"),
+        status_code=202,
+        headers={"Location": f"/graph/state/{run_id}"},
+    )
 
 
 @router.get("/graph/state/{run_id}", response_model=RunStateOut)

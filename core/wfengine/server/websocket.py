@@ -1,11 +1,13 @@
 """``WS /ws/runs/{run_id}``: a run's events, in order from its start, closing when it ends.
 
 A run this server drives in the background is replayed from its buffer and then followed
-live. For any other run (one run with ``wait: true``, by another process, or whose buffer
-has been dropped) the server waits until it stops and sends one ``run_finished`` event
-marked ``"summary": true``; the sockets waiting on one run share one store poller
-(:mod:`.watch`). One client may hold ``max_websockets_per_client`` sockets at once; one more
-gets an error message and close code 4429.
+live. Any other run (one a ``wf worker`` drives, on any machine; one run with ``wait: true``
+or by another process; one whose buffer has been dropped) is followed through the store
+(:mod:`.follow`): the events its worker publishes when the store is an event feed, else
+``step_finished`` / ``run_started`` events a shared store poller sees (``"polled": true``),
+and a ``run_finished`` (a summary read from the store, ``"summary": true``, when the feed
+did not bring one) when it stops. One client may hold ``max_websockets_per_client``
+sockets at once; one more gets an error message and close code 4429.
 """
 
 from __future__ import annotations
@@ -16,10 +18,9 @@ from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from ..run import WorkflowRun, iso
 from .context import ServerContext, ws_context
 from .errors import error_body
-from .jsonsafe import json_text, jsonable, utf8_safe
+from .jsonsafe import json_text, utf8_safe
 from .models import client_error
 from .security import WS_PROTOCOL
 from .watch import TooManySockets, client_identity
@@ -65,37 +66,42 @@ async def _send_events(ctx: ServerContext, websocket: WebSocket, run_id: str) ->
     if channel is not None:
         async for event in channel.follow():
             await _send(websocket, event, tracebacks)
-    else:
-        run = await _wait_until_stopped(ctx, websocket, run_id)
-        if run is None:
-            await _send(
-                websocket,
-                error_body("RunNotFoundError", f"run '{run_id}' not found", {"run_id": run_id}),
-                tracebacks,
-            )
-            await websocket.close(code=4404, reason="run not found")
-            return
-        await _send(websocket, _finished_event(run), tracebacks)
+    elif not await _follow_elsewhere(ctx, websocket, run_id):
+        await _send(
+            websocket,
+            error_body("RunNotFoundError", f"run '{run_id}' not found", {"run_id": run_id}),
+            tracebacks,
+        )
+        await websocket.close(code=4404, reason="run not found")
+        return
     await websocket.close(code=1000)
 
 
-async def _wait_until_stopped(
-    ctx: ServerContext, websocket: WebSocket, run_id: str
-) -> WorkflowRun | None:
-    """The run once it stops (the shared poller); give up when the client goes away."""
-    stopped = asyncio.ensure_future(ctx.watchers.stopped(run_id))
+async def _follow_elsewhere(ctx: ServerContext, websocket: WebSocket, run_id: str) -> bool:
+    """Send the events of a run driven elsewhere until it stops (:mod:`.follow`); ``False``
+    when there is no such run. Gives up when the client goes away."""
+    sent = False
+
+    async def pump() -> None:
+        nonlocal sent
+        async for event in ctx.watchers.follow(run_id):
+            await _send(websocket, event, ctx.expose_tracebacks)
+            sent = True
+
+    pumping = asyncio.ensure_future(pump())
     gone = asyncio.ensure_future(_disconnected(websocket))
     try:
-        await asyncio.wait((stopped, gone), return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait((pumping, gone), return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for task in (stopped, gone):
+        for task in (pumping, gone):
             if not task.done():
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
                     await task
-    if not stopped.done() or stopped.cancelled():
+    if not pumping.done() or pumping.cancelled():
         raise WebSocketDisconnect(1000)
-    return stopped.result()
+    pumping.result()
+    return sent
 
 
 async def _disconnected(websocket: WebSocket) -> None:
@@ -113,16 +119,3 @@ async def _send(websocket: WebSocket, event: dict[str, Any], tracebacks: bool) -
     if not tracebacks and isinstance(error, dict) and "traceback" in error:
         event = {**event, "error": client_error(error)}
     await websocket.send_text(utf8_safe(json_text(event)))
-
-
-def _finished_event(run: WorkflowRun) -> dict[str, Any]:
-    return {
-        "type": "run_finished",
-        "run_id": run.run_id,
-        "step": run.step,
-        "node": None,
-        "ts": iso(run.finished) if run.finished else None,
-        "status": run.status.value,
-        "error": jsonable(run.error),
-        "summary": True,
-    }

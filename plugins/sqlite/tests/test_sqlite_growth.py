@@ -170,7 +170,7 @@ def test_a_version_2_file_is_migrated_and_its_runs_resume(db_path: Path) -> None
     old = engine.get_run("old")
     assert old is not None and old.state == expected(3) and len(old.logs) == 3
     with sqlite3.connect(db_path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION == 5
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION == 6
     done = engine.resume("old", graph=chat(8))
     assert done.status == RunStatus.COMPLETED, done.error
     store = engine.store

@@ -21,6 +21,8 @@ A run is kept as:
 * ``node_cache`` — cached node results (the ``CacheStore`` capability, docs/caching.md).
 * ``pending_writes`` — the finished calls of a step that has not committed yet (the
   ``PendingWritesStore`` capability, schema version 5).
+* ``runs.claimed_by``, ``lease_until``, ``cancel_requested``, ``claims`` — the claim of a
+  queued run by a worker (the ``QueueStore`` capability, schema version 6).
 * ``graph_versions`` — every graph version a run recorded (``runs.graph_version``), once per
   content hash: the spec of spec graphs, so a run resumes on the graph it ran.
 
@@ -39,7 +41,7 @@ from collections.abc import Callable
 
 from .errors import SchemaVersionError
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 _V1 = """
 CREATE TABLE graphs (
@@ -143,6 +145,19 @@ CREATE TABLE IF NOT EXISTS pending_writes (
 ``IF NOT EXISTS``: wfengine-sqlite 0.x before schema 5 created the table on first use."""
 
 
+_V6_QUEUE = """
+ALTER TABLE runs ADD COLUMN claimed_by TEXT;
+ALTER TABLE runs ADD COLUMN lease_until REAL;
+ALTER TABLE runs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN claims INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX runs_by_lease ON runs (lease_until) WHERE claimed_by IS NOT NULL
+"""
+"""Queued runs (the ``QueueStore`` capability, ``queue.py``): which worker holds a run
+(``claimed_by``), until when (``lease_until``, epoch seconds), whether someone asked to cancel
+it, and how many times it was claimed. ``save_run`` never writes these columns. Queued runs are
+found through ``runs_by_status``; expired claims through ``runs_by_lease``."""
+
+
 # steps.grown: tagged JSON {key: [kind, what the step added]}, NULL when no key grew (no
 # comment inside the statement: SQLite copies it into the table's CREATE text)
 _V3 = """
@@ -190,6 +205,7 @@ MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     2: _script(_V3),
     3: _script(_V4_PEOPLE),
     4: _script(_V5_PENDING),
+    5: _script(_V6_QUEUE),
 }
 """``MIGRATIONS[v]`` takes a database from schema version ``v`` to ``v + 1``."""
 

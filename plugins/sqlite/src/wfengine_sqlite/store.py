@@ -37,6 +37,7 @@ from .database import _is_busy
 from .errors import InvalidQueryError
 from .history import History
 from .pending import PendingWrites
+from .queue import Queue
 from .schema import INSERT_SNAPSHOT, INSERT_STEP, RUN_COLUMNS, UPSERT_RUN
 
 SNAPSHOT_EVERY = 1000
@@ -75,13 +76,15 @@ PEOPLE_FIELDS = (
 SNAPSHOT_RATIO = 4
 
 
-class SQLiteStore(PendingWrites, History):
+class SQLiteStore(PendingWrites, Queue, History):
     """A durable :class:`wfengine.storage.Store` in one SQLite file (``sqlite:///path.db``).
 
     It keeps pending writes (:class:`wfengine.storage.PendingWritesStore`: the finished
-    branches of a step that has not committed). Beyond the protocol it reads history:
-    :meth:`state_at` (the state after any step), :meth:`steps` (what each step changed) and
-    :meth:`fork_run` (a new run starting from an earlier step of an old one: time travel).
+    branches of a step that has not committed) and hands queued runs to workers
+    (:class:`wfengine.storage.QueueStore`, :mod:`wfengine_sqlite.queue`). Beyond the
+    protocol it reads history: :meth:`state_at` (the state after any step), :meth:`steps`
+    (what each step changed) and :meth:`fork_run` (a new run starting from an earlier step
+    of an old one: time travel).
     """
 
     durable = True

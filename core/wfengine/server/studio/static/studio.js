@@ -3,7 +3,7 @@
 
 const KEY = "wfengine.apiKey";
 const main = document.getElementById("main");
-const STATUSES = ["pending", "running", "paused", "completed", "failed", "cancelled"];
+const STATUSES = ["pending", "queued", "running", "paused", "completed", "failed", "cancelled"];
 let cleanup = [];
 
 // -- DOM: el("tag", {attrs}, ...children); strings become text nodes ----------------------
@@ -340,7 +340,7 @@ async function runPage(runId) {
     if (!patch.value) patch.value = JSON.stringify(state.state, null, 2);
     const resumable = ["paused", "failed", "cancelled"].includes(state.status);
     resume.disabled = resumeEdited.disabled = !resumable;
-    cancel.disabled = !["running", "pending", "paused"].includes(state.status);
+    cancel.disabled = !["running", "pending", "queued", "paused"].includes(state.status);
     timeline.replaceChildren(logs.logs.length ? drawTimeline(logs.logs) : el("p", { class: "muted" }, "No node has run yet."));
     logBody.replaceChildren(...logs.logs.map((entry) => el("tr", {},
       el("td", {}, entry.step), el("td", {}, entry.node), el("td", {}, entry.attempt),
