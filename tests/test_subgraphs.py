@@ -318,3 +318,42 @@ def test_a_node_limit_counts_the_subgraphs_nodes(tools: Engine) -> None:
     assert tools.load_spec(spec, max_nodes=10)
     with pytest.raises(SpecError, match="with its subgraphs' nodes the spec has more than 4"):
         tools.load_spec(spec, max_nodes=4)
+
+
+def test_a_child_nodes_settings_come_along_into_the_parent() -> None:
+    """Flattening a subgraph keeps every per-node setting (it used to drop ``local``,
+    ``resources`` and ``cache``, so a cached child node ran uncached)."""
+
+    async def fetch(state: dict[str, Any]) -> dict[str, Any]:
+        return {"fetched": True}
+
+    child = Graph("child").add_node(
+        "score", lambda s: {"score": 1}, local=True, resources={"GPU": 1}, cache=True
+    )
+    child.add_node("fetch", fetch).add_edge("score", "fetch").add_edge("fetch", END)
+    child.set_entry_point("score")
+    parent = Graph("parent").add_subgraph("review", child).set_entry_point("review")
+    parent.add_edge("review", END)
+    inner = child.nodes["score"]
+    flat = parent.nodes["review/score"]
+    assert (flat.local, flat.resources, flat.cache) == (True, {"GPU": 1}, inner.cache)
+    assert flat.cache is not None
+    assert parent.nodes["review/fetch"].is_async is True
+
+
+def test_a_cached_node_inside_a_subgraph_hits_its_cache(engine: Engine) -> None:
+    calls: list[int] = []
+
+    def score(state: dict[str, Any]) -> dict[str, Any]:
+        calls.append(state["x"])
+        return {"score": state["x"] * 2}
+
+    child = Graph("child").add_node("score", score, cache=True, reads=["x"])
+    child.add_edge("score", END).set_entry_point("score")
+    parent = Graph("parent").add_subgraph("review", child).set_entry_point("review")
+    parent.add_edge("review", END)
+    first = engine.run(parent, {"x": 3})
+    second = engine.run(parent, {"x": 3})
+    assert first.state["score"] == second.state["score"] == 6
+    assert calls == [3], "the second run is served from the cache"
+    assert second.cache_log[-1]["result"] == "hit"

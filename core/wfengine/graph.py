@@ -18,7 +18,7 @@ import copy
 import inspect
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .cache import CachePolicy
@@ -460,18 +460,12 @@ class Graph:
                 for local, r in (child.route_map or {r: r for r in child.routes}).items()
             }
             inner = child.subgraph
-            self.nodes[prefix + child.name] = Node(
-                prefix + child.name,
-                child.func,
-                description=child.description,
-                retry=child.retry,
-                timeout=child.timeout,
-                tool=child.tool,
-                params=child.params,
-                call=child.call,
+            # every other setting of the node (retry, cache, local, resources...) comes along
+            self.nodes[prefix + child.name] = replace(
+                child,
+                name=prefix + child.name,
                 routes=tuple(routes.values()),
                 route_map=routes,
-                max_parallel=child.max_parallel,
                 router=None
                 if child.router is None
                 else Router(
