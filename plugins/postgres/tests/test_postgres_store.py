@@ -50,6 +50,8 @@ def test_urls_split_the_store_options_from_libpq_ones() -> None:
         10,
         1.5,
     )
+    spaced = parse_url("postgresql://h/db?options=-c%20synchronous_commit%3Doff&pool_max=2")
+    assert spaced.conninfo == "postgresql://h/db?options=-c%20synchronous_commit%3Doff"
     assert mask_password("postgresql://h/db?password=hunter2&x=1") == (
         "postgresql://h/db?password=***&x=1"
     )
@@ -112,6 +114,13 @@ def test_the_pool_size_comes_from_the_url(postgres_url: str) -> None:
             thread.join()
         assert not errors
         assert len(store.list_runs()[0]) == 80
+
+
+def test_libpq_options_reach_the_server(postgres_url: str) -> None:
+    url = postgres_url + "?options=-c%20synchronous_commit%3Doff&pool_max=2"
+    with PostgresStore(url) as store:
+        shown = store._run("read", lambda c: c.execute("SHOW synchronous_commit").fetchone())
+        assert shown == ("off",)
 
 
 def test_a_closed_store_says_so(postgres_url: str) -> None:

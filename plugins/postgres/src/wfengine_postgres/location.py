@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 from .errors import StoreURLError
 
@@ -71,7 +71,8 @@ def parse_url(url: str) -> Location:
     parts = urlsplit(url)
     pairs = parse_qsl(parts.query, keep_blank_values=True)
     ours = {key: value for key, value in pairs if key in OPTIONS}
-    rest = [(key, value) for key, value in pairs if key not in OPTIONS]
+    # the rest goes to libpq exactly as written (re-encoding would turn %20 into +)
+    rest = [p for p in parts.query.split("&") if p and unquote(p.split("=")[0]) not in OPTIONS]
     where = f"store URL {mask_password(url)!r}"
 
     def count(name: str, default: int) -> int:
@@ -100,5 +101,5 @@ def parse_url(url: str) -> Location:
         raise StoreURLError(
             f"{where}: timeout must be a number of seconds > 0, got {raw_timeout!r}"
         )
-    conninfo = urlunsplit(parts._replace(scheme="postgresql", query=urlencode(rest)))
+    conninfo = urlunsplit(parts._replace(scheme="postgresql", query="&".join(rest)))
     return Location(url, conninfo, pool_min, pool_max, timeout)
