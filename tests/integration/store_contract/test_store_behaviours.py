@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import StoreUnderTest
+from store_suite import StoreUnderTest
 from wfengine import END, Engine, Graph, LogEntry, RunStatus, WorkflowRun
 from wfengine.errors import RunNotFoundError, StoreError, UnstorableValueError
 from wfengine.storage import CacheStore, PendingWritesStore

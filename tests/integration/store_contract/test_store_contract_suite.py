@@ -4,7 +4,7 @@ against memory, SQLite and PostgreSQL from one parametrised suite (issue 19)."""
 from __future__ import annotations
 
 import pytest
-from conftest import StoreUnderTest
+from store_suite import StoreUnderTest
 from wfengine.storage import QueueStore
 from wfengine.testing import (
     check_history_contract,
