@@ -343,7 +343,8 @@ class PostgresStore(PendingWrites, QueueRuns, EventFeed, History):
             if entry.status == "completed":
                 done += 1
         visited = run.visited_nodes
-        row = [
+        logs_text = _logs_text(logs)
+        row: list[Any] = [
             pk,
             run.step,
             self._names_text(visited[len(visited) - done :]),
@@ -352,14 +353,14 @@ class PostgresStore(PendingWrites, QueueRuns, EventFeed, History):
             changes,
             run.logs_dropped + len(run.logs) - len(logs),
             len(logs),
-            _logs_text(logs),
+            logs_text,
             grown_text,
         ]
         since = self._since.get(run_id)
         if since is None:
             since = self._since[run_id] = [0, 0, 0]
         since[0] += 1
-        since[1] += len(changes) + len(row[8]) + (len(grown_text) if grown_text else 0)
+        since[1] += len(changes) + len(logs_text) + (len(grown_text) if grown_text else 0)
         snapshot = None
         if since[0] >= SNAPSHOT_EVERY and since[1] >= SNAPSHOT_RATIO * since[2]:
             snapshot = _snapshot_row(run)
