@@ -218,3 +218,27 @@ def _one_node() -> Any:
 
     graph = Graph("one").add_node("a", lambda s: {"n": s["n"] + 1})
     return graph.add_edge("a", END).set_entry_point("a")
+
+
+def test_a_forked_child_opens_its_own_connections(postgres_url: str) -> None:
+    import os
+
+    def backend(store: PostgresStore) -> int:
+        return int(store._run("ask", lambda c: c.execute("SELECT pg_backend_pid()").fetchone()[0]))
+
+    with PostgresStore(postgres_url + "?pool_max=1") as store:
+        store.save_run(WorkflowRun(graph_id="g", run_id="before"))
+        parents = backend(store)
+        pid = os.fork()
+        if pid == 0:  # the child: uses the store, then leaves without finalizers
+            code = 1
+            try:
+                store.save_run(WorkflowRun(graph_id="g", run_id="child"))
+                code = 0 if backend(store) != parents else 3  # 3: it used the parent's session
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        # the parent's connection was left alone: it is the same session, and works
+        assert backend(store) == parents
+        assert {r.run_id for r in store.list_runs()[0]} == {"before", "child"}

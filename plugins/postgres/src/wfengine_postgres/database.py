@@ -18,8 +18,10 @@ what to do.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -65,7 +67,11 @@ class Database:
             ) from None
         except psycopg.Error as exc:
             raise StoreError(f"cannot open {self.where}: {_message(exc)}") from None
-        self._pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
+        self._pool = self._new_pool()
+        _live.add(self)
+
+    def _new_pool(self) -> ConnectionPool[psycopg.Connection[Any]]:
+        return ConnectionPool(
             self.location.conninfo,
             min_size=self.location.pool_min,
             max_size=self.location.pool_max,
@@ -74,6 +80,13 @@ class Database:
             name="wfengine",
             open=True,
         )
+
+    def _forget_connections(self) -> None:
+        """In a forked child: never use (nor close) the parent's connections, whose sockets
+        the parent still talks on; a new pool opens on first use."""
+        _abandoned.append(self._pool)
+        self._pool = _PoolAfterFork(self)  # type: ignore[assignment]
+        self._lock = threading.Lock()
 
     # -- running work ----------------------------------------------------------------------
 
@@ -162,6 +175,36 @@ class Database:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.location.masked!r})"
+
+
+class _PoolAfterFork:
+    """Stands for the pool in a forked child until its first use opens a new one."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    def __getattr__(self, name: str) -> Any:
+        database = self._database
+        with database._lock:
+            if database._pool is self:  # type: ignore[comparison-overlap]
+                database._pool = database._new_pool()
+        return getattr(database._pool, name)
+
+
+_live: weakref.WeakSet[Database] = weakref.WeakSet()
+_abandoned: list[Any] = []
+"""The parent's pools in a forked child: kept (never closed, never used) so that closing
+them cannot end the parent's sessions."""
+
+
+def _after_fork() -> None:
+    for database in list(_live):
+        if not database._closed:
+            database._forget_connections()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
 
 
 def _message(exc: psycopg.Error) -> str:

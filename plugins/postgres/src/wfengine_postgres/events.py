@@ -19,7 +19,7 @@ from typing import Any
 
 import psycopg
 
-from .database import Database, _is_lost, _message
+from .database import Database, _abandoned, _is_lost, _message
 
 CHANNEL = "wfengine_events"
 MAX_PAYLOAD = 7900
@@ -101,6 +101,14 @@ class EventFeed(Database):
                 conn.close()
             except psycopg.Error:
                 pass
+
+    def _forget_connections(self) -> None:
+        """In a forked child: the parent's listening connection is not ours either."""
+        if self._listener is not None:
+            _abandoned.append(self._listener)
+            self._listener = None
+        self._listen_lock = threading.Lock()
+        super()._forget_connections()
 
     def close(self) -> None:
         """Stop listening, then close the pool."""
