@@ -11,6 +11,8 @@ import pytest
 
 from wfengine_postgres import PostgresStore
 
+pytest_plugins = ["pytester"]
+
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:

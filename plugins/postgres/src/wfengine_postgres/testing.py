@@ -44,17 +44,18 @@ class PostgresUnavailable(RuntimeError):
 
 
 def find_binaries() -> Path:
-    """The directory holding ``initdb`` and ``pg_ctl``: ``$WFENGINE_POSTGRES_BIN``, the
-    newest ``/usr/lib/postgresql/*/bin``, or the ``PATH``."""
+    """The directory holding ``initdb`` and ``pg_ctl``: ``$WFENGINE_POSTGRES_BIN`` when set
+    (and then only it), else the newest ``/usr/lib/postgresql/*/bin``, else the ``PATH``'s."""
     candidates: list[str] = []
     if os.environ.get(BIN_ENV):
         candidates.append(os.environ[BIN_ENV])
-    versions = glob.glob("/usr/lib/postgresql/*/bin")
-    versions.sort(key=lambda p: int(p.split("/")[-2]) if p.split("/")[-2].isdigit() else 0)
-    candidates.extend(reversed(versions))
-    on_path = shutil.which("pg_ctl")
-    if on_path:
-        candidates.append(str(Path(on_path).parent))
+    else:
+        versions = glob.glob("/usr/lib/postgresql/*/bin")
+        versions.sort(key=lambda p: int(p.split("/")[-2]) if p.split("/")[-2].isdigit() else 0)
+        candidates.extend(reversed(versions))
+        on_path = shutil.which("pg_ctl")
+        if on_path:
+            candidates.append(str(Path(on_path).parent))
     for directory in candidates:
         if (Path(directory) / "initdb").is_file() and (Path(directory) / "pg_ctl").is_file():
             return Path(directory)
