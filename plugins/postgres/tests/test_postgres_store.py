@@ -184,6 +184,21 @@ def test_a_newer_schema_is_refused(postgres_url: str) -> None:
         PostgresStore(postgres_url)
 
 
+def test_an_older_schema_is_migrated_keeping_its_data(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with PostgresStore(postgres_url) as old:
+        old.save_run(WorkflowRun(graph_id="g", run_id="kept", state={"x": (1, 2)}))
+    nxt = schema.SCHEMA_VERSION + 1
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", nxt)
+    monkeypatch.setitem(schema.MIGRATIONS, nxt - 1, ["ALTER TABLE runs ADD COLUMN extra text"])
+    with PostgresStore(postgres_url) as new:
+        kept = new.get_run("kept")
+        assert kept is not None and kept.state == {"x": (1, 2)}
+    assert sql(postgres_url, "SELECT version FROM wfengine_schema") == (nxt,)
+    assert sql(postgres_url, "SELECT count(extra) FROM runs") == (0,)
+
+
 def test_a_failed_migration_leaves_the_database_untouched(
     postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
