@@ -123,6 +123,21 @@ def test_libpq_options_reach_the_server(postgres_url: str) -> None:
         assert shown == ("off",)
 
 
+@pytest.mark.parametrize("error", ["SerializationFailure", "DeadlockDetected"])
+def test_a_transaction_that_lost_a_race_is_run_again(store: PostgresStore, error: str) -> None:
+    from psycopg import errors as pg_errors
+
+    calls: list[int] = []
+
+    def work(conn: Any) -> int:
+        calls.append(1)
+        if len(calls) < 3:
+            raise getattr(pg_errors, error)("could not serialize access")
+        return int(conn.execute("SELECT 7").fetchone()[0])
+
+    assert store._run("race", work) == 7 and len(calls) == 3
+
+
 def test_a_closed_store_says_so(postgres_url: str) -> None:
     store = PostgresStore(postgres_url)
     store.close()

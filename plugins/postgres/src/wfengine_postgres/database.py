@@ -109,6 +109,11 @@ class Database:
                     f"{self.location.timeout:g} s; {CONNECT_HINT} (or raise ?timeout=, or "
                     "?pool_max= when many threads use the store)"
                 ) from None
+            except _RETRY as exc:  # (before OperationalError: they are ones)
+                if time.monotonic() < deadline:
+                    time.sleep(delay / 10)
+                    continue
+                raise self._error(what, exc) from None
             except psycopg.OperationalError as exc:
                 if _is_lost(exc) and time.monotonic() < deadline:
                     self._pool.check()  # replace the other connections the server dropped
@@ -116,11 +121,6 @@ class Database:
                     delay = min(delay * 2, 1.0)
                     continue
                 raise self._error(what, exc) from None
-            except _RETRY:
-                if time.monotonic() < deadline:
-                    time.sleep(delay / 10)
-                    continue
-                raise
             except psycopg.Error as exc:
                 raise self._error(what, exc) from None
 
