@@ -7,6 +7,7 @@ just a URL."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -89,3 +90,17 @@ def test_a_server_gone_too_long_fails_the_attempt_and_a_resume_continues(
     assert done.status == RunStatus.COMPLETED, done.error
     assert done.state == {"i": 10, "seen": list(range(1, 11))}
     assert calls == {**{i: 1 for i in range(1, 11)}, 6: 2}, "only the uncommitted step again"
+
+
+def test_a_listener_listens_again_after_a_restart(
+    postgres_server: PostgresServer, server_url: str
+) -> None:
+    with PostgresStore(server_url) as worker, PostgresStore(server_url) as server:
+        server.listen_events(0.01)
+        postgres_server.restart()
+        deadline = time.monotonic() + 10
+        got: list[dict[str, Any]] = []
+        while not got and time.monotonic() < deadline:
+            got = server.listen_events(0.2)  # notices the lost connection, then listens again
+            worker.publish_event({"run_id": "r", "type": "step", "step": 1})
+        assert got == [{"run_id": "r", "type": "step", "step": 1}]
