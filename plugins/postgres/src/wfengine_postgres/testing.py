@@ -174,7 +174,9 @@ def postgres_server(
     as_user = None
     if hasattr(os, "geteuid") and os.geteuid() == 0:  # the server refuses to run as root
         as_user = "postgres"
-    directory = Path(tempfile.mkdtemp(prefix="wfengine-pg-"))
+    # as root, in /tmp: the postgres user must reach it ($TMPDIR may be under /root)
+    where = "/tmp" if as_user is not None and os.path.isdir("/tmp") else None
+    directory = Path(tempfile.mkdtemp(prefix="wfengine-pg-", dir=where))
     try:
         if as_user is not None:
             shutil.chown(directory, user=as_user)
