@@ -1,0 +1,198 @@
+"""History and time travel: the state after any step, what each step changed, and forking a
+run from an earlier step into a new run (the :class:`wfengine.storage.HistoryStore`
+capability).
+
+Positions are rebuilt from the snapshots and step rows (:mod:`wfengine_postgres.schema`): the
+latest snapshot at or before a step, plus the updates of the steps after it, in order.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import psycopg
+from psycopg import errors as pg_errors
+from wfengine.codec import _dumps, decode, encode
+from wfengine.errors import RunNotFoundError, StoreError
+from wfengine.growth import regrow_into
+from wfengine.run import RunStatus, WorkflowRun
+
+from .database import Database
+from .schema import INSERT_SNAPSHOT, RUN_COLUMNS
+
+Position = tuple[int, dict[str, Any], list[str], dict[str, list[str]], list[str]]
+"""``(step, state, next_nodes, join_progress, visited_nodes)``."""
+
+Conn = psycopg.Connection[Any]
+
+
+class History(Database):
+    """Reading a run's past; the base of :class:`~wfengine_postgres.store.PostgresStore`."""
+
+    def _position(self, conn: Conn, pk: int, step: int | None, run_id: str) -> Position:
+        """``(step, state, next_nodes, join_progress, visited)`` after ``step`` (None: the
+        last committed step): the latest snapshot at or before it plus the steps after that."""
+        upto = step if step is not None else 2**31 - 1
+        snap = conn.execute(
+            "SELECT step, state, next_nodes, join_progress, visited FROM snapshots "
+            "WHERE run_pk = %s AND step <= %s ORDER BY step DESC LIMIT 1",
+            (pk, upto),
+        ).fetchone()
+        if snap is None:
+            if step is not None:
+                raise StoreError(f"run {run_id} has no stored state at step {step}")
+            at, state, nxt, progress, visited = 0, {}, "[]", None, []
+        else:
+            at, state_text, nxt, progress, visited_text = snap
+            state = decode(state_text)
+            visited = json.loads(visited_text)
+        for number, nodes, next_text, progress_text, changes, grown in conn.execute(
+            "SELECT step, nodes, next_nodes, join_progress, changes, grown FROM steps "
+            "WHERE run_pk = %s AND step > %s AND step <= %s ORDER BY step",
+            (pk, at, upto),
+        ):
+            if number != at + 1:
+                raise StoreError(
+                    f"run {run_id}: step {at + 1} is missing from {self.where} "
+                    f"(found step {number} next)"
+                )
+            state.update(decode(changes))
+            if grown is not None:
+                for key, (kind, part) in decode(grown).items():
+                    regrow_into(state, key, kind, part)  # the decoded values are ours
+            visited.extend(json.loads(nodes))
+            at, nxt, progress = number, next_text, progress_text
+        if step is not None and at != step:
+            raise StoreError(f"run {run_id} has no step {step}; its last stored step is {at}")
+        return at, state, json.loads(nxt), json.loads(progress) if progress else {}, visited
+
+    def _pk_in(self, conn: Conn, run_id: str) -> int:
+        found = conn.execute("SELECT pk FROM runs WHERE run_id = %s", (run_id,)).fetchone()
+        if found is None:
+            raise RunNotFoundError(f"run '{run_id}' not found in {self.where}")
+        return int(found[0])
+
+    # -- history and time travel ---------------------------------------------------------
+
+    def state_at(self, run_id: str, step: int) -> dict[str, Any]:
+        """The state of run ``run_id`` right after step ``step`` (0: the initial state).
+
+        Where the run was resumed with a state patch at a step, the patched state is the one
+        kept for that step (it is what the next step ran on).
+        """
+
+        def work(conn: Conn) -> dict[str, Any]:
+            return self._position(conn, self._pk_in(conn, run_id), step, run_id)[1]
+
+        return self._read(f"read run {run_id}", work)
+
+    def steps(self, run_id: str) -> list[dict[str, Any]]:
+        """What each committed step did, in order: ``{step, nodes, update, added,
+        next_nodes}`` (``update``: new values of the keys it replaced; ``added``: what it
+        added to keys that only grow, see :mod:`wfengine.growth`)."""
+
+        def work(conn: Conn) -> list[Any]:
+            return conn.execute(
+                "SELECT step, nodes, changes, next_nodes, grown FROM steps "
+                "WHERE run_pk = %s ORDER BY step",
+                (self._pk_in(conn, run_id),),
+            ).fetchall()
+
+        rows = self._read(f"read run {run_id}", work)
+        return [
+            {
+                "step": step,
+                "nodes": json.loads(nodes),
+                "update": decode(changes),
+                "added": {k: part for k, (_kind, part) in decode(grown).items()} if grown else {},
+                "next_nodes": json.loads(nxt),
+            }
+            for step, nodes, changes, nxt, grown in rows
+        ]
+
+    def fork_run(self, run_id: str, step: int, *, new_run_id: str | None = None) -> WorkflowRun:
+        """A new ``pending`` run that starts where run ``run_id`` was after step ``step``.
+
+        It gets the state, visited nodes, next nodes and join progress of that moment, the
+        same graph and options, and a copy of the history up to that step (its own log
+        starts empty); ``engine.resume(new.run_id)`` continues it. The old run is unchanged.
+        """
+
+        def read(conn: Conn) -> tuple[Any, Position]:
+            row = conn.execute(
+                f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = %s", (run_id,)
+            ).fetchone()
+            if row is None:
+                raise RunNotFoundError(f"run '{run_id}' not found in {self.where}")
+            return row, self._position(conn, row[0], step, run_id)
+
+        row, (at, state, next_nodes, join_progress, visited) = self._read(
+            f"read run {run_id}", read
+        )
+        source_pk = row[0]
+        fork = WorkflowRun(
+            graph_id=row[2],
+            state=state,
+            run_id=new_run_id or uuid.uuid4().hex,
+            status=RunStatus.PENDING,
+            visited_nodes=visited,
+            step=at,
+            next_nodes=next_nodes,
+            join_progress=join_progress,
+            max_steps=row[7],
+            interrupt_before=json.loads(row[8]),
+            graph_version=row[9],
+        )
+        run_row = (
+            fork.run_id,
+            fork.graph_id,
+            fork.status.value,
+            fork.created,
+            None,
+            None,
+            fork.max_steps,
+            row[8],
+            run_id,
+            at,
+            fork.graph_version,
+        )
+        snapshot = (
+            at,
+            encode(state),
+            _dumps(next_nodes),
+            _dumps(join_progress) if join_progress else None,
+            _dumps(visited),
+        )
+
+        def work(conn: Conn) -> None:
+            try:
+                with conn.transaction():
+                    found = conn.execute(
+                        "INSERT INTO runs (run_id, graph_id, status, created, finished, error, "
+                        "max_steps, interrupt_before, parent_run_id, parent_step, graph_version) "
+                        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING pk",
+                        run_row,
+                    ).fetchone()
+            except pg_errors.UniqueViolation:
+                raise StoreError(f"a run with id {fork.run_id!r} already exists") from None
+            assert found is not None
+            pk = found[0]
+            conn.execute(
+                "INSERT INTO snapshots (run_pk, step, state, next_nodes, join_progress, visited)"
+                " SELECT %s, step, state, next_nodes, join_progress, visited FROM snapshots "
+                "WHERE run_pk = %s AND step < %s",
+                (pk, source_pk, at),
+            )
+            conn.execute(INSERT_SNAPSHOT, (pk, *snapshot))
+            conn.execute(
+                "INSERT INTO steps (run_pk, step, nodes, next_nodes, join_progress, changes, "
+                "log_seq, log_count, logs, grown) SELECT %s, step, nodes, next_nodes, "
+                "join_progress, changes, 0, 0, '[]', grown FROM steps "
+                "WHERE run_pk = %s AND step <= %s",
+                (pk, source_pk, at),
+            )
+
+        self._write(f"fork run {run_id} at step {at}", work)
+        return fork
