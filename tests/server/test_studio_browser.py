@@ -220,6 +220,61 @@ def test_a_paused_run_is_resumed_with_edited_state(server: tuple[str, Engine], p
     assert [bars.nth(i).get_attribute("data-node") for i in range(3)] == ["s0", "s1", "s2"]
 
 
+ASK = linear_spec("t.inc", "t.ask", "t.double", name="asking")
+ASK["nodes"]["s1"]["params"] = {"key": "<b>reply</b>"}
+
+
+def _paused_with_a_question(api: Any) -> dict[str, Any]:
+    body = {"graph_id": _gid(api, ASK), "initial_state": {"n": 1}, "wait": True}
+    run: dict[str, Any] = api.post("/graph/run", json=body).json()
+    assert run["status"] == "paused" and list(run["questions"]) == ["s1"]
+    return run
+
+
+def test_a_pending_question_is_answered_from_the_page(
+    server: tuple[str, Engine], page: Any
+) -> None:
+    base, engine = server
+    run = _paused_with_a_question(_api(engine))
+    _sign_in(page, base, f"#/run/{run['run_id']}")
+    question = page.locator("#questions .question[data-node='s1']")
+    expect(question).to_contain_text('"ask": "<b>reply</b>"')  # the question, as text
+    assert page.locator("#questions b").count() == 0
+    assert page.get_attribute("rect[data-node='s1']", "class") == "status-paused"
+    page.fill("#answer-0", "yes please")
+    page.click("#send-answer")  # JSON by default: refused on the page, nothing sent
+    expect(page.locator("#answer-message")).to_contain_text("The answer to s1 is not valid JSON")
+    expect(page.locator("#run-status")).to_contain_text("paused")
+    page.select_option("#answer-mode-0", "text")
+    page.click("#send-answer")
+    expect(page.locator("#run-status")).to_contain_text("completed")
+    for node in ("s0", "s1", "s2"):
+        expect(page.locator(f"svg.graph rect[data-node='{node}']")).to_have_class("status-done")
+    expect(page.locator("#state")).to_contain_text('"<b>reply</b>": "yes please"')
+    expect(page.locator("#state")).to_contain_text('"n": 4')
+    expect(page.locator("#questions")).to_be_hidden()
+
+
+def test_an_answer_the_server_refuses_is_shown(
+    server: tuple[str, Engine], page: Any, console_errors: list[str]
+) -> None:
+    base, engine = server
+    api = _api(engine)
+    run = _paused_with_a_question(api)
+    _sign_in(page, base, f"#/run/{run['run_id']}")
+    page.fill("#answer-0", '{"approved": true}')
+    # meanwhile someone else answers it: the page's answer comes too late
+    done = api.post(f"/runs/{run['run_id']}/resume", json={"answer": 1, "wait": True}).json()
+    assert done["status"] == "completed"
+    page.click("#send-answer")
+    message = page.locator("#answer-message")
+    expect(message).to_contain_text("The server refused the answer")
+    expect(message).to_contain_text("only paused, failed or cancelled runs can be resumed")
+    # the refused request is the expected error (the response and Chromium's console line)
+    assert len(console_errors) == 2 and all("409" in e for e in console_errors)
+    console_errors.clear()
+
+
 def test_the_builder_shows_a_validation_error_at_its_line(
     server: tuple[str, Engine], page: Any
 ) -> None:

@@ -271,6 +271,83 @@ function drawTimeline(entries) {
   return drawing;
 }
 
+// the pending interrupt() questions of a paused run, one answer box each (JSON or text)
+function questionForm(runId, resumed) {
+  const section = el("section", { id: "questions", hidden: true, "aria-labelledby": "questions-title" });
+  let shown = null;
+  let fields = [];
+  const message = el("p", { class: "msg", role: "status", id: "answer-message" });
+  const send = async () => {
+    message.className = "msg";
+    message.textContent = "";
+    const answers = {};
+    for (const { node, box, mode } of fields) {
+      if (mode.value === "text") {
+        answers[node] = box.value;
+        continue;
+      }
+      try {
+        if (!box.value.trim()) throw new Error("the answer is empty");
+        answers[node] = JSON.parse(box.value);
+      } catch (error) {
+        message.className = "msg bad";
+        message.textContent = `The answer to ${node} is not valid JSON (${error.message}); ` +
+          "fix it, or choose \u201ctext\u201d to send it as a string.";
+        box.focus();
+        return;
+      }
+    }
+    // one pending question takes a bare answer; several are answered per node path
+    const answer = fields.length === 1 ? answers[fields[0].node] : answers;
+    try {
+      await api(`/runs/${encodeURIComponent(runId)}/resume`, { method: "POST", json: { answer, wait: false } });
+      message.className = "msg ok";
+      message.textContent = "Answer sent; the run goes on.";
+      await resumed();
+    } catch (error) {
+      if (error instanceof Unauthorised) return failure(error);
+      message.className = "msg bad";
+      message.textContent = `The server refused the answer: ${error.message}`;
+    }
+  };
+  const update = (pending) => {
+    const key = JSON.stringify(pending);
+    if (key === shown) return; // keep what the user is typing
+    shown = key;
+    const nodes = Object.keys(pending);
+    section.hidden = nodes.length === 0;
+    if (!nodes.length) {
+      fields = [];
+      section.replaceChildren(message);
+      return;
+    }
+    fields = nodes.map((node, i) => ({
+      node,
+      box: el("textarea", { id: `answer-${i}`, class: "answer", "data-node": node, spellcheck: "false" }),
+      mode: el("select", { id: `answer-mode-${i}`, "data-node": node },
+        el("option", { value: "json" }, "JSON"), el("option", { value: "text" }, "text")),
+    }));
+    section.replaceChildren(
+      el("h2", { id: "questions-title" }, nodes.length === 1 ? "A question is waiting" : `${nodes.length} questions are waiting`),
+      ...fields.map(({ node, box, mode }, i) => {
+        const { value, index } = pending[node];
+        const headline = value && typeof value === "object" && typeof value.question === "string" ? value.question : null;
+        return el("div", { class: "question", "data-node": node },
+          el("h3", {}, node, index ? ` (question ${index + 1})` : ""),
+          headline ? el("p", { class: "question-text" }, headline) : null,
+          typeof value === "string"
+            ? el("p", { class: "question-text" }, value)
+            : el("pre", { class: "question-value" }, JSON.stringify(value, null, 2)),
+          el("label", { for: `answer-${i}` }, `Answer to ${node}`, box),
+          el("label", { for: `answer-mode-${i}` }, "Send it as", mode));
+      }),
+      el("div", { class: "actions" }, el("button", { type: "button", id: "send-answer", onclick: () => send() }, "Answer and resume")),
+      message,
+    );
+  };
+  return { section, update };
+}
+
 function findKey(value, key, depth = 0) {
   if (depth > 6 || value === null || typeof value !== "object") return null;
   if (!Array.isArray(value) && typeof value[key] === "string") return value[key];
@@ -301,6 +378,7 @@ async function runPage(runId) {
   const resume = el("button", { type: "button", id: "resume", onclick: () => act("resume") }, "Resume");
   const resumeEdited = el("button", { type: "button", id: "resume-edited", onclick: () => act("resume", true) }, "Edit state and resume");
   const cancel = el("button", { type: "button", id: "cancel", class: "secondary", onclick: () => act("cancel") }, "Cancel");
+  const questions = questionForm(runId, () => refresh().then(follow));
 
   async function act(what, edited = false) {
     message.className = "msg";
@@ -338,6 +416,7 @@ async function runPage(runId) {
       state.current_nodes.length ? ` · next: ${state.current_nodes.join(", ")}` : "");
     statePre.textContent = JSON.stringify(state.state, null, 2);
     if (!patch.value) patch.value = JSON.stringify(state.state, null, 2);
+    questions.update(state.status === "paused" ? state.questions || {} : {});
     const resumable = ["paused", "failed", "cancelled"].includes(state.status);
     resume.disabled = resumeEdited.disabled = !resumable;
     cancel.disabled = !["running", "pending", "paused"].includes(state.status);
@@ -438,6 +517,7 @@ async function runPage(runId) {
     statusLine,
     graph ? graph.drawing : el("p", { class: "muted" }, "The graph's spec is not available."),
     errorBox,
+    questions.section,
     el("div", { class: "actions" }, resume, cancel),
     report,
     el("div", { class: "grid" },
