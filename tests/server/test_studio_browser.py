@@ -158,6 +158,67 @@ def test_runs_page_lists_and_filters(server: tuple[str, Engine], page: Any) -> N
     expect(page.locator(f"tr[data-run='{ok['run_id']}']")).to_have_count(1)
 
 
+def test_the_runs_page_follows_every_run_on_one_socket(
+    server: tuple[str, Engine], page: Any
+) -> None:
+    base, engine = server
+    api = _api(engine)
+    spec = linear_spec("t.gate", "t.inc", name="live-runs")
+    spec["nodes"]["s0"]["params"] = {"name": "feed"}
+    gid = _gid(api, spec)
+    sockets: list[str] = []
+    page.on("websocket", lambda ws: sockets.append(ws.url))
+    _sign_in(page, base)
+    page.wait_for_selector("#runs[data-live='socket']")
+    expect(page.locator("#runs-live")).to_contain_text("Live")
+    reads: list[str] = []
+    page.on("request", lambda r: reads.append(r.url) if "/runs?" in r.url else None)
+    page.evaluate("window.__samePage = 1")
+    try:
+        body = {"graph_id": gid, "initial_state": {"n": 1}, "wait": False}
+        run_id = api.post("/graph/run", json=body).json()["run_id"]
+        row = page.locator(f"tr[data-run='{run_id}']")
+        expect(row.locator(".status")).to_have_text("running")  # a new run: the page reads
+        page.wait_for_timeout(1500)  # polling read the page every second while one ran
+        assert len(reads) == 1
+        open_gate("feed")
+        expect(row.locator(".status")).to_have_text("completed")
+    finally:
+        open_gate("feed")
+    expect(row.locator("td").nth(3)).to_have_text("2")
+    assert len(reads) == 1  # the change came over the socket
+    assert page.evaluate("window.__samePage") == 1  # no reload
+    assert [url.split("/", 3)[3] for url in sockets] == ["ws/runs"]  # one socket
+
+
+def test_the_runs_page_reads_again_while_its_socket_is_down(
+    server: tuple[str, Engine], page: Any
+) -> None:
+    base, engine = server
+    api = _api(engine)
+    attempts: list[str] = []
+    down = [True]
+
+    def socket_route(ws: Any) -> None:
+        attempts.append(ws.url)
+        if down[0]:
+            ws.close(code=1011, reason="down for the test")
+        else:
+            ws.connect_to_server()  # through to the server, as if nothing were routed
+
+    page.route_web_socket("**/ws/runs", socket_route)
+    _sign_in(page, base)
+    page.wait_for_selector("#runs[data-live='polling']")
+    expect(page.locator("#runs-live")).to_contain_text("Not live")
+    run_id = api.post("/graph/run", json={"graph_id": _gid(api, COUNTER), "wait": True}).json()[
+        "run_id"
+    ]
+    expect(page.locator(f"tr[data-run='{run_id}']")).to_have_count(1, timeout=8000)
+    assert len(attempts) >= 2  # retried
+    down[0] = False
+    page.wait_for_selector("#runs[data-live='socket']", timeout=15000)  # back on the socket
+
+
 def test_a_state_with_markup_renders_as_text(server: tuple[str, Engine], page: Any) -> None:
     base, engine = server
     api = _api(engine)

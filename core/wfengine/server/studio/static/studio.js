@@ -143,15 +143,17 @@ async function runsPage(params) {
     order = -order;
     render();
   } }, "Created ⇅");
+  const live = el("p", { class: "muted", id: "runs-live", role: "status" });
+  const table = el("table", { id: "runs" },
+    el("thead", {}, el("tr", {}, ["Run", "Graph", "Status", "Step"].map((h) => el("th", {}, h)),
+      el("th", {}, sortButton), el("th", {}, "Error"))),
+    body);
   show(
     el("h1", {}, "Runs"),
     form,
-    el("div", { class: "table-wrap" },
-      el("table", { id: "runs" },
-        el("thead", {}, el("tr", {}, ["Run", "Graph", "Status", "Step"].map((h) => el("th", {}, h)),
-          el("th", {}, sortButton), el("th", {}, "Error"))),
-        body)),
+    el("div", { class: "table-wrap" }, table),
     info,
+    live,
     pager,
   );
 
@@ -191,11 +193,59 @@ async function runsPage(params) {
     );
   };
   await load();
-  // live: refresh the page while a run on it is still moving
-  const timer = setInterval(() => {
-    if (rows.some((r) => r.status === "running" || r.status === "pending")) load().catch(() => {});
-  }, 1000);
-  cleanup.push(() => clearInterval(timer));
+  followRuns({ table, live, rows: () => rows, render, load, firstPage: () => cursors.length === 1 && !cursors[0] });
+}
+
+// live runs page: one socket carrying every run's status changes (WS /ws/runs); while it is
+// down, the page is read again and the socket retried after 1, 2, 4 ... 30 s
+function followRuns({ table, live, rows, render, load, firstPage }) {
+  let delay = 1000;
+  let retry = null;
+  let reload = null;
+  let stopped = false;
+  const later = () => {
+    reload ??= setTimeout(() => {
+      reload = null;
+      load().catch(() => {});
+    }, 200);
+  };
+  const onMessage = (message) => {
+    if (message.type === "listening") {
+      delay = 1000;
+      table.dataset.live = "socket";
+      live.textContent = "Live: runs update as they change.";
+    } else if (message.type === "resync") {
+      later();
+    } else if (message.type === "run") {
+      const row = rows().find((r) => r.run_id === message.run_id);
+      if (row) {
+        Object.assign(row, message);
+        render();
+      } else if (firstPage()) {
+        later(); // a new run: the server says whether it passes the filters
+      }
+    }
+  };
+  const connect = () => {
+    const ws = socket("/ws/runs", onMessage);
+    ws.addEventListener("close", (event) => {
+      if (stopped) return;
+      if (event.code === 4401) return failure(new Unauthorised("an API key is required"));
+      table.dataset.live = "polling";
+      live.textContent = `Not live: reading the runs again in ${delay / 1000} s.`;
+      retry = setTimeout(() => {
+        load().catch(() => {});
+        delay = Math.min(delay * 2, 30000);
+        connect();
+      }, delay);
+    });
+  };
+  connect();
+  cleanup.push(() => {
+    stopped = true;
+    clearTimeout(retry);
+    clearTimeout(reload);
+  });
 }
 
 // -- Run page ----------------------------------------------------------------------------
