@@ -336,6 +336,106 @@ def test_an_answer_the_server_refuses_is_shown(
     console_errors.clear()
 
 
+NESTED = {
+    "name": "nested",
+    "entry": "load",
+    "nodes": {
+        "load": {"tool": "t.inc"},
+        "review": {"graph": "review-child"},
+        "inline": {
+            "graph": {
+                "name": "inner",
+                "entry": "x",
+                "nodes": {"x": {"tool": "t.inc"}, "deeper": {"graph": "review-child"}},
+                "edges": [{"from": "x", "to": "deeper"}, {"from": "deeper", "to": "END"}],
+            }
+        },
+        "fan": {"map": {"over": "oks", "as": "ok", "node": "check"}},
+        "check": {"tool": "t.fail"},
+    },
+    "edges": [
+        {"from": "load", "to": "review"},
+        {"from": "review", "to": "inline"},
+        {"from": "inline", "to": "fan"},
+        {"from": "fan", "to": "END"},
+    ],
+}
+
+
+def _inside(inner: Any, outer: Any) -> bool:
+    a, b = inner.bounding_box(), outer.bounding_box()
+    return bool(
+        a["x"] >= b["x"]
+        and a["y"] >= b["y"]
+        and a["x"] + a["width"] <= b["x"] + b["width"]
+        and a["y"] + a["height"] <= b["y"] + b["height"]
+    )
+
+
+def test_subgraphs_are_nested_blocks_and_a_map_is_summarised(
+    server: tuple[str, Engine], page: Any
+) -> None:
+    base, engine = server
+    api = _api(engine)
+    child = linear_spec("t.inc", "t.double", name="review-child")
+    made = api.post("/graph/create", json=child, params={"graph_id": "review-child"})
+    assert made.status_code in (201, 409), made.text  # 409: an earlier test stored it
+    state = {"n": 1, "oks": [True, False, True]}
+    body = {"graph_id": _gid(api, NESTED), "initial_state": state, "wait": True}
+    run = api.post("/graph/run", json=body).json()
+    assert run["status"] == "failed"  # the copy with ok false
+    _sign_in(page, base, f"#/run/{run['run_id']}")
+    expect(page.locator("#run-status")).to_contain_text("failed")
+    review = page.locator("svg.graph g.subgraph[data-subgraph='review']")
+    frame = review.locator("> rect")
+    expect(frame).to_have_class("status-done")  # the exit node ran
+    for path in ("review/s0", "review/s1"):
+        node = review.locator(f"rect[data-node='{path}']")
+        expect(node).to_have_class("status-done")
+        assert _inside(node, frame)
+    deeper = page.locator(
+        "g.subgraph[data-subgraph='inline'] g.subgraph[data-subgraph='inline/deeper']"
+    )
+    expect(deeper.locator("rect[data-node='inline/deeper/s1']")).to_have_class("status-done")
+    assert _inside(deeper.locator("> rect"), page.locator("g[data-subgraph='inline'] > rect"))
+    expect(page.locator("svg.graph text[data-map='fan']")).to_have_text(
+        "3 copies, 2 done, 1 failed"
+    )
+    expect(page.locator("svg.graph rect[data-node='check']")).to_have_class("status-failed")
+    expect(page.locator("svg.graph rect[data-node='fan']")).to_have_class("status-failed")
+    expect(page.locator("svg.graph line.map")).to_have_count(1)  # fan - - -> check
+    # the graph page draws the same blocks
+    page.click("main p.muted a")
+    expect(page.locator("svg.graph g[data-subgraph='inline/deeper'] rect")).to_have_count(3)
+
+
+def test_a_maps_copies_are_counted_live(server: tuple[str, Engine], page: Any) -> None:
+    base, engine = server
+    api = _api(engine)
+    spec = {
+        "name": "live-map",
+        "entry": "fan",
+        "nodes": {
+            "fan": {"map": {"over": "items", "as": "item", "node": "wait"}},
+            "wait": {"tool": "t.gate", "params": {"name": "map"}},
+        },
+        "edges": [{"from": "fan", "to": "END"}],
+    }
+    body = {"graph_id": _gid(api, spec), "initial_state": {"items": [1, 2, 3, 4]}, "wait": False}
+    try:
+        run_id = api.post("/graph/run", json=body).json()["run_id"]
+        _sign_in(page, base, f"#/run/{run_id}")
+        summary = page.locator("svg.graph text[data-map='fan']")
+        expect(page.locator("svg.graph rect[data-node='wait']")).to_have_class("status-running")
+        expect(summary).to_have_text("4 copies, 0 done, 0 failed")  # all four wait
+        open_gate("map")
+        expect(summary).to_have_text("4 copies, 4 done, 0 failed")
+    finally:
+        open_gate("map")
+    expect(page.locator("#run-status")).to_contain_text("completed")
+    expect(page.locator("svg.graph rect[data-node='fan']")).to_have_class("status-done")
+
+
 def test_the_builder_shows_a_validation_error_at_its_line(
     server: tuple[str, Engine], page: Any
 ) -> None:
