@@ -514,6 +514,61 @@ def test_the_step_slider_and_a_fork_from_step_n(server: tuple[str, Engine], page
     assert page.evaluate("location.hash") != f"#/run/{run['run_id']}"
 
 
+FOCUSED = """() => {
+  const el = document.activeElement;
+  const style = getComputedStyle(el);
+  return {
+    tag: el.tagName.toLowerCase(), id: el.id, text: (el.textContent || "").trim().slice(0, 40),
+    href: el.getAttribute("href"), inRuns: !!el.closest("#runs-body"),
+    outline: style.outlineStyle !== "none" && parseFloat(style.outlineWidth) >= 1,
+  };
+}"""
+
+
+def _tab_until(page: Any, found: Any, limit: int = 60) -> list[dict[str, Any]]:
+    """Press Tab until ``found(focused)``; every element on the way shows its focus."""
+    visited = []
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        focused = page.evaluate(FOCUSED)
+        visited.append(focused)
+        assert focused["tag"] != "body", f"focus fell off the page after {visited}"
+        assert focused["outline"], f"no visible focus on {focused}"
+        if found(focused):
+            return visited
+    raise AssertionError(f"not reached with {limit} presses of Tab: {visited}")
+
+
+def test_keyboard_alone_reaches_a_run_and_its_buttons(
+    server: tuple[str, Engine], page: Any
+) -> None:
+    base, engine = server
+    api = _api(engine)
+    body = {
+        "graph_id": _gid(api, COUNTER),
+        "initial_state": {"n": 1},
+        "interrupt_before": ["s2"],
+        "wait": True,
+    }
+    run = api.post("/graph/run", json=body).json()
+    _sign_in(page, base, f"#/runs?q={run['run_id']}")
+    page.wait_for_selector(f"tr[data-run='{run['run_id']}']")
+    visited = _tab_until(page, lambda f: f["inRuns"] and f["tag"] == "a")
+    assert {"f-status", "f-q"} <= {f["id"] for f in visited}  # the filters on the way
+    assert "Created ⇅" in [f["text"] for f in visited]  # the sort button
+    page.keyboard.press("Enter")
+    expect(page.locator("h1")).to_have_text(f"Run {run['run_id']}")
+    expect(page.locator("#run-status")).to_contain_text("paused")
+    visited = _tab_until(page, lambda f: f["id"] == "resume-edited")
+    ids = [f["id"] for f in visited]
+    assert {"resume", "cancel", "state-patch", "resume-edited"} <= set(ids)
+    assert ids.index("resume") < ids.index("cancel") < ids.index("resume-edited")
+    _tab_until(page, lambda f: f["id"] == "fork")  # the history's buttons too
+    page.focus("#resume")
+    page.keyboard.press("Enter")
+    expect(page.locator("#run-status")).to_contain_text("completed")
+
+
 def test_phone_width_keeps_the_page_inside_the_screen(
     server: tuple[str, Engine], browser: Any
 ) -> None:
