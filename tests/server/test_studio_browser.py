@@ -302,6 +302,8 @@ def test_a_pending_question_is_answered_from_the_page(
     expect(question).to_contain_text('"ask": "<b>reply</b>"')  # the question, as text
     assert page.locator("#questions b").count() == 0
     assert page.get_attribute("rect[data-node='s1']", "class") == "status-paused"
+    asked = page.locator("#log-body .status", has_text="interrupted")
+    expect(asked).to_have_class("status status-paused")  # a coloured badge, not a blank one
     page.fill("#answer-0", "yes please")
     page.click("#send-answer")  # JSON by default: refused on the page, nothing sent
     expect(page.locator("#answer-message")).to_contain_text("The answer to s1 is not valid JSON")

@@ -23,7 +23,9 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 const svg = (tag, attrs = {}, ...children) => el(tag, { ...attrs, svg: true }, ...children);
-const badge = (status) => el("span", { class: `status status-${status}` }, status);
+// a log entry's status ("interrupted", "re-entered after answer"...) as a status colour
+const STATUS_CLASS = { completed: "done", retrying: "running", interrupted: "paused", "re-entered after answer": "running" };
+const badge = (status) => el("span", { class: `status status-${STATUS_CLASS[status] || status}` }, status);
 const show = (...nodes) => main.replaceChildren(...nodes);
 
 // -- API ---------------------------------------------------------------------------------
@@ -379,15 +381,13 @@ function drawGraph(spec, resolve = () => null) {
   return { drawing, ...out };
 }
 
-// a log entry's status as a box colour
-const BOX_STATUS = { completed: "done", failed: "failed", retrying: "running", interrupted: "paused", "re-entered after answer": "running" };
 
 // colour the drawing from the run's log: nodes by their last attempt, subgraph frames by
 // their nodes (done once the exit node is), map nodes with their copies counted
 function paint(graph, logs, state) {
   const set = (path, status) => graph.boxes.get(path)?.setAttribute("class", `status-${status}`);
   const last = new Map();
-  for (const entry of logs) last.set(entry.node, BOX_STATUS[entry.status] || "pending");
+  for (const entry of logs) last.set(entry.node, STATUS_CLASS[entry.status] || entry.status);
   for (const [path, status] of last) set(path, status);
   for (const frame of graph.frames) {
     if (last.get(frame) === "done") continue;
@@ -431,7 +431,7 @@ function drawTimeline(entries) {
     viewBox: `0 0 ${width} ${10 + spans.length * row}`, role: "img", "aria-label": "timeline of node attempts" });
   spans.forEach((e, i) => {
     const y = 5 + i * row;
-    const status = e.status === "completed" ? "done" : e.status;
+    const status = STATUS_CLASS[e.status] || e.status;
     drawing.append(
       svg("text", { x: 4, y: y + 14 }, `${e.node.slice(0, 16)} #${e.attempt}`),
       svg("rect", { x: scale(e.start), y, height: row - 6, width: Math.max(scale(e.end) - scale(e.start), 2),
