@@ -209,7 +209,7 @@ function followRuns({ table, live, rows, render, load, firstPage }) {
     reload ??= setTimeout(() => {
       reload = null;
       load().catch(() => {});
-    }, 200);
+    }, 500); // many new runs at once: one read
   };
   const onMessage = (message) => {
     if (message.type === "listening") {
