@@ -205,11 +205,14 @@ function followRuns({ table, live, rows, render, load, firstPage }) {
   let retry = null;
   let reload = null;
   let stopped = false;
+  let lastRead = 0;
   const later = () => {
+    // read at once, then at most every half second (many new runs at once: one read)
     reload ??= setTimeout(() => {
       reload = null;
+      lastRead = Date.now();
       load().catch(() => {});
-    }, 500); // many new runs at once: one read
+    }, Math.max(0, lastRead + 500 - Date.now()));
   };
   const onMessage = (message) => {
     if (message.type === "listening") {
