@@ -216,6 +216,7 @@ function followRuns({ table, live, rows, render, load, firstPage }) {
   };
   const onMessage = (message) => {
     if (message.type === "listening") {
+      if (table.dataset.live === "polling") later(); // back: catch what changed meanwhile
       delay = 1000;
       table.dataset.live = "socket";
       live.textContent = "Live: runs update as they change.";
