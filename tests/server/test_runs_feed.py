@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import threading
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from server_helpers import COUNTER, create_graph, linear_spec, open_gate
+from server_helpers import COUNTER, ServerTestPlugin, create_graph, linear_spec, open_gate
 from starlette.websockets import WebSocketDisconnect
 from wfengine import Engine
+from wfengine.server import create_app
 from wfengine.server.feed import PLUGIN_NAME, RESYNC, RunFeed
 
 
@@ -127,9 +131,8 @@ def test_a_listener_that_falls_behind_gets_one_resync() -> None:
 
     async def listen() -> list[dict[str, Any]]:
         with feed.subscribe() as subscription:
-            run = engine.run(graph, {})
             for _ in range(5):
-                feed.publish(run)
+                feed.publish(engine.run(graph, {}))
             await asyncio.sleep(0.05)  # the messages land on this loop
             got = []
             while not subscription.queue.empty():
@@ -140,3 +143,56 @@ def test_a_listener_that_falls_behind_gets_one_resync() -> None:
     # three fit; the fourth finds the queue full: one resync instead; the fifth queues after it
     assert got[0] == RESYNC and len(got) == 2 and got[1]["type"] == "run"
     assert feed.listeners() == 0
+
+
+def test_a_change_is_published_once() -> None:
+    engine = Engine(load_entrypoints=False)
+    graph = engine.load_spec(
+        {"name": "g", "entry": "a", "nodes": {"a": {"call": "builtins:dict"}},
+         "edges": [{"from": "a", "to": "END"}]}
+    )  # fmt: skip
+    feed = RunFeed()
+
+    async def listen() -> int:
+        with feed.subscribe() as subscription:
+            run = engine.run(graph, {})
+            for _ in range(3):  # the hook and a store read may both see it
+                feed.publish(run)
+            await asyncio.sleep(0.05)
+            return subscription.queue.qsize()
+
+    assert asyncio.run(listen()) == 1
+
+
+@pytest.mark.timeout(60)
+def test_runs_another_process_drives_come_from_the_store(tmp_path: Path) -> None:
+    sqlite = pytest.importorskip("wfengine_sqlite.plugin")
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    here = Engine(plugins=[ServerTestPlugin(), sqlite], load_entrypoints=False, store=url)
+    there = Engine(plugins=[ServerTestPlugin(), sqlite], load_entrypoints=False, store=url)
+    spec = linear_spec("t.gate", "t.inc", name="elsewhere")
+    spec["nodes"]["s0"]["params"] = {"name": "elsewhere"}
+    with TestClient(create_app(here)) as client:
+        feed = client.app.state.wfengine.feed  # type: ignore[attr-defined]
+        feed.poll_seconds = 0.05
+        gid = create_graph(client, spec)
+        with client.websocket_connect("/ws/runs") as ws:
+            assert ws.receive_json() == {"type": "listening"}
+            deadline = time.monotonic() + 10
+            while feed.polls < 2:  # the first read only takes note of what is there
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+            elsewhere = threading.Thread(target=there.run, args=(gid, {"n": 1}))
+            elsewhere.start()
+            first = ws.receive_json()
+            assert first["status"] == "running" and first["graph_id"] == gid
+            open_gate("elsewhere")
+            seen = [first]
+            while seen[-1]["status"] == "running":
+                seen.append(ws.receive_json())
+            elsewhere.join(10)
+    assert {m["run_id"] for m in seen} == {first["run_id"]}
+    assert seen[-1]["status"] == "completed" and seen[-1]["step"] == 2
+    assert feed.polls > 2
+    here.close()
+    there.close()
