@@ -364,6 +364,12 @@ NESTED = {
 }
 
 
+def _store_review_child(api: Any) -> None:
+    child = linear_spec("t.inc", "t.double", name="review-child")
+    made = api.post("/graph/create", json=child, params={"graph_id": "review-child"})
+    assert made.status_code in (201, 409), made.text  # 409: an earlier test stored it
+
+
 def _inside(inner: Any, outer: Any) -> bool:
     a, b = inner.bounding_box(), outer.bounding_box()
     return bool(
@@ -379,9 +385,7 @@ def test_subgraphs_are_nested_blocks_and_a_map_is_summarised(
 ) -> None:
     base, engine = server
     api = _api(engine)
-    child = linear_spec("t.inc", "t.double", name="review-child")
-    made = api.post("/graph/create", json=child, params={"graph_id": "review-child"})
-    assert made.status_code in (201, 409), made.text  # 409: an earlier test stored it
+    _store_review_child(api)
     state = {"n": 1, "oks": [True, False, True]}
     body = {"graph_id": _gid(api, NESTED), "initial_state": state, "wait": True}
     run = api.post("/graph/run", json=body).json()
@@ -436,6 +440,32 @@ def test_a_maps_copies_are_counted_live(server: tuple[str, Engine], page: Any) -
         open_gate("map")
     expect(page.locator("#run-status")).to_contain_text("completed")
     expect(page.locator("svg.graph rect[data-node='fan']")).to_have_class("status-done")
+
+
+def test_the_builder_draws_a_stored_subgraph_nested(server: tuple[str, Engine], page: Any) -> None:
+    base, engine = server
+    _store_review_child(_api(engine))
+    _sign_in(page, base, "#/builder")
+    page.wait_for_selector("#builder-ok")
+    spec = "\n".join(
+        [
+            "name: with-child",
+            "entry: r",
+            "nodes:",
+            "  r: {graph: review-child}",
+            "  q: {graph: no-such-graph}",
+            "edges:",
+            "  - {from: r, to: q}",
+            "  - {from: q, to: END}",
+        ]
+    )
+    page.fill("#spec-text", spec)
+    nested = page.locator("#builder-drawing g.subgraph[data-subgraph='r'] rect[data-node='r/s1']")
+    expect(nested).to_have_count(1)
+    # a name that is no graph: a plain box, and no request for it (the page fixture fails
+    # the test on any 404)
+    expect(page.locator("#builder-drawing rect[data-node='q']")).to_have_count(1)
+    expect(page.locator("#builder-error-line")).to_contain_text("no-such-graph")
 
 
 def test_the_builder_shows_a_validation_error_at_its_line(

@@ -291,13 +291,14 @@ function subgraphSpec(node, resolve) {
   return null;
 }
 
-// every stored graph / workflow a spec's subgraph nodes name, fetched (nested ones too)
-async function subgraphSpecs(spec, found = new Map(), level = 0) {
+// every stored graph / workflow a spec's subgraph nodes name, fetched (nested ones too);
+// `found` caches them, `known` (a Set) limits the names asked for
+async function subgraphSpecs(spec, found = new Map(), known = null, level = 0) {
   if (level >= MAX_NESTING) return found;
   for (const node of Object.values(spec.nodes || {})) {
     const graph = node && typeof node === "object" ? node.graph : null;
-    let child = graph && typeof graph === "object" ? graph : null;
-    if (typeof graph === "string" && !found.has(graph)) {
+    let child = graph && typeof graph === "object" ? graph : found.get(graph) || null;
+    if (typeof graph === "string" && !found.has(graph) && (!known || known.has(graph))) {
       found.set(graph, null);
       try {
         child = (await api(`/graph/${encodeURIComponent(graph)}`)).spec;
@@ -306,7 +307,7 @@ async function subgraphSpecs(spec, found = new Map(), level = 0) {
         if (error instanceof Unauthorised) throw error;
       }
     }
-    if (child && child.nodes) await subgraphSpecs(child, found, level + 1);
+    if (child && child.nodes) await subgraphSpecs(child, found, known, level + 1);
   }
   return found;
 }
@@ -786,7 +787,11 @@ edges:
 `;
 
 async function builderPage() {
-  const tools = (await api("/tools")).tools;
+  const [tools, stored, workflows] = await Promise.all([
+    api("/tools").then((r) => r.tools), api("/graphs"), api("/workflows")]);
+  // subgraphs named by id are drawn nested when they exist (no request for a half-typed name)
+  const known = new Set([...stored.graphs.map((g) => g.graph_id), ...workflows.workflows.map((w) => w.name)]);
+  const children = new Map();
   const editor = el("textarea", { id: "spec-text", class: "code", "aria-label": "spec (YAML or JSON)", spellcheck: "false" },
     STARTER.replace("TOOL", tools[0]?.name || "my.tool"));
   const problem = el("div", { id: "builder-error", role: "status", "aria-live": "polite" });
@@ -815,7 +820,9 @@ async function builderPage() {
     save.disabled = !valid;
     if (result.spec && result.spec.nodes && typeof result.spec.nodes === "object") {
       lastSpec = result.spec;
-      drawing.replaceChildren(drawGraph(result.spec).drawing);
+      await subgraphSpecs(result.spec, children, known);
+      if (mine !== seq) return;
+      drawing.replaceChildren(drawGraph(result.spec, (name) => children.get(name)).drawing);
     }
     if (result.error) {
       const { line, column, message: text, where } = result.error;
