@@ -171,6 +171,9 @@ class RunFeed:
         assert self.engine is not None
         engine, store = self.engine, self.engine.store
         self.polls += 1
+        # runs driven here, before or after the read, are told by their hooks: a read made
+        # while one ran may be older than what they told
+        driven = {run.run_id for run in engine.active_runs()}
         newest, _ = store.list_runs(limit=NEWEST, logs=False)
         running, _ = store.list_runs(status=RunStatus.RUNNING.value, limit=RUNNING, logs=False)
         seen = {run.run_id: run for run in (*newest, *running)}
@@ -180,8 +183,8 @@ class RunFeed:
                 seen[run_id] = run
         self._moving = {run_id for run_id, run in seen.items() if run.status in MOVING}
         for run in seen.values():
-            if engine.active_run(run.run_id) is not None:
-                continue  # driven here: its hooks tell
+            if run.run_id in driven or engine.active_run(run.run_id) is not None:
+                continue
             if publish:
                 self.publish(run)
             else:
