@@ -476,6 +476,7 @@ function questionForm(runId, resumed) {
     }
     // one pending question takes a bare answer; several are answered per node path
     const answer = fields.length === 1 ? answers[fields[0].node] : answers;
+    button.disabled = true; // one answer per click
     try {
       await api(`/runs/${encodeURIComponent(runId)}/resume`, { method: "POST", json: { answer, wait: false } });
       message.className = "msg ok";
@@ -485,8 +486,11 @@ function questionForm(runId, resumed) {
       if (error instanceof Unauthorised) return failure(error);
       message.className = "msg bad";
       message.textContent = `The server refused the answer: ${error.message}`;
+    } finally {
+      button.disabled = false;
     }
   };
+  const button = el("button", { type: "button", id: "send-answer", onclick: () => send() }, "Answer and resume");
   const update = (pending) => {
     const key = JSON.stringify(pending);
     if (key === shown) return; // keep what the user is typing
@@ -518,7 +522,7 @@ function questionForm(runId, resumed) {
           el("label", { for: `answer-${i}` }, `Answer to ${node}`, box),
           el("label", { for: `answer-mode-${i}` }, "Send it as", mode));
       }),
-      el("div", { class: "actions" }, el("button", { type: "button", id: "send-answer", onclick: () => send() }, "Answer and resume")),
+      el("div", { class: "actions" }, button),
       message,
     );
   };
