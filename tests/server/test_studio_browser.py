@@ -216,7 +216,8 @@ def test_the_runs_page_reads_again_while_its_socket_is_down(
     expect(page.locator(f"tr[data-run='{run_id}']")).to_have_count(1, timeout=8000)
     assert len(attempts) >= 2  # retried
     down[0] = False
-    page.wait_for_selector("#runs[data-live='socket']", timeout=15000)  # back on the socket
+    # back on the socket at the next retry (the backoff may have reached 16 s)
+    page.wait_for_selector("#runs[data-live='socket']", timeout=40000)
 
 
 def test_a_state_with_markup_renders_as_text(server: tuple[str, Engine], page: Any) -> None:
