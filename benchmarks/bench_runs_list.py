@@ -81,9 +81,24 @@ def main() -> None:
         first = _median(client, params, args.repeats, deep=False)
         deep = _median(client, params, args.repeats, deep=True)
         print(f"{name:32} {first * 1000:9.1f} ms {deep * 1000:9.1f} ms")
+    _feed_read(engine, args.repeats)
     if args.browser:
         _browser(client.app, queries, args.repeats)
     engine.close()
+
+
+def _feed_read(engine: Any, repeats: int) -> None:
+    """Median time of one read of the runs feed's store reader (``WS /ws/runs``: the newest
+    runs, the running ones), made once a second while anyone listens."""
+    from wfengine.server.feed import RunFeed
+
+    feed = RunFeed(engine)
+    times = []
+    for _ in range(max(repeats, 5)):
+        began = time.perf_counter()
+        feed.poll(publish=False)
+        times.append(time.perf_counter() - began)
+    print(f"{'runs feed: one store read':32} {statistics.median(times) * 1000:9.1f} ms")
 
 
 def _browser(app: Any, queries: dict[str, dict[str, Any]], repeats: int) -> None:

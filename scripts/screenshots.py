@@ -1,7 +1,8 @@
 """Write docs/images/studio-*.png: each studio page as users see it, from a live server.
 
-Starts ``wf serve``'s app (in process, memory store, an API key) with a few example runs (a
-completed one, a failed one, a paused one), then drives Debian's Chromium through
+Starts ``wf serve``'s app (in process, memory store, an API key) with a few example runs of a
+graph with a subgraph, a map and a question (completed ones, a failed one, one paused on
+its question), then drives Debian's Chromium through
 Playwright (its ``executable_path``; Playwright's own browser download is not used).
 
     python scripts/screenshots.py [--out docs/images] [--chromium /usr/bin/chromium]
@@ -21,41 +22,70 @@ KEY = "screenshots"
 
 
 def _tools() -> Any:
+    import wfengine
     from wfengine import hookimpl
 
     def fetch(state: dict[str, Any]) -> dict[str, Any]:
         """Read the orders for the day."""
-        return {"rows": 120}
+        return {"rows": 120, "regions": ["north", "south", "east", "west"]}
 
-    def check(state: dict[str, Any]) -> dict[str, Any]:
+    def count(state: dict[str, Any]) -> dict[str, Any]:
         """Refuse a day with too few rows."""
         if state.get("rows", 0) < state.get("min_rows", 0):
             raise ValueError(f"only {state['rows']} rows, need {state['min_rows']}")
         return {"checked": True}
 
+    def schema(state: dict[str, Any]) -> dict[str, Any]:
+        """Check the columns."""
+        return {"schema_ok": True}
+
+    def summarise(state: dict[str, Any]) -> dict[str, Any]:
+        """Sum one region's orders."""
+        return {"totals": {state["region"]: 30}}
+
+    def approve(state: dict[str, Any]) -> dict[str, Any]:
+        """Ask a person before publishing."""
+        answer = wfengine.interrupt(
+            {"question": "Publish the daily report?", "totals": state.get("totals")}
+        )
+        return {"approved": answer is True}
+
     def publish(state: dict[str, Any]) -> dict[str, Any]:
         """Publish the report."""
-        return {"published": True}
+        return {"published": state.get("approved", True)}
 
     class Tools:
         @hookimpl
         def wfengine_register_tools(self, registry: Any) -> None:
-            for name, func in (("orders.fetch", fetch), ("orders.check", check),
+            for name, func in (("orders.fetch", fetch), ("orders.count", count),
+                               ("orders.schema", schema), ("orders.summarise", summarise),
+                               ("orders.approve", approve),
                                ("orders.publish", publish)):  # fmt: skip
                 registry.register(name, func)
 
     return Tools()
 
 
+CHECKS = {
+    "name": "checks",
+    "entry": "count",
+    "nodes": {"count": {"tool": "orders.count"}, "schema": {"tool": "orders.schema"}},
+    "edges": [{"from": "count", "to": "schema"}, {"from": "schema", "to": "END"}],
+}  # fmt: skip
 SPEC = {
     "name": "daily-orders",
     "entry": "fetch",
+    "reducers": {"totals": "merge"},
     "nodes": {
         "fetch": {"tool": "orders.fetch"},
-        "check": {"tool": "orders.check"},
+        "checks": {"graph": CHECKS},
+        "regions": {"map": {"over": "regions", "as": "region", "node": "summarise"}},
+        "summarise": {"tool": "orders.summarise"},
+        "approve": {"tool": "orders.approve"},
         "publish": {"tool": "orders.publish"},
     },
-    "edges": [{"from": "fetch", "to": "check"}, {"from": "check", "to": "publish"},
+    "edges": [{"from": "fetch", "to": "checks"}, {"from": "checks", "to": "regions"},
+              {"from": "regions", "to": "approve"}, {"from": "approve", "to": "publish"},
               {"from": "publish", "to": "END"}],
 }  # fmt: skip
 
@@ -79,12 +109,12 @@ def main() -> None:
         "graph_id"
     ]
     for state in ({"min_rows": 100}, {"min_rows": 500}, {"min_rows": 10}):
-        api.post("/graph/run", json={"graph_id": gid, "initial_state": state, "wait": True})
+        run = api.post("/graph/run", json={"graph_id": gid, "initial_state": state}).json()
+        if run["status"] == "paused":  # approved: publish
+            api.post(f"/runs/{run['run_id']}/resume", json={"answer": True, "wait": True})
     paused = api.post(
-        "/graph/run",
-        json={"graph_id": gid, "initial_state": {"min_rows": 1}, "interrupt_before": ["publish"],
-              "wait": True},
-    ).json()  # fmt: skip
+        "/graph/run", json={"graph_id": gid, "initial_state": {"min_rows": 1}, "wait": True}
+    ).json()  # paused by approve's question
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -97,7 +127,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     shots = {
         "studio-runs.png": ("#/runs", "#runs-body tr"),
-        "studio-run.png": (f"#/run/{paused['run_id']}", "#state-at"),
+        "studio-run.png": (f"#/run/{paused['run_id']}", "#questions .question"),
         "studio-graphs.png": ("#/graphs", "#graphs"),
         "studio-graph.png": (f"#/graph/{gid}", "#spec"),
         "studio-builder.png": ("#/builder", "#builder-ok"),

@@ -14,6 +14,7 @@ from fastapi import Request, WebSocket
 
 from ..engine import Engine
 from .errors import ApiError
+from .feed import RunFeed
 from .follow import RunFollowers
 from .limits import ServerLimits
 from .paths import PathConfiner
@@ -37,6 +38,8 @@ class ServerContext:
     """Following runs this server does not drive: the event feed, shared store pollers."""
     sockets: SocketQuota = field(init=False)
     """Open WebSockets per client, capped at ``limits.max_websockets_per_client``."""
+    feed: RunFeed = field(init=False)
+    """Every run's status changes, for ``WS /ws/runs`` (the engine's one feed)."""
     _known_graphs: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _pool: ThreadPoolExecutor | None = None
@@ -44,6 +47,7 @@ class ServerContext:
     def __post_init__(self) -> None:
         self.watchers = RunFollowers(self.engine)
         self.sockets = SocketQuota(self.limits.max_websockets_per_client)
+        self.feed = RunFeed.of(self.engine)
 
     async def in_thread(self, func: Callable[..., T], *args: Any) -> T:
         """``func(*args)`` on one of the server's run threads (at most

@@ -289,6 +289,21 @@ class RunSummary(BaseModel):
         default=None, description="Why a run paused when its budget did it"
     )
 
+    @classmethod
+    def of(cls, run: WorkflowRun) -> RunSummary:
+        """``run`` as a listing shows it (its error without the traceback)."""
+        return cls(
+            run_id=run.run_id,
+            graph_id=run.graph_id,
+            status=run.status,
+            step=run.step,
+            error=jsonable(client_error(run.error)),
+            created_at=run.created_at,
+            finished_at=run.finished_at,
+            questions=jsonable(dict(run.questions)),
+            pause_reason=run.pause_reason,
+        )
+
 
 class RunPage(BaseModel):
     """A page of runs, newest first; pass ``next_cursor`` as ``cursor`` for the next."""

@@ -14,7 +14,7 @@ from ..run import RunStatus, WorkflowRun
 from ..submit import QueueUnsupportedError
 from .context import ServerContext, context
 from .errors import ApiError
-from .jsonsafe import SafeJSONResponse, jsonable
+from .jsonsafe import SafeJSONResponse
 from .models import (
     CancelResult,
     ErrorResponse,
@@ -26,7 +26,6 @@ from .models import (
     RunResult,
     RunStateOut,
     RunSummary,
-    client_error,
     log_entries,
 )
 
@@ -157,7 +156,7 @@ def list_runs(
             type="invalid_cursor",
             details={"cursor": cursor},
         ) from exc
-    return RunPage(runs=[_summary(run) for run in page], next_cursor=next_cursor)
+    return RunPage(runs=[RunSummary.of(run) for run in page], next_cursor=next_cursor)
 
 
 @router.post(
@@ -235,6 +234,7 @@ def cancel_run(run_id: str, ctx: Ctx) -> CancelResult:
             details={"run_id": run_id, "status": run.status.value},
         )
     run = ctx.engine.cancel(run_id)
+    ctx.feed.publish(run)  # no run hook fires for a run that is not going on
     return CancelResult(run_id=run_id, status=run.status, cancel_requested=True)
 
 
@@ -266,20 +266,6 @@ def _accepted(run: WorkflowRun) -> JSONResponse:
         body.model_dump(mode="json"),
         status_code=202,
         headers={"Location": f"/graph/state/{run.run_id}"},
-    )
-
-
-def _summary(run: WorkflowRun) -> RunSummary:
-    return RunSummary(
-        run_id=run.run_id,
-        graph_id=run.graph_id,
-        status=run.status,
-        step=run.step,
-        error=jsonable(client_error(run.error)),
-        created_at=run.created_at,
-        finished_at=run.finished_at,
-        questions=jsonable(dict(run.questions)),
-        pause_reason=run.pause_reason,
     )
 
 

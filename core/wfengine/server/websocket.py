@@ -1,4 +1,5 @@
-"""``WS /ws/runs/{run_id}``: a run's events, in order from its start, closing when it ends.
+"""``WS /ws/runs/{run_id}``: a run's events, in order from its start, closing when it ends;
+``WS /ws/runs``: every run's status changes (:mod:`.feed`), for the studio's runs page.
 
 A run this server drives in the background is replayed from its buffer and then followed
 live. Any other run (one a ``wf worker`` drives, on any machine; one run with ``wait: true``
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -32,10 +34,27 @@ router = APIRouter()
 async def run_events(websocket: WebSocket, run_id: str) -> None:
     """Send the run's events as JSON messages, then close (code 1000)."""
     ctx = ws_context(websocket)
+    await _serve(ctx, websocket, lambda: _send_events(ctx, websocket, run_id))
+
+
+@router.websocket("/ws/runs")
+async def all_runs(websocket: WebSocket) -> None:
+    """Every run's status changes, for as long as the client listens: first
+    ``{"type": "listening"}``, then one ``{"type": "run", ...}`` (a ``GET /runs`` entry) each
+    time a run starts, resumes or stops, or ``{"type": "resync"}`` when the client fell too
+    far behind (read the list again)."""
+    ctx = ws_context(websocket)
+    await _serve(ctx, websocket, lambda: _send_feed(ctx, websocket))
+
+
+async def _serve(
+    ctx: ServerContext, websocket: WebSocket, body: Callable[[], Awaitable[None]]
+) -> None:
+    """Accept the socket and run ``body()`` while the client's socket quota allows it."""
     await websocket.accept(subprotocol=offered_protocol(websocket))
     try:
         with ctx.sockets.hold(client_identity(websocket.headers, websocket.client)):
-            await _send_events(ctx, websocket, run_id)
+            await body()
     except TooManySockets:
         limit = ctx.limits.max_websockets_per_client
         await _send(
@@ -75,6 +94,24 @@ async def _send_events(ctx: ServerContext, websocket: WebSocket, run_id: str) ->
         await websocket.close(code=4404, reason="run not found")
         return
     await websocket.close(code=1000)
+
+
+async def _send_feed(ctx: ServerContext, websocket: WebSocket) -> None:
+    with ctx.feed.subscribe() as subscription:
+        await _send(websocket, {"type": "listening"}, False)
+        gone = asyncio.ensure_future(_disconnected(websocket))
+        try:
+            while True:
+                message = asyncio.ensure_future(subscription.get())
+                await asyncio.wait((message, gone), return_when=asyncio.FIRST_COMPLETED)
+                if not message.done():
+                    message.cancel()
+                    return  # the client went away
+                await _send(websocket, message.result(), False)
+        finally:
+            gone.cancel()
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
+                await gone
 
 
 async def _follow_elsewhere(ctx: ServerContext, websocket: WebSocket, run_id: str) -> bool:

@@ -23,7 +23,9 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 const svg = (tag, attrs = {}, ...children) => el(tag, { ...attrs, svg: true }, ...children);
-const badge = (status) => el("span", { class: `status status-${status}` }, status);
+// a log entry's status ("interrupted", "re-entered after answer"...) as a status colour
+const STATUS_CLASS = { completed: "done", retrying: "running", interrupted: "paused", "re-entered after answer": "running" };
+const badge = (status) => el("span", { class: `status status-${STATUS_CLASS[status] || status}` }, status);
 const show = (...nodes) => main.replaceChildren(...nodes);
 
 // -- API ---------------------------------------------------------------------------------
@@ -143,15 +145,17 @@ async function runsPage(params) {
     order = -order;
     render();
   } }, "Created ⇅");
+  const live = el("p", { class: "muted", id: "runs-live", role: "status" });
+  const table = el("table", { id: "runs" },
+    el("thead", {}, el("tr", {}, ["Run", "Graph", "Status", "Step"].map((h) => el("th", {}, h)),
+      el("th", {}, sortButton), el("th", {}, "Error"))),
+    body);
   show(
     el("h1", {}, "Runs"),
     form,
-    el("div", { class: "table-wrap" },
-      el("table", { id: "runs" },
-        el("thead", {}, el("tr", {}, ["Run", "Graph", "Status", "Step"].map((h) => el("th", {}, h)),
-          el("th", {}, sortButton), el("th", {}, "Error"))),
-        body)),
+    el("div", { class: "table-wrap" }, table),
     info,
+    live,
     pager,
   );
 
@@ -191,20 +195,81 @@ async function runsPage(params) {
     );
   };
   await load();
-  // live: refresh the page while a run on it is still moving
-  const timer = setInterval(() => {
-    if (rows.some((r) => r.status === "running" || r.status === "pending")) load().catch(() => {});
-  }, 1000);
-  cleanup.push(() => clearInterval(timer));
+  followRuns({ table, live, rows: () => rows, render, load, firstPage: () => cursors.length === 1 && !cursors[0] });
+}
+
+// live runs page: one socket carrying every run's status changes (WS /ws/runs); while it is
+// down, the page is read again and the socket retried after 1, 2, 4 ... 30 s
+function followRuns({ table, live, rows, render, load, firstPage }) {
+  let delay = 1000;
+  let retry = null;
+  let reload = null;
+  let stopped = false;
+  let lastRead = 0;
+  const later = () => {
+    // read at once, then at most every half second (many new runs at once: one read)
+    reload ??= setTimeout(() => {
+      reload = null;
+      lastRead = Date.now();
+      load().catch(() => {});
+    }, Math.max(0, lastRead + 500 - Date.now()));
+  };
+  const onMessage = (message) => {
+    if (message.type === "listening") {
+      if (table.dataset.live === "polling") later(); // back: catch what changed meanwhile
+      delay = 1000;
+      table.dataset.live = "socket";
+      live.textContent = "Live: runs update as they change.";
+    } else if (message.type === "resync") {
+      later();
+    } else if (message.type === "run") {
+      const row = rows().find((r) => r.run_id === message.run_id);
+      if (row) {
+        Object.assign(row, message);
+        render();
+      } else if (firstPage()) {
+        later(); // a new run: the server says whether it passes the filters
+      }
+    }
+  };
+  const connect = () => {
+    const ws = socket("/ws/runs", onMessage);
+    ws.addEventListener("close", (event) => {
+      if (stopped) return;
+      if (event.code === 4401) return failure(new Unauthorised("an API key is required"));
+      table.dataset.live = "polling";
+      live.textContent = `Not live: reading the runs again in ${delay / 1000} s.`;
+      retry = setTimeout(() => {
+        load().catch(() => {});
+        delay = Math.min(delay * 2, 30000);
+        connect();
+      }, delay);
+    });
+  };
+  connect();
+  cleanup.push(() => {
+    stopped = true;
+    clearTimeout(retry);
+    clearTimeout(reload);
+  });
 }
 
 // -- Run page ----------------------------------------------------------------------------
+const BOX = { w: 130, h: 40, mapW: 175, mapH: 58, gapX: 40, gapY: 20, pad: 10, title: 22 };
+const MAX_NESTING = 4;
+
 function layers(spec) {
-  // nodes in columns by their distance from the entry (a drawing, not a layout engine)
-  const names = Object.keys(spec.nodes || {});
+  // nodes in columns by their distance from the entry (a drawing, not a layout engine); a
+  // map node's copies hang off it by a dashed "map" edge
+  const nodes = spec.nodes || {};
+  const names = Object.keys(nodes);
   const depth = new Map([[spec.entry, 0]]);
   const queue = [spec.entry];
-  const edges = (spec.edges || []).flatMap((e) => [].concat(e.to).map((to) => [].concat(e.from).map((from) => [from, to]))).flat();
+  const edges = (spec.edges || []).flatMap((e) => [].concat(e.to).map((to) => [].concat(e.from).map((from) => [from, to, "edge"]))).flat();
+  for (const name of names) {
+    const target = nodes[name]?.map?.node;
+    if (typeof target === "string") edges.push([name, target, "map"]);
+  }
   while (queue.length) {
     const at = queue.shift();
     for (const [from, to] of edges) {
@@ -218,31 +283,143 @@ function layers(spec) {
   return { names, depth, edges: edges.filter(([a, b]) => names.includes(a) && names.includes(b)) };
 }
 
-function drawGraph(spec) {
+// the spec of a subgraph node: inline, or a stored graph / workflow fetched before drawing
+function subgraphSpec(node, resolve) {
+  const graph = node && typeof node === "object" ? node.graph : null;
+  if (graph && typeof graph === "object" && graph.nodes && typeof graph.nodes === "object") return graph;
+  if (typeof graph === "string") return resolve(graph) || null;
+  return null;
+}
+
+// every stored graph / workflow a spec's subgraph nodes name, fetched (nested ones too);
+// `found` caches them, `known` (a Set) limits the names asked for
+async function subgraphSpecs(spec, found = new Map(), known = null, level = 0) {
+  if (level >= MAX_NESTING) return found;
+  for (const node of Object.values(spec.nodes || {})) {
+    const graph = node && typeof node === "object" ? node.graph : null;
+    let child = graph && typeof graph === "object" ? graph : found.get(graph) || null;
+    if (typeof graph === "string" && !found.has(graph) && (!known || known.has(graph))) {
+      found.set(graph, null);
+      try {
+        child = (await api(`/graph/${encodeURIComponent(graph)}`)).spec;
+        found.set(graph, child);
+      } catch (error) {
+        if (error instanceof Unauthorised) throw error;
+      }
+    }
+    if (child && child.nodes) await subgraphSpecs(child, found, known, level + 1);
+  }
+  return found;
+}
+
+// the size of a block (a graph, or a subgraph inside a frame) and how to draw it at (x, y)
+function block(spec, prefix, resolve, level, out) {
   const { names, depth, edges } = layers(spec);
-  const columns = new Map();
-  const at = new Map();
+  const parts = new Map();
   for (const name of names) {
-    const d = depth.get(name);
-    const row = columns.get(d) || 0;
-    columns.set(d, row + 1);
-    at.set(name, { x: 10 + d * 170, y: 10 + row * 60 });
+    const node = spec.nodes[name];
+    const child = level < MAX_NESTING ? subgraphSpec(node, resolve) : null;
+    if (child) {
+      const inner = block(child, `${prefix}${name}/`, resolve, level + 1, out);
+      parts.set(name, { inner, w: inner.w + 2 * BOX.pad, h: inner.h + BOX.title + BOX.pad });
+    } else {
+      parts.set(name, node?.map ? { w: BOX.mapW, h: BOX.mapH } : { w: BOX.w, h: BOX.h });
+    }
   }
-  const width = 20 + Math.max(1, columns.size) * 170;
-  const height = 20 + Math.max(1, ...columns.values()) * 60;
-  const boxes = new Map();
+  const columns = [];
+  for (const name of names) (columns[depth.get(name)] ??= []).push(name);
+  const widths = columns.map((column) => Math.max(0, ...(column || []).map((n) => parts.get(n).w)));
+  const heights = columns.map((column) => (column || []).reduce((sum, n) => sum + parts.get(n).h + BOX.gapY, -BOX.gapY));
+  const w = Math.max(BOX.w, widths.reduce((sum, x) => sum + x + BOX.gapX, -BOX.gapX));
+  const h = Math.max(BOX.h, ...heights);
+  const draw = (x0, y0, into) => {
+    const at = new Map();
+    let x = x0;
+    columns.forEach((column, d) => {
+      let y = y0;
+      for (const name of column || []) {
+        at.set(name, { x, y, ...parts.get(name) });
+        y += parts.get(name).h + BOX.gapY;
+      }
+      x += widths[d] + BOX.gapX;
+    });
+    const lines = svg("g", {});
+    into.append(lines);
+    for (const name of names) {
+      const { x: nx, y: ny, w: nw, h: nh, inner } = at.get(name);
+      const path = `${prefix}${name}`;
+      if (inner) {
+        // a subgraph: its nodes inside a frame; the frame is the exit node (same path)
+        const frame = svg("rect", { x: nx, y: ny, width: nw, height: nh, rx: 8, class: "status-pending", "data-node": path });
+        const group = svg("g", { class: "subgraph", "data-subgraph": path }, frame, svg("title", {}, `subgraph ${path}`),
+          svg("text", { x: nx + 8, y: ny + 15, class: "subgraph-title" }, name.slice(0, 30)));
+        into.append(group);
+        out.boxes.set(path, frame);
+        out.frames.push(path);
+        inner.draw(nx + BOX.pad, ny + BOX.title, group);
+        continue;
+      }
+      const rect = svg("rect", { x: nx, y: ny, width: nw, height: nh, rx: 6, class: "status-pending", "data-node": path });
+      out.boxes.set(path, rect);
+      const map = spec.nodes[name]?.map;
+      const summary = map
+        ? svg("text", { x: nx + 8, y: ny + 44, class: "map-summary", "data-map": path }, `map over ${map.over}`)
+        : null;
+      if (map) out.maps.set(path, { text: summary, over: map.over, node: `${prefix}${map.node}` });
+      into.append(svg("g", {}, rect, svg("title", {}, path), svg("text", { x: nx + 8, y: ny + 25 }, name.slice(0, 18)), summary));
+    }
+    for (const [from, to, kind] of edges) {
+      const a = at.get(from), b = at.get(to);
+      lines.append(svg("line", { x1: a.x + a.w, y1: a.y + Math.min(a.h / 2, 20), x2: b.x, y2: b.y + Math.min(b.h / 2, 20), class: kind }));
+    }
+  };
+  return { w, h, draw };
+}
+
+// the drawing of a spec: boxes by node path (subgraph nodes as nested blocks, `review/score`)
+function drawGraph(spec, resolve = () => null) {
+  const out = { boxes: new Map(), frames: [], maps: new Map() };
+  const root = block(spec, "", resolve, 0, out);
+  const width = root.w + 20, height = root.h + 20;
   const drawing = svg("svg", { class: "graph", width, height, viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "graph" });
-  for (const [from, to] of edges) {
-    const a = at.get(from), b = at.get(to);
-    drawing.append(svg("line", { x1: a.x + 130, y1: a.y + 20, x2: b.x, y2: b.y + 20 }));
+  root.draw(10, 10, drawing);
+  return { drawing, ...out };
+}
+
+
+// colour the drawing from the run's log: nodes by their last attempt, subgraph frames by
+// their nodes (done once the exit node is), map nodes with their copies counted
+function paint(graph, logs, state) {
+  const set = (path, status) => graph.boxes.get(path)?.setAttribute("class", `status-${status}`);
+  const last = new Map();
+  for (const entry of logs) last.set(entry.node, STATUS_CLASS[entry.status] || entry.status);
+  for (const [path, status] of last) set(path, status);
+  for (const frame of graph.frames) {
+    if (last.get(frame) === "done") continue;
+    const inside = [...last].filter(([path]) => path.startsWith(`${frame}/`)).map(([, status]) => status);
+    if (inside.includes("failed")) set(frame, "failed");
+    else if (inside.includes("paused")) set(frame, "paused");
+    else if (inside.length) set(frame, state.status === "running" ? "running" : "pending");
   }
-  for (const name of names) {
-    const { x, y } = at.get(name);
-    const rect = svg("rect", { x, y, width: 130, height: 40, rx: 6, class: "status-pending", "data-node": name });
-    boxes.set(name, rect);
-    drawing.append(svg("g", {}, rect, svg("title", {}, name), svg("text", { x: x + 8, y: y + 25 }, name.slice(0, 18))));
+  for (const [path, map] of graph.maps) {
+    const sent = logs.filter((e) => e.node === path);
+    if (!sent.length) continue;
+    const step = Math.max(...sent.map((e) => e.step));
+    const since = Math.max(...sent.filter((e) => e.step === step).map((e) => Date.parse(e.started_at)));
+    const copies = logs.filter((e) => e.node === map.node && e.step === step);
+    // a copy completes once (a resumed step runs only the copies that had not); failures
+    // before the step's last try were retried
+    const done = copies.filter((e) => e.status === "completed").length;
+    const failed = copies.filter((e) => e.status === "failed" && Date.parse(e.started_at) >= since).length;
+    const over = state.state?.[map.over];
+    const moving = step > state.step && ["running", "pending"].includes(state.status);
+    const total = moving ? (Array.isArray(over) ? over.length : null) : done + failed;
+    map.text.textContent = `${total === null ? "" : `${total} ${total === 1 ? "copy" : "copies"}, `}${done} done, ${failed} failed`;
+    const status = failed ? "failed" : moving ? "running" : "done";
+    set(map.node, status);
+    set(path, status); // the map node's step is done when its copies are
   }
-  return { drawing, boxes };
+  if (state.status === "paused") for (const n of state.current_nodes) set(n, "paused");
 }
 
 // one bar per node attempt on a shared time axis: parallel branches overlap, retries follow
@@ -259,7 +436,7 @@ function drawTimeline(entries) {
     viewBox: `0 0 ${width} ${10 + spans.length * row}`, role: "img", "aria-label": "timeline of node attempts" });
   spans.forEach((e, i) => {
     const y = 5 + i * row;
-    const status = e.status === "completed" ? "done" : e.status;
+    const status = STATUS_CLASS[e.status] || e.status;
     drawing.append(
       svg("text", { x: 4, y: y + 14 }, `${e.node.slice(0, 16)} #${e.attempt}`),
       svg("rect", { x: scale(e.start), y, height: row - 6, width: Math.max(scale(e.end) - scale(e.start), 2),
@@ -269,6 +446,87 @@ function drawTimeline(entries) {
   drawing.append(svg("text", { x: width - 10, y: 10 + spans.length * row - 2, "text-anchor": "end", class: "axis" },
     `${((t1 - t0) / 1000).toFixed(3)} s`));
   return drawing;
+}
+
+// the pending interrupt() questions of a paused run, one answer box each (JSON or text)
+function questionForm(runId, resumed) {
+  const section = el("section", { id: "questions", hidden: true, "aria-labelledby": "questions-title" });
+  let shown = null;
+  let fields = [];
+  const message = el("p", { class: "msg", role: "status", id: "answer-message" });
+  const send = async () => {
+    message.className = "msg";
+    message.textContent = "";
+    const answers = {};
+    for (const { node, box, mode } of fields) {
+      if (mode.value === "text") {
+        answers[node] = box.value;
+        continue;
+      }
+      try {
+        if (!box.value.trim()) throw new Error("the answer is empty");
+        answers[node] = JSON.parse(box.value);
+      } catch (error) {
+        message.className = "msg bad";
+        message.textContent = `The answer to ${node} is not valid JSON (${error.message}); ` +
+          "fix it, or choose \u201ctext\u201d to send it as a string.";
+        box.focus();
+        return;
+      }
+    }
+    // one pending question takes a bare answer; several are answered per node path
+    const answer = fields.length === 1 ? answers[fields[0].node] : answers;
+    button.disabled = true; // one answer per click
+    try {
+      await api(`/runs/${encodeURIComponent(runId)}/resume`, { method: "POST", json: { answer, wait: false } });
+      message.className = "msg ok";
+      message.textContent = "Answer sent; the run goes on.";
+      await resumed();
+    } catch (error) {
+      if (error instanceof Unauthorised) return failure(error);
+      message.className = "msg bad";
+      message.textContent = `The server refused the answer: ${error.message}`;
+    } finally {
+      button.disabled = false;
+    }
+  };
+  const button = el("button", { type: "button", id: "send-answer", onclick: () => send() }, "Answer and resume");
+  const update = (pending) => {
+    const key = JSON.stringify(pending);
+    if (key === shown) return; // keep what the user is typing
+    shown = key;
+    const nodes = Object.keys(pending);
+    section.hidden = nodes.length === 0;
+    if (!nodes.length) {
+      fields = [];
+      section.replaceChildren(message);
+      return;
+    }
+    fields = nodes.map((node, i) => ({
+      node,
+      box: el("textarea", { id: `answer-${i}`, class: "answer", "data-node": node, spellcheck: "false" }),
+      mode: el("select", { id: `answer-mode-${i}`, "data-node": node },
+        el("option", { value: "json" }, "JSON"), el("option", { value: "text" }, "text")),
+    }));
+    section.replaceChildren(
+      el("h2", { id: "questions-title" }, nodes.length === 1 ? "A question is waiting" : `${nodes.length} questions are waiting`),
+      ...fields.map(({ node, box, mode }, i) => {
+        const { value, index } = pending[node];
+        const headline = value && typeof value === "object" && typeof value.question === "string" ? value.question : null;
+        return el("div", { class: "question", "data-node": node },
+          el("h3", {}, node, index ? ` (question ${index + 1})` : ""),
+          headline ? el("p", { class: "question-text" }, headline) : null,
+          typeof value === "string"
+            ? el("p", { class: "question-text" }, value)
+            : el("pre", { class: "question-value" }, JSON.stringify(value, null, 2)),
+          el("label", { for: `answer-${i}` }, `Answer to ${node}`, box),
+          el("label", { for: `answer-mode-${i}` }, "Send it as", mode));
+      }),
+      el("div", { class: "actions" }, button),
+      message,
+    );
+  };
+  return { section, update };
 }
 
 function findKey(value, key, depth = 0) {
@@ -291,7 +549,8 @@ async function runPage(runId) {
   }
   const heading = el("h1", {}, "Run ", run.run_id);
   const statusLine = el("p", { id: "run-status" });
-  const graph = spec ? drawGraph(spec) : null;
+  const children = spec ? await subgraphSpecs(spec) : new Map();
+  const graph = spec ? drawGraph(spec, (name) => children.get(name)) : null;
   const statePre = el("pre", { id: "state" });
   const logBody = el("tbody", { id: "log-body" });
   const timeline = el("div", { class: "table-wrap" });
@@ -301,6 +560,7 @@ async function runPage(runId) {
   const resume = el("button", { type: "button", id: "resume", onclick: () => act("resume") }, "Resume");
   const resumeEdited = el("button", { type: "button", id: "resume-edited", onclick: () => act("resume", true) }, "Edit state and resume");
   const cancel = el("button", { type: "button", id: "cancel", class: "secondary", onclick: () => act("cancel") }, "Cancel");
+  const questions = questionForm(runId, () => refresh().then(follow));
 
   async function act(what, edited = false) {
     message.className = "msg";
@@ -338,6 +598,7 @@ async function runPage(runId) {
       state.current_nodes.length ? ` · next: ${state.current_nodes.join(", ")}` : "");
     statePre.textContent = JSON.stringify(state.state, null, 2);
     if (!patch.value) patch.value = JSON.stringify(state.state, null, 2);
+    questions.update(state.status === "paused" ? state.questions || {} : {});
     const resumable = ["paused", "failed", "cancelled"].includes(state.status);
     resume.disabled = resumeEdited.disabled = !resumable;
     cancel.disabled = !["running", "pending", "queued", "paused"].includes(state.status);
@@ -346,10 +607,7 @@ async function runPage(runId) {
       el("td", {}, entry.step), el("td", {}, entry.node), el("td", {}, entry.attempt),
       el("td", {}, badge(entry.status)), el("td", {}, `${Math.round(entry.duration_ms)} ms`),
       el("td", { class: "wrap" }, entry.error ? `${entry.error.type}: ${entry.error.message}` : ""))));
-    if (graph) {
-      for (const entry of logs.logs) graph.boxes.get(entry.node)?.setAttribute("class", `status-${entry.status === "completed" ? "done" : entry.status}`);
-      if (state.status === "paused") for (const n of state.current_nodes) graph.boxes.get(n)?.setAttribute("class", "status-paused");
-    }
+    if (graph) paint(graph, logs.logs, state);
     if (report.hidden && findKey(state.state, "report_html")) {
       report.hidden = false;
       report.replaceChildren(el("button", { type: "button", id: "open-report", class: "secondary",
@@ -420,15 +678,30 @@ async function runPage(runId) {
     await showStep();
   }
 
+  // a map's copies finish within one step: re-read the log for the counts, twice a second at most
+  const mapped = new Set([...(graph?.maps.values() || [])].map((m) => m.node));
+  let pending = null;
+  const soon = () => {
+    pending ??= setTimeout(() => {
+      pending = null;
+      refresh().catch(() => {});
+    }, 500);
+  };
+  cleanup.push(() => clearTimeout(pending));
   let ws = null;
   function follow() {
     if (ws && ws.readyState <= 1) return;
     ws = socket(`/ws/runs/${encodeURIComponent(runId)}`, (event) => {
       const box = graph?.boxes.get(event.node);
-      if (event.type === "node_started") box?.setAttribute("class", "status-running");
-      else if (event.type === "node_finished") box?.setAttribute("class", "status-done");
-      else if (event.type === "node_failed") box?.setAttribute("class", "status-failed");
+      if (event.type === "node_started") {
+        box?.setAttribute("class", "status-running");
+        for (const frame of graph?.frames || []) {
+          if (event.node.startsWith(`${frame}/`)) graph.boxes.get(frame).setAttribute("class", "status-running");
+        }
+      } else if (event.type === "node_finished") box?.setAttribute("class", "status-done");
+      else if (event.type === "node_failed") box?.setAttribute("class", event.will_retry ? "status-running" : "status-failed");
       if (event.type === "step_finished" || event.type === "run_finished") refresh().catch(() => {});
+      else if (mapped.has(event.node) && event.type !== "node_started") soon();
     });
   }
 
@@ -438,6 +711,7 @@ async function runPage(runId) {
     statusLine,
     graph ? graph.drawing : el("p", { class: "muted" }, "The graph's spec is not available."),
     errorBox,
+    questions.section,
     el("div", { class: "actions" }, resume, cancel),
     report,
     el("div", { class: "grid" },
@@ -473,6 +747,7 @@ async function graphsPage() {
 
 async function graphPage(graphId) {
   const graph = await api(`/graph/${encodeURIComponent(graphId)}`);
+  const children = await subgraphSpecs(graph.spec);
   const initial = el("textarea", { id: "initial-state", "aria-label": "initial state (JSON)", spellcheck: "false" }, "{}");
   const message = el("p", { class: "msg", role: "status", id: "start-message" });
   const start = el("button", { type: "button", id: "start-run", onclick: async () => {
@@ -497,7 +772,7 @@ async function graphPage(graphId) {
   show(
     el("h1", {}, "Graph ", graphId),
     el("p", { class: "muted" }, graph.kind === "workflow" ? "registered workflow" : "stored graph"),
-    drawGraph(graph.spec).drawing,
+    drawGraph(graph.spec, (name) => children.get(name)).drawing,
     el("div", { class: "grid" },
       el("section", {}, el("h2", {}, "Start a run"), initial, el("div", { class: "actions" }, start), message),
       el("section", {}, el("h2", {}, "Spec"), el("pre", { id: "spec" }, JSON.stringify(graph.spec, null, 2)))),
@@ -516,7 +791,11 @@ edges:
 `;
 
 async function builderPage() {
-  const tools = (await api("/tools")).tools;
+  const [tools, stored, workflows] = await Promise.all([
+    api("/tools").then((r) => r.tools), api("/graphs"), api("/workflows")]);
+  // subgraphs named by id are drawn nested when they exist (no request for a half-typed name)
+  const known = new Set([...stored.graphs.map((g) => g.graph_id), ...workflows.workflows.map((w) => w.name)]);
+  const children = new Map();
   const editor = el("textarea", { id: "spec-text", class: "code", "aria-label": "spec (YAML or JSON)", spellcheck: "false" },
     STARTER.replace("TOOL", tools[0]?.name || "my.tool"));
   const problem = el("div", { id: "builder-error", role: "status", "aria-live": "polite" });
@@ -545,7 +824,9 @@ async function builderPage() {
     save.disabled = !valid;
     if (result.spec && result.spec.nodes && typeof result.spec.nodes === "object") {
       lastSpec = result.spec;
-      drawing.replaceChildren(drawGraph(result.spec).drawing);
+      await subgraphSpecs(result.spec, children, known);
+      if (mine !== seq) return;
+      drawing.replaceChildren(drawGraph(result.spec, (name) => children.get(name)).drawing);
     }
     if (result.error) {
       const { line, column, message: text, where } = result.error;
