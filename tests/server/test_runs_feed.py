@@ -195,3 +195,19 @@ def test_runs_another_process_drives_come_from_the_store(tmp_path: Path) -> None
     assert feed.polls > 2
     here.close()
     there.close()
+
+
+def test_a_queued_run_shows_on_the_feed_when_submitted(client: TestClient) -> None:
+    """A run stored for a worker fires no run hook here: the submit itself tells the feed."""
+    gid = create_graph(client)
+    with client.websocket_connect("/ws/runs") as ws:
+        assert ws.receive_json() == {"type": "listening"}
+        queued = client.post(
+            "/graph/run", json={"graph_id": gid, "initial_state": {"n": 1}, "queue": True}
+        )
+        assert queued.status_code == 202
+        after = client.post("/graph/run", json={"graph_id": gid, "initial_state": {"n": 1}})
+        assert _changes(ws, 2) == [
+            (queued.json()["run_id"], "queued"),
+            (after.json()["run_id"], "running"),
+        ]

@@ -45,7 +45,7 @@ RUNNING = 500
 """How many running runs each read looks at."""
 KNOWN = 10_000
 """How many runs' last published (status, step) are remembered."""
-MOVING = (RunStatus.RUNNING, RunStatus.PENDING)
+MOVING = (RunStatus.RUNNING, RunStatus.PENDING, RunStatus.QUEUED)
 
 
 class Subscription:

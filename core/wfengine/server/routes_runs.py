@@ -98,6 +98,8 @@ def _submit(ctx: ServerContext, body: RunRequest, state: dict[str, Any]) -> Resp
         )
     except QueueUnsupportedError as exc:
         raise ApiError(422, str(exc), type="queue_unsupported") from None
+    if ctx.feed.listeners and (queued := ctx.engine.store.get_run(run_id)) is not None:
+        ctx.feed.publish(queued)  # no run hook fires for a run stored for a worker
     body_out = RunAccepted(run_id=run_id, graph_id=body.graph_id, status=RunStatus.QUEUED)
     return JSONResponse(
         body_out.model_dump(mode="json"),
