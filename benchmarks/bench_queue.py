@@ -14,7 +14,8 @@ The store URL is an argument, so the same figure can be taken on PostgreSQL
 (``postgresql://user@host/db`` with wfengine-postgres installed) or on SQLite at
 ``?synchronous=full``. Target (issue 19): at least 200 runs/s with 4 workers.
 
-    python benchmarks/bench_queue.py [--store URL] [--runs N] [--workers W] [--concurrency C]
+    python benchmarks/bench_queue.py [--store URL | --postgres] [--runs N] [--workers W]
+                                     [--concurrency C]
 """
 
 from __future__ import annotations
@@ -58,7 +59,24 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=2000)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--concurrency", type=int, default=1, help="runs at once per worker")
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="start a private PostgreSQL server (wfengine-postgres) and use it as the store",
+    )
     args = parser.parse_args()
+    if args.postgres:
+        from wfengine_postgres.testing import postgres_server
+
+        with postgres_server() as server:
+            args.store = server.create_database()
+            measure(args)
+    else:
+        measure(args)
+
+
+def measure(args: argparse.Namespace) -> None:
+    """Submit, drain with worker processes, check and print (see the module docstring)."""
 
     with tempfile.TemporaryDirectory(prefix="bench-queue-") as tmp:
         work = Path(tmp)

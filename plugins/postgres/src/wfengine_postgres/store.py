@@ -279,31 +279,40 @@ class PostgresStore(PendingWrites, QueueRuns, EventFeed, History):
             found = conn.execute(UPSERT_RUN, row).fetchone()
             assert found is not None
             pk = int(found[0])
-            conn.execute("DELETE FROM run_people WHERE run_pk = %s", (pk,))
-            if asked is not None:
-                conn.execute("INSERT INTO run_people (run_pk, data) VALUES (%s, %s)", (pk, asked))
-            conn.execute("DELETE FROM steps WHERE run_pk = %s AND step > %s", (pk, run.step))
-            conn.execute("DELETE FROM snapshots WHERE run_pk = %s AND step >= %s", (pk, run.step))
-            conn.execute(INSERT_SNAPSHOT, (pk, *snapshot))
-            # log entries after the last committed step's belong to no step: keep them apart
-            last = conn.execute(
-                "SELECT log_seq + log_count FROM steps "
-                "WHERE run_pk = %s ORDER BY step DESC LIMIT 1",
-                (pk,),
-            ).fetchone()
+            # the statements go in pipelines: two round trips to the server, not ten
+            with conn.pipeline():
+                conn.execute("DELETE FROM run_people WHERE run_pk = %s", (pk,))
+                if asked is not None:
+                    conn.execute(
+                        "INSERT INTO run_people (run_pk, data) VALUES (%s, %s)", (pk, asked)
+                    )
+                conn.execute("DELETE FROM steps WHERE run_pk = %s AND step > %s", (pk, run.step))
+                conn.execute(
+                    "DELETE FROM snapshots WHERE run_pk = %s AND step >= %s", (pk, run.step)
+                )
+                conn.execute(INSERT_SNAPSHOT, (pk, *snapshot))
+                # log entries after the last committed step's belong to no step: kept apart
+                last_step = conn.execute(
+                    "SELECT log_seq + log_count FROM steps "
+                    "WHERE run_pk = %s ORDER BY step DESC LIMIT 1",
+                    (pk,),
+                )
+            last = last_step.fetchone()
             start = int(last[0]) if last else 0
-            conn.execute("DELETE FROM attempts WHERE run_pk = %s AND seq >= %s", (pk, start))
             entries = [
                 (pk, seq, _dumps(_entry(e)))
                 for seq, e in enumerate(logs[max(0, start - dropped) :], start)
             ]
-            if entries:
-                with conn.cursor() as cur:
-                    cur.executemany(
-                        "INSERT INTO attempts (run_pk, seq, entry) VALUES (%s, %s, %s)", entries
-                    )
-            if status == RunStatus.COMPLETED:
-                self._drop_pending(conn, pk)
+            with conn.pipeline():
+                conn.execute("DELETE FROM attempts WHERE run_pk = %s AND seq >= %s", (pk, start))
+                if entries:
+                    with conn.cursor() as cur:
+                        cur.executemany(
+                            "INSERT INTO attempts (run_pk, seq, entry) VALUES (%s, %s, %s)",
+                            entries,
+                        )
+                if status == RunStatus.COMPLETED:
+                    self._drop_pending(conn, pk)
             return pk
 
         pk = self._write(f"save run {run.run_id}", work)
