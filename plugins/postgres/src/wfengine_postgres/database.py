@@ -124,10 +124,20 @@ class Database:
             except psycopg.Error as exc:
                 raise self._error(what, exc) from None
 
-    def _write(self, what: str, work: Callable[[psycopg.Connection[Any]], T]) -> T:
-        """Run ``work`` in one write transaction; ``what`` names it in errors."""
+    def _write(
+        self, what: str, work: Callable[[psycopg.Connection[Any]], T], *, pipelined: bool = False
+    ) -> T:
+        """Run ``work`` in one write transaction; ``what`` names it in errors.
+
+        ``pipelined``: in a pipeline, so ``BEGIN`` goes with the first statement and
+        ``COMMIT`` with the last, and statements whose results are not read do not wait for
+        the server (``work`` must read a result, ``fetchone()``, before using ``rowcount``).
+        """
 
         def transaction(conn: psycopg.Connection[Any]) -> T:
+            if pipelined:
+                with conn.pipeline(), conn.transaction():
+                    return work(conn)
             with conn.transaction():
                 return work(conn)
 

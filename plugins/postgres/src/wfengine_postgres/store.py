@@ -279,7 +279,7 @@ class PostgresStore(PendingWrites, QueueRuns, EventFeed, History):
             found = conn.execute(UPSERT_RUN, row).fetchone()
             assert found is not None
             pk = int(found[0])
-            # the statements go in pipelines: two round trips to the server, not ten
+            # three round trips to the server (in a pipeline: _write), not ten
             with conn.pipeline():
                 conn.execute("DELETE FROM run_people WHERE run_pk = %s", (pk,))
                 if asked is not None:
@@ -315,7 +315,7 @@ class PostgresStore(PendingWrites, QueueRuns, EventFeed, History):
                     self._drop_pending(conn, pk)
             return pk
 
-        pk = self._write(f"save run {run.run_id}", work)
+        pk = self._write(f"save run {run.run_id}", work, pipelined=True)
         if status.is_final or status == RunStatus.PAUSED:
             self._pks.pop(run.run_id, None)  # no steps follow until a resume saves it again
             self._since.pop(run.run_id, None)
