@@ -21,6 +21,8 @@ class StoreUnderTest:
     durable: bool
     scalar: Callable[[str], int] | None = None
     """``scalar(sql)``: the one number a query returns, read from the store's database."""
+    url: str = ""
+    """The store's URL (for ``wf`` subprocesses)."""
     opened: list[Any] = field(default_factory=list)
 
     def open(self) -> Any:
@@ -34,7 +36,7 @@ def _memory(history: bool) -> StoreUnderTest:
     from wfengine import MemoryStore
 
     url = "memory://?history=on" if history else "memory://"
-    return StoreUnderTest("memory", lambda: MemoryStore(url), durable=False)
+    return StoreUnderTest("memory", lambda: MemoryStore(url), durable=False, url=url)
 
 
 def _sqlite(path: Path) -> StoreUnderTest:
@@ -46,7 +48,8 @@ def _sqlite(path: Path) -> StoreUnderTest:
         with sqlite3.connect(path) as conn:
             return int(conn.execute(sql).fetchone()[0] or 0)
 
-    return StoreUnderTest("sqlite", lambda: SQLiteStore(f"sqlite:///{path}"), True, scalar)
+    url = f"sqlite:///{path}"
+    return StoreUnderTest("sqlite", lambda: SQLiteStore(url), True, scalar, url)
 
 
 def _postgres(url: str) -> StoreUnderTest:
@@ -58,7 +61,7 @@ def _postgres(url: str) -> StoreUnderTest:
             row = conn.execute(sql).fetchone()
         return int(row[0] or 0) if row else 0
 
-    return StoreUnderTest("postgres", lambda: PostgresStore(url), True, scalar)
+    return StoreUnderTest("postgres", lambda: PostgresStore(url), True, scalar, url)
 
 
 def make(name: str, request: pytest.FixtureRequest, tmp_path: Path) -> StoreUnderTest:

@@ -1,8 +1,9 @@
 """Queued runs handed to workers (the optional :class:`wfengine.storage.QueueStore`
 capability; :mod:`wfengine.queue` tells the whole story).
 
-A claim is three columns of the run's row: ``claimed_by`` (the worker), ``lease_until`` (on
-the server's clock, ``now()``, so workers whose clocks differ agree) and ``cancel_requested``.
+A claim is columns of the run's row: ``claimed_by`` (the worker), ``lease_until`` (on the
+server's clock, ``now()``, so workers whose clocks differ agree), ``cancel_requested``, and
+``claims`` (how many times the run was handed out, as SQLite's).
 :meth:`QueueRuns.claim_run` takes the oldest claimable run with ``SELECT ... FOR UPDATE SKIP
 LOCKED``: workers claiming at once, on any machines, skip each other's rows instead of
 waiting, and never get the same run.
@@ -22,7 +23,7 @@ from .database import Database
 FINAL = tuple(status.value for status in RunStatus if status.is_final)
 
 CLAIM = """
-UPDATE runs SET status = 'running', claimed_by = %(worker)s,
+UPDATE runs SET status = 'running', claimed_by = %(worker)s, claims = claims + 1,
     lease_until = now() + %(lease)s * interval '1 second'
 WHERE pk = (
     SELECT pk FROM runs

@@ -4,7 +4,7 @@ versions.
 The layout is the SQLite store's (:mod:`wfengine_sqlite.schema`), in PostgreSQL types:
 
 * ``runs`` — one row per run: ids, status, times, error, options, and the queue's claim
-  (``claimed_by``, ``lease_until`` on the server's clock, ``cancel_requested``).
+  (``claimed_by``, ``lease_until`` on the server's clock, ``cancel_requested``, ``claims``).
 * ``snapshots`` — the whole position (state, next nodes, join progress, visited nodes) where
   ``save_run`` was called (start, resume, end) and every so often during a long run.
 * ``steps`` — one row per committed step: the merged update (only what changed; what keys
@@ -62,7 +62,8 @@ _V1 = [
         graph_version    text,
         claimed_by       text,
         lease_until      timestamptz,
-        cancel_requested boolean NOT NULL DEFAULT false
+        cancel_requested boolean NOT NULL DEFAULT false,
+        claims           integer NOT NULL DEFAULT 0
     )
     """,
     "CREATE INDEX runs_by_created ON runs (created, run_id)",
