@@ -33,7 +33,7 @@ def test_a_queue_whose_leases_never_expire_fails_the_contract() -> None:
         def claim_run(self, worker: str, lease: float = 30.0) -> str | None:
             return super().claim_run(worker, 3600.0)
 
-    with pytest.raises(AssertionError, match="an expired lease is taken over"):
+    with pytest.raises(AssertionError, match="an expired lease is"):
         check_queue_contract(Forever)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from wfengine import Engine, Graph, RunStatus, hookimpl
-from wfengine.errors import WorkflowError
+from wfengine.errors import RunActiveError, WorkflowError
 from wfengine.graph import END
 from wfengine.storage import MemoryStore
 from wfengine.submit import NotQueueableError, QueueUnsupportedError
@@ -66,8 +66,23 @@ def test_a_worker_engine_takes_a_submitted_run_over_and_finishes_it() -> None:
     with engine(store=store) as client, engine(store=store) as worker:
         run_id = client.submit(spec_counter(), {"n": 0})
         assert store.claim_run("w", 30.0) == run_id
-        done = worker.take_over(run_id).result()
+        done = worker.take_over(run_id, worker="w").result()
         assert done.status == RunStatus.COMPLETED and done.state["n"] == 3
+
+
+def test_a_run_a_worker_holds_is_not_resumed_elsewhere_until_its_lease_runs_out() -> None:
+    """A resume from another process (``wf runs resume``, the server) must not drive a run
+    a live worker drives: both would write its steps."""
+    store = MemoryStore()
+    with engine(store=store) as client, engine(store=store) as other:
+        run_id = client.submit(spec_counter(), {"n": 0})
+        assert store.claim_run("w1", 0.3) == run_id
+        with pytest.raises(RunActiveError, match="being driven by worker 'w1'"):
+            other.resume(run_id)
+        with pytest.raises(RunActiveError, match="worker 'w1'"):
+            other.take_over(run_id, worker="w2")
+        time.sleep(0.4)  # w1 stopped heartbeating: its lease ran out
+        assert other.resume(run_id).status == RunStatus.COMPLETED
 
 
 def test_submit_refuses_bad_input_as_start_does() -> None:
@@ -108,7 +123,7 @@ def test_a_queued_run_pauses_before_an_interrupt_on_its_first_node() -> None:
     with engine() as eng:
         run_id = eng.submit(spec_counter(), {"n": 0}, interrupt_before=["tick"])
         eng.store.claim_run("w", 30.0)  # type: ignore[attr-defined]
-        run = eng.take_over(run_id).result()
+        run = eng.take_over(run_id, worker="w").result()
         assert run.status == RunStatus.PAUSED and run.step == 0
 
 
@@ -144,7 +159,7 @@ def test_stop_finishes_the_step_in_flight_and_keeps_the_run_resumable(
         assert run.step == 1 and run.state["n"] == 1, "the step in flight finished"
         if status == RunStatus.QUEUED:  # for a worker: claimed, then taken over
             eng.store.claim_run("w", 30.0)  # type: ignore[attr-defined]
-            resumed = eng.take_over(run.run_id).result()
+            resumed = eng.take_over(run.run_id, worker="w").result()
         else:
             resumed = eng.resume(run.run_id, graph=graph)
         assert resumed.status == RunStatus.COMPLETED and resumed.state["n"] == 5

@@ -487,12 +487,12 @@ class Engine:
         store.save_run(run)
         return run.run_id
 
-    def take_over(self, run_id: str) -> RunHandle:
-        """A handle for a run a worker claimed (:mod:`wfengine.worker`): one that never ran
+    def take_over(self, run_id: str, worker: str | None = None) -> RunHandle:
+        """A handle for a run ``worker`` claimed (:mod:`wfengine.worker`): one that never ran
         starts at its entry as :meth:`start` would (``interrupt_before`` pauses its first
         step); one that ran before (a worker died or stopped) continues from its last
         checkpoint as :meth:`prepare_resume` does."""
-        handle = self.prepare_resume(run_id)
+        handle = self.prepare_resume(run_id, worker=worker)
         run = handle.run
         if run.step == 0 and not run.logs:
             handle._resuming = False
@@ -655,6 +655,7 @@ class Engine:
         allow_changed_graph: bool = False,
         answer: Any = NO_ANSWER,
         budget: Mapping[str, float] | None = None,
+        worker: str | None = None,
     ) -> RunHandle:
         """Load a run and make it ready to continue: a handle that :meth:`resume` drives.
 
@@ -663,7 +664,9 @@ class Engine:
         id, refused with :class:`~wfengine.versions.GraphChangedError` when its fingerprint
         changed, unless ``allow_changed_graph``. ``graph`` overrides all that. A run that is
         active in this engine (being driven, or prepared by another handle) is refused with
-        :class:`~wfengine.errors.RunActiveError`.
+        :class:`~wfengine.errors.RunActiveError`, and so is a run a ``wf worker`` holds (a
+        live claim in a :class:`~wfengine.storage.QueueStore`), unless ``worker`` names
+        that worker (:meth:`take_over`).
         """
         self._check_inactive(run_id)
         run = self.store.get_run(run_id)
@@ -675,6 +678,13 @@ class Engine:
                 "claims it; to run it here instead, cancel it first (wf runs cancel) and "
                 "resume it then"
             )
+        if run.status == RunStatus.RUNNING and isinstance(self.store, QueueStore):
+            holder = self.store.claim_of(run_id)
+            if holder is not None and holder != worker:
+                raise RunActiveError(
+                    f"run {run_id} is being driven by worker {holder!r} (wf worker); cancel "
+                    "it first (wf runs cancel), or wait until it stops"
+                )
         if graph is not None:
             _gid, resolved = self.graph(graph)
         else:

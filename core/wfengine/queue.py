@@ -131,6 +131,12 @@ class MemoryQueue:
             claim = self._queue_claims().get(run_id)
             return claim is not None and claim.cancel
 
+    def claim_of(self, run_id: str) -> str | None:
+        """The worker holding a live claim on ``run_id``, or ``None``."""
+        with self._lock:
+            claim = self._queue_claims().get(run_id)
+            return claim.worker if claim is not None and claim.expires > time.time() else None
+
     def _queue_claims(self) -> dict[str, Claim]:
         try:
             return self._claims

@@ -202,6 +202,10 @@ class QueueStore(Protocol):
     def cancel_requested(self, run_id: str) -> bool:
         """Whether a cancel was asked for the claimed run ``run_id``."""
 
+    def claim_of(self, run_id: str) -> str | None:
+        """The worker holding a live claim on the run (its lease not run out), or ``None``:
+        ``resume`` refuses a run a worker is driving."""
+
 
 @runtime_checkable
 class EventFeed(Protocol):

@@ -180,10 +180,12 @@ def check_queue_contract(open_store: Callable[[], Any], *, workers: int = 4) -> 
     assert got.state == {"i": 0} and got.next_nodes == ["a"], "a claim keeps the run whole"
     assert store.heartbeat(first[0], "w0", 30.0) is True
     assert store.heartbeat(first[0], "w1", 30.0) is False, "only the holder heartbeats"
+    assert store.claim_of(first[0]) == "w0" and store.claim_of(first[1]) is None, "claim_of"
     store.release_run(first[0], "w0", requeue=True)
     again = store.get_run(first[0])
     assert again is not None and again.status == RunStatus.QUEUED, "requeue: queued again"
     assert store.heartbeat(first[0], "w0", 30.0) is False, "a released run is nobody's"
+    assert store.claim_of(first[0]) is None, "a released run is nobody's"
     taken = [store.claim_run("w0", 30.0) for _ in range(4)]
     assert taken == [first[0], first[1], first[2], None]
     for run_id in first:
@@ -221,6 +223,7 @@ def check_queue_contract(open_store: Callable[[], Any], *, workers: int = 4) -> 
     assert store.claim_run("dead", 0.2) == lost
     assert store.claim_run("alive", 30.0) is None, "a live lease is not taken over"
     time.sleep(0.5)
+    assert store.claim_of(lost) is None, "an expired lease is nobody's"
     assert store.claim_run("alive", 30.0) == lost, "an expired lease is taken over"
     assert store.heartbeat(lost, "dead", 30.0) is False
     assert store.heartbeat(lost, "alive", 30.0) is True

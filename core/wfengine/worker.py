@@ -291,7 +291,7 @@ class Worker:
         outcome = "failed"
         try:
             try:
-                handle = self.engine.take_over(run_id)
+                handle = self.engine.take_over(run_id, worker=self.name)
             except Exception as exc:  # cannot even start here: say so on the run
                 self._unstartable(run_id, exc)
                 return

@@ -108,3 +108,22 @@ def test_a_queued_run_cannot_be_resumed_on_the_server(client: TestClient) -> Non
     response = client.post(f"/runs/{run_id}/resume", json={"wait": True})
     assert response.status_code == 409
     assert "queued for a worker" in response.json()["error"]["message"]
+
+
+def test_a_run_a_worker_holds_is_refused_409_run_active_on_the_server(
+    tmp_path: Any, data_dir: Any
+) -> None:
+    import wfengine_sqlite.plugin as sqlite_plugin
+
+    url = f"sqlite:///{tmp_path}/runs.db"
+    plugins = [ServerTestPlugin(), sqlite_plugin]
+    engine = Engine(plugins=plugins, load_entrypoints=False, store=url)
+    with engine, TestClient(create_app(engine, data_dir=data_dir)) as client:
+        gid = create_graph(client, linear_spec("t.inc"))
+        queued = client.post("/graph/run", json={"graph_id": gid, "queue": True})
+        run_id = queued.json()["run_id"]
+        assert engine.store.claim_run("elsewhere", 30.0) == run_id  # type: ignore[attr-defined]
+        response = client.post(f"/runs/{run_id}/resume", json={"wait": True})
+    assert response.status_code == 409
+    assert response.json()["error"]["type"] == "run_active"
+    assert "worker 'elsewhere'" in response.json()["error"]["message"]

@@ -98,7 +98,7 @@ def _submit(ctx: ServerContext, body: RunRequest, state: dict[str, Any]) -> Resp
         )
     except QueueUnsupportedError as exc:
         raise ApiError(422, str(exc), type="queue_unsupported") from None
-    if ctx.feed.listeners and (queued := ctx.engine.store.get_run(run_id)) is not None:
+    if ctx.feed.listeners() and (queued := ctx.engine.store.get_run(run_id)) is not None:
         ctx.feed.publish(queued)  # no run hook fires for a run stored for a worker
     body_out = RunAccepted(run_id=run_id, graph_id=body.graph_id, status=RunStatus.QUEUED)
     return JSONResponse(
@@ -194,8 +194,8 @@ def resume_run(run_id: str, ctx: Ctx, body: ResumeRequest | None = None) -> Any:
                 run_id, patch, max_steps=body.max_steps, answer=answer, budget=body.budget
             )
         )
-    except RunActiveError:  # another request claimed it since the check above
-        raise _already_active(run_id) from None
+    except RunActiveError as exc:  # driven here since the check above, or by a worker
+        raise ApiError(409, str(exc), type="run_active", details={"run_id": run_id}) from None
     except AnswerError as exc:
         raise ApiError(
             422, str(exc), type="invalid_answer", details={"run_id": run_id, "field": "answer"}

@@ -108,6 +108,18 @@ class QueueRuns(Database):
 
         return self._write(f"cancel run {run_id}", work)
 
+    def claim_of(self, run_id: str) -> str | None:
+        """The worker holding a live claim on ``run_id`` (its lease not run out on the
+        server's clock), or ``None``."""
+        row = self._run(
+            f"read the claim on run {run_id}",
+            lambda conn: conn.execute(
+                "SELECT claimed_by FROM runs WHERE run_id = %s AND lease_until > now()",
+                (run_id,),
+            ).fetchone(),
+        )
+        return str(row[0]) if row and row[0] is not None else None
+
     def cancel_requested(self, run_id: str) -> bool:
         """Whether someone asked to cancel the claimed run ``run_id``."""
         row = self._run(

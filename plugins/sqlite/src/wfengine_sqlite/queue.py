@@ -117,6 +117,15 @@ class Queue(Database):
 
         return bool(self._write(f"cancel run {run_id}", work))
 
+    def claim_of(self, run_id: str) -> str | None:
+        """The worker holding a live claim on ``run_id`` (its lease not run out), or ``None``."""
+        with self._reading(f"read the claim on run {run_id}") as conn:
+            row = conn.execute(
+                "SELECT claimed_by FROM runs WHERE run_id = ? AND lease_until > ?",
+                (run_id, time.time()),
+            ).fetchone()
+        return str(row[0]) if row and row[0] is not None else None
+
     def cancel_requested(self, run_id: str) -> bool:
         """Whether someone asked to cancel the claimed run ``run_id``."""
         with self._reading(f"read the cancel flag of run {run_id}") as conn:
