@@ -15,6 +15,14 @@ server (no engine, no pool): what the server and this machine's disk cost by the
 PostgreSQL is a private cluster this script starts (``wfengine_postgres.testing``, the
 server's default settings) unless ``--url`` names a database.
 
+The anchor (issue 19): LangGraph's ``PostgresSaver`` running the same loop on the same
+server, when ``--langgraph-python`` names a Python that has ``langgraph`` and
+``langgraph-checkpoint-postgres`` (a benchmark-only environment, never a dependency)::
+
+    python -m venv /tmp/venv-lg
+    /tmp/venv-lg/bin/pip install langgraph langgraph-checkpoint-postgres "psycopg[binary]"
+    python benchmarks/bench_postgres.py --langgraph-python /tmp/venv-lg/bin/python
+
 Target: at most 300 µs per step on PostgreSQL (loopback).
 
     python benchmarks/bench_postgres.py [--loops N] [--repeat R] [--url postgresql://...]
@@ -85,11 +93,64 @@ def bare_inserts(url: str, count: int, repeat: int) -> tuple[list[float], list[f
     return wall, cpu
 
 
+LANGGRAPH_LOOP = """
+import sys, time
+from typing import TypedDict
+from langgraph.checkpoint.postgres import PostgresSaver
+from langgraph.graph import END, START, StateGraph
+
+url, n, repeat = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+
+class S(TypedDict):
+    i: int
+
+g = StateGraph(S)
+g.add_node("a", lambda s: {"i": s["i"] + 1})
+g.add_node("b", lambda s: {})
+g.add_edge(START, "a")
+g.add_edge("a", "b")
+g.add_conditional_edges("b", lambda s: "a" if s["i"] < n else END)
+with PostgresSaver.from_conn_string(url) as saver:
+    saver.setup()
+    app = g.compile(checkpointer=saver)
+    for run in range(repeat + 1):  # the first warms up
+        config = {"configurable": {"thread_id": f"t{run}"}, "recursion_limit": 2 * n + 10}
+        start, cpu = time.perf_counter(), time.process_time()
+        app.invoke({"i": 0}, config)
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+        if run:
+            print(wall / (2 * n) * 1e6, cpu / (2 * n) * 1e6)
+"""
+
+
+def langgraph_loop(
+    python: str, url: str, loops: int, repeat: int
+) -> tuple[list[float], list[float]]:
+    """µs per step of the same loop on LangGraph's PostgresSaver, in ``python``."""
+    import subprocess
+
+    done = subprocess.run(
+        [python, "-c", LANGGRAPH_LOOP, url, str(loops), str(repeat)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode:
+        raise SystemExit(f"the LangGraph loop failed:\n{done.stderr}")
+    pairs = [tuple(map(float, line.split())) for line in done.stdout.split("\n") if line]
+    return [wall for wall, _ in pairs], [cpu for _, cpu in pairs]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--loops", type=int, default=2_000, help="N: the loop runs 2N steps")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per store")
     parser.add_argument("--url", default=None, help="a PostgreSQL database to use instead")
+    parser.add_argument(
+        "--langgraph-python",
+        default=None,
+        help="a Python with langgraph-checkpoint-postgres: adds LangGraph's PostgresSaver row",
+    )
     args = parser.parse_args(argv)
 
     import wfengine_postgres.plugin
@@ -117,6 +178,9 @@ def main(argv: list[str] | None = None) -> int:
         for name, url in stores:
             with Engine(load_entrypoints=False, plugins=plugins, store=url) as engine:
                 rows.append((name, *time_runs(engine, graph, args.repeat)))
+        if args.langgraph_python:
+            lg_url = create_database(server.url, "bench_lg") if not args.url else pg_url
+            lg = langgraph_loop(args.langgraph_python, lg_url, args.loops, args.repeat)
         rows.append(("floor: bare INSERT (durable)", *bare_inserts(pg_url, 2000, args.repeat)))
         rows.append(
             (
@@ -124,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
                 *bare_inserts(pg_url + joiner + ASYNC_COMMIT, 2000, args.repeat),
             )
         )
+        if args.langgraph_python:
+            rows.append(("langgraph PostgresSaver (durable)", *lg))
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(
