@@ -35,6 +35,7 @@ from .growth import growing_keys, step_update
 from .interrupts import NodeInterrupt, answering, question_info
 from .lifecycle import LifecycleDispatch
 from .limits import RunLimits, StateMeter, StateTooLargeError
+from .memory_history import RunHistory, StepRecord, step_record
 from .paths import PathPolicy
 from .progress import Sink, emitting
 from .run import Event, EventType, LogEntry, RunStatus, WorkflowRun
@@ -117,6 +118,8 @@ class Execution:
         "pending",
         "restore",
         "restored",
+        "recorder",
+        "record",
     )
 
     def __init__(
@@ -154,16 +157,15 @@ class Execution:
         # lifecycle hooks alone are called directly, without building events
         self.hooks = emit if isinstance(emit, LifecycleDispatch) else None
         self.store = store
-        self.checkpoint = (
-            store.save_step
-            if store is not None and (store.durable or getattr(store, "keeps_history", False))
-            else None
-        )
+        self.checkpoint = store.save_step if store is not None and store.durable else None
+        self.recorder: RunHistory | None = None  # set in begin(): see MemoryStore.step_recorder
+        self.record: Callable[[StepRecord], None] | None = None
+        """Appends a step's record to :attr:`recorder` (a store's in-memory history)."""
         self.resuming = resuming
         self.wall0 = time.time()
         self.perf0 = perf_counter()
         self.reducers = graph.reducers
-        self.growing = growing_keys(graph.reducers) if self.checkpoint is not None else {}
+        self.growing = growing_keys(graph.reducers)
         self.joins = graph.join_edges()
         self.cancelled = run.cancel_probe()
         self.lean_ok = lean  # None: WFENGINE_LEAN_STEPS decides when asked
@@ -264,6 +266,10 @@ class Execution:
                 )
         if self.store is not None:
             self.store.save_run(run)
+            recorder = getattr(self.store, "step_recorder", None)
+            if recorder is not None:
+                self.recorder = recorder(run)
+                self.record = self.recorder.steps.append if self.recorder is not None else None
         if self.hooks is not None:
             self.hooks.run_started(run)
         elif EventType.RUN_STARTED in self.wants:
@@ -488,6 +494,11 @@ class Execution:
         wall = self.wall0 - self.perf0
         on_started = self.on_node_started
         on_finished = self.on_node_finished
+        record = self.record
+        growing = self.growing if record is not None else None
+        cancelled = self.cancelled
+        limit = run.max_steps or settings.max_steps()
+        quick = not run.budget and not run.interrupt_before and not run.answers
         while True:
             name = batch[0]
             node = nodes[name]
@@ -529,9 +540,12 @@ class Execution:
             if result[2] is not None or (update is not None and type(update) is not dict):
                 self.commit(batch, self.directed([result]))  # an error, a Command, Sends
                 return
+            merged = None
             if update:
+                if growing:  # what they held before: the record keeps only what they gained
+                    before = {k: state.get(k, MISSING) for k in update if k in growing}
                 try:
-                    merge_update(state, update, reducers, view)
+                    merged = merge_update(state, update, reducers, view)
                 except WorkflowError as exc:
                     self.fail(exc, node=name)
                     return
@@ -543,10 +557,22 @@ class Execution:
             visited.append(name)
             run.step += 1
             run.next_nodes = next_nodes
+            if record is not None:
+                if growing and merged:
+                    saved = step_update(merged, before, growing)
+                    record(step_record(run.step, [name], saved, next_nodes, None))
+                else:
+                    record((run.step, name, merged, next_nodes))
             if len(logs) > self.max_logs:
                 self.trim_logs()
             if len(next_nodes) != 1:
                 return
+            if quick and run.step < limit and not cancelled():
+                # what plan() does when no budget, pause point or limit is in the way
+                self.restore = False
+                self.log_start = len(logs)
+                batch = next_nodes
+                continue
             planned = self.plan()
             if planned is None:
                 return
@@ -909,10 +935,17 @@ class Execution:
             return
         checkpoint = self.checkpoint
         meter = self.meter
+        record = self.record
         undo = (
             {k: state.get(k, MISSING) for k in merged}
             if checkpoint is not None or meter is not None
             else None
+        )
+        growing = self.growing if checkpoint is not None or record is not None else None
+        before = (
+            undo
+            if undo is not None or not growing
+            else {k: state.get(k, MISSING) for k in merged if k in growing}
         )
         if merged:
             apply_changes(state, merged, reducers, updates if parallel else (), self.view)
@@ -938,9 +971,9 @@ class Execution:
             self.restored = False
         run.step += 1
         run.next_nodes = next_nodes
+        saved = step_update(merged, before or {}, growing) if growing else merged
         if checkpoint is not None:
             try:
-                saved = step_update(merged, undo or {}, self.growing) if self.growing else merged
                 checkpoint(run, saved, run.logs[self.log_start :])
             except Exception as exc:
                 run.step, run.next_nodes = previous[0], previous[1]
@@ -948,6 +981,9 @@ class Execution:
                 self._rollback(undo)
                 self.fail(exc, node=None, where="checkpoint")
                 return
+        if record is not None:
+            nodes = visited[previous[2] :]
+            record(step_record(run.step, nodes, saved, next_nodes, run.join_progress))
         if run.answers:
             self.answered(batch)
         if len(run.logs) > self.max_logs:
@@ -1028,6 +1064,8 @@ class Execution:
             del run.logs[:excess]
             run.logs_dropped += excess
             self.log_start = len(run.logs)
+            if self.recorder is not None:  # the history keeps as many steps as the log
+                self.recorder.trim(run.step - self.max_logs, run.run_id)
 
     def stop(self, status: RunStatus) -> None:
         self.run.status = status

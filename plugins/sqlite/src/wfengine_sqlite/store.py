@@ -67,8 +67,11 @@ PEOPLE_FIELDS = (
     "spent",
     "pause_reason",
     "cache_log",
+    "patches",
 )
-"""The run's fields kept in the ``run_people`` table (issue 16), as one tagged-JSON object."""
+"""The run's fields kept in the ``run_people`` table (issue 16), as one tagged-JSON object
+(``patches``, the state patches given on resume, joined it without a schema version: a
+reader that does not know a field ignores it)."""
 
 
 SNAPSHOT_RATIO = 4
@@ -518,6 +521,7 @@ class SQLiteStore(PendingWrites, History):
             spent=dict(people.get("spent", {})),
             pause_reason=people.get("pause_reason"),
             cache_log=list(people.get("cache_log", [])),
+            patches=list(people.get("patches", [])),
             created=created,
             finished=finished,
             graph_version=version,
