@@ -125,9 +125,9 @@ def test_a_step_record_keeps_what_a_growing_key_gained_not_the_whole_list() -> N
     run = engine.run(chat(50), {"i": 0, "messages": []})
     store = engine.store
     assert isinstance(store, MemoryStore)
-    records = store._history[run.run_id].steps
-    assert len(records) == 50
-    kept = [part for record in records for _kind, part in (record[5] or {}).values()]
+    history = store._history[run.run_id]
+    assert len(history.nexts) == 50 and all("messages" not in u for u in history.updates)
+    kept = [part for _progress, grown in history.extras.values() for _kind, part in grown.values()]
     assert sum(len(part) for part in kept) == 50  # one new message per step: O(N), not O(N^2)
     assert store.state_at(run.run_id, 50)["messages"] == [f"m{k}" for k in range(1, 51)]
 

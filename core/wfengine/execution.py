@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import replace
 from queue import Empty, SimpleQueue
@@ -35,7 +35,7 @@ from .growth import growing_keys, step_update
 from .interrupts import NodeInterrupt, answering, question_info
 from .lifecycle import LifecycleDispatch
 from .limits import RunLimits, StateMeter, StateTooLargeError
-from .memory_history import RunHistory, StepRecord, step_record
+from .memory_history import RunHistory
 from .paths import PathPolicy
 from .progress import Sink, emitting
 from .run import Event, EventType, LogEntry, RunStatus, WorkflowRun
@@ -119,7 +119,6 @@ class Execution:
         "restore",
         "restored",
         "recorder",
-        "record",
     )
 
     def __init__(
@@ -158,9 +157,9 @@ class Execution:
         self.hooks = emit if isinstance(emit, LifecycleDispatch) else None
         self.store = store
         self.checkpoint = store.save_step if store is not None and store.durable else None
-        self.recorder: RunHistory | None = None  # set in begin(): see MemoryStore.step_recorder
-        self.record: Callable[[StepRecord], None] | None = None
-        """Appends a step's record to :attr:`recorder` (a store's in-memory history)."""
+        self.recorder: RunHistory | None = None
+        """Where the store wants the steps recorded (set in :meth:`begin`; see
+        :meth:`~wfengine.storage.MemoryStore.step_recorder`)."""
         self.resuming = resuming
         self.wall0 = time.time()
         self.perf0 = perf_counter()
@@ -269,7 +268,6 @@ class Execution:
             recorder = getattr(self.store, "step_recorder", None)
             if recorder is not None:
                 self.recorder = recorder(run)
-                self.record = self.recorder.steps.append if self.recorder is not None else None
         if self.hooks is not None:
             self.hooks.run_started(run)
         elif EventType.RUN_STARTED in self.wants:
@@ -487,6 +485,8 @@ class Execution:
         view = self.view
         nodes = self.nodes
         reducers = self.reducers
+        routes = self.routes
+        goto = self.goto  # a Command's choice (one dict, kept): the general targets()
         logs = run.logs
         visited = run.visited_nodes
         call_node = self.runner.call
@@ -494,18 +494,27 @@ class Execution:
         wall = self.wall0 - self.perf0
         on_started = self.on_node_started
         on_finished = self.on_node_finished
-        record = self.record
-        growing = self.growing if record is not None else None
+        max_logs = self.max_logs
+        recorder = self.recorder
+        growing = self.growing if recorder is not None else None
+        if recorder is not None:  # a step's columns (see RunHistory), appended in this order
+            record_node = recorder.nodes.append
+            record_update = recorder.updates.append
+            record_next = recorder.nexts.append
         cancelled = self.cancelled
         limit = run.max_steps or settings.max_steps()
         quick = not run.budget and not run.interrupt_before and not run.answers
         while True:
             name = batch[0]
             node = nodes[name]
+            step = run.step + 1
             if node.timeout is not None:  # its own view: the general attempts()
                 result = self.attempts(name)
+                update = result[1]
+                if result[2] is not None or (update is not None and type(update) is not dict):
+                    self.commit(batch, self.directed([result]))  # an error, a Command, Sends
+                    return
             else:
-                step = run.step + 1
                 if on_started:
                     self.node_started(name, view, 1)
                 start = perf_counter()
@@ -526,20 +535,19 @@ class Execution:
                     result = self.attempts(
                         name, (start, new(Outcome, (None, error, duration, "caller")))
                     )
+                    self.commit(batch, self.directed([result]))  # failed, or a later attempt
+                    return
+                if update is view or view._layer:
+                    update = self._taken(update, view)
+                if on_finished:
+                    self.node_finished(name, step, 1, start, duration, update)
                 else:
-                    if update is view or view._layer:
-                        update = self._taken(update, view)
-                    if on_finished:
-                        self.node_finished(name, step, 1, start, duration, update)
-                    else:
-                        logs.append(
-                            LogEntry(name, step, 1, wall + start, duration * 1000.0, "completed")
-                        )
-                    result = (name, update, None)
-            update = result[1]
-            if result[2] is not None or (update is not None and type(update) is not dict):
-                self.commit(batch, self.directed([result]))  # an error, a Command, Sends
-                return
+                    logs.append(
+                        LogEntry(name, step, 1, wall + start, duration * 1000.0, "completed")
+                    )
+                if update is not None and type(update) is not dict:  # a Command, Sends
+                    self.commit(batch, self.directed([(name, update, None)]))
+                    return
             merged = None
             if update:
                 if growing:  # what they held before: the record keeps only what they gained
@@ -549,25 +557,32 @@ class Execution:
                 except WorkflowError as exc:
                     self.fail(exc, node=name)
                     return
-            try:
-                next_nodes = self.targets(name, state, last=True)
-            except Exception as exc:
-                self.fail(exc, node=None)
-                return
+            route = routes.get(name)
+            if route is not None and route.fixed is not None and not goto:
+                hop: Sequence[str] = route.fixed  # what targets() gives, without the call
+                next_nodes = list(hop)
+            else:
+                try:
+                    next_nodes = self.targets(name, state, last=True)
+                except Exception as exc:
+                    self.fail(exc, node=None)
+                    return
+                hop = next_nodes
             visited.append(name)
-            run.step += 1
+            run.step = step
             run.next_nodes = next_nodes
-            if record is not None:
+            if recorder is not None:
                 if growing and merged:
-                    saved = step_update(merged, before, growing)
-                    record(step_record(run.step, [name], saved, next_nodes, None))
+                    recorder.add(step, name, step_update(merged, before, growing), hop)
                 else:
-                    record((run.step, name, merged, next_nodes))
-            if len(logs) > self.max_logs:
+                    record_node(name)
+                    record_update(merged)
+                    record_next(hop)
+            if len(logs) > max_logs:
                 self.trim_logs()
             if len(next_nodes) != 1:
                 return
-            if quick and run.step < limit and not cancelled():
+            if quick and step < limit and not cancelled():
                 # what plan() does when no budget, pause point or limit is in the way
                 self.restore = False
                 self.log_start = len(logs)
@@ -935,13 +950,13 @@ class Execution:
             return
         checkpoint = self.checkpoint
         meter = self.meter
-        record = self.record
+        recorder = self.recorder
         undo = (
             {k: state.get(k, MISSING) for k in merged}
             if checkpoint is not None or meter is not None
             else None
         )
-        growing = self.growing if checkpoint is not None or record is not None else None
+        growing = self.growing if checkpoint is not None or recorder is not None else None
         before = (
             undo
             if undo is not None or not growing
@@ -981,9 +996,9 @@ class Execution:
                 self._rollback(undo)
                 self.fail(exc, node=None, where="checkpoint")
                 return
-        if record is not None:
+        if recorder is not None:
             nodes = visited[previous[2] :]
-            record(step_record(run.step, nodes, saved, next_nodes, run.join_progress))
+            recorder.add(run.step, nodes, saved, next_nodes, run.join_progress)
         if run.answers:
             self.answered(batch)
         if len(run.logs) > self.max_logs:

@@ -1,14 +1,15 @@
 """The memory store's history of runs (the :class:`~wfengine.storage.HistoryStore`
-capability): a snapshot at each ``save_run`` and one record per committed step, kept as
+capability): a snapshot at each ``save_run`` and each committed step, kept as
 long as the store keeps the run (``max_runs``), for at most the run's last
 ``max_log_entries`` steps (as its log).
 
-Recording is cheap so that it can be on by default: the executor appends one tuple per step
-to :attr:`RunHistory.steps` (:meth:`~wfengine.storage.MemoryStore.step_recorder`), holding
-the step's merged update by reference (values are not copied: as with the state itself, a
-node must not mutate a value of the state in place). Keys that only grow (``append``,
-``extend``, ``merge`` reducers) keep only what the step added (see :mod:`wfengine.growth`),
-so a transcript of N messages costs O(N), not O(N^2).
+Recording is cheap so that it can be on by default: the executor appends a step's node,
+merged update and next nodes to the columns of a :class:`RunHistory`
+(:meth:`~wfengine.storage.MemoryStore.step_recorder`), the update by reference (values are
+not copied: as with the state itself, a node must not mutate a value of the state in
+place). Keys that only grow (``append``, ``extend``, ``merge`` reducers) keep only what the
+step added (see :mod:`wfengine.growth`), so a transcript of N messages costs O(N), not
+O(N^2).
 """
 
 from __future__ import annotations
@@ -25,64 +26,88 @@ from .run import LogEntry, RunStatus, WorkflowRun
 Snapshot = tuple[int, dict[str, Any], list[str], dict[str, Any], list[str]]
 """``(step, state, next_nodes, join_progress, visited)``."""
 
-StepRecord = tuple[Any, ...]
-"""One committed step, in one of two shapes:
-
-* ``(step, node, update, next_nodes)``: a single-node step as the executor's lean path records
-  it; ``node`` the node's name, ``update`` its merged update (a ``dict`` or ``None``);
-* ``(step, nodes, update, next_nodes, join_progress, grown)``: ``nodes`` a list, ``update``
-  the new values of replaced keys, ``join_progress`` a dict or ``None``, ``grown``
-  ``{key: (kind, part)}`` (what the step added to growing keys) or ``None``.
-"""
-
-
-def step_record(
-    step: int,
-    nodes: Sequence[str],
-    update: Mapping[str, Any] | None,
-    next_nodes: Sequence[str],
-    join_progress: Mapping[str, Sequence[str]] | None,
-) -> StepRecord:
-    """The record of a step from its merged ``update`` (a
-    :class:`~wfengine.growth.StepUpdate` for growing keys keeps only what they gained)."""
-    grown = getattr(update, "grown", None)
-    parts = None
-    if grown:
-        assert update is not None
-        parts = {k: (g[0], added(update[k], g)) for k, g in grown.items()}
-        update = {k: v for k, v in update.items() if k not in grown}
-    progress = {k: list(v) for k, v in join_progress.items()} if join_progress else None
-    return (step, list(nodes), update, list(next_nodes), progress, parts)
-
 
 class RunHistory:
-    """One run's snapshots and step records (:data:`StepRecord`), guarded by ``lock`` (the
-    store's) except for the executor's appends to :attr:`steps`, which only add at the end."""
+    """One run's snapshots and committed steps, guarded by ``lock`` (the store's) except for
+    the executor's appends, which only add at the end.
 
-    __slots__ = ("lock", "snapshots", "steps")
+    Steps are kept in columns (no object per step but what the step made): step
+    ``first + i`` ran :attr:`nodes` ``[i]`` (a node's name, or a list of names), merged
+    :attr:`updates` ``[i]`` (a mapping or ``None``; for growing keys only what they gained,
+    in :attr:`extras`) and left the run before :attr:`nexts` ``[i]``. A driver records a
+    single-node step by appending to ``nodes``, ``updates`` and ``nexts``, in that order
+    (readers count ``nexts``); any other step through :meth:`add`.
+    """
+
+    __slots__ = ("extras", "first", "lock", "nexts", "nodes", "snapshots", "updates")
 
     def __init__(self, lock: threading.Lock | None = None) -> None:
         self.lock = lock if lock is not None else threading.Lock()
         self.snapshots: list[Snapshot] = []
-        self.steps: list[StepRecord] = []
-        """Appended to in place (the executor holds its ``append``); never replaced."""
+        self.first = 1
+        """The step number of the first kept step."""
+        self.nodes: list[Any] = []
+        self.updates: list[Mapping[str, Any] | None] = []
+        self.nexts: list[Sequence[str]] = []
+        self.extras: dict[int, tuple[dict[str, list[str]] | None, dict[str, Any] | None]] = {}
+        """Step -> ``(join_progress, grown)`` where either is not empty (``grown``:
+        ``{key: (kind, part)}``, what the step added to growing keys)."""
+
+    def add(
+        self,
+        step: int,
+        nodes: str | Sequence[str],
+        update: Mapping[str, Any] | None,
+        next_nodes: Sequence[str],
+        join_progress: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
+        """Record step ``step`` from its merged ``update`` (a
+        :class:`~wfengine.growth.StepUpdate` for growing keys keeps only what they gained)."""
+        if step != self.first + len(self.nexts):  # not the next step: start again from it
+            self._clear(step)
+        grown = getattr(update, "grown", None)
+        parts = None
+        if grown:
+            assert update is not None
+            parts = {k: (g[0], added(update[k], g)) for k, g in grown.items()}
+            update = {k: v for k, v in update.items() if k not in grown}
+        progress = {k: list(v) for k, v in join_progress.items()} if join_progress else None
+        if parts or progress:
+            self.extras[step] = (progress, parts)
+        self.nodes.append(nodes if type(nodes) is str or len(nodes) != 1 else nodes[0])
+        self.updates.append(update)
+        self.nexts.append(list(next_nodes))
+
+    def _clear(self, first: int) -> None:
+        """Forget every step; the next one kept is ``first``."""
+        del self.nodes[:], self.updates[:], self.nexts[:]
+        self.extras.clear()
+        self.first = first
 
     def saved(self, run: WorkflowRun) -> None:
         """``save_run`` (under the lock): a snapshot at ``run.step``; anything kept for
         later steps goes."""
         step = run.step
-        steps = self.steps
-        if steps and steps[-1][0] > step:
-            steps[:] = [s for s in steps if s[0] <= step]
+        keep = step - self.first + 1  # the steps up to run.step
+        if keep < 0 or keep > len(self.nexts):  # before the kept ones, or after a gap
+            self._clear(step + 1)
+        elif keep < len(self.nexts):
+            del self.nodes[keep:], self.updates[keep:], self.nexts[keep:]
+            for late in [k for k in self.extras if k > step]:
+                del self.extras[late]
         snapshots = self.snapshots
         if snapshots and snapshots[-1][0] >= step:
-            snapshots[:] = [s for s in snapshots if s[0] < step]
+            if len(snapshots) == 1 or snapshots[-2][0] < step:
+                snapshots.pop()  # the common case: saved again at the same step
+            else:
+                snapshots[:] = [s for s in snapshots if s[0] < step]
+        progress = run.join_progress
         snapshots.append(
             (
                 step,
                 dict(run.state),
                 list(run.next_nodes),
-                {k: list(v) for k, v in run.join_progress.items()},
+                {k: list(v) for k, v in progress.items()} if progress else {},
                 list(run.visited_nodes),
             )
         )
@@ -95,28 +120,41 @@ class RunHistory:
         done = sum(1 for e in logs if e.status == "completed")
         visited = run.visited_nodes
         nodes = visited[len(visited) - done :]
-        record = step_record(run.step, nodes, update, run.next_nodes, run.join_progress)
-        if record[2] is update:  # not the executor's: the caller may reuse its mapping
-            record = (*record[:2], dict(update), *record[3:])
-        self.steps.append(record)
+        if type(update) is dict:  # the caller may reuse its mapping
+            update = dict(update)
+        self.add(run.step, nodes, update, run.next_nodes, run.join_progress)
 
     def trim(self, keep_from: int, run_id: str) -> None:
         """Forget the steps up to ``keep_from`` (a snapshot there keeps later states)."""
         with self.lock:
-            snapshots = self.snapshots
-            if not self.steps or (snapshots and snapshots[0][0] >= keep_from):
+            cut = keep_from - self.first + 1
+            if cut <= 0 or cut > len(self.nexts):
                 return
             try:
                 state, nxt, progress, visited = self.position(keep_from, run_id)
             except StoreError:
                 return
-            kept = [s for s in snapshots if s[0] > keep_from]
-            snapshots[:] = [(keep_from, state, nxt, progress, visited), *kept]
-            steps = self.steps
-            cut = 0
-            while cut < len(steps) and steps[cut][0] <= keep_from:
-                cut += 1
-            del steps[:cut]
+            kept = [s for s in self.snapshots if s[0] > keep_from]
+            self.snapshots[:] = [(keep_from, state, nxt, progress, visited), *kept]
+            del self.nodes[:cut], self.updates[:cut], self.nexts[:cut]
+            for early in [k for k in self.extras if k <= keep_from]:
+                del self.extras[early]
+            self.first = keep_from + 1
+
+    def _rows(self) -> list[tuple[int, Any, Any, Any, Any]]:
+        """The kept steps as ``(step, nodes, update, next_nodes, extras)``."""
+        count = len(self.nexts)  # appended last: the other columns have as many
+        first, extras = self.first, self.extras
+        return [
+            (first + i, n, u, x, extras.get(first + i))
+            for i, n, u, x in zip(
+                range(count),
+                self.nodes[:count],
+                self.updates[:count],
+                self.nexts[:count],
+                strict=True,
+            )
+        ]
 
     def position(
         self, step: int, run_id: str
@@ -133,38 +171,63 @@ class RunHistory:
                     "them all"
                 )
             raise StoreError(f"run {run_id} has no stored state at step {step}")
-        at, snap, nxt, progress, visited_at = base[-1]
+        at, snap, nxt_at, progress, visited_at = base[-1]
+        nxt: Sequence[str] = nxt_at
+        if at < step and at + 1 < self.first:
+            raise StoreError(
+                f"run {run_id} has no stored state at step {step} (its steps from {at + 1} "
+                "on are not kept)"
+            )
         state = dict(snap)
         visited = list(visited_at)
         owned: set[str] = set()  # keys whose value this rebuild made (safe to grow in place)
-        for item in list(self.steps):
-            number = item[0]
-            if number <= at or number > step:
-                continue
-            update = item[2]
+        first = self.first
+        count = len(self.nexts)
+        start = at + 1 - first
+        stop = min(step - first + 1, count)
+        extras = self.extras
+        for index in range(max(start, 0), stop):
+            number = first + index
+            update = self.updates[index]
             if update:
                 state.update(update)
                 owned.difference_update(update)
-            if len(item) == 4:
-                visited.append(item[1])
-                at, nxt, progress = number, item[3], {}
-                continue
-            if item[5]:
-                for key, (kind, part) in item[5].items():
-                    if key in owned:
-                        regrow_into(state, key, kind, part)
-                    else:
-                        state[key] = regrow(state.get(key), kind, part)
-                        owned.add(key)
-            visited.extend(item[1])
-            at, nxt, progress = number, item[3], item[4] or {}
+            extra = extras.get(number)
+            if extra is not None:
+                if extra[1]:
+                    for key, (kind, part) in extra[1].items():
+                        if key in owned:
+                            regrow_into(state, key, kind, part)
+                        else:
+                            state[key] = regrow(state.get(key), kind, part)
+                            owned.add(key)
+                progress = extra[0] or {}
+            else:
+                progress = {}
+            nodes = self.nodes[index]
+            if type(nodes) is str:
+                visited.append(nodes)
+            else:
+                visited.extend(nodes)
+            at, nxt = number, self.nexts[index]
         if at != step:
             raise StoreError(f"run {run_id} has no step {step}; its last stored step is {at}")
         return state, list(nxt), {k: list(v) for k, v in progress.items()}, visited
 
     def public_steps(self) -> list[dict[str, Any]]:
         """The steps as :meth:`~wfengine.storage.HistoryStore.steps` gives them."""
-        return [_public(item) for item in list(self.steps)]
+        return [
+            {
+                "step": number,
+                "nodes": [nodes] if type(nodes) is str else list(nodes),
+                "update": dict(update or {}),
+                "added": {
+                    k: part for k, (_kind, part) in ((extra or (None, None))[1] or {}).items()
+                },
+                "next_nodes": list(nxt),
+            }
+            for number, nodes, update, nxt, extra in self._rows()
+        ]
 
     def fork(
         self, source: WorkflowRun, step: int, new_run_id: str | None
@@ -187,7 +250,12 @@ class RunHistory:
         )
         copy = RunHistory(self.lock)
         copy.snapshots = [s for s in self.snapshots if s[0] < step]
-        copy.steps = [s for s in self.steps if s[0] <= step]
+        keep = max(0, min(step - self.first + 1, len(self.nexts)))
+        copy.first = self.first
+        copy.nodes = self.nodes[:keep]
+        copy.updates = self.updates[:keep]
+        copy.nexts = self.nexts[:keep]
+        copy.extras = {k: v for k, v in self.extras.items() if k <= step}
         copy.saved(fork)
         return fork, copy
 
@@ -195,24 +263,6 @@ class RunHistory:
 def inherited_patches(patches: Iterable[Mapping[str, Any]], step: int) -> list[dict[str, Any]]:
     """The state patches a fork at ``step`` takes from its parent: those given up to it."""
     return [dict(p, keys=list(p["keys"])) for p in patches if p["step"] <= step]
-
-
-def _public(item: StepRecord) -> dict[str, Any]:
-    if len(item) == 4:
-        return {
-            "step": item[0],
-            "nodes": [item[1]],
-            "update": dict(item[2] or {}),
-            "added": {},
-            "next_nodes": list(item[3]),
-        }
-    return {
-        "step": item[0],
-        "nodes": list(item[1]),
-        "update": dict(item[2] or {}),
-        "added": {k: part for k, (_kind, part) in (item[5] or {}).items()},
-        "next_nodes": list(item[3]),
-    }
 
 
 def missing(run_id: str) -> RunNotFoundError:

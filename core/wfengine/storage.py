@@ -184,7 +184,8 @@ class MemoryStore:
     It also keeps each run's history (the :class:`HistoryStore` capability: state at any
     step, steps, forks) as long as it keeps the run, for the run's last ``max_log_entries``
     steps (see :mod:`wfengine.memory_history`). The executor records a step by appending one
-    tuple to the run's history (:meth:`step_recorder`), so this costs little;
+    step's node, update and next nodes to the run's history (:meth:`step_recorder`), so this
+    costs little;
     ``memory://?history=off`` turns it off.
     """
 
@@ -320,9 +321,9 @@ class MemoryStore:
 
     def step_recorder(self, run: WorkflowRun) -> RunHistory | None:
         """Where the executor records the steps of ``run`` it drives (after ``save_run``):
-        the run's history, whose ``steps`` it appends :data:`~wfengine.memory_history.StepRecord`
-        tuples to; ``None`` when this store keeps no history. A store that offers this is
-        not handed those steps through :meth:`save_step`."""
+        the run's :class:`~wfengine.memory_history.RunHistory` (see there how), or ``None``
+        when this store keeps no history. A store that offers this is not handed those steps
+        through :meth:`save_step`."""
         if not self.keeps_history:
             return None
         with self._lock:
