@@ -10,7 +10,8 @@
     database is measured (``list_runs(logs=False)``: the state, next nodes and visited nodes;
     the log, one entry per step, is paged apart and not counted). Target <= 1 s. Measured
     for this growing run and for a run whose state stays small (a counter).
-(c) Per-step cost of (a) with SQLite against the memory store (target <= 30 µs per step).
+(c) Per-step cost of (a) with SQLite against the memory store without history
+    (``memory://?history=off``: the engine alone), target <= 30 µs per step.
 
     python benchmarks/bench_history.py [--steps N] [--long N] [--dir DIR]
 """
@@ -121,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         size = db_bytes(path)
         data = len(json.dumps(run.state["messages"], separators=(",", ":")))
         limit = TARGET_RATIO * data + TARGET_BYTES_PER_STEP * n
-        with Engine(load_entrypoints=False, store="memory://") as memory:
+        with Engine(load_entrypoints=False, store="memory://?history=off") as memory:
             memory_s = min(timed_run(memory, graph)[0] for _ in range(3))
         with engine_on(f"sqlite:///{tmp / 'again.db'}") as engine:
             sqlite_s = min([sqlite_s] + [timed_run(engine, graph)[0] for _ in range(2)])

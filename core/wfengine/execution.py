@@ -457,12 +457,11 @@ class Execution:
 
     def lean(self) -> bool:
         """Whether single-node steps may take :meth:`lean_steps`: nothing needs what only
-        :meth:`commit` does (checkpoints, the state meter, joins, ``step_finished`` events,
-        path checks), and ``WFENGINE_LEAN_STEPS`` does not turn it off (the test suite runs
-        once each way)."""
+        :meth:`commit` does (the state meter, joins, ``step_finished`` events, path checks),
+        and ``WFENGINE_LEAN_STEPS`` does not turn it off (the test suite runs once each
+        way)."""
         return (
-            self.checkpoint is None
-            and self.meter is None
+            self.meter is None
             and not self.joins
             and not self.on_step_finished
             and not self.node_paths
@@ -477,8 +476,9 @@ class Execution:
         The same planning (:meth:`plan`), node calls (the runner's ``call``), retries
         (:meth:`attempts`), merging (:func:`~wfengine.state.changes`,
         :func:`~wfengine.state.apply_changes`) and routing (:meth:`targets`) as the general
-        loop, without :meth:`commit`'s checkpoint, meter and join bookkeeping, which
-        :meth:`lean` has ruled out. Returns at a multi-node step or when the run stops.
+        loop, with :meth:`commit`'s checkpoint (a durable store's ``save_step``, undone when
+        it fails) and without its meter and join bookkeeping, which :meth:`lean` has ruled
+        out. Returns at a multi-node step or when the run stops.
         """
         run = self.run
         state = run.state
@@ -496,7 +496,9 @@ class Execution:
         on_finished = self.on_node_finished
         max_logs = self.max_logs
         recorder = self.recorder
-        growing = self.growing if recorder is not None else None
+        checkpoint = self.checkpoint
+        growing = self.growing if recorder is not None or checkpoint is not None else None
+        undo: dict[str, Any] | None = None  # a checkpoint's: what the step replaced
         if recorder is not None:  # a step's columns (see RunHistory), appended in this order
             record_node = recorder.nodes.append
             record_update = recorder.updates.append
@@ -550,7 +552,9 @@ class Execution:
                     return
             merged = None
             if update:
-                if growing:  # what they held before: the record keeps only what they gained
+                if checkpoint is not None:  # to undo the step if it cannot be stored
+                    undo = before = {k: state.get(k, MISSING) for k in update}
+                elif growing:  # what they held before: the record keeps only what they gained
                     before = {k: state.get(k, MISSING) for k in update if k in growing}
                 try:
                     merged = merge_update(state, update, reducers, view)
@@ -565,12 +569,28 @@ class Execution:
                 try:
                     next_nodes = self.targets(name, state, last=True)
                 except Exception as exc:
+                    if checkpoint is not None and merged:
+                        self._rollback(undo)
                     self.fail(exc, node=None)
                     return
                 hop = next_nodes
             visited.append(name)
             run.step = step
+            previous = run.next_nodes
             run.next_nodes = next_nodes
+            if checkpoint is not None:
+                saved = merged or {}
+                if growing and merged:
+                    saved = step_update(merged, before, growing)
+                try:
+                    checkpoint(run, saved, logs[self.log_start :])
+                except Exception as exc:
+                    run.step, run.next_nodes = step - 1, previous
+                    del visited[-1]
+                    if merged:
+                        self._rollback(undo)
+                    self.fail(exc, node=None, where="checkpoint")
+                    return
             if recorder is not None:
                 if growing and merged:
                     recorder.add(step, name, step_update(merged, before, growing), hop)
