@@ -36,7 +36,7 @@ def ledger(n: int) -> Graph:
 def open_store(kind: str, tmp_path: Path) -> Engine:
     import wfengine_sqlite.plugin
 
-    url = f"sqlite:///{tmp_path / 'runs.db'}" if kind == "sqlite" else "memory://?history=on"
+    url = f"sqlite:///{tmp_path / 'runs.db'}" if kind == "sqlite" else "memory://"
     return Engine(plugins=[wfengine_sqlite.plugin], load_entrypoints=False, store=url)
 
 
@@ -75,7 +75,7 @@ def test_a_run_goes_from_one_store_to_another(source: str, target: str, tmp_path
 
 
 def test_bad_files_are_named(tmp_path: Path) -> None:
-    engine = Engine(load_entrypoints=False, store="memory://?history=on")
+    engine = Engine(load_entrypoints=False, store="memory://")
     with pytest.raises(WfrunError, match="no such file"):
         import_run(engine.store, tmp_path / "missing.wfrun")
     (tmp_path / "junk.wfrun").write_text("not a database at all, just some text" * 50)
