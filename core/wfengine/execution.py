@@ -593,7 +593,7 @@ class Execution:
                     return
             if recorder is not None:
                 if growing and merged:
-                    recorder.add(step, name, step_update(merged, before, growing), hop)
+                    recorder.add_grown(step, name, merged, before, growing, hop)
                 else:
                     record_node(name)
                     record_update(merged)

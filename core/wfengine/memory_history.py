@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from .errors import RunNotFoundError, StoreError
-from .growth import added, regrow, regrow_into
+from .growth import added, regrow, regrow_into, split_growth
 from .run import LogEntry, RunStatus, WorkflowRun
 
 Snapshot = tuple[int, dict[str, Any], list[str], dict[str, Any], list[str]]
@@ -77,6 +77,26 @@ class RunHistory:
         self.nodes.append(nodes if type(nodes) is str or len(nodes) != 1 else nodes[0])
         self.updates.append(update)
         self.nexts.append(list(next_nodes))
+
+    def add_grown(
+        self,
+        step: int,
+        node: str,
+        merged: Mapping[str, Any],
+        before: Mapping[str, Any],
+        kinds: Mapping[str, str],
+        next_nodes: Sequence[str],
+    ) -> None:
+        """Record single-node step ``step`` whose ``merged`` update may have grown keys of
+        ``kinds`` from their values ``before`` it (the executor's lean path)."""
+        if step != self.first + len(self.nexts):
+            self._clear(step)
+        replaced, gained = split_growth(merged, before, kinds)
+        if gained:
+            self.extras[step] = (None, gained)
+        self.nodes.append(node)
+        self.updates.append(replaced)
+        self.nexts.append(next_nodes)
 
     def _clear(self, first: int) -> None:
         """Forget every step; the next one kept is ``first``."""
