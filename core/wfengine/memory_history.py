@@ -5,11 +5,11 @@ long as the store keeps the run (``max_runs``), for at most the run's last
 
 Recording is cheap so that it can be on by default: the executor appends a step's node,
 merged update and next nodes to the columns of a :class:`RunHistory`
-(:meth:`~wfengine.storage.MemoryStore.step_recorder`), the update by reference (values are
-not copied: as with the state itself, a node must not mutate a value of the state in
-place). Keys that only grow (``append``, ``extend``, ``merge`` reducers) keep only what the
-step added (see :mod:`wfengine.growth`), so a transcript of N messages costs O(N), not
-O(N^2).
+(:meth:`~wfengine.storage.MemoryStore.step_recorder`), the update by reference (nothing is
+copied: as with the state itself, a node must not mutate a value of the state in place,
+nor the dict it returned). Keys that only grow (``append``, ``extend``, ``merge``
+reducers) keep only what the step added (see :mod:`wfengine.growth`), so a transcript of N
+messages costs O(N), not O(N^2).
 """
 
 from __future__ import annotations
