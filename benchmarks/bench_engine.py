@@ -6,6 +6,8 @@ Cases (issue "Engine core"): (a) a 100-node linear chain run 200 times, (b) a 2-
 state). Each engine figure is measured in this process next to its baseline; the best of
 several repeats is kept (this is a shared machine). Targets: (a), (b) at most 2 us per step;
 (c) at most 11 ms per run; (d) the step at 100,000 keys at most 2x the step at 10 keys.
+The Engine's store is ``memory://``, which records each run's history (issue 17); (a) and
+(b) are also measured on ``memory://?history=off``.
 
     python benchmarks/bench_engine.py            # bare executor and Engine with built-ins
 """
@@ -158,8 +160,17 @@ def main() -> None:
     def with_engine(graph: Graph) -> Callable[[dict[str, Any]], Any]:
         return lambda state: engine.run(graph, state, max_steps=100_000)
 
+    no_history = Engine(load_entrypoints=False, store="memory://?history=off")
+
+    def without_history(graph: Graph) -> Callable[[dict[str, Any]], Any]:
+        return lambda state: no_history.run(graph, state, max_steps=100_000)
+
     print(f"{'case':<44}{'engine':>12}{'baseline':>12}{'overhead':>12}")
-    for label, runner in (("executor", bare), ("Engine (built-ins loaded)", with_engine)):
+    for label, runner in (
+        ("executor", bare),
+        ("Engine (built-ins loaded)", with_engine),
+        ("Engine, memory://?history=off", without_history),
+    ):
         for name, case in (
             ("(a) 100-node chain x200", case_chain),
             ("(b) 2-node loop, 10,000 steps", case_loop),

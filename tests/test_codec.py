@@ -198,3 +198,29 @@ values = st.recursive(
 @given(st.dictionaries(st.text(), values, max_size=5))
 def test_property_any_supported_state_round_trips(state: dict[str, Any]) -> None:
     assert same(state, decode(encode(state)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(), values, max_size=5))
+def test_property_the_plain_fast_path_writes_what_the_tagging_walk_writes(
+    state: dict[str, Any],
+) -> None:
+    from wfengine.codec import _dumps, _plain, to_data
+
+    walked = _dumps(to_data(state))
+    assert encode(state) == walked
+    if _plain(state):
+        assert _dumps(state) == walked  # nothing to tag
+    else:
+        assert f'"{TAG}"' in walked  # something was tagged
+
+
+def test_the_plain_fast_path_still_refuses_what_json_cannot_keep() -> None:
+    with pytest.raises(StoreError, match="nested too deeply"):
+        deep: list[Any] = []
+        deep.append(deep)
+        encode({"v": deep})
+    with pytest.raises(StoreError, match="cannot store a value"):
+        encode({"v": 10**5000})  # beyond Python's int-to-str digit limit
+    assert decode(encode({"v": [1.5, float("inf")]})) == {"v": [1.5, float("inf")]}
+    assert decode(encode({"v": {TAG: 1}})) == {"v": {TAG: 1}}

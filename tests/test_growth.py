@@ -107,3 +107,19 @@ def test_regrow_into_extends_the_callers_own_values_in_place() -> None:
     regrow_into(state, "t", TAIL, [2])  # not a list: rebuilt as one
     assert state == {"a": [1, 2, 3], "m": {"x": 1, "y": 2}, "new": [1], "t": [1, 2]}
     assert state["a"] is items and state["m"] is entries
+
+
+def test_split_growth_parts_replaced_keys_from_what_grown_keys_gained() -> None:
+    from wfengine.growth import split_growth
+
+    kinds = {"log": TAIL, "seen": MERGE}
+    before = {"log": ["a"], "seen": {"x": 1}, "n": 1}
+    merged = {"log": ["a", "b"], "seen": {"x": 1, "y": 2}, "n": 2}
+    assert split_growth(merged, before, kinds) == (
+        {"n": 2},
+        {"log": (TAIL, ["b"]), "seen": (MERGE, {"y": 2})},
+    )
+    # a value that cannot have grown from the old one (shorter, or not a list) is replaced
+    assert split_growth({"log": []}, before, kinds) == ({"log": []}, {})
+    assert split_growth({"seen": [1]}, before, kinds) == ({"seen": [1]}, {})
+    assert split_growth({"log": ["z"]}, {}, kinds) == ({}, {"log": (TAIL, ["z"])})

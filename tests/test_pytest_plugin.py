@@ -27,7 +27,7 @@ def triage(limit: int) -> Graph:
 def test_the_memory_store_with_history_keeps_the_contract(
     store_contract: Callable[[Callable[[], Any]], None],
 ) -> None:
-    store_contract(lambda: MemoryStore("memory://?history=on"))
+    store_contract(lambda: MemoryStore())  # history is on by default
 
 
 def test_a_store_without_history_fails_the_history_contract() -> None:
@@ -40,7 +40,7 @@ def test_a_store_without_history_fails_the_history_contract() -> None:
 def test_a_recorded_run_replays_and_a_changed_condition_is_caught(
     assert_replays: Callable[[Any, Graph], None], tmp_path: Path
 ) -> None:
-    engine = Engine(load_entrypoints=False, store="memory://?history=on")
+    engine = Engine(load_entrypoints=False, store="memory://")
     run = engine.run(triage(9), {"score": 0})
     assert run.visited_nodes == ["score", "score", "score", "escalate"]
     path = export_run(engine.store, run.run_id, tmp_path / "triage.wfrun")

@@ -166,3 +166,18 @@ def test_whole_state_returned_by_parallel_branches_with_a_reducer() -> None:
     run = WorkflowExecutor(graph).run({"items": ["start"], "tags": ["t"]})
     assert run.status == RunStatus.COMPLETED, run.error
     assert run.state == {"items": ["start", "left"], "tags": ["t"], "right": True}
+
+
+def test_merge_update_keeps_only_the_changes_and_copies_no_update_that_is_all_change() -> None:
+    from wfengine.state import StateView
+
+    shared = [1]
+    state: dict[str, Any] = {"a": 1, "b": shared}
+    view = StateView(state)
+    update = {"a": 2, "c": 3}
+    merged = merge_update(state, update, {}, view)
+    assert merged is update  # every key changes: the update itself, not a copy
+    assert state == dict(view) == {"a": 2, "b": [1], "c": 3}
+    partly = {"a": 2, "b": shared, "d": 4}  # a and b are what the state holds already
+    assert merge_update(state, partly, {}, view) == {"d": 4}
+    assert state == dict(view) == {"a": 2, "b": [1], "c": 3, "d": 4}

@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import replace
 from queue import Empty, SimpleQueue
@@ -35,6 +35,7 @@ from .growth import growing_keys, step_update
 from .interrupts import NodeInterrupt, answering, question_info
 from .lifecycle import LifecycleDispatch
 from .limits import RunLimits, StateMeter, StateTooLargeError
+from .memory_history import RunHistory
 from .paths import PathPolicy
 from .progress import Sink, emitting
 from .run import Event, EventType, LogEntry, RunStatus, WorkflowRun
@@ -118,6 +119,7 @@ class Execution:
         "pending",
         "restore",
         "restored",
+        "recorder",
     )
 
     def __init__(
@@ -155,16 +157,15 @@ class Execution:
         # lifecycle hooks alone are called directly, without building events
         self.hooks = emit if isinstance(emit, LifecycleDispatch) else None
         self.store = store
-        self.checkpoint = (
-            store.save_step
-            if store is not None and (store.durable or getattr(store, "keeps_history", False))
-            else None
-        )
+        self.checkpoint = store.save_step if store is not None and store.durable else None
+        self.recorder: RunHistory | None = None
+        """Where the store wants the steps recorded (set in :meth:`begin`; see
+        :meth:`~wfengine.storage.MemoryStore.step_recorder`)."""
         self.resuming = resuming
         self.wall0 = time.time()
         self.perf0 = perf_counter()
         self.reducers = graph.reducers
-        self.growing = growing_keys(graph.reducers) if self.checkpoint is not None else {}
+        self.growing = growing_keys(graph.reducers)
         self.joins = graph.join_edges()
         self.cancelled = run.cancel_probe()
         self.lean_ok = lean  # None: WFENGINE_LEAN_STEPS decides when asked
@@ -268,6 +269,9 @@ class Execution:
                 )
         if self.store is not None:
             self.store.save_run(run)
+            recorder = getattr(self.store, "step_recorder", None)
+            if recorder is not None:
+                self.recorder = recorder(run)
         if self.hooks is not None:
             self.hooks.run_started(run)
         elif EventType.RUN_STARTED in self.wants:
@@ -463,12 +467,11 @@ class Execution:
 
     def lean(self) -> bool:
         """Whether single-node steps may take :meth:`lean_steps`: nothing needs what only
-        :meth:`commit` does (checkpoints, the state meter, joins, ``step_finished`` events,
-        path checks), and ``WFENGINE_LEAN_STEPS`` does not turn it off (the test suite runs
-        once each way)."""
+        :meth:`commit` does (the state meter, joins, ``step_finished`` events, path checks),
+        and ``WFENGINE_LEAN_STEPS`` does not turn it off (the test suite runs once each
+        way)."""
         return (
-            self.checkpoint is None
-            and self.meter is None
+            self.meter is None
             and not self.joins
             and not self.on_step_finished
             and not self.node_paths
@@ -483,14 +486,17 @@ class Execution:
         The same planning (:meth:`plan`), node calls (the runner's ``call``), retries
         (:meth:`attempts`), merging (:func:`~wfengine.state.changes`,
         :func:`~wfengine.state.apply_changes`) and routing (:meth:`targets`) as the general
-        loop, without :meth:`commit`'s checkpoint, meter and join bookkeeping, which
-        :meth:`lean` has ruled out. Returns at a multi-node step or when the run stops.
+        loop, with :meth:`commit`'s checkpoint (a durable store's ``save_step``, undone when
+        it fails) and without its meter and join bookkeeping, which :meth:`lean` has ruled
+        out. Returns at a multi-node step or when the run stops.
         """
         run = self.run
         state = run.state
         view = self.view
         nodes = self.nodes
         reducers = self.reducers
+        routes = self.routes
+        goto = self.goto  # a Command's choice (one dict, kept): the general targets()
         logs = run.logs
         visited = run.visited_nodes
         call_node = self.runner.call
@@ -498,13 +504,29 @@ class Execution:
         wall = self.wall0 - self.perf0
         on_started = self.on_node_started
         on_finished = self.on_node_finished
+        max_logs = self.max_logs
+        recorder = self.recorder
+        checkpoint = self.checkpoint
+        growing = self.growing if recorder is not None or checkpoint is not None else None
+        undo: dict[str, Any] | None = None  # a checkpoint's: what the step replaced
+        if recorder is not None:  # a step's columns (see RunHistory), appended in this order
+            record_node = recorder.nodes.append
+            record_update = recorder.updates.append
+            record_next = recorder.nexts.append
+        cancelled = self.cancelled
+        limit = run.max_steps or settings.max_steps()
+        quick = not run.budget and not run.interrupt_before and not run.answers
         while True:
             name = batch[0]
             node = nodes[name]
+            step = run.step + 1
             if node.timeout is not None:  # its own view: the general attempts()
                 result = self.attempts(name)
+                update = result[1]
+                if result[2] is not None or (update is not None and type(update) is not dict):
+                    self.commit(batch, self.directed([result]))  # an error, a Command, Sends
+                    return
             else:
-                step = run.step + 1
                 if on_started:
                     self.node_started(name, view, 1)
                 start = perf_counter()
@@ -525,38 +547,77 @@ class Execution:
                     result = self.attempts(
                         name, (start, new(Outcome, (None, error, duration, "caller")))
                     )
+                    self.commit(batch, self.directed([result]))  # failed, or a later attempt
+                    return
+                if update is view or view._layer:
+                    update = self._taken(update, view)
+                if on_finished:
+                    self.node_finished(name, step, 1, start, duration, update)
                 else:
-                    if update is view or view._layer:
-                        update = self._taken(update, view)
-                    if on_finished:
-                        self.node_finished(name, step, 1, start, duration, update)
-                    else:
-                        logs.append(
-                            LogEntry(name, step, 1, wall + start, duration * 1000.0, "completed")
-                        )
-                    result = (name, update, None)
-            update = result[1]
-            if result[2] is not None or (update is not None and type(update) is not dict):
-                self.commit(batch, self.directed([result]))  # an error, a Command, Sends
-                return
+                    logs.append(
+                        LogEntry(name, step, 1, wall + start, duration * 1000.0, "completed")
+                    )
+                if update is not None and type(update) is not dict:  # a Command, Sends
+                    self.commit(batch, self.directed([(name, update, None)]))
+                    return
+            merged = None
             if update:
+                if checkpoint is not None:  # to undo the step if it cannot be stored
+                    undo = before = {k: state.get(k, MISSING) for k in update}
+                elif growing:  # what they held before: the record keeps only what they gained
+                    before = {k: state.get(k, MISSING) for k in update if k in growing}
                 try:
-                    merge_update(state, update, reducers, view)
+                    merged = merge_update(state, update, reducers, view)
                 except WorkflowError as exc:
                     self.fail(exc, node=name)
                     return
-            try:
-                next_nodes = self.targets(name, state, last=True)
-            except Exception as exc:
-                self.fail(exc, node=None)
-                return
+            route = routes.get(name)
+            if route is not None and route.fixed is not None and not goto:
+                hop: Sequence[str] = route.fixed  # what targets() gives, without the call
+                next_nodes = list(hop)
+            else:
+                try:
+                    next_nodes = self.targets(name, state, last=True)
+                except Exception as exc:
+                    if checkpoint is not None and merged:
+                        self._rollback(undo)
+                    self.fail(exc, node=None)
+                    return
+                hop = next_nodes
             visited.append(name)
-            run.step += 1
+            run.step = step
+            previous = run.next_nodes
             run.next_nodes = next_nodes
-            if len(logs) > self.max_logs:
+            if checkpoint is not None:
+                saved = merged or {}
+                if growing and merged:
+                    saved = step_update(merged, before, growing)
+                try:
+                    checkpoint(run, saved, logs[self.log_start :])
+                except Exception as exc:
+                    run.step, run.next_nodes = step - 1, previous
+                    del visited[-1]
+                    if merged:
+                        self._rollback(undo)
+                    self.fail(exc, node=None, where="checkpoint")
+                    return
+            if recorder is not None:
+                if growing and merged:
+                    recorder.add_grown(step, name, merged, before, growing, hop)
+                else:
+                    record_node(name)
+                    record_update(merged)
+                    record_next(hop)
+            if len(logs) > max_logs:
                 self.trim_logs()
             if len(next_nodes) != 1:
                 return
+            if quick and step < limit and not cancelled():
+                # what plan() does when no budget, pause point or limit is in the way
+                self.restore = False
+                self.log_start = len(logs)
+                batch = next_nodes
+                continue
             planned = self.plan()
             if planned is None:
                 return
@@ -940,10 +1001,17 @@ class Execution:
             return
         checkpoint = self.checkpoint
         meter = self.meter
+        recorder = self.recorder
         undo = (
             {k: state.get(k, MISSING) for k in merged}
             if checkpoint is not None or meter is not None
             else None
+        )
+        growing = self.growing if checkpoint is not None or recorder is not None else None
+        before = (
+            undo
+            if undo is not None or not growing
+            else {k: state.get(k, MISSING) for k in merged if k in growing}
         )
         if merged:
             apply_changes(state, merged, reducers, updates if parallel else (), self.view)
@@ -971,9 +1039,9 @@ class Execution:
             self.restored = False
         run.step += 1
         run.next_nodes = next_nodes
+        saved = step_update(merged, before or {}, growing) if growing else merged
         if checkpoint is not None:
             try:
-                saved = step_update(merged, undo or {}, self.growing) if self.growing else merged
                 checkpoint(run, saved, run.logs[self.log_start :])
             except Exception as exc:
                 run.step, run.next_nodes = previous[0], previous[1]
@@ -981,6 +1049,9 @@ class Execution:
                 self._rollback(undo)
                 self.fail(exc, node=None, where="checkpoint")
                 return
+        if recorder is not None:
+            nodes = visited[previous[2] :]
+            recorder.add(run.step, nodes, saved, next_nodes, run.join_progress)
         if run.answers:
             self.answered(batch)
         if len(run.logs) > self.max_logs:
@@ -1106,6 +1177,8 @@ class Execution:
             del run.logs[:excess]
             run.logs_dropped += excess
             self.log_start = len(run.logs)
+            if self.recorder is not None:  # the history keeps as many steps as the log
+                self.recorder.trim(run.step - self.max_logs, run.run_id)
 
     def stop(self, status: RunStatus) -> None:
         self.run.status = status

@@ -347,6 +347,8 @@ class WorkflowExecutor:
             apply_answer(run.questions, run.answers, answer, run.run_id)
         if state_patch:
             run.state.update(state_patch)
+            # history tells these writes from the nodes' (wf runs blame)
+            run.patches.append({"step": run.step, "keys": list(state_patch)})
         if max_steps is not None:
             _check_max_steps(max_steps)
             run.max_steps = max_steps

@@ -49,6 +49,25 @@ def growing_keys(reducers: Mapping[str, Any]) -> dict[str, str]:
     return kinds
 
 
+def growth_of(kind: str, old: Any, new: Any) -> Growth | None:
+    """How a key of ``kind`` (:data:`TAIL` or :data:`MERGE`) grew from ``old`` (its value
+    before the step, :data:`~wfengine.state.MISSING` when it had none) to ``new``; ``None``
+    when it did not only grow (a node's value replaced it)."""
+    if kind == TAIL:
+        if old is MISSING or old is None:
+            return (TAIL, 0)
+        if type(old) is list and type(new) is list and len(new) >= len(old):
+            return (TAIL, len(old))
+        return None
+    if type(new) is dict and (old is MISSING or old is None or type(old) is dict):
+        if old is MISSING or old is None:
+            old = {}
+        changed = [k for k, v in new.items() if k not in old or old[k] is not v]
+        if len(old) + sum(k not in old for k in changed) == len(new):
+            return (MERGE, changed)
+    return None
+
+
 def step_update(
     merged: dict[str, Any], before: Mapping[str, Any], kinds: Mapping[str, str]
 ) -> dict[str, Any]:
@@ -56,25 +75,29 @@ def step_update(
     their value ``before`` the step; ``merged`` itself otherwise."""
     grown: dict[str, Growth] = {}
     for key, kind in kinds.items():
-        if key not in merged:
-            continue
-        old = before.get(key, MISSING)
-        new = merged[key]
-        if kind == TAIL:
-            if old is MISSING or old is None:
-                size = 0
-            elif type(old) is list and type(new) is list and len(new) >= len(old):
-                size = len(old)
-            else:
-                continue
-            grown[key] = (TAIL, size)
-        elif type(new) is dict and (old is MISSING or old is None or type(old) is dict):
-            if old is MISSING or old is None:
-                old = {}
-            changed = [k for k, v in new.items() if k not in old or old[k] is not v]
-            if len(old) + sum(k not in old for k in changed) == len(new):
-                grown[key] = (MERGE, changed)
+        if key in merged:
+            growth = growth_of(kind, before.get(key, MISSING), merged[key])
+            if growth is not None:
+                grown[key] = growth
     return StepUpdate(merged, grown) if grown else merged
+
+
+def split_growth(
+    merged: Mapping[str, Any], before: Mapping[str, Any], kinds: Mapping[str, str]
+) -> tuple[dict[str, Any], dict[str, tuple[str, Any]]]:
+    """``merged`` split in one pass into the new values of replaced keys and, for keys that
+    only grew, ``{key: (kind, what the step added)}``."""
+    replaced: dict[str, Any] = {}
+    gained: dict[str, tuple[str, Any]] = {}
+    for key, value in merged.items():
+        kind = kinds.get(key)
+        if kind is not None:
+            growth = growth_of(kind, before.get(key, MISSING), value)
+            if growth is not None:
+                gained[key] = (kind, added(value, growth))
+                continue
+        replaced[key] = value
+    return replaced, gained
 
 
 def added(value: Any, growth: Growth) -> Any:

@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import HistoryUnsupportedError
+from .errors import HistoryUnsupportedError, StoreError
 from .run import WorkflowRun
 from .storage import HistoryStore, Store
 
@@ -103,13 +103,44 @@ def diff_runs(store: Store, first: str, second: str) -> dict[str, Any]:
 
 
 def blame(store: Store, run: WorkflowRun, key: str) -> list[dict[str, Any]]:
-    """Every write of ``key`` in ``run``: ``{step, nodes, how, attempt, started_at, digest,
-    value}`` (``how``: ``set``, or ``added`` for what a step added to a growing key;
-    ``attempt`` and ``started_at`` of the step's completed attempt, from the run's log, ``None``
-    where trimmed; ``digest``: sha256 of the value as JSON, first 12 hex digits)."""
+    """Every write of ``key`` in ``run``, in order: ``{step, nodes, how, patch, attempt,
+    started_at, digest, value}``.
+
+    ``how``: ``set``, ``added`` for what a step added to a growing key, or ``patched`` for a
+    state patch given on resume or fork after step ``step`` (``patch`` is then ``True`` and
+    ``nodes`` empty: no node wrote it; see ``run.patches``). ``attempt`` and ``started_at``:
+    of the step's completed attempt, from the run's log, ``None`` where trimmed (and for a
+    patch). ``digest``: sha256 of the value as JSON, first 12 hex digits."""
+    history = history_store(store)
     done = {e.step: e for e in run.logs if e.status == "completed"}
-    writes = []
-    for item in history_store(store).steps(run.run_id):
+    patched: dict[int, int] = {}  # step -> how many patches then wrote the key
+    for patch in run.patches:
+        if key in patch["keys"]:
+            patched[patch["step"]] = patched.get(patch["step"], 0) + 1
+    writes: list[dict[str, Any]] = []
+
+    def patches_at(step: int) -> None:
+        try:
+            value = history.state_at(run.run_id, step).get(key)
+        except StoreError:  # a step whose state the store no longer keeps
+            value = None
+        for _ in range(patched.pop(step)):
+            writes.append(
+                {
+                    "step": step,
+                    "nodes": [],
+                    "how": "patched",
+                    "patch": True,
+                    "attempt": None,
+                    "started_at": None,
+                    "digest": digest(value),
+                    "value": value,
+                }
+            )
+
+    for item in history.steps(run.run_id):
+        for early in sorted(s for s in patched if s < item["step"]):
+            patches_at(early)
         for how, part in (("set", item["update"]), ("added", item.get("added", {}))):
             if key in part:
                 entry = done.get(item["step"])
@@ -118,12 +149,15 @@ def blame(store: Store, run: WorkflowRun, key: str) -> list[dict[str, Any]]:
                         "step": item["step"],
                         "nodes": list(item["nodes"]),
                         "how": how,
+                        "patch": False,
                         "attempt": entry.attempt if entry else None,
                         "started_at": entry.started_at if entry else None,
                         "digest": digest(part[key]),
                         "value": part[key],
                     }
                 )
+    for late in sorted(patched):
+        patches_at(late)
     return writes
 
 

@@ -192,6 +192,10 @@ class WorkflowRun:
     cache_log: list[dict[str, Any]] = field(default_factory=list)
     """Each cache lookup of a cached node: ``node``, ``step``, ``result`` (``hit``, ``miss``,
     ``not cacheable``) and ``reason`` (see :mod:`wfengine.cache`)."""
+    patches: list[dict[str, Any]] = field(default_factory=list)
+    """The state patches given on resume (or fork), in order: ``{step, keys}``, the keys a
+    patch replaced after step ``step`` (their values are that step's state; ``wf runs blame``
+    tells these writes from the nodes')."""
     created: float = field(default_factory=time.time)
     finished: float | None = None
     graph_version: str | None = None
@@ -287,6 +291,8 @@ class WorkflowRun:
             data["graph_version"] = self.graph_version
         if self.logs_dropped:
             data["logs_dropped"] = self.logs_dropped
+        if self.patches:
+            data["patches"] = [dict(p, keys=list(p["keys"])) for p in self.patches]
         if logs:
             data["logs"] = [entry.to_dict() for entry in self.logs]
         return data
@@ -318,6 +324,7 @@ class WorkflowRun:
             finished=parse_iso(data.get("finished_at")),
             graph_version=data.get("graph_version"),
             logs_dropped=int(data.get("logs_dropped") or 0),
+            patches=[dict(p, keys=list(p["keys"])) for p in data.get("patches") or []],
         )
 
 

@@ -321,10 +321,19 @@ def merge_update(
     view: StateView | None = None,
 ) -> dict[str, Any]:
     """:func:`changes` then :func:`apply_changes` for one node's update; returns the merged
-    changes (reduced values for reducer keys)."""
+    changes (reduced values for reducer keys): ``update`` itself when it changes every key
+    it names (the caller must not change it afterwards)."""
     if type(update) is dict and not reducers:  # the common case, in one call
-        merged = {}
         get = state.get
+        for key, value in update.items():
+            if value is get(key, MISSING):
+                break
+        else:  # every value is new: the update is the change, no copy
+            state.update(update)
+            if view is not None:
+                dict.update(view, update)
+            return update
+        merged = {}
         for key, value in update.items():
             if value is not get(key, MISSING):
                 merged[key] = value

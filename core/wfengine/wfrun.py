@@ -4,7 +4,8 @@ A ``.wfrun`` file is a small SQLite database (format version 1, or 2 when a log 
 a Command's ``goto``, which wfengine before 2 cannot read)::
 
     meta   (key, value)        format, format_version, wfengine and plugin versions, exported_at
-    run    (data)              the run: ids, status, times, error, options, final position
+    run    (data)              the run: ids, status, times, error, options, final position,
+                               state patches given on resume (with their values)
     graph  (data)              its graph version {version, name, kind, spec}, if the store had it
     steps  (step, nodes, next_nodes, update, added)   what each step changed (tagged JSON)
     logs   (seq, entry)        every log entry
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Mapping
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -81,7 +83,12 @@ def export_run(store: Store, run_id: str, path: str | Path) -> Path:
                 "exported_at": str(time.time()),
             }
             conn.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
-            conn.execute("INSERT INTO run VALUES (?)", (encode(_run_data(run), "run"),))
+            data = _run_data(run)
+            data["patches"] = [  # the values of a patch are those of its step's state
+                {"step": p["step"], "keys": list(p["keys"]), "values": _patched(history, run, p)}
+                for p in run.patches
+            ]
+            conn.execute("INSERT INTO run VALUES (?)", (encode(data, "run"),))
             if graph is not None:
                 conn.execute("INSERT INTO graph VALUES (?)", (encode(graph, "graph"),))
             conn.execute("INSERT INTO initial VALUES (?)", (encode(initial),))
@@ -179,6 +186,10 @@ def import_run(store: Store, path: str | Path, *, run_id: str | None = None) -> 
         created=fields["created"],
         graph_version=fields["graph_version"],
     )
+    patches: dict[int, list[dict[str, Any]]] = {}
+    for patch in fields.get("patches") or []:  # (files written before patches: none)
+        patches.setdefault(patch["step"], []).append(patch)
+    _patch(run, patches.pop(0, []))  # its values are in the initial state already
     store.save_run(run)
     for item in steps:
         grown: dict[str, tuple[str, Any]] = {}
@@ -195,6 +206,9 @@ def import_run(store: Store, path: str | Path, *, run_id: str | None = None) -> 
         run.logs.extend(mine)
         changed = {**item["update"], **{k: run.state[k] for k in grown}}
         store.save_step(run, StepUpdate(changed, grown) if grown else changed, mine)
+        if run.step in patches:  # given on resume after this step: part of its state
+            _patch(run, patches.pop(run.step))
+            store.save_run(run)
     run.logs = list(logs)
     run.status = RunStatus(fields["status"])
     run.error = fields["error"]
@@ -203,6 +217,19 @@ def import_run(store: Store, path: str | Path, *, run_id: str | None = None) -> 
     run.join_progress = {k: list(v) for k, v in fields["join_progress"].items()}
     store.save_run(run)
     return run
+
+
+def _patched(history: Any, run: WorkflowRun, patch: Mapping[str, Any]) -> dict[str, Any]:
+    """The values a state patch set: its keys in the state of its step."""
+    state = history.state_at(run.run_id, patch["step"])
+    return {k: state[k] for k in patch["keys"] if k in state}
+
+
+def _patch(run: WorkflowRun, patches: list[dict[str, Any]]) -> None:
+    """Apply exported state patches to ``run`` and record them on it."""
+    for patch in patches:
+        run.state.update(patch.get("values") or {})
+        run.patches.append({"step": patch["step"], "keys": list(patch["keys"])})
 
 
 def _run_data(run: WorkflowRun) -> dict[str, Any]:

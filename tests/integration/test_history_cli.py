@@ -38,9 +38,7 @@ def wf(tmp_path: Path, request: pytest.FixtureRequest) -> Invoke:
     """``wf`` on one engine (so the memory store lives across calls) with either store."""
     import wfengine_sqlite.plugin
 
-    url = (
-        f"sqlite:///{tmp_path / 'runs.db'}" if request.param == "sqlite" else "memory://?history=on"
-    )
+    url = f"sqlite:///{tmp_path / 'runs.db'}" if request.param == "sqlite" else "memory://"
     engine = Engine(plugins=[wfengine_sqlite.plugin], load_entrypoints=False, store=url)
 
     def invoke(*args: str) -> Result:
@@ -111,7 +109,7 @@ def test_fork_goes_on_from_a_step_with_edits_and_diff_finds_where_runs_part(
 
 
 def test_a_memory_store_opened_without_history_says_so(spec: Path) -> None:
-    url = "memory://"
+    url = "memory://?history=off"
     engine = Engine(load_entrypoints=False, store=url)
     runner = CliRunner()
 
@@ -125,7 +123,7 @@ def test_a_memory_store_opened_without_history_says_so(spec: Path) -> None:
     assert f"the memory store keeps no history of run {run_id} (it was opened as {url}; " in (
         result.stderr
     )
-    assert "memory://?history=on" in result.stderr
+    assert "open it without history=off" in result.stderr
     assert "Traceback" not in result.output
 
 
@@ -180,3 +178,53 @@ def test_replay_finds_the_step_a_changed_condition_routes_elsewhere(
     }
     text = wf("runs", "replay", str(out), "--graph", str(changed)).stdout
     assert text.strip() == "step 2 (talk) routes to [] but the run went to ['talk']"
+
+
+def test_blame_tells_a_resume_patch_from_the_nodes(wf: Invoke, spec: Path) -> None:
+    result = wf(
+        "run",
+        str(spec),
+        "--json",
+        "-s",
+        "limit=3",
+        "-s",
+        "messages=[]",
+        "--interrupt-after",
+        "talk",
+    )
+    run_id = json.loads(result.stdout)["run_id"]  # paused after step 1
+    resumed = wf("runs", "resume", run_id, "-s", "i=10", "-s", "limit=11", "--json")
+    assert resumed.exit_code == 0, resumed.output
+    writes = json.loads(wf("runs", "blame", run_id, "i", "--json").stdout)
+    assert [(w["step"], w["nodes"], w["how"], w["patch"], w["value"]) for w in writes] == [
+        (1, ["talk"], "set", False, 1),
+        (1, [], "patched", True, 10),  # given on resume after step 1
+        (2, ["talk"], "set", False, 11),  # 11 reaches the patched limit: the run ends
+    ]
+    assert writes[1]["digest"] != writes[0]["digest"] and writes[1]["attempt"] is None
+    text = wf("runs", "blame", run_id, "i").stdout
+    assert re.search(r"^1\s+\(resume patch\)\s+patched\s+\S+\s+10$", text, re.M), text
+    messages = json.loads(wf("runs", "blame", run_id, "messages", "--json").stdout)
+    assert [(w["step"], w["patch"]) for w in messages] == [(1, False), (2, False)]
+
+
+def test_a_fork_patch_and_the_patches_before_it_show_in_blame(wf: Invoke, spec: Path) -> None:
+    run_id = start(wf, spec, 3)
+    fork = json.loads(wf("runs", "fork", run_id, "--step", "1", "-s", "i=10", "--json").stdout)
+    # the fork runs on from i=10: 11 >= limit 3 ends it after one more step
+    assert fork["state"]["i"] == 11
+    writes = json.loads(wf("runs", "blame", fork["run_id"], "i", "--json").stdout)
+    assert [(w["step"], w["how"], w["patch"], w["value"]) for w in writes] == [
+        (1, "set", False, 1),
+        (1, "patched", True, 10),
+        (2, "set", False, 11),
+    ]
+    again = json.loads(wf("runs", "fork", fork["run_id"], "--step", "2", "--json").stdout)
+    inherited = json.loads(wf("runs", "blame", again["run_id"], "i", "--json").stdout)
+    assert [(w["step"], w["how"]) for w in inherited][:3] == [
+        (1, "set"),
+        (1, "patched"),
+        (2, "set"),
+    ]
+    parent = json.loads(wf("runs", "blame", run_id, "i", "--json").stdout)
+    assert not any(w["patch"] for w in parent)  # the source run got no patch

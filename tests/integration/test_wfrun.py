@@ -36,7 +36,7 @@ def ledger(n: int) -> Graph:
 def open_store(kind: str, tmp_path: Path) -> Engine:
     import wfengine_sqlite.plugin
 
-    url = f"sqlite:///{tmp_path / 'runs.db'}" if kind == "sqlite" else "memory://?history=on"
+    url = f"sqlite:///{tmp_path / 'runs.db'}" if kind == "sqlite" else "memory://"
     return Engine(plugins=[wfengine_sqlite.plugin], load_entrypoints=False, store=url)
 
 
@@ -74,8 +74,47 @@ def test_a_run_goes_from_one_store_to_another(source: str, target: str, tmp_path
     second.close()
 
 
+@pytest.mark.parametrize(("source", "target"), [("sqlite", "memory"), ("memory", "sqlite")])
+def test_a_state_patch_given_on_resume_travels_with_the_run(
+    source: str, target: str, tmp_path: Path
+) -> None:
+    from wfengine.history import blame
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = open_store(source, tmp_path / "a")
+    start = {"i": 0, "total": Decimal("0"), "entries": [], "seen": {}}
+    paused = first.run(ledger(4), start, interrupt_after=["book"])
+    assert paused.status == "paused" and paused.step == 1
+    done = first.resume(paused.run_id, {"total": Decimal("100")}, graph=ledger(4))
+    assert done.step == 2 and done.status == "paused"  # paused again after step 2
+    done = first.resume(paused.run_id, graph=ledger(4))
+    while done.status == "paused":
+        done = first.resume(paused.run_id, graph=ledger(4))
+    assert done.state["total"] == Decimal("103.30")
+    path = export_run(first.store, done.run_id, tmp_path / "run.wfrun")
+    second = open_store(target, tmp_path / "b")
+    import_run(second.store, path)
+    loaded = second.get_run(done.run_id)
+    assert loaded is not None and loaded.state == done.state
+    assert loaded.patches == [{"step": 1, "keys": ["total"]}]
+    old, new = first.store, second.store
+    assert isinstance(old, HistoryStore) and isinstance(new, HistoryStore)
+    for step in range(5):
+        assert new.state_at(done.run_id, step) == old.state_at(done.run_id, step), step
+    assert [(w["step"], w["how"]) for w in blame(new, loaded, "total")] == [
+        (1, "set"),
+        (1, "patched"),
+        (2, "set"),
+        (3, "set"),
+        (4, "set"),
+    ]
+    first.close()
+    second.close()
+
+
 def test_bad_files_are_named(tmp_path: Path) -> None:
-    engine = Engine(load_entrypoints=False, store="memory://?history=on")
+    engine = Engine(load_entrypoints=False, store="memory://")
     with pytest.raises(WfrunError, match="no such file"):
         import_run(engine.store, tmp_path / "missing.wfrun")
     (tmp_path / "junk.wfrun").write_text("not a database at all, just some text" * 50)

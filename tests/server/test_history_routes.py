@@ -20,13 +20,13 @@ pytestmark = pytest.mark.server
 def history_client(
     request: pytest.FixtureRequest, tmp_path: Path, data_dir: Path
 ) -> Iterator[TestClient]:
-    """A server on the memory store with history, or on SQLite."""
+    """A server on the memory store (history is on by default), or on SQLite."""
     plugins: list[Any] = [ServerTestPlugin()]
     if request.param == "sqlite":
         plugins.append(pytest.importorskip("wfengine_sqlite.plugin"))
         url = f"sqlite:///{tmp_path / 'runs.db'}"
     else:
-        url = "memory://?history=on"
+        url = "memory://"
     engine = Engine(plugins=plugins, load_entrypoints=False, store=url)
     with TestClient(create_app(engine, data_dir=data_dir), raise_server_exceptions=False) as c:
         yield c
@@ -74,6 +74,31 @@ def test_history_state_diff_and_blame(history_client: TestClient) -> None:
     assert client.get("/runs/nope/history").status_code == 404
 
 
+def test_blame_marks_the_values_of_a_resume_patch(history_client: TestClient) -> None:
+    client = history_client
+    graph_id = create_graph(client, COUNTER)
+    started = client.post(
+        "/graph/run",
+        json={
+            "graph_id": graph_id,
+            "initial_state": {"n": 1},
+            "wait": True,
+            "interrupt_after": ["s1"],
+        },
+    )
+    run_id = started.json()["run_id"]  # n: 1 -> inc 2 -> double 4, paused after step 2
+    resumed = client.post(f"/runs/{run_id}/resume", json={"state_patch": {"n": 7}, "wait": True})
+    assert resumed.status_code == 200 and resumed.json()["final_state"] == {"n": 8}
+    writes = client.get(f"/runs/{run_id}/blame/n").json()["writes"]
+    assert [(w["step"], w["nodes"], w["how"], w["patch"], w["value"]) for w in writes] == [
+        (1, ["s0"], "set", False, 2),
+        (2, ["s1"], "set", False, 4),
+        (2, [], "patched", True, 7),
+        (3, ["s2"], "set", False, 8),
+    ]
+    assert writes[2]["attempt"] is None and writes[2]["digest"] != writes[1]["digest"]
+
+
 def test_fork_with_a_patch_and_the_diff_of_two_runs(history_client: TestClient) -> None:
     client = history_client
     run_id = _run(client)["run_id"]
@@ -89,10 +114,14 @@ def test_fork_with_a_patch_and_the_diff_of_two_runs(history_client: TestClient) 
     assert bad.status_code == 404
 
 
-def test_a_store_without_history_is_501(client: TestClient) -> None:
-    run_id = _run(client)["run_id"]  # the plain memory store: no history
+def test_a_store_without_history_is_501(data_dir: Path) -> None:
+    engine = Engine(
+        plugins=[ServerTestPlugin()], load_entrypoints=False, store="memory://?history=off"
+    )
+    client = TestClient(create_app(engine, data_dir=data_dir), raise_server_exceptions=False)
+    run_id = _run(client)["run_id"]
     response = client.get(f"/runs/{run_id}/history")
     assert response.status_code == 501
     error = response.json()["error"]
     assert error["type"] == "HistoryUnsupportedError"
-    assert "keeps no history" in error["message"] and "memory://?history=on" in error["message"]
+    assert "keeps no history" in error["message"] and "history=off" in error["message"]

@@ -110,10 +110,10 @@ def test_config_tells_the_page_about_keys_and_history(
 ) -> None:
     assert make_client().get("/ui/config.json").json() == {
         "auth_required": False,
-        "history": False,  # memory:// without ?history=on: no step slider, no fork
+        "history": True,  # memory:// keeps history by default: step slider, fork
     }
     keyed = make_client(api_keys=["k1"]).get("/ui/config.json")
     assert keyed.status_code == 200 and keyed.json()["auth_required"] is True
-    with Engine(load_entrypoints=False, store="memory://?history=on") as engine:
+    with Engine(load_entrypoints=False, store="memory://?history=off") as engine:
         client = TestClient(create_app(engine))
-        assert client.get("/ui/config.json").json()["history"] is True
+        assert client.get("/ui/config.json").json()["history"] is False

@@ -121,6 +121,9 @@ def _echo_changes(result: dict[str, Any]) -> None:
 def blame_command(run_id: str, key: str, as_json: bool) -> None:
     """Every write of a state key: step, node(s), how, a digest of the value.
 
+    A value given by a state patch on resume or fork (``-s k=v``) shows as ``patched``, with
+    "(resume patch)" for its nodes.
+
     \b
     Examples:
       wf runs blame 3f2a9c0d total
@@ -137,7 +140,13 @@ def blame_command(run_id: str, key: str, as_json: bool) -> None:
         click.echo(f"no step of run {run_id} wrote '{key}'")
         return
     rows = [
-        (w["step"], ",".join(w["nodes"]), w["how"], w["digest"], short_value(w["value"], 50))
+        (
+            w["step"],
+            "(resume patch)" if w["patch"] else ",".join(w["nodes"]),
+            w["how"],
+            w["digest"],
+            short_value(w["value"], 50),
+        )
         for w in writes
     ]
     click.echo(format_table(("STEP", "NODES", "HOW", "DIGEST", "VALUE"), rows))

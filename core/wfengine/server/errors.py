@@ -153,7 +153,7 @@ async def _workflow_error(request: Request, exc: Exception) -> JSONResponse:
         message = (
             "this server's store keeps no history of runs (state at a step, diffs, blame, "
             "forks); run the server on a store that does, e.g. sqlite:///runs.db or "
-            "memory://?history=on"
+            "memory:// (not memory://?history=off)"
         )
     elif status >= 500:  # the message may name server files: the log gets it, not the client
         log.error(

@@ -59,3 +59,15 @@ def test_importing_the_plugin_loads_neither_sqlite3_nor_the_store() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_the_writer_checkpoints_the_wal_every_8_mib_not_every_1000_pages(
+    store: SQLiteStore,
+) -> None:
+    from wfengine_sqlite.database import PAGE_SIZE, WAL_CHECKPOINT_PAGES
+
+    store.save_run(WorkflowRun(graph_id="g"))  # opens the writer
+    conn = store._writer()
+    assert conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == WAL_CHECKPOINT_PAGES
+    limit = conn.execute("PRAGMA journal_size_limit").fetchone()[0]
+    assert limit == WAL_CHECKPOINT_PAGES * PAGE_SIZE  # the WAL grows to its size limit

@@ -218,3 +218,30 @@ def test_the_plugin_offers_the_per_user_database_as_the_default_store() -> None:
     url = engine.stores.default_url()
     assert url == default_url()
     assert url is not None and url.startswith("sqlite:////") and url.endswith("wfengine.db")
+
+
+def test_single_node_steps_of_a_checkpointed_run_take_the_lean_path(
+    engine: Engine, db_path: Path, monkeypatch: Any
+) -> None:
+    from wfengine.execution import Execution
+
+    monkeypatch.setenv("WFENGINE_LEAN_STEPS", "1")
+    lean_steps = Execution.lean_steps
+    taken: list[int] = []
+
+    def spy(self: Execution, batch: list[str]) -> None:
+        taken.append(self.run.step)
+        lean_steps(self, batch)
+
+    monkeypatch.setattr(Execution, "lean_steps", spy)
+    graph = Graph("lean", reducers={"trail": "append"})
+    graph.add_node("tick", lambda s: {"n": s["n"] + 1, "trail": s["n"]})
+    graph.add_edge("tick", "tick", condition=lambda s: s["n"] < 5)
+    graph.add_edge("tick", END, default=True)
+    run = engine.run(graph.set_entry_point("tick"), {"n": 0, "trail": []})
+    assert run.status == RunStatus.COMPLETED and taken == [0]  # one lean stretch, 5 steps
+    assert steps_in(db_path) == [1, 2, 3, 4, 5]  # each one checkpointed
+    store = engine.store
+    assert isinstance(store, SQLiteStore)
+    assert store.state_at(run.run_id, 3) == {"n": 3, "trail": [0, 1, 2]}
+    assert store.steps(run.run_id)[3]["added"] == {"trail": [3]}  # what step 4 added

@@ -79,6 +79,25 @@ def test_an_append_key_stores_what_each_step_added(db_path: Path) -> None:
     engine.close()
 
 
+def test_an_unstorable_appended_item_is_named_where_it_lands(db_path: Path) -> None:
+    def two_steps(second: dict[str, Any]) -> Graph:
+        graph = Graph("bad", reducers={"messages": "append", "seen": "merge"})
+        graph.add_node("one", lambda s: {"messages": "fine", "seen": {"a": 1}})
+        graph.add_node("two", lambda s: second)
+        return graph.add_edge("one", "two").add_edge("two", END).set_entry_point("one")
+
+    engine = open_engine(f"sqlite:///{db_path}")
+    run = engine.run(two_steps({"messages": {"at": object()}}), {"messages": ["first"]})
+    assert run.status == RunStatus.FAILED and run.error is not None
+    # the list's new items start at index 2: the first of them holds the bad value
+    assert run.error["message"].startswith('state["messages"][2:][0]["at"]: cannot store <class')
+    assert run.state == {"messages": ["first", "fine"], "seen": {"a": 1}}  # step 2 undone
+    again = engine.run(two_steps({"seen": {"b": object()}}), {})
+    assert again.error is not None
+    assert again.error["message"].startswith('state["seen"]["b"]: cannot store <class')
+    engine.close()
+
+
 def test_a_run_resumes_on_the_rebuilt_values(db_path: Path) -> None:
     url = f"sqlite:///{db_path}"
     first = open_engine(url)

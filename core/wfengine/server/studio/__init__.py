@@ -67,7 +67,7 @@ def studio_config(request: Request) -> Response:
 def keeps_history(store: object) -> bool:
     """Whether the store answers the durable-history endpoints (state at a step, diff,
     fork): the :class:`~wfengine.storage.HistoryStore` capability, switched on (a memory
-    store keeps history only with ``memory://?history=on``)."""
+    store keeps none when opened as ``memory://?history=off``)."""
     from ...storage import HistoryStore
 
     return isinstance(store, HistoryStore) and getattr(store, "keeps_history", True) is not False

@@ -41,6 +41,10 @@ PAGE_SIZE = 1024
 per-step checkpoint: a step row is ~120 bytes, and every commit writes and checksums whole
 pages into the WAL, so 1 KiB pages make a checkpoint ~4 µs cheaper than 4 KiB ones; large
 values simply span more overflow pages at about the same cost per byte."""
+WAL_CHECKPOINT_PAGES = 8192
+"""Pages in the WAL that trigger a checkpoint (8 MiB at ``PAGE_SIZE``, the WAL's size limit):
+a checkpoint syncs the database file, and at SQLite's default (1,000 pages) that cost a step
+some 5 µs on average (``benchmarks/bench_history.py`` (c))."""
 
 
 class _Connection(sqlite3.Connection):
@@ -155,6 +159,7 @@ class Database:
             if not self.location.in_memory:
                 self._retry_busy(lambda: self._set_wal(conn), "switch to WAL mode")
                 conn.execute("PRAGMA journal_size_limit = 8388608")
+                conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
             version = schema.schema_version(conn)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open {where}: {exc}") from None

@@ -16,6 +16,7 @@ from typing import Any
 from wfengine.codec import _dumps, decode, encode
 from wfengine.errors import RunNotFoundError, StoreError
 from wfengine.growth import regrow_into
+from wfengine.memory_history import inherited_patches
 from wfengine.run import RunStatus, WorkflowRun
 
 from .database import Database
@@ -119,6 +120,11 @@ class History(Database):
             at, state, next_nodes, join_progress, visited = self._position(
                 conn, source_pk, step, run_id
             )
+            found = conn.execute(
+                "SELECT data FROM run_people WHERE run_pk = ?", (source_pk,)
+            ).fetchone()
+        # the state patches the source got up to the step (their values are in the state)
+        patches = inherited_patches(decode(found[0]).get("patches", []) if found else [], at)
         fork = WorkflowRun(
             graph_id=row[2],
             state=state,
@@ -131,7 +137,9 @@ class History(Database):
             max_steps=row[7],
             interrupt_before=json.loads(row[8]),
             graph_version=row[9],
+            patches=patches,
         )
+        people = encode({"patches": patches}) if patches else None
         run_row = (
             fork.run_id,
             fork.graph_id,
@@ -170,6 +178,8 @@ class History(Database):
                 (pk, source_pk, at),
             )
             conn.execute(INSERT_SNAPSHOT, (pk, *snapshot))
+            if people is not None:
+                conn.execute("INSERT INTO run_people (run_pk, data) VALUES (?, ?)", (pk, people))
             conn.execute(
                 "INSERT INTO steps (run_pk, step, nodes, next_nodes, join_progress, changes, "
                 "log_seq, logs, grown) SELECT ?, step, nodes, next_nodes, join_progress, "

@@ -27,9 +27,9 @@ from collections.abc import Mapping, Sequence
 from json.encoder import encode_basestring_ascii as _json_str
 from typing import Any
 
-from wfengine.codec import _dumps, _Unstorable, decode, encode, to_data
+from wfengine.codec import TAG, _dumps, _quote, _Unstorable, decode, encode, to_data
 from wfengine.errors import RunNotFoundError, StoreError
-from wfengine.growth import added
+from wfengine.growth import TAIL, added
 from wfengine.run import LogEntry, RunStatus, WorkflowRun, iso
 from wfengine.storage import select_prunable
 
@@ -69,8 +69,11 @@ PEOPLE_FIELDS = (
     "spent",
     "pause_reason",
     "cache_log",
+    "patches",
 )
-"""The run's fields kept in the ``run_people`` table (issue 16), as one tagged-JSON object."""
+"""The run's fields kept in the ``run_people`` table (issue 16), as one tagged-JSON object
+(``patches``, the state patches given on resume, joined it without a schema version: a
+reader that does not know a field ignores it)."""
 
 
 SNAPSHOT_RATIO = 4
@@ -306,9 +309,7 @@ class SQLiteStore(PendingWrites, Queue, History):
         grown = getattr(update, "grown", None)  # a wfengine.growth.StepUpdate
         if grown:
             changes = encode({k: v for k, v in update.items() if k not in grown})
-            grown_text: str | None = encode(
-                {k: [growth[0], added(update[k], growth)] for k, growth in grown.items()}
-            )
+            grown_text: str | None = _grown_text(update, grown)
         else:
             changes = encode(update)
             grown_text = None
@@ -522,6 +523,7 @@ class SQLiteStore(PendingWrites, Queue, History):
             spent=dict(people.get("spent", {})),
             pause_reason=people.get("pause_reason"),
             cache_log=list(people.get("cache_log", [])),
+            patches=list(people.get("patches", [])),
             created=created,
             finished=finished,
             graph_version=version,
@@ -601,6 +603,25 @@ def _snapshot_row(run: WorkflowRun) -> tuple[Any, ...]:
         _dumps(run.join_progress) if run.join_progress else None,
         _dumps(list(run.visited_nodes)),
     )
+
+
+def _grown_text(update: Mapping[str, Any], grown: Mapping[str, Any]) -> str:
+    """What a step added to its growing keys, as stored: ``{key: [kind, part]}`` as tagged
+    JSON, each part encoded on its own (an error names the key and, for a list, where its
+    new items start: ``state["messages"][41:][0]...``)."""
+    items = []
+    for key, growth in grown.items():
+        if type(key) is not str or key == TAG:  # not a plain JSON key: the general form
+            return encode({k: [g[0], added(update[k], g)] for k, g in grown.items()})
+        kind, arg = growth
+        value = added(update[key], growth)
+        try:
+            part = encode(value)
+        except StoreError:  # again, with the path named
+            encode(value, f"state[{_quote(key)}]" + (f"[{arg}:]" if kind == TAIL else ""))
+            raise
+        items.append(f"{_json_str(key)}:[{_json_str(kind)},{part}]")
+    return "{" + ",".join(items) + "}"
 
 
 def _logs_text(logs: Sequence[LogEntry]) -> str:
