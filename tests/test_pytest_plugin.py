@@ -47,3 +47,25 @@ def test_a_recorded_run_replays_and_a_changed_condition_is_caught(
     assert_replays(path, triage(9))
     with pytest.raises(AssertionError, match=r"step 2 \(score\) now routes to \['escalate'\]"):
         assert_replays(path, triage(5))
+
+
+def test_a_run_resumed_with_a_state_patch_replays_with_the_patch(
+    assert_replays: Callable[[Any, Graph], None], tmp_path: Path
+) -> None:
+    """The patch given on resume is part of the run: a condition reading a patched key routes
+    as the run did (it used to be reported as diverging)."""
+    graph = Graph("approval", max_steps=10)
+    graph.add_node("draft", lambda s: {"text": "hello"})
+    graph.add_node("gate", lambda s: None)
+    graph.add_node("publish", lambda s: {"published": True})
+    graph.add_node("reject", lambda s: {"published": False})
+    graph.add_edge("draft", "gate")
+    graph.add_edge("gate", "publish", condition=lambda s: s["approved"])
+    graph.add_edge("gate", "reject", default=True)
+    graph.add_edge("publish", END).add_edge("reject", END).set_entry_point("draft")
+    engine = Engine(load_entrypoints=False)
+    paused = engine.run(graph, {"approved": False}, interrupt_before=["gate"])
+    done = engine.resume(paused.run_id, {"approved": True})
+    assert done.visited_nodes == ["draft", "gate", "publish"]
+    path = export_run(engine.store, done.run_id, tmp_path / "approval.wfrun")
+    assert_replays(path, graph)

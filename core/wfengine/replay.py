@@ -16,7 +16,9 @@ themselves is taken from the record, checked against the graph as it is now:
 * a router's dispatch step (``source@send``): the router is run again on the state before
   the step (it is routing code, like a condition) and must send to the nodes the run's copies
   ran; their edges then route as recorded;
-* a node paused by ``interrupt()`` and answered: its step is the one that committed.
+* a node paused by ``interrupt()`` and answered: its step is the one that committed;
+* a state patch given on resume after step N (``wf runs resume -s``, a fork's edits) is
+  applied to the state after step N's route is checked, as the run had it.
 """
 
 from __future__ import annotations
@@ -52,6 +54,10 @@ def replay(source: str | Path | dict[str, Any], graph: Graph) -> dict[str, Any]:
     done = _completed_by_step(data["logs"])
     entry = graph.resolve(graph.entry_point) if graph.entry_point else None
     batch: list[str] | None = None
+    patches: dict[int, list[Mapping[str, Any]]] = {}
+    for patch in data["run"].get("patches") or []:  # step 0's are in the initial state
+        if patch["step"] > 0:
+            patches.setdefault(patch["step"], []).append(patch)
     for item in data["steps"]:
         nodes = list(item["nodes"])
         recorded = list(item["next_nodes"])
@@ -90,6 +96,8 @@ def replay(source: str | Path | dict[str, Any], graph: Graph) -> dict[str, Any]:
                 },
             }
         batch = recorded
+        for patch in patches.get(item["step"], ()):  # given on resume after this step
+            run.state.update(patch.get("values") or {})
     return {"run_id": data["run"]["run_id"], "steps": len(data["steps"]), "diverged": None}
 
 
