@@ -138,6 +138,11 @@ class HistoryUnsupportedError(StoreError):
     """The store keeps no history of runs (state at a step, diffs, blame, forks)."""
 
 
+class InvalidQueryError(StoreError, ValueError):
+    """A bad argument to a store query: a ``list_runs`` cursor the store did not issue, a
+    limit below 1 (a ``ValueError`` too, so callers that check arguments catch it)."""
+
+
 class UnstorableValueError(StoreError, TypeError):
     """A value in the state (or a spec, or an error) has a type a store cannot keep faithfully.
 

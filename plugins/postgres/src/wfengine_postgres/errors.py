@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wfengine.errors import StoreError, UnstorableValueError
+from wfengine.errors import InvalidQueryError, StoreError, UnstorableValueError
 
 __all__ = [
     "InvalidQueryError",
@@ -18,8 +18,3 @@ class SchemaVersionError(StoreError):
 
 class StoreURLError(StoreError, ValueError):
     """A ``postgresql:`` store URL is malformed or has an unknown or bad option."""
-
-
-class InvalidQueryError(StoreError, ValueError):
-    """A bad argument to a query: a ``list_runs`` cursor this store did not issue, a limit
-    below 1 (a ``ValueError`` too, so callers that check arguments catch it)."""

@@ -18,7 +18,6 @@ queue in :mod:`~wfengine_postgres.queue` and the event feed in
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Mapping, Sequence
 from json.encoder import encode_basestring_ascii as _json_str
@@ -29,10 +28,10 @@ from psycopg import errors as pg_errors
 from wfengine.codec import _dumps, _Unstorable, decode, encode, to_data
 from wfengine.errors import RunNotFoundError, StoreError
 from wfengine.growth import added
+from wfengine.rows import check_limit, cursor_after, run_filters
 from wfengine.run import LogEntry, RunStatus, WorkflowRun, iso
 from wfengine.storage import select_prunable
 
-from .errors import InvalidQueryError
 from .events import EventFeed
 from .history import History
 from .pending import PendingWrites
@@ -485,38 +484,25 @@ class PostgresStore(PendingWrites, QueueRuns, EventFeed, History):
         The cursor is opaque (the position after the page's last run), so paging is stable
         while new runs are added.
         """
-        where: list[str] = []
-        args: list[Any] = []
-        if graph_id is not None:
-            where.append("graph_id = %s")
-            args.append(graph_id)
-        if status is not None:
-            where.append("status = %s")
-            args.append(getattr(status, "value", status))
-        if created_after is not None:
-            where.append("created >= %s")
-            args.append(created_after)
-        if created_before is not None:
-            where.append("created < %s")
-            args.append(created_before)
-        if search:
-            pattern = "%" + _LIKE_SPECIAL.sub(r"\\\g<0>", search) + "%"
-            where.append(
+        where, args = run_filters(
+            mark="%s",
+            search_sql=(
                 "(run_id ILIKE %s OR (error::json ->> 'type') ILIKE %s"
                 " OR (error::json ->> 'message') ILIKE %s)"
-            )
-            args += [pattern, pattern, pattern]
-        if cursor:
-            created, run_id = _parse_cursor(cursor)
-            where.append("(created < %s OR (created = %s AND run_id < %s))")
-            args += [created, created, run_id]
+            ),
+            graph_id=graph_id,
+            status=status,
+            created_after=created_after,
+            created_before=created_before,
+            search=search,
+            cursor=cursor,
+        )
         sql = f"SELECT {RUN_COLUMNS} FROM runs"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY created DESC, run_id DESC"
+        check_limit(limit)
         if limit is not None:
-            if limit < 1:
-                raise InvalidQueryError(f"limit must be at least 1, got {limit}")
             sql += " LIMIT %s"
             args.append(limit + 1)
 
@@ -527,7 +513,7 @@ class PostgresStore(PendingWrites, QueueRuns, EventFeed, History):
             return rows, more, [self._load(conn, row, logs=logs) for row in rows]
 
         rows, more, runs = self._read("list runs", work)
-        next_cursor = f"{rows[-1][4]!r}~{rows[-1][1]}" if more else None
+        next_cursor = cursor_after(rows[-1][4], rows[-1][1]) if more else None
         return runs, next_cursor
 
     def _load(self, conn: Conn, row: Sequence[Any], *, logs: bool = True) -> WorkflowRun:
@@ -685,18 +671,3 @@ def _loose_data(value: Any) -> Any:
         return to_data(value)
     except (_Unstorable, RecursionError):
         return json.loads(json.dumps(value, default=repr))
-
-
-_LIKE_SPECIAL = re.compile(r"[\\%_]")
-
-
-def _parse_cursor(cursor: str) -> tuple[float, str]:
-    created, sep, run_id = cursor.partition("~")
-    try:
-        if not sep:
-            raise ValueError
-        return float(created), run_id
-    except ValueError:
-        raise InvalidQueryError(
-            f"invalid list_runs cursor {cursor!r}; pass back the cursor a previous call returned"
-        ) from None

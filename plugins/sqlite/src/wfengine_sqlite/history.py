@@ -15,15 +15,12 @@ from typing import Any
 
 from wfengine.codec import _dumps, decode, encode
 from wfengine.errors import RunNotFoundError, StoreError
-from wfengine.growth import regrow_into
 from wfengine.memory_history import inherited_patches
+from wfengine.rows import SNAPSHOT_COLUMNS, STEP_COLUMNS, Position, rebuild_position
 from wfengine.run import RunStatus, WorkflowRun
 
 from .database import Database
 from .schema import INSERT_SNAPSHOT, RUN_COLUMNS
-
-Position = tuple[int, dict[str, Any], list[str], dict[str, list[str]], list[str]]
-"""``(step, state, next_nodes, join_progress, visited_nodes)``."""
 
 
 class History(Database):
@@ -33,40 +30,23 @@ class History(Database):
         self, conn: sqlite3.Connection, pk: int, step: int | None, run_id: str
     ) -> Position:
         """``(step, state, next_nodes, join_progress, visited)`` after ``step`` (None: the
-        last committed step): the latest snapshot at or before it plus the steps after that."""
+        last committed step): the latest snapshot at or before it plus the steps after that
+        (:func:`wfengine.rows.rebuild_position`)."""
         upto = step if step is not None else 2**62
-        snap = conn.execute(
-            "SELECT step, state, next_nodes, join_progress, visited FROM snapshots "
+        snapshot = conn.execute(
+            f"SELECT {SNAPSHOT_COLUMNS} FROM snapshots "
             "WHERE run_pk = ? AND step <= ? ORDER BY step DESC LIMIT 1",
             (pk, upto),
         ).fetchone()
-        if snap is None:
-            if step is not None:
-                raise StoreError(f"run {run_id} has no stored state at step {step}")
-            at, state, nxt, progress, visited = 0, {}, "[]", None, []
-        else:
-            at, state_text, nxt, progress, visited_text = snap
-            state = decode(state_text)
-            visited = json.loads(visited_text)
-        for number, nodes, next_text, progress_text, changes, grown in conn.execute(
-            "SELECT step, nodes, next_nodes, join_progress, changes, grown FROM steps "
+        at = snapshot[0] if snapshot is not None else 0
+        steps = conn.execute(
+            f"SELECT {STEP_COLUMNS} FROM steps "
             "WHERE run_pk = ? AND step > ? AND step <= ? ORDER BY step",
             (pk, at, upto),
-        ):
-            if number != at + 1:
-                raise StoreError(
-                    f"run {run_id}: step {at + 1} is missing from SQLite store "
-                    f"{self.path} (found step {number} next)"
-                )
-            state.update(decode(changes))
-            if grown is not None:
-                for key, (kind, part) in decode(grown).items():
-                    regrow_into(state, key, kind, part)  # the decoded values are ours
-            visited.extend(json.loads(nodes))
-            at, nxt, progress = number, next_text, progress_text
-        if step is not None and at != step:
-            raise StoreError(f"run {run_id} has no step {step}; its last stored step is {at}")
-        return at, state, json.loads(nxt), json.loads(progress) if progress else {}, visited
+        )
+        return rebuild_position(
+            snapshot, steps, step=step, run_id=run_id, where=f"SQLite store {self.path}"
+        )
 
     # -- history and time travel ---------------------------------------------------------
 

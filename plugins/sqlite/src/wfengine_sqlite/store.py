@@ -20,7 +20,6 @@ nodes) after them when set.
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 import time
 from collections.abc import Mapping, Sequence
@@ -30,11 +29,11 @@ from typing import Any
 from wfengine.codec import TAG, _dumps, _quote, _Unstorable, decode, encode, to_data
 from wfengine.errors import RunNotFoundError, StoreError
 from wfengine.growth import TAIL, added
+from wfengine.rows import check_limit, cursor_after, run_filters
 from wfengine.run import LogEntry, RunStatus, WorkflowRun, iso
 from wfengine.storage import select_prunable
 
 from .database import _is_busy
-from .errors import InvalidQueryError
 from .history import History
 from .pending import PendingWrites
 from .queue import Queue
@@ -454,38 +453,25 @@ class SQLiteStore(PendingWrites, Queue, History):
         The cursor is opaque (the position after the page's last run), so paging is stable
         while new runs are added.
         """
-        where: list[str] = []
-        args: list[Any] = []
-        if graph_id is not None:
-            where.append("graph_id = ?")
-            args.append(graph_id)
-        if status is not None:
-            where.append("status = ?")
-            args.append(getattr(status, "value", status))
-        if created_after is not None:
-            where.append("created >= ?")
-            args.append(created_after)
-        if created_before is not None:
-            where.append("created < ?")
-            args.append(created_before)
-        if search:
-            pattern = "%" + _LIKE_SPECIAL.sub(r"\\\g<0>", search) + "%"
-            where.append(
+        where, args = run_filters(
+            mark="?",
+            search_sql=(
                 "(run_id LIKE ? ESCAPE '\\' OR json_extract(error, '$.type') LIKE ? ESCAPE '\\'"
                 " OR json_extract(error, '$.message') LIKE ? ESCAPE '\\')"
-            )
-            args += [pattern, pattern, pattern]
-        if cursor:
-            created, run_id = _parse_cursor(cursor)
-            where.append("(created < ? OR (created = ? AND run_id < ?))")
-            args += [created, created, run_id]
+            ),
+            graph_id=graph_id,
+            status=status,
+            created_after=created_after,
+            created_before=created_before,
+            search=search,
+            cursor=cursor,
+        )
         sql = f"SELECT {RUN_COLUMNS} FROM runs"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY created DESC, run_id DESC"
+        check_limit(limit)
         if limit is not None:
-            if limit < 1:
-                raise InvalidQueryError(f"limit must be at least 1, got {limit}")
             sql += " LIMIT ?"
             args.append(limit + 1)
         with self._reading("list runs") as conn:
@@ -493,7 +479,7 @@ class SQLiteStore(PendingWrites, Queue, History):
             more = limit is not None and len(rows) > limit
             rows = rows[:limit] if limit is not None else rows
             runs = [self._load(conn, row, logs=logs) for row in rows]
-        next_cursor = f"{rows[-1][4]!r}~{rows[-1][1]}" if more else None
+        next_cursor = cursor_after(rows[-1][4], rows[-1][1]) if more else None
         return runs, next_cursor
 
     def _load(
@@ -676,18 +662,3 @@ def _loose_data(value: Any) -> Any:
         return to_data(value)
     except (_Unstorable, RecursionError):
         return json.loads(json.dumps(value, default=repr))
-
-
-_LIKE_SPECIAL = re.compile(r"[\\%_]")
-
-
-def _parse_cursor(cursor: str) -> tuple[float, str]:
-    created, sep, run_id = cursor.partition("~")
-    try:
-        if not sep:
-            raise ValueError
-        return float(created), run_id
-    except ValueError:
-        raise InvalidQueryError(
-            f"invalid list_runs cursor {cursor!r}; pass back the cursor a previous call returned"
-        ) from None

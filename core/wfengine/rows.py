@@ -1,0 +1,133 @@
+"""What stores keeping runs as rows of an SQL database share (wfengine-sqlite and
+wfengine-postgres): rebuilding a run's position from its snapshot and step rows, the
+``list_runs`` filters and cursors. Only the SQL dialect differs between them, so the
+statements' placeholders and the JSON lookup of the error are the caller's.
+
+A position is rebuilt from the latest snapshot at or before a step plus the step rows after
+it (see ``docs/stores.md``): each step row holds what the step changed (``changes``, tagged
+JSON), what keys that only grow added (``grown``, :mod:`wfengine.growth`), the nodes it ran
+and the position after it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from .codec import decode
+from .errors import InvalidQueryError, StoreError
+from .growth import regrow_into
+
+Position = tuple[int, dict[str, Any], list[str], dict[str, list[str]], list[str]]
+"""``(step, state, next_nodes, join_progress, visited_nodes)``."""
+
+SNAPSHOT_COLUMNS = "step, state, next_nodes, join_progress, visited"
+"""The snapshot columns :func:`rebuild_position` reads, in its order."""
+STEP_COLUMNS = "step, nodes, next_nodes, join_progress, changes, grown"
+"""The step columns :func:`rebuild_position` reads, in its order."""
+
+_LIKE_SPECIAL = re.compile(r"[\\%_]")
+
+
+def rebuild_position(
+    snapshot: Sequence[Any] | None,
+    steps: Iterable[Sequence[Any]],
+    *,
+    step: int | None,
+    run_id: str,
+    where: str,
+) -> Position:
+    """The position after ``step`` (``None``: the last step in ``steps``) from the snapshot
+    row at or before it (:data:`SNAPSHOT_COLUMNS`, ``None`` when there is none) and the step
+    rows after the snapshot up to ``step`` in order (:data:`STEP_COLUMNS`). ``where`` names
+    the store in errors (a missing step, no state at ``step``)."""
+    if snapshot is None:
+        if step is not None:
+            raise StoreError(f"run {run_id} has no stored state at step {step}")
+        at, state, nxt, progress, visited = 0, {}, "[]", None, []
+    else:
+        at, state_text, nxt, progress, visited_text = snapshot
+        state = decode(state_text)
+        visited = json.loads(visited_text)
+    for number, nodes, next_text, progress_text, changes, grown in steps:
+        if number != at + 1:
+            raise StoreError(
+                f"run {run_id}: step {at + 1} is missing from {where} (found step {number} next)"
+            )
+        state.update(decode(changes))
+        if grown is not None:
+            for key, (kind, part) in decode(grown).items():
+                regrow_into(state, key, kind, part)  # the decoded values are ours
+        visited.extend(json.loads(nodes))
+        at, nxt, progress = number, next_text, progress_text
+    if step is not None and at != step:
+        raise StoreError(f"run {run_id} has no step {step}; its last stored step is {at}")
+    return at, state, json.loads(nxt), json.loads(progress) if progress else {}, visited
+
+
+def run_filters(
+    *,
+    mark: str,
+    search_sql: str,
+    graph_id: str | None = None,
+    status: str | None = None,
+    created_after: float | None = None,
+    created_before: float | None = None,
+    search: str | None = None,
+    cursor: str | None = None,
+) -> tuple[list[str], list[Any]]:
+    """The ``WHERE`` conditions and their arguments of a ``list_runs`` call on a ``runs``
+    table (columns ``graph_id``, ``status``, ``created``, ``run_id``): ``mark`` is the
+    dialect's placeholder (``?``, ``%s``), ``search_sql`` the condition matching ``search``
+    with three placeholders, each given the escaped ``LIKE`` pattern (the run id, the error
+    type, the error message; ``\\`` escapes)."""
+    where: list[str] = []
+    args: list[Any] = []
+    if graph_id is not None:
+        where.append(f"graph_id = {mark}")
+        args.append(graph_id)
+    if status is not None:
+        where.append(f"status = {mark}")
+        args.append(getattr(status, "value", status))
+    if created_after is not None:
+        where.append(f"created >= {mark}")
+        args.append(created_after)
+    if created_before is not None:
+        where.append(f"created < {mark}")
+        args.append(created_before)
+    if search:
+        pattern = "%" + _LIKE_SPECIAL.sub(r"\\\g<0>", search) + "%"
+        where.append(search_sql)
+        args += [pattern, pattern, pattern]
+    if cursor:
+        created, run_id = parse_cursor(cursor)
+        where.append(f"(created < {mark} OR (created = {mark} AND run_id < {mark}))")
+        args += [created, created, run_id]
+    return where, args
+
+
+def check_limit(limit: int | None) -> None:
+    """Refuse a ``list_runs`` limit below 1."""
+    if limit is not None and limit < 1:
+        raise InvalidQueryError(f"limit must be at least 1, got {limit}")
+
+
+def cursor_after(created: float, run_id: str) -> str:
+    """The opaque cursor of the page after the run (``created``, ``run_id``): stable while
+    runs are added, as pages are ordered newest first by those two."""
+    return f"{created!r}~{run_id}"
+
+
+def parse_cursor(cursor: str) -> tuple[float, str]:
+    """``(created, run_id)`` of a cursor :func:`cursor_after` made."""
+    created, sep, run_id = cursor.partition("~")
+    try:
+        if not sep:
+            raise ValueError
+        return float(created), run_id
+    except ValueError:
+        raise InvalidQueryError(
+            f"invalid list_runs cursor {cursor!r}; pass back the cursor a previous call returned"
+        ) from None
