@@ -118,25 +118,6 @@ def test_a_run_round_trips_with_every_field(store: SQLiteStore) -> None:
     assert store.get_run("nope") is None
 
 
-def test_a_commands_goto_round_trips_on_its_log_entry(store: SQLiteStore) -> None:
-    run = make_run()
-    store.save_run(run)
-    run.step = 1
-    run.visited_nodes.append("a")
-    entry = LogEntry("a", 1, 1, time.time(), 0.5, "completed", goto=["b", "END"])
-    run.logs.append(entry)
-    store.save_step(run, {}, [entry])
-    failed = LogEntry("c", 2, 1, time.time(), 0.5, "failed", {"message": "x"}, {"i": 0})
-    run.logs.append(failed)
-    store.save_run(run)
-    back = store.get_run(run.run_id)
-    assert back is not None
-    assert [e.goto for e in back.logs] == [["b", "END"], None]
-    assert back.logs[0].error is None and back.logs[0].state_before is None
-    assert back.logs[1].state_before == {"i": 0}
-    assert back.logs[0].to_dict()["goto"] == ["b", "END"]
-
-
 def test_steps_update_the_stored_run(store: SQLiteStore, db_path: Path) -> None:
     run = make_run()
     store.save_run(run)

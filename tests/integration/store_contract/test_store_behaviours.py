@@ -452,3 +452,25 @@ def test_list_runs_pages_through_ties_and_refuses_bad_arguments(any_store: Store
             store.list_runs(cursor="garbage")
         with pytest.raises(ValueError, match="limit must be at least 1"):
             store.list_runs(limit=0)
+
+
+def test_a_commands_goto_round_trips_on_its_log_entry(durable_store: StoreUnderTest) -> None:
+    """What a ``Command`` chose is kept on its log entry (replay reads it), on a committed
+    step's entry and on a failed attempt's alike."""
+    store = durable_store.open()
+    run = WorkflowRun(graph_id="g", state={"i": 0}, next_nodes=["a"])
+    store.save_run(run)
+    run.step = 1
+    run.visited_nodes.append("a")
+    entry = LogEntry("a", 1, 1, time.time(), 0.5, "completed", goto=["b", "END"])
+    run.logs.append(entry)
+    store.save_step(run, {}, [entry])
+    failed = LogEntry("c", 2, 1, time.time(), 0.5, "failed", {"message": "x"}, {"i": 0}, ["d"])
+    run.logs.append(failed)
+    store.save_run(run)
+    back = durable_store.open().get_run(run.run_id)
+    assert back is not None
+    assert [e.goto for e in back.logs] == [["b", "END"], ["d"]]
+    assert back.logs[0].error is None and back.logs[0].state_before is None
+    assert back.logs[1].state_before == {"i": 0}
+    assert back.logs[0].to_dict()["goto"] == ["b", "END"]

@@ -20,15 +20,22 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping, Sequence
-from json.encoder import encode_basestring_ascii as _json_str
 from typing import Any
 
 import psycopg
 from psycopg import errors as pg_errors
-from wfengine.codec import _dumps, _Unstorable, decode, encode, to_data
+from wfengine.codec import _dumps, decode, encode
 from wfengine.errors import RunNotFoundError, StoreError
 from wfengine.growth import added
-from wfengine.rows import check_limit, cursor_after, run_filters
+from wfengine.rows import (
+    check_limit,
+    cursor_after,
+    entry_row,
+    logs_text,
+    loose_data,
+    run_filters,
+    snapshot_row,
+)
 from wfengine.run import LogEntry, RunStatus, WorkflowRun, iso
 from wfengine.storage import select_prunable
 
@@ -263,12 +270,12 @@ class PostgresStore(PendingWrites, QueueRuns, EventFeed, History):
             status.value,
             run.created,
             run.finished,
-            _dumps(_loose_data(run.error)) if run.error is not None else None,
+            _dumps(loose_data(run.error)) if run.error is not None else None,
             run.max_steps,
             _dumps(list(run.interrupt_before)),
             run.graph_version,
         )
-        snapshot = _snapshot_row(run)
+        snapshot = snapshot_row(run)
         logs = run.logs
         dropped = run.logs_dropped  # entries trimmed from memory were stored before
         people = {f: getattr(run, f) for f in PEOPLE_FIELDS if getattr(run, f)}
@@ -299,7 +306,7 @@ class PostgresStore(PendingWrites, QueueRuns, EventFeed, History):
             last = last_step.fetchone()
             start = int(last[0]) if last else 0
             entries = [
-                (pk, seq, _dumps(_entry(e)))
+                (pk, seq, _dumps(entry_row(e)))
                 for seq, e in enumerate(logs[max(0, start - dropped) :], start)
             ]
             with conn.pipeline():
@@ -351,7 +358,7 @@ class PostgresStore(PendingWrites, QueueRuns, EventFeed, History):
             if entry.status == "completed":
                 done += 1
         visited = run.visited_nodes
-        logs_text = _logs_text(logs)
+        entries_text = logs_text(logs)
         row: list[Any] = [
             pk,
             run.step,
@@ -361,17 +368,17 @@ class PostgresStore(PendingWrites, QueueRuns, EventFeed, History):
             changes,
             run.logs_dropped + len(run.logs) - len(logs),
             len(logs),
-            logs_text,
+            entries_text,
             grown_text,
         ]
         since = self._since.get(run_id)
         if since is None:
             since = self._since[run_id] = [0, 0, 0]
         since[0] += 1
-        since[1] += len(changes) + len(logs_text) + (len(grown_text) if grown_text else 0)
+        since[1] += len(changes) + len(entries_text) + (len(grown_text) if grown_text else 0)
         snapshot = None
         if since[0] >= SNAPSHOT_EVERY and since[1] >= SNAPSHOT_RATIO * since[2]:
-            snapshot = _snapshot_row(run)
+            snapshot = snapshot_row(run)
         try:
             with self._pool.connection() as conn:
                 if snapshot is None:
@@ -612,62 +619,3 @@ class PostgresStore(PendingWrites, QueueRuns, EventFeed, History):
         for run in doomed:
             self._pks.pop(run.run_id, None)
         return deleted
-
-
-def _snapshot_row(run: WorkflowRun) -> tuple[Any, ...]:
-    """``(step, state, next_nodes, join_progress, visited)`` of a snapshot of ``run``."""
-    return (
-        run.step,
-        encode(run.state),
-        _dumps(list(run.next_nodes)),
-        _dumps(run.join_progress) if run.join_progress else None,
-        _dumps(list(run.visited_nodes)),
-    )
-
-
-def _logs_text(logs: Sequence[LogEntry]) -> str:
-    """A step's log entries as stored: a JSON list of :func:`_entry` lists."""
-    if len(logs) == 1:  # the usual step: one node, one attempt; written directly (2x faster)
-        e = logs[0]
-        started, duration = e.started, e.duration_ms
-        if (
-            e.error is None
-            and e.state_before is None
-            and started - started == 0.0  # finite: repr() is then valid JSON
-            and duration - duration == 0.0
-            and type(e.step) is int
-            and type(e.attempt) is int
-        ):
-            return (
-                f"[[{_json_str(e.node)},{e.step},{e.attempt},{started!r},{duration!r},"
-                f"{_json_str(e.status)}]]"
-            )
-    return _dumps([_entry(e) for e in logs])
-
-
-def _entry(entry: LogEntry) -> list[Any]:
-    """A log entry as stored (times as the exact floats)."""
-    item: list[Any] = [
-        entry.node,
-        entry.step,
-        entry.attempt,
-        entry.started,
-        entry.duration_ms,
-        entry.status,
-    ]
-    if entry.error is not None or entry.state_before is not None:
-        item.append(_loose_data(entry.error))
-        if entry.state_before is not None:
-            try:
-                item.append(to_data(entry.state_before))
-            except (_Unstorable, RecursionError):
-                pass  # the state the attempt saw held something unstorable: keep the rest
-    return item
-
-
-def _loose_data(value: Any) -> Any:
-    """Error details as tagged JSON data; anything unstorable in them becomes its repr."""
-    try:
-        return to_data(value)
-    except (_Unstorable, RecursionError):
-        return json.loads(json.dumps(value, default=repr))

@@ -26,10 +26,18 @@ from collections.abc import Mapping, Sequence
 from json.encoder import encode_basestring_ascii as _json_str
 from typing import Any
 
-from wfengine.codec import TAG, _dumps, _quote, _Unstorable, decode, encode, to_data
+from wfengine.codec import TAG, _dumps, _quote, decode, encode
 from wfengine.errors import RunNotFoundError, StoreError
 from wfengine.growth import TAIL, added
-from wfengine.rows import check_limit, cursor_after, run_filters
+from wfengine.rows import (
+    check_limit,
+    cursor_after,
+    entry_row,
+    logs_text,
+    loose_data,
+    run_filters,
+    snapshot_row,
+)
 from wfengine.run import LogEntry, RunStatus, WorkflowRun, iso
 from wfengine.storage import select_prunable
 
@@ -250,12 +258,12 @@ class SQLiteStore(PendingWrites, Queue, History):
             status.value,
             run.created,
             run.finished,
-            _dumps(_loose_data(run.error)) if run.error is not None else None,
+            _dumps(loose_data(run.error)) if run.error is not None else None,
             run.max_steps,
             _dumps(list(run.interrupt_before)),
             run.graph_version,
         )
-        snapshot = _snapshot_row(run)
+        snapshot = snapshot_row(run)
         logs = run.logs
         dropped = run.logs_dropped  # entries trimmed from memory were stored before
         people = {f: getattr(run, f) for f in PEOPLE_FIELDS if getattr(run, f)}
@@ -280,7 +288,7 @@ class SQLiteStore(PendingWrites, Queue, History):
             conn.executemany(
                 "INSERT INTO attempts (run_pk, seq, entry) VALUES (?, ?, ?)",
                 [
-                    (pk, seq, _dumps(_entry(e)))
+                    (pk, seq, _dumps(entry_row(e)))
                     for seq, e in enumerate(logs[max(0, start - dropped) :], start)
                 ],
             )
@@ -331,7 +339,7 @@ class SQLiteStore(PendingWrites, Queue, History):
             _dumps(run.join_progress) if run.join_progress else None,
             changes,
             run.logs_dropped + len(run.logs) - len(logs),
-            _logs_text(logs),
+            logs_text(logs),
             grown_text,
         ]
         since = self._since.get(run_id)
@@ -341,7 +349,7 @@ class SQLiteStore(PendingWrites, Queue, History):
         since[1] += len(changes) + len(row[7]) + (len(grown_text) if grown_text else 0)
         snapshot = None
         if since[0] >= SNAPSHOT_EVERY and since[1] >= SNAPSHOT_RATIO * since[2]:
-            snapshot = _snapshot_row(run)
+            snapshot = snapshot_row(run)
         with self._lock:
             conn = self._writer_conn or self._writer()
             try:
@@ -580,17 +588,6 @@ class SQLiteStore(PendingWrites, Queue, History):
         return deleted
 
 
-def _snapshot_row(run: WorkflowRun) -> tuple[Any, ...]:
-    """``(step, state, next_nodes, join_progress, visited)`` of a snapshot of ``run``."""
-    return (
-        run.step,
-        encode(run.state),
-        _dumps(list(run.next_nodes)),
-        _dumps(run.join_progress) if run.join_progress else None,
-        _dumps(list(run.visited_nodes)),
-    )
-
-
 def _grown_text(update: Mapping[str, Any], grown: Mapping[str, Any]) -> str:
     """What a step added to its growing keys, as stored: ``{key: [kind, part]}`` as tagged
     JSON, each part encoded on its own (an error names the key and, for a list, where its
@@ -608,57 +605,3 @@ def _grown_text(update: Mapping[str, Any], grown: Mapping[str, Any]) -> str:
             raise
         items.append(f"{_json_str(key)}:[{_json_str(kind)},{part}]")
     return "{" + ",".join(items) + "}"
-
-
-def _logs_text(logs: Sequence[LogEntry]) -> str:
-    """A step's log entries as stored: a JSON list of :func:`_entry` lists."""
-    if len(logs) == 1:  # the usual step: one node, one attempt; written directly (2x faster)
-        e = logs[0]
-        started, duration = e.started, e.duration_ms
-        if (
-            e.error is None
-            and e.state_before is None
-            and e.goto is None
-            and started - started == 0.0  # finite: repr() is then valid JSON
-            and duration - duration == 0.0
-            and type(e.step) is int
-            and type(e.attempt) is int
-        ):
-            return (
-                f"[[{_json_str(e.node)},{e.step},{e.attempt},{started!r},{duration!r},"
-                f"{_json_str(e.status)}]]"
-            )
-    return _dumps([_entry(e) for e in logs])
-
-
-def _entry(entry: LogEntry) -> list[Any]:
-    """A log entry as stored (times as the exact floats)."""
-    item: list[Any] = [
-        entry.node,
-        entry.step,
-        entry.attempt,
-        entry.started,
-        entry.duration_ms,
-        entry.status,
-    ]
-    if entry.error is not None or entry.state_before is not None or entry.goto is not None:
-        item.append(_loose_data(entry.error))
-        state = None
-        if entry.state_before is not None:
-            try:
-                state = to_data(entry.state_before)
-            except (_Unstorable, RecursionError):
-                pass  # the state the attempt saw held something unstorable: keep the rest
-        if state is not None or entry.goto is not None:
-            item.append(state)
-        if entry.goto is not None:
-            item.append(list(entry.goto))
-    return item
-
-
-def _loose_data(value: Any) -> Any:
-    """Error details as tagged JSON data; anything unstorable in them becomes its repr."""
-    try:
-        return to_data(value)
-    except (_Unstorable, RecursionError):
-        return json.loads(json.dumps(value, default=repr))
