@@ -21,10 +21,24 @@ from typing import Any
 from .codec import _dumps, _Unstorable, decode, encode, to_data
 from .errors import InvalidQueryError, StoreError
 from .growth import regrow_into
-from .run import LogEntry, WorkflowRun
+from .run import LogEntry, RunStatus, WorkflowRun
 
 Position = tuple[int, dict[str, Any], list[str], dict[str, list[str]], list[str]]
 """``(step, state, next_nodes, join_progress, visited_nodes)``."""
+
+PEOPLE_FIELDS = (
+    "interrupt_after",
+    "questions",
+    "answers",
+    "budget",
+    "spent",
+    "pause_reason",
+    "cache_log",
+    "patches",
+)
+"""The run's fields kept together in one tagged-JSON object (table ``run_people``): people in
+the loop, caching, and the state patches given on resume (a reader that does not know a field
+ignores it, so a field joins without a schema version)."""
 
 SNAPSHOT_COLUMNS = "step, state, next_nodes, join_progress, visited"
 """The snapshot columns :func:`rebuild_position` reads, in its order."""
@@ -199,3 +213,45 @@ def loose_data(value: Any) -> Any:
         return to_data(value)
     except (_Unstorable, RecursionError):
         return json.loads(json.dumps(value, default=repr))
+
+
+def people_data(run: WorkflowRun) -> str | None:
+    """The tagged JSON of ``run``'s :data:`PEOPLE_FIELDS` that are set, or ``None``."""
+    people = {f: getattr(run, f) for f in PEOPLE_FIELDS if getattr(run, f)}
+    return encode(people) if people else None
+
+
+def run_from_row(
+    row: Sequence[Any], position: Position, people: str | None, logs: list[LogEntry]
+) -> WorkflowRun:
+    """The run a ``runs`` row (``pk, run_id, graph_id, status, created, finished, error,
+    max_steps, interrupt_before, graph_version``), its position, its :func:`people_data`
+    and its log entries make."""
+    _pk, run_id, graph_id, status, created, finished, error, max_steps, interrupt, version = row
+    step, state, next_nodes, join_progress, visited = position
+    found = decode(people) if people else {}
+    return WorkflowRun(
+        graph_id=graph_id,
+        state=state,
+        run_id=run_id,
+        status=RunStatus(status),
+        visited_nodes=visited,
+        logs=logs,
+        error=decode(error) if error is not None else None,
+        step=step,
+        next_nodes=next_nodes,
+        join_progress=join_progress,
+        max_steps=max_steps,
+        interrupt_before=json.loads(interrupt),
+        interrupt_after=list(found.get("interrupt_after", [])),
+        questions=dict(found.get("questions", {})),
+        answers=dict(found.get("answers", {})),
+        budget=dict(found.get("budget", {})),
+        spent=dict(found.get("spent", {})),
+        pause_reason=found.get("pause_reason"),
+        cache_log=list(found.get("cache_log", [])),
+        patches=list(found.get("patches", [])),
+        created=created,
+        finished=finished,
+        graph_version=version,
+    )

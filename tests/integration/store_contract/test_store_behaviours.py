@@ -474,3 +474,26 @@ def test_a_commands_goto_round_trips_on_its_log_entry(durable_store: StoreUnderT
     assert back.logs[0].error is None and back.logs[0].state_before is None
     assert back.logs[1].state_before == {"i": 0}
     assert back.logs[0].to_dict()["goto"] == ["b", "END"]
+
+
+def test_resume_patches_are_kept_and_a_fork_inherits_them(durable_store: StoreUnderTest) -> None:
+    """``run.patches`` (what ``wf runs blame`` marks as a resume patch) survive the store, and
+    a fork after the patched step takes them along (on every durable store)."""
+    store = durable_store.open()
+    graph = Graph("patched", max_steps=20)
+    graph.add_node("tick", lambda s: {"n": s["n"] + 1})
+    graph.add_edge("tick", "tick", when="n < 4").add_edge("tick", END, default=True)
+    graph.set_entry_point("tick")
+    with Engine(load_entrypoints=False, store=store) as engine:
+        paused = engine.run(graph, {"n": 0, "note": "a"}, interrupt_before=["tick"])
+        engine.resume(paused.run_id, {"note": "b"}, graph=graph)
+        again = engine.run(graph, {"n": 0, "note": "a"}, max_steps=2)
+        assert again.status == RunStatus.FAILED
+        done = engine.resume(again.run_id, {"note": "patched"}, graph=graph, max_steps=20)
+        assert done.status == RunStatus.COMPLETED
+    back = durable_store.open().get_run(done.run_id)
+    assert back is not None and back.patches == [{"step": 2, "keys": ["note"]}]
+    fork = durable_store.open().fork_run(done.run_id, 3)
+    assert fork.patches == [{"step": 2, "keys": ["note"]}]
+    forked = durable_store.open().get_run(fork.run_id)
+    assert forked is not None and forked.patches == fork.patches

@@ -16,6 +16,7 @@ import psycopg
 from psycopg import errors as pg_errors
 from wfengine.codec import _dumps, decode, encode
 from wfengine.errors import RunNotFoundError, StoreError
+from wfengine.memory_history import inherited_patches
 from wfengine.rows import SNAPSHOT_COLUMNS, STEP_COLUMNS, Position, rebuild_position
 from wfengine.run import RunStatus, WorkflowRun
 
@@ -98,18 +99,23 @@ class History(Database):
         starts empty); ``engine.resume(new.run_id)`` continues it. The old run is unchanged.
         """
 
-        def read(conn: Conn) -> tuple[Any, Position]:
+        def read(conn: Conn) -> tuple[Any, Position, Any]:
             row = conn.execute(
                 f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = %s", (run_id,)
             ).fetchone()
             if row is None:
                 raise RunNotFoundError(f"run '{run_id}' not found in {self.where}")
-            return row, self._position(conn, row[0], step, run_id)
+            found = conn.execute(
+                "SELECT data FROM run_people WHERE run_pk = %s", (row[0],)
+            ).fetchone()
+            return row, self._position(conn, row[0], step, run_id), found
 
-        row, (at, state, next_nodes, join_progress, visited) = self._read(
+        row, (at, state, next_nodes, join_progress, visited), found = self._read(
             f"read run {run_id}", read
         )
         source_pk = row[0]
+        # the state patches the source got up to the step (their values are in the state)
+        patches = inherited_patches(decode(found[0]).get("patches", []) if found else [], at)
         fork = WorkflowRun(
             graph_id=row[2],
             state=state,
@@ -122,7 +128,9 @@ class History(Database):
             max_steps=row[7],
             interrupt_before=json.loads(row[8]),
             graph_version=row[9],
+            patches=patches,
         )
+        people = encode({"patches": patches}) if patches else None
         run_row = (
             fork.run_id,
             fork.graph_id,
@@ -157,6 +165,8 @@ class History(Database):
                 raise StoreError(f"a run with id {fork.run_id!r} already exists") from None
             assert found is not None
             pk = found[0]
+            if people is not None:
+                conn.execute("INSERT INTO run_people (run_pk, data) VALUES (%s, %s)", (pk, people))
             conn.execute(
                 "INSERT INTO snapshots (run_pk, step, state, next_nodes, join_progress, visited)"
                 " SELECT %s, step, state, next_nodes, join_progress, visited FROM snapshots "

@@ -17,7 +17,6 @@ queue in :mod:`~wfengine_postgres.queue` and the event feed in
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -33,7 +32,9 @@ from wfengine.rows import (
     entry_row,
     logs_text,
     loose_data,
+    people_data,
     run_filters,
+    run_from_row,
     snapshot_row,
 )
 from wfengine.run import LogEntry, RunStatus, WorkflowRun, iso
@@ -53,16 +54,6 @@ last one, and they hold at least :data:`SNAPSHOT_RATIO` times its bytes: rebuild
 then replays a bounded part of the run, and snapshots cost a bounded part of its storage."""
 SNAPSHOT_RATIO = 4
 
-PEOPLE_FIELDS = (
-    "interrupt_after",
-    "questions",
-    "answers",
-    "budget",
-    "spent",
-    "pause_reason",
-    "cache_log",
-)
-"""The run's fields kept in the ``run_people`` table, as one tagged-JSON object."""
 
 _CACHE_COLUMNS = "key, graph_id, node, parts, created, ttl"
 
@@ -278,8 +269,7 @@ class PostgresStore(PendingWrites, QueueRuns, EventFeed, History):
         snapshot = snapshot_row(run)
         logs = run.logs
         dropped = run.logs_dropped  # entries trimmed from memory were stored before
-        people = {f: getattr(run, f) for f in PEOPLE_FIELDS if getattr(run, f)}
-        asked = encode(people) if people else None
+        asked = people_data(run)
 
         def work(conn: Conn) -> int:
             found = conn.execute(UPSERT_RUN, row).fetchone()
@@ -524,33 +514,13 @@ class PostgresStore(PendingWrites, QueueRuns, EventFeed, History):
         return runs, next_cursor
 
     def _load(self, conn: Conn, row: Sequence[Any], *, logs: bool = True) -> WorkflowRun:
-        pk, run_id, graph_id, status, created, finished, error, max_steps, interrupt, version = row
-        step, state, next_nodes, join_progress, visited = self._position(conn, pk, None, run_id)
+        pk, run_id = row[0], row[1]
         found = conn.execute("SELECT data FROM run_people WHERE run_pk = %s", (pk,)).fetchone()
-        people = decode(found[0]) if found else {}
-        return WorkflowRun(
-            graph_id=graph_id,
-            state=state,
-            run_id=run_id,
-            status=RunStatus(status),
-            visited_nodes=visited,
-            logs=self._logs(conn, pk) if logs else [],
-            error=decode(error) if error is not None else None,
-            step=step,
-            next_nodes=next_nodes,
-            join_progress=join_progress,
-            max_steps=max_steps,
-            interrupt_before=json.loads(interrupt),
-            interrupt_after=list(people.get("interrupt_after", [])),
-            questions=dict(people.get("questions", {})),
-            answers=dict(people.get("answers", {})),
-            budget=dict(people.get("budget", {})),
-            spent=dict(people.get("spent", {})),
-            pause_reason=people.get("pause_reason"),
-            cache_log=list(people.get("cache_log", [])),
-            created=created,
-            finished=finished,
-            graph_version=version,
+        return run_from_row(
+            row,
+            self._position(conn, pk, None, run_id),
+            found[0] if found else None,
+            self._logs(conn, pk) if logs else [],
         )
 
     def _logs(self, conn: Conn, pk: int) -> list[LogEntry]:

@@ -115,7 +115,7 @@ CREATE TABLE graph_versions (
 _V4_PEOPLE = """
 CREATE TABLE run_people (
     run_pk  INTEGER PRIMARY KEY REFERENCES runs (pk) ON DELETE CASCADE,
-    data    TEXT NOT NULL               -- tagged JSON: see store.PEOPLE_FIELDS
+    data    TEXT NOT NULL               -- tagged JSON: see wfengine.rows.PEOPLE_FIELDS
 );
 CREATE TABLE node_cache (
     key       TEXT PRIMARY KEY,         -- sha256 hex of graph, node and key parts

@@ -19,7 +19,6 @@ nodes) after them when set.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
 from collections.abc import Mapping, Sequence
@@ -35,7 +34,9 @@ from wfengine.rows import (
     entry_row,
     logs_text,
     loose_data,
+    people_data,
     run_filters,
+    run_from_row,
     snapshot_row,
 )
 from wfengine.run import LogEntry, RunStatus, WorkflowRun, iso
@@ -66,21 +67,6 @@ def _cache_entry(row: Sequence[Any], *, with_value: bool = False) -> dict[str, A
     if with_value:
         entry["update"] = decode(row[6])
     return entry
-
-
-PEOPLE_FIELDS = (
-    "interrupt_after",
-    "questions",
-    "answers",
-    "budget",
-    "spent",
-    "pause_reason",
-    "cache_log",
-    "patches",
-)
-"""The run's fields kept in the ``run_people`` table (issue 16), as one tagged-JSON object
-(``patches``, the state patches given on resume, joined it without a schema version: a
-reader that does not know a field ignores it)."""
 
 
 SNAPSHOT_RATIO = 4
@@ -266,8 +252,7 @@ class SQLiteStore(PendingWrites, Queue, History):
         snapshot = snapshot_row(run)
         logs = run.logs
         dropped = run.logs_dropped  # entries trimmed from memory were stored before
-        people = {f: getattr(run, f) for f in PEOPLE_FIELDS if getattr(run, f)}
-        asked = encode(people) if people else None
+        asked = people_data(run)
 
         def work(conn: sqlite3.Connection) -> int:
             pk = int(conn.execute(UPSERT_RUN, row).fetchall()[0][0])
@@ -493,34 +478,13 @@ class SQLiteStore(PendingWrites, Queue, History):
     def _load(
         self, conn: sqlite3.Connection, row: Sequence[Any], *, logs: bool = True
     ) -> WorkflowRun:
-        pk, run_id, graph_id, status, created, finished, error, max_steps, interrupt, version = row
-        step, state, next_nodes, join_progress, visited = self._position(conn, pk, None, run_id)
+        pk, run_id = row[0], row[1]
         found = conn.execute("SELECT data FROM run_people WHERE run_pk = ?", (pk,)).fetchone()
-        people = decode(found[0]) if found else {}
-        return WorkflowRun(
-            graph_id=graph_id,
-            state=state,
-            run_id=run_id,
-            status=RunStatus(status),
-            visited_nodes=visited,
-            logs=self._logs(conn, pk) if logs else [],
-            error=decode(error) if error is not None else None,
-            step=step,
-            next_nodes=next_nodes,
-            join_progress=join_progress,
-            max_steps=max_steps,
-            interrupt_before=json.loads(interrupt),
-            interrupt_after=list(people.get("interrupt_after", [])),
-            questions=dict(people.get("questions", {})),
-            answers=dict(people.get("answers", {})),
-            budget=dict(people.get("budget", {})),
-            spent=dict(people.get("spent", {})),
-            pause_reason=people.get("pause_reason"),
-            cache_log=list(people.get("cache_log", [])),
-            patches=list(people.get("patches", [])),
-            created=created,
-            finished=finished,
-            graph_version=version,
+        return run_from_row(
+            row,
+            self._position(conn, pk, None, run_id),
+            found[0] if found else None,
+            self._logs(conn, pk) if logs else [],
         )
 
     def _logs(self, conn: sqlite3.Connection, pk: int) -> list[LogEntry]:
