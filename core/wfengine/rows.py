@@ -215,6 +215,22 @@ def loose_data(value: Any) -> Any:
         return json.loads(json.dumps(value, default=repr))
 
 
+def run_row(run: WorkflowRun) -> tuple[Any, ...]:
+    """The ``runs`` row of ``run`` as the stores upsert it: ``run_id, graph_id, status,
+    created, finished, error, max_steps, interrupt_before, graph_version``."""
+    return (
+        run.run_id,
+        run.graph_id,
+        RunStatus(run.status).value,
+        run.created,
+        run.finished,
+        _dumps(loose_data(run.error)) if run.error is not None else None,
+        run.max_steps,
+        _dumps(list(run.interrupt_before)),
+        run.graph_version,
+    )
+
+
 def people_data(run: WorkflowRun) -> str | None:
     """The tagged JSON of ``run``'s :data:`PEOPLE_FIELDS` that are set, or ``None``."""
     people = {f: getattr(run, f) for f in PEOPLE_FIELDS if getattr(run, f)}

@@ -33,10 +33,10 @@ from wfengine.rows import (
     cursor_after,
     entry_row,
     logs_text,
-    loose_data,
     people_data,
     run_filters,
     run_from_row,
+    run_row,
     snapshot_row,
 )
 from wfengine.run import LogEntry, RunStatus, WorkflowRun, iso
@@ -238,17 +238,7 @@ class SQLiteStore(PendingWrites, Queue, History):
         later steps (a run saved back to an earlier step is replaced, not merged).
         """
         status = RunStatus(run.status)
-        row = (
-            run.run_id,
-            run.graph_id,
-            status.value,
-            run.created,
-            run.finished,
-            _dumps(loose_data(run.error)) if run.error is not None else None,
-            run.max_steps,
-            _dumps(list(run.interrupt_before)),
-            run.graph_version,
-        )
+        row = run_row(run)
         snapshot = snapshot_row(run)
         logs = run.logs
         dropped = run.logs_dropped  # entries trimmed from memory were stored before
