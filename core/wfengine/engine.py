@@ -17,7 +17,7 @@ import os
 import threading
 import warnings
 import weakref
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -433,18 +433,15 @@ class Engine:
     ) -> RunHandle:
         """Prepare a run (saved as ``pending``) without running it: drive the handle with
         :meth:`RunHandle.result` or :meth:`RunHandle.events`; see :meth:`run`."""
-        graph_id, graph = self.graph(target)
-        self.workflows.check_settings(graph_id, state, "initial state")
-        executor = self.executor(graph, graph_id)
-        self._warn_remote_memory(executor)
-        run = executor.new_run(
+        executor, run = self._new_run(
+            target,
             state,
+            lambda _graph_id, executor: self._warn_remote_memory(executor),
             max_steps=max_steps,
             interrupt_before=interrupt_before,
             interrupt_after=interrupt_after,
             budget=budget,
         )
-        run.graph_version = self._record_version(executor)
         handle = self._claim(executor, run, resuming=False)
         self.store.save_run(run)
         return handle
@@ -471,21 +468,37 @@ class Engine:
         from .submit import check_queueable, require_queue
 
         store = require_queue(self.store)
-        graph_id, graph = self.graph(target)
-        self.workflows.check_settings(graph_id, state, "initial state")
-        executor = self.executor(graph, graph_id)
-        check_queueable(store, self.workflows, graph_id, executor.version)
-        run = executor.new_run(
+        _executor, run = self._new_run(
+            target,
             state,
+            lambda graph_id, executor: check_queueable(
+                store, self.workflows, graph_id, executor.version
+            ),
             max_steps=max_steps,
             interrupt_before=interrupt_before,
             interrupt_after=interrupt_after,
             budget=budget,
         )
         run.status = RunStatus.QUEUED
-        run.graph_version = self._record_version(executor)
         store.save_run(run)
         return run.run_id
+
+    def _new_run(
+        self,
+        target: GraphTarget,
+        state: Mapping[str, Any] | None,
+        vet: Callable[[str, WorkflowExecutor], None],
+        **options: Any,
+    ) -> tuple[WorkflowExecutor, WorkflowRun]:
+        """A new run of ``target`` (checked, its graph version recorded) and its executor;
+        ``vet(graph_id, executor)`` may refuse the graph before anything is recorded."""
+        graph_id, graph = self.graph(target)
+        self.workflows.check_settings(graph_id, state, "initial state")
+        executor = self.executor(graph, graph_id)
+        vet(graph_id, executor)
+        run = executor.new_run(state, **options)
+        run.graph_version = self._record_version(executor)
+        return executor, run
 
     def take_over(self, run_id: str, worker: str | None = None) -> RunHandle:
         """A handle for a run ``worker`` claimed (:mod:`wfengine.worker`): one that never ran
