@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from json.encoder import encode_basestring_ascii as _json_str
-from typing import Any
+from typing import Any, NamedTuple
 
-from .codec import _dumps, _Unstorable, decode, encode, to_data
+from .codec import TAG, _dumps, _quote, _Unstorable, decode, encode, to_data
 from .errors import InvalidQueryError, StoreError
-from .growth import regrow_into
+from .growth import TAIL, added, regrow_into
 from .run import LogEntry, RunStatus, WorkflowRun
 
 Position = tuple[int, dict[str, Any], list[str], dict[str, list[str]], list[str]]
@@ -39,6 +39,15 @@ PEOPLE_FIELDS = (
 """The run's fields kept together in one tagged-JSON object (table ``run_people``): people in
 the loop, caching, and the state patches given on resume (a reader that does not know a field
 ignores it, so a field joins without a schema version)."""
+
+SNAPSHOT_EVERY = 1000
+"""A step also writes a full snapshot when at least this many steps were stored since the
+last one, and they hold at least :data:`SNAPSHOT_RATIO` times its bytes: rebuilding a state
+then replays a bounded part of the run, and snapshots cost a bounded part of its storage."""
+SNAPSHOT_RATIO = 4
+
+CACHE_COLUMNS = "key, graph_id, node, parts, created, ttl"
+"""The ``node_cache`` columns :func:`cache_entry` reads, in its order (then ``value``)."""
 
 SNAPSHOT_COLUMNS = "step, state, next_nodes, join_progress, visited"
 """The snapshot columns :func:`rebuild_position` reads, in its order."""
@@ -271,3 +280,125 @@ def run_from_row(
         finished=finished,
         graph_version=version,
     )
+
+
+class StepTexts(NamedTuple):
+    """The stored text of one step: what goes in its row besides the run's key and number."""
+
+    nodes: str
+    next_nodes: str
+    join_progress: str | None
+    changes: str
+    log_seq: int
+    log_count: int
+    logs: str
+    grown: str | None
+
+
+class StepRows:
+    """What a SQL store keeps in its process to write step rows cheaply: the JSON text of
+    node-name lists (a graph has few distinct ones), and per run the steps and bytes stored
+    since its last snapshot, to decide when a step also writes a full snapshot
+    (:data:`SNAPSHOT_EVERY`, :data:`SNAPSHOT_RATIO`)."""
+
+    def __init__(self) -> None:
+        self._names: dict[tuple[str, ...], str] = {}
+        self._since: dict[str, list[int]] = {}
+        """run_id -> [steps, bytes] stored since its last snapshot, and that snapshot's bytes."""
+
+    def names_text(self, names: Sequence[str]) -> str:
+        """JSON text of a list of node names (cached)."""
+        key = tuple(names)
+        text = self._names.get(key)
+        if text is None:
+            if len(self._names) > 4096:
+                self._names.clear()
+            text = self._names[key] = _dumps(list(key))
+        return text
+
+    def texts(
+        self, run: WorkflowRun, update: Mapping[str, Any], logs: Sequence[LogEntry]
+    ) -> StepTexts:
+        """The text of step ``run.step``: ``update`` what it changed (a
+        :class:`~wfengine.growth.StepUpdate` for keys that grew: only what they added is
+        kept), ``logs`` its log entries. Raises ``UnstorableValueError`` for a value that
+        cannot be stored."""
+        grown = getattr(update, "grown", None)  # a wfengine.growth.StepUpdate
+        if grown:
+            changes = encode({k: v for k, v in update.items() if k not in grown})
+            grown_part: str | None = grown_text(update, grown)
+        else:
+            changes = encode(update)
+            grown_part = None
+        # each node of the step logged exactly one completed attempt, and the executor has
+        # appended the step's nodes (in step order) to visited_nodes
+        done = 0
+        for entry in logs:
+            if entry.status == "completed":
+                done += 1
+        visited = run.visited_nodes
+        return StepTexts(
+            self.names_text(visited[len(visited) - done :]),
+            self.names_text(run.next_nodes),
+            _dumps(run.join_progress) if run.join_progress else None,
+            changes,
+            run.logs_dropped + len(run.logs) - len(logs),
+            len(logs),
+            logs_text(logs),
+            grown_part,
+        )
+
+    def snapshot_due(self, run: WorkflowRun, step: StepTexts) -> tuple[Any, ...] | None:
+        """Count ``step`` against its run; the :func:`snapshot_row` to write with it when a
+        snapshot is due, else ``None`` (call :meth:`snapshotted` once it is written)."""
+        since = self._since.get(run.run_id)
+        if since is None:
+            since = self._since[run.run_id] = [0, 0, 0]
+        since[0] += 1
+        since[1] += len(step.changes) + len(step.logs) + (len(step.grown) if step.grown else 0)
+        if since[0] >= SNAPSHOT_EVERY and since[1] >= SNAPSHOT_RATIO * since[2]:
+            return snapshot_row(run)
+        return None
+
+    def snapshotted(self, run_id: str, snapshot: tuple[Any, ...] | None) -> None:
+        """``snapshot`` of the run was written (by a step, or by ``save_run``): count from
+        there; ``None``: the run stopped, forget it."""
+        if snapshot is None:
+            self._since.pop(run_id, None)
+        else:
+            self._since[run_id] = [0, 0, len(snapshot[1]) + len(snapshot[4])]
+
+
+def cache_entry(row: Sequence[Any], *, with_value: bool = False) -> dict[str, Any]:
+    """A cache entry from a ``node_cache`` row (:data:`CACHE_COLUMNS`, then ``value`` when
+    ``with_value``)."""
+    entry = {
+        "key": row[0],
+        "graph_id": row[1],
+        "node": row[2],
+        "parts": decode(row[3]),
+        "created": row[4],
+        "ttl": row[5],
+    }
+    if with_value:
+        entry["update"] = decode(row[6])
+    return entry
+
+
+def grown_text(update: Mapping[str, Any], grown: Mapping[str, Any]) -> str:
+    """What a step added to its growing keys, as stored: ``{key: [kind, part]}`` as tagged
+    JSON, each part encoded on its own (an error names the key and, for a list, where its
+    new items start: ``state["messages"][41:][0]...``)."""
+    items = []
+    for key, growth in grown.items():
+        if type(key) is not str or key == TAG:  # not a plain JSON key: the general form
+            return encode({k: [g[0], added(update[k], g)] for k, g in grown.items()})
+        kind, arg = growth
+        value = added(update[key], growth)
+        try:
+            part = encode(value)
+        except StoreError:  # again, with the path named
+            encode(value, f"state[{_quote(key)}]" + (f"[{arg}:]" if kind == TAIL else ""))
+            raise
+        items.append(f"{_json_str(key)}:[{_json_str(kind)},{part}]")
+    return "{" + ",".join(items) + "}"

@@ -10,10 +10,10 @@ from typing import Any
 
 import psycopg
 import pytest
+import wfengine.rows
 from wfengine import END, Engine, Graph, LogEntry, RunStatus, WorkflowRun
 from wfengine.errors import StoreError
 
-import wfengine_postgres.store
 from wfengine_postgres import PostgresStore
 
 
@@ -41,7 +41,7 @@ def expected(step: int) -> dict[str, Any]:
 def test_a_long_run_takes_snapshots_on_the_way(
     postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(wfengine_postgres.store, "SNAPSHOT_EVERY", 10)
+    monkeypatch.setattr(wfengine.rows, "SNAPSHOT_EVERY", 10)
     with Engine(load_entrypoints=False, store=PostgresStore(postgres_url)) as engine:
         run = engine.run(chat(120), {"i": 0, "messages": [], "seen": {}})
         assert run.status == RunStatus.COMPLETED, run.error

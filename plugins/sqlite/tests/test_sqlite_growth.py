@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import wfengine.rows
 from sqlite_testgraphs import open_engine
 from wfengine import END, Graph, RunStatus
 
-import wfengine_sqlite.store
 from wfengine_sqlite import SQLiteStore, schema
 
 
@@ -132,7 +132,7 @@ def test_a_state_patch_on_resume_is_what_later_steps_grow(db_path: Path) -> None
 def test_a_long_run_takes_snapshots_on_the_way(
     db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(wfengine_sqlite.store, "SNAPSHOT_EVERY", 10)
+    monkeypatch.setattr(wfengine.rows, "SNAPSHOT_EVERY", 10)
     engine = open_engine(f"sqlite:///{db_path}")
     run = engine.run(chat(100), {"i": 0, "messages": [], "seen": {}})
     assert run.status == RunStatus.COMPLETED, run.error

@@ -25,12 +25,13 @@ import psycopg
 from psycopg import errors as pg_errors
 from wfengine.codec import _dumps, decode, encode
 from wfengine.errors import RunNotFoundError, StoreError
-from wfengine.growth import added
 from wfengine.rows import (
+    CACHE_COLUMNS,
+    StepRows,
+    cache_entry,
     check_limit,
     cursor_after,
     entry_row,
-    logs_text,
     people_data,
     run_filters,
     run_from_row,
@@ -48,29 +49,6 @@ from .schema import INSERT_SNAPSHOT, INSERT_STEP, RUN_COLUMNS, UPSERT_RUN
 
 Conn = psycopg.Connection[Any]
 
-SNAPSHOT_EVERY = 1000
-"""A step also writes a full snapshot when at least this many steps were stored since the
-last one, and they hold at least :data:`SNAPSHOT_RATIO` times its bytes: rebuilding a state
-then replays a bounded part of the run, and snapshots cost a bounded part of its storage."""
-SNAPSHOT_RATIO = 4
-
-
-_CACHE_COLUMNS = "key, graph_id, node, parts, created, ttl"
-
-
-def _cache_entry(row: Sequence[Any], *, with_value: bool = False) -> dict[str, Any]:
-    entry = {
-        "key": row[0],
-        "graph_id": row[1],
-        "node": row[2],
-        "parts": decode(row[3]),
-        "created": row[4],
-        "ttl": row[5],
-    }
-    if with_value:
-        entry["update"] = decode(row[6])
-    return entry
-
 
 class PostgresStore(PendingWrites, QueueRuns, EventFeed, History):
     """A durable :class:`wfengine.storage.Store` in a PostgreSQL database
@@ -87,9 +65,7 @@ class PostgresStore(PendingWrites, QueueRuns, EventFeed, History):
     def __init__(self, url: str) -> None:
         self._pks: dict[str, int] = {}
         """run_id -> row key of runs being executed here (so a checkpoint is one INSERT)."""
-        self._names: dict[tuple[str, ...], str] = {}
-        self._since: dict[str, list[int]] = {}
-        """run_id -> [steps, bytes] stored since its last snapshot, and that snapshot's bytes."""
+        self._steps = StepRows()
         super().__init__(url)
 
     # -- graphs --------------------------------------------------------------------------
@@ -184,22 +160,22 @@ class PostgresStore(PendingWrites, QueueRuns, EventFeed, History):
         row = self._run(
             "read the node cache",
             lambda c: c.execute(
-                f"SELECT {_CACHE_COLUMNS}, value FROM node_cache WHERE key = %s", (key,)
+                f"SELECT {CACHE_COLUMNS}, value FROM node_cache WHERE key = %s", (key,)
             ).fetchone(),
         )
-        return _cache_entry(row, with_value=True) if row else None
+        return cache_entry(row, with_value=True) if row else None
 
     def latest_cache_entry(self, graph_id: str, node: str) -> dict[str, Any] | None:
         """The newest cache entry of ``node`` in ``graph_id``, or ``None``."""
         row = self._run(
             "read the node cache",
             lambda c: c.execute(
-                f"SELECT {_CACHE_COLUMNS} FROM node_cache WHERE graph_id = %s AND node = %s "
+                f"SELECT {CACHE_COLUMNS} FROM node_cache WHERE graph_id = %s AND node = %s "
                 "ORDER BY created DESC LIMIT 1",
                 (graph_id, node),
             ).fetchone(),
         )
-        return _cache_entry(row) if row else None
+        return cache_entry(row) if row else None
 
     def put_cache_entry(self, entry: Mapping[str, Any]) -> None:
         """Keep ``entry`` under its key (replacing one there)."""
@@ -225,7 +201,7 @@ class PostgresStore(PendingWrites, QueueRuns, EventFeed, History):
 
     def list_cache_entries(self, graph_id: str | None = None) -> list[dict[str, Any]]:
         """The cache entries, newest first (without their values)."""
-        sql = f"SELECT {_CACHE_COLUMNS} FROM node_cache"
+        sql = f"SELECT {CACHE_COLUMNS} FROM node_cache"
         args: tuple[Any, ...] = ()
         if graph_id is not None:
             sql += " WHERE graph_id = %s"
@@ -234,7 +210,7 @@ class PostgresStore(PendingWrites, QueueRuns, EventFeed, History):
             "list the node cache",
             lambda c: c.execute(sql + " ORDER BY created DESC", args).fetchall(),
         )
-        return [_cache_entry(row) for row in rows]
+        return [cache_entry(row) for row in rows]
 
     def clear_cache(self, graph_id: str | None = None) -> int:
         """Forget the cache entries of ``graph_id`` (or all); returns how many."""
@@ -304,9 +280,9 @@ class PostgresStore(PendingWrites, QueueRuns, EventFeed, History):
         pk = self._write(f"save run {run.run_id}", work, pipelined=True)
         if status.is_final or status == RunStatus.PAUSED:
             self._pks.pop(run.run_id, None)  # no steps follow until a resume saves it again
-            self._since.pop(run.run_id, None)
+            self._steps.snapshotted(run.run_id, None)
         else:
-            self._since[run.run_id] = [0, 0, len(snapshot[1]) + len(snapshot[4])]
+            self._steps.snapshotted(run.run_id, snapshot)
             self._pks[run.run_id] = pk
 
     def save_step(
@@ -318,47 +294,12 @@ class PostgresStore(PendingWrites, QueueRuns, EventFeed, History):
         Raises :class:`~wfengine.errors.UnstorableValueError` (and stores nothing) when a
         value in ``update`` cannot be stored faithfully.
         """
-        grown = getattr(update, "grown", None)  # a wfengine.growth.StepUpdate
-        if grown:
-            changes = encode({k: v for k, v in update.items() if k not in grown})
-            grown_text: str | None = encode(
-                {k: [growth[0], added(update[k], growth)] for k, growth in grown.items()}
-            )
-        else:
-            changes = encode(update)
-            grown_text = None
-        run_id = run.run_id
-        pk = self._pks.get(run_id)
+        step = self._steps.texts(run, update, logs)
+        pk = self._pks.get(run.run_id)
         if pk is None:
-            pk = self._run_pk(run_id)
-        # each node of the step logged exactly one completed attempt, and the executor has
-        # appended the step's nodes (in step order) to visited_nodes
-        done = 0
-        for entry in logs:
-            if entry.status == "completed":
-                done += 1
-        visited = run.visited_nodes
-        entries_text = logs_text(logs)
-        row: list[Any] = [
-            pk,
-            run.step,
-            self._names_text(visited[len(visited) - done :]),
-            self._names_text(run.next_nodes),
-            _dumps(run.join_progress) if run.join_progress else None,
-            changes,
-            run.logs_dropped + len(run.logs) - len(logs),
-            len(logs),
-            entries_text,
-            grown_text,
-        ]
-        since = self._since.get(run_id)
-        if since is None:
-            since = self._since[run_id] = [0, 0, 0]
-        since[0] += 1
-        since[1] += len(changes) + len(entries_text) + (len(grown_text) if grown_text else 0)
-        snapshot = None
-        if since[0] >= SNAPSHOT_EVERY and since[1] >= SNAPSHOT_RATIO * since[2]:
-            snapshot = snapshot_row(run)
+            pk = self._run_pk(run.run_id)
+        row: list[Any] = [pk, run.step, *step]
+        snapshot = self._steps.snapshot_due(run, step)
         try:
             with self._pool.connection() as conn:
                 if snapshot is None:
@@ -367,7 +308,7 @@ class PostgresStore(PendingWrites, QueueRuns, EventFeed, History):
                 with conn.transaction():
                     conn.execute(INSERT_STEP, row)
                     conn.execute(INSERT_SNAPSHOT, (row[0], *snapshot))
-            since[:] = [0, 0, len(snapshot[1]) + len(snapshot[4])]
+            self._steps.snapshotted(run.run_id, snapshot)
             return
         except Exception as exc:  # the slow path: explain, or retry (the snapshot waits)
             error = exc
@@ -428,16 +369,6 @@ class PostgresStore(PendingWrites, QueueRuns, EventFeed, History):
             )
         self._pks[run_id] = int(found[0])
         return int(found[0])
-
-    def _names_text(self, names: Sequence[str]) -> str:
-        """JSON text of a list of node names (cached: a graph has few distinct sets)."""
-        key = tuple(names)
-        text = self._names.get(key)
-        if text is None:
-            if len(self._names) > 4096:
-                self._names.clear()
-            text = self._names[key] = _dumps(list(key))
-        return text
 
     # -- runs: reading -------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ A run is kept as:
   ``extend`` or ``merge``, see :mod:`wfengine.growth`) keeps in ``grown`` only what the step
   added (the new items, the changed entries), not its whole value (schema version 3).
 * ``snapshots`` also get a full position every so often during a long run (see
-  :data:`wfengine_sqlite.store.SNAPSHOT_EVERY`), so that rebuilding the state replays a bounded
+  :data:`wfengine.rows.SNAPSHOT_EVERY`), so that rebuilding the state replays a bounded
   part of it.
 * ``attempts`` — log entries that belong to no committed step (a step that failed).
 * ``run_people`` — a run's ``interrupt_after``, pending ``interrupt()`` questions, the

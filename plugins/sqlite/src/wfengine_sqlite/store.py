@@ -22,17 +22,17 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Mapping, Sequence
-from json.encoder import encode_basestring_ascii as _json_str
 from typing import Any
 
-from wfengine.codec import TAG, _dumps, _quote, decode, encode
+from wfengine.codec import _dumps, decode, encode
 from wfengine.errors import RunNotFoundError, StoreError
-from wfengine.growth import TAIL, added
 from wfengine.rows import (
+    CACHE_COLUMNS,
+    StepRows,
+    cache_entry,
     check_limit,
     cursor_after,
     entry_row,
-    logs_text,
     people_data,
     run_filters,
     run_from_row,
@@ -47,29 +47,6 @@ from .history import History
 from .pending import PendingWrites
 from .queue import Queue
 from .schema import INSERT_SNAPSHOT, INSERT_STEP, RUN_COLUMNS, UPSERT_RUN
-
-SNAPSHOT_EVERY = 1000
-"""A step also writes a full snapshot when at least this many steps were stored since the
-last one, and they hold at least :data:`SNAPSHOT_RATIO` times its bytes: rebuilding a state
-then replays a bounded part of the run, and snapshots cost a bounded part of its storage."""
-_CACHE_COLUMNS = "key, graph_id, node, parts, created, ttl"
-
-
-def _cache_entry(row: Sequence[Any], *, with_value: bool = False) -> dict[str, Any]:
-    entry = {
-        "key": row[0],
-        "graph_id": row[1],
-        "node": row[2],
-        "parts": decode(row[3]),
-        "created": row[4],
-        "ttl": row[5],
-    }
-    if with_value:
-        entry["update"] = decode(row[6])
-    return entry
-
-
-SNAPSHOT_RATIO = 4
 
 
 class SQLiteStore(PendingWrites, Queue, History):
@@ -88,9 +65,7 @@ class SQLiteStore(PendingWrites, Queue, History):
     def __init__(self, url: str = "sqlite://:memory:") -> None:
         self._pks: dict[str, int] = {}
         """run_id -> row key of runs being executed here (so a checkpoint is one INSERT)."""
-        self._names: dict[tuple[str, ...], str] = {}
-        self._since: dict[str, list[int]] = {}
-        """run_id -> [steps, bytes] stored since its last snapshot, and that snapshot's bytes."""
+        self._steps = StepRows()
         super().__init__(url)
 
     # -- graphs --------------------------------------------------------------------------
@@ -158,19 +133,19 @@ class SQLiteStore(PendingWrites, Queue, History):
         """The cache entry under ``key``, or ``None``."""
         with self._reading("read the node cache") as conn:
             row = conn.execute(
-                f"SELECT {_CACHE_COLUMNS}, value FROM node_cache WHERE key = ?", (key,)
+                f"SELECT {CACHE_COLUMNS}, value FROM node_cache WHERE key = ?", (key,)
             ).fetchone()
-        return _cache_entry(row, with_value=True) if row else None
+        return cache_entry(row, with_value=True) if row else None
 
     def latest_cache_entry(self, graph_id: str, node: str) -> dict[str, Any] | None:
         """The newest cache entry of ``node`` in ``graph_id``, or ``None``."""
         with self._reading("read the node cache") as conn:
             row = conn.execute(
-                f"SELECT {_CACHE_COLUMNS} FROM node_cache WHERE graph_id = ? AND node = ? "
+                f"SELECT {CACHE_COLUMNS} FROM node_cache WHERE graph_id = ? AND node = ? "
                 "ORDER BY created DESC LIMIT 1",
                 (graph_id, node),
             ).fetchone()
-        return _cache_entry(row) if row else None
+        return cache_entry(row) if row else None
 
     def put_cache_entry(self, entry: Mapping[str, Any]) -> None:
         """Keep ``entry`` under its key (replacing one there)."""
@@ -194,14 +169,14 @@ class SQLiteStore(PendingWrites, Queue, History):
 
     def list_cache_entries(self, graph_id: str | None = None) -> list[dict[str, Any]]:
         """The cache entries, newest first (without their values)."""
-        sql = f"SELECT {_CACHE_COLUMNS} FROM node_cache"
+        sql = f"SELECT {CACHE_COLUMNS} FROM node_cache"
         args: tuple[Any, ...] = ()
         if graph_id is not None:
             sql += " WHERE graph_id = ?"
             args = (graph_id,)
         with self._reading("list the node cache") as conn:
             rows = conn.execute(sql + " ORDER BY created DESC", args).fetchall()
-        return [_cache_entry(row) for row in rows]
+        return [cache_entry(row) for row in rows]
 
     def clear_cache(self, graph_id: str | None = None) -> int:
         """Forget the cache entries of ``graph_id`` (or all); returns how many."""
@@ -274,9 +249,9 @@ class SQLiteStore(PendingWrites, Queue, History):
         pk = self._write(f"save run {run.run_id}", work)
         if status.is_final or status == RunStatus.PAUSED:
             self._pks.pop(run.run_id, None)  # no steps follow until a resume saves it again
-            self._since.pop(run.run_id, None)
+            self._steps.snapshotted(run.run_id, None)
         else:
-            self._since[run.run_id] = [0, 0, len(snapshot[1]) + len(snapshot[4])]
+            self._steps.snapshotted(run.run_id, snapshot)
             self._pks[run.run_id] = pk
 
     def save_step(
@@ -288,43 +263,12 @@ class SQLiteStore(PendingWrites, Queue, History):
         Raises :class:`~wfengine_sqlite.errors.UnstorableValueError` (and stores nothing) when
         a value in ``update`` cannot be stored faithfully.
         """
-        grown = getattr(update, "grown", None)  # a wfengine.growth.StepUpdate
-        if grown:
-            changes = encode({k: v for k, v in update.items() if k not in grown})
-            grown_text: str | None = _grown_text(update, grown)
-        else:
-            changes = encode(update)
-            grown_text = None
-        run_id = run.run_id
-        pk = self._pks.get(run_id)
+        step = self._steps.texts(run, update, logs)
+        pk = self._pks.get(run.run_id)
         if pk is None:
-            pk = self._run_pk(run_id)
-        # each node of the step logged exactly one completed attempt, and the executor has
-        # appended the step's nodes (in step order) to visited_nodes
-        done = 0
-        for entry in logs:
-            if entry.status == "completed":
-                done += 1
-        visited = run.visited_nodes
-        row = [
-            pk,
-            run.step,
-            self._names_text(visited[len(visited) - done :]),
-            self._names_text(run.next_nodes),
-            _dumps(run.join_progress) if run.join_progress else None,
-            changes,
-            run.logs_dropped + len(run.logs) - len(logs),
-            logs_text(logs),
-            grown_text,
-        ]
-        since = self._since.get(run_id)
-        if since is None:
-            since = self._since[run_id] = [0, 0, 0]
-        since[0] += 1
-        since[1] += len(changes) + len(row[7]) + (len(grown_text) if grown_text else 0)
-        snapshot = None
-        if since[0] >= SNAPSHOT_EVERY and since[1] >= SNAPSHOT_RATIO * since[2]:
-            snapshot = snapshot_row(run)
+            pk = self._run_pk(run.run_id)
+        row = [pk, run.step, *step[:5], *step[6:]]  # (no log_count column)
+        snapshot = self._steps.snapshot_due(run, step)
         with self._lock:
             conn = self._writer_conn or self._writer()
             try:
@@ -332,7 +276,7 @@ class SQLiteStore(PendingWrites, Queue, History):
                     self._commit_step(conn, row)
                     return
                 self._commit_step_with_snapshot(conn, row, snapshot)
-                since[:] = [0, 0, len(snapshot[1]) + len(snapshot[4])]
+                self._steps.snapshotted(run.run_id, snapshot)
                 return
             except sqlite3.Error as exc:
                 error = exc
@@ -396,16 +340,6 @@ class SQLiteStore(PendingWrites, Queue, History):
             )
         self._pks[run_id] = found[0]
         return int(found[0])
-
-    def _names_text(self, names: Sequence[str]) -> str:
-        """JSON text of a list of node names (cached: a graph has few distinct sets)."""
-        key = tuple(names)
-        text = self._names.get(key)
-        if text is None:
-            if len(self._names) > 4096:
-                self._names.clear()
-            text = self._names[key] = _dumps(list(key))
-        return text
 
     # -- runs: reading -------------------------------------------------------------------
 
@@ -540,22 +474,3 @@ class SQLiteStore(PendingWrites, Queue, History):
         for run in doomed:
             self._pks.pop(run.run_id, None)
         return deleted
-
-
-def _grown_text(update: Mapping[str, Any], grown: Mapping[str, Any]) -> str:
-    """What a step added to its growing keys, as stored: ``{key: [kind, part]}`` as tagged
-    JSON, each part encoded on its own (an error names the key and, for a list, where its
-    new items start: ``state["messages"][41:][0]...``)."""
-    items = []
-    for key, growth in grown.items():
-        if type(key) is not str or key == TAG:  # not a plain JSON key: the general form
-            return encode({k: [g[0], added(update[k], g)] for k, g in grown.items()})
-        kind, arg = growth
-        value = added(update[key], growth)
-        try:
-            part = encode(value)
-        except StoreError:  # again, with the path named
-            encode(value, f"state[{_quote(key)}]" + (f"[{arg}:]" if kind == TAIL else ""))
-            raise
-        items.append(f"{_json_str(key)}:[{_json_str(kind)},{part}]")
-    return "{" + ",".join(items) + "}"
