@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import replace
 from queue import Empty, SimpleQueue
@@ -761,21 +761,30 @@ class Execution:
         :attr:`goto`, its update stays; the sends' copies run now (:meth:`attempts_many`)
         and their results follow their sender's."""
         out: list[NodeResult] = []
+        for result, sends in self._taken_apart(results):
+            out.append(result)
+            if sends:
+                name = result[0]
+                tasks = [(s.node, s.item, _copy_key(name, i, s)) for i, s in enumerate(sends)]
+                out.extend(self.attempts_many(tasks, self.nodes[name].max_parallel))
+        return out
+
+    def _taken_apart(
+        self, results: list[NodeResult]
+    ) -> Iterator[tuple[NodeResult, list[Any] | None]]:
+        """Each result with a Command or sends taken apart (:meth:`_direction`): the result
+        to keep, and the sends whose copies follow it (``None``: none)."""
         for result in results:
             name, update, error = result
             if error is not None or update is None or type(update) is dict:
-                out.append(result)
+                yield result, None
                 continue
             try:
                 update, sends = self._direction(name, update)
             except WorkflowError as exc:
-                out.append((name, None, exc))
+                yield (name, None, exc), None
                 continue
-            out.append((name, update, None))
-            if sends is not None:
-                tasks = [(s.node, s.item, f"{name}[{i}]>{s.node}") for i, s in enumerate(sends)]
-                out.extend(self.attempts_many(tasks, self.nodes[name].max_parallel))
-        return out
+            yield (name, update, None), sends
 
     async def adirected(self, results: list[NodeResult]) -> list[NodeResult]:
         """:meth:`directed` on the event loop: the copies of async nodes are awaited, bounded
@@ -783,18 +792,10 @@ class Execution:
         import asyncio
 
         out: list[NodeResult] = []
-        for result in results:
-            name, update, error = result
-            if error is not None or update is None or type(update) is dict:
-                out.append(result)
-                continue
-            try:
-                update, sends = self._direction(name, update)
-            except WorkflowError as exc:
-                out.append((name, None, exc))
-                continue
-            out.append((name, update, None))
+        for result, sends in self._taken_apart(results):
+            out.append(result)
             if sends:
+                name = result[0]
                 limit = asyncio.Semaphore(self.nodes[name].max_parallel or len(sends))
                 kept = self.kept()
 
@@ -808,7 +809,7 @@ class Execution:
 
                 out.extend(
                     await asyncio.gather(
-                        *(copy(s, f"{name}[{i}]>{s.node}") for i, s in enumerate(sends))
+                        *(copy(s, _copy_key(name, i, s)) for i, s in enumerate(sends))
                     )
                 )
         return out
@@ -1363,3 +1364,9 @@ async def _cancelled_within(run: WorkflowRun, delay: float) -> bool:
             return False
         await asyncio.sleep(min(remaining, _POLL))
     return True
+
+
+def _copy_key(sender: str, index: int, send: Any) -> str:
+    """The task of a :class:`~wfengine.compose.Send` copy (its pending write's key):
+    ``sender[index]>node``."""
+    return f"{sender}[{index}]>{send.node}"
