@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from json.encoder import encode_basestring_ascii as _json_str
 from typing import Any, NamedTuple
@@ -21,6 +22,7 @@ from typing import Any, NamedTuple
 from .codec import TAG, _dumps, _quote, _Unstorable, decode, encode, to_data
 from .errors import InvalidQueryError, StoreError
 from .growth import TAIL, added, regrow_into
+from .memory_history import inherited_patches
 from .run import LogEntry, RunStatus, WorkflowRun
 
 Position = tuple[int, dict[str, Any], list[str], dict[str, list[str]], list[str]]
@@ -402,3 +404,60 @@ def grown_text(update: Mapping[str, Any], grown: Mapping[str, Any]) -> str:
             raise
         items.append(f"{_json_str(key)}:[{_json_str(kind)},{part}]")
     return "{" + ",".join(items) + "}"
+
+
+class Fork(NamedTuple):
+    """What a store writes to fork a run (:meth:`~wfengine.storage.HistoryStore.fork_run`)."""
+
+    run: WorkflowRun
+    """The new pending run, where the source was after the step."""
+    run_row: tuple[Any, ...]
+    """Its ``runs`` row: ``run_id, graph_id, status, created, finished, error, max_steps,
+    interrupt_before, parent_run_id, parent_step, graph_version``."""
+    snapshot: tuple[Any, ...]
+    """Its snapshot row at the step (:data:`SNAPSHOT_COLUMNS`)."""
+    people: str | None
+    """Its :data:`PEOPLE_FIELDS` data: the state patches it inherits, or ``None``."""
+
+
+def fork_of(
+    row: Sequence[Any], position: Position, people: str | None, new_run_id: str | None
+) -> Fork:
+    """The fork of the run in ``row`` (a ``runs`` row as :func:`run_from_row` reads it) at
+    ``position`` (its step), with ``people`` the source's :func:`people_data`: the state
+    patches it got up to that step come along (their values are in the state)."""
+    at, state, next_nodes, join_progress, visited = position
+    patches = inherited_patches(decode(people).get("patches", []) if people else [], at)
+    fork = WorkflowRun(
+        graph_id=row[2],
+        state=state,
+        run_id=new_run_id or uuid.uuid4().hex,
+        status=RunStatus.PENDING,
+        visited_nodes=visited,
+        step=at,
+        next_nodes=next_nodes,
+        join_progress=join_progress,
+        max_steps=row[7],
+        interrupt_before=json.loads(row[8]),
+        graph_version=row[9],
+        patches=patches,
+    )
+    run_row = (
+        fork.run_id,
+        fork.graph_id,
+        fork.status.value,
+        fork.created,
+        None,
+        None,
+        fork.max_steps,
+        row[8],
+        row[1],
+        at,
+        fork.graph_version,
+    )
+    return Fork(
+        fork,
+        run_row,
+        snapshot_row(fork),
+        encode({"patches": patches}) if patches else None,
+    )

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import uuid
 from typing import Any
 
-from wfengine.codec import _dumps, decode, encode
+from wfengine.codec import decode
 from wfengine.errors import RunNotFoundError, StoreError
-from wfengine.memory_history import inherited_patches
-from wfengine.rows import SNAPSHOT_COLUMNS, STEP_COLUMNS, Position, rebuild_position
-from wfengine.run import RunStatus, WorkflowRun
+from wfengine.rows import SNAPSHOT_COLUMNS, STEP_COLUMNS, Position, fork_of, rebuild_position
+from wfengine.run import WorkflowRun
 
 from .database import Database
 from .schema import INSERT_SNAPSHOT, RUN_COLUMNS
@@ -97,49 +95,14 @@ class History(Database):
             if row is None:
                 raise RunNotFoundError(f"run '{run_id}' not found in SQLite store {self.path}")
             source_pk = row[0]
-            at, state, next_nodes, join_progress, visited = self._position(
-                conn, source_pk, step, run_id
-            )
+            position = self._position(conn, source_pk, step, run_id)
             found = conn.execute(
                 "SELECT data FROM run_people WHERE run_pk = ?", (source_pk,)
             ).fetchone()
-        # the state patches the source got up to the step (their values are in the state)
-        patches = inherited_patches(decode(found[0]).get("patches", []) if found else [], at)
-        fork = WorkflowRun(
-            graph_id=row[2],
-            state=state,
-            run_id=new_run_id or uuid.uuid4().hex,
-            status=RunStatus.PENDING,
-            visited_nodes=visited,
-            step=at,
-            next_nodes=next_nodes,
-            join_progress=join_progress,
-            max_steps=row[7],
-            interrupt_before=json.loads(row[8]),
-            graph_version=row[9],
-            patches=patches,
+        fork, run_row, snapshot, people = fork_of(
+            row, position, found[0] if found else None, new_run_id
         )
-        people = encode({"patches": patches}) if patches else None
-        run_row = (
-            fork.run_id,
-            fork.graph_id,
-            fork.status.value,
-            fork.created,
-            None,
-            None,
-            fork.max_steps,
-            row[8],
-            run_id,
-            at,
-            fork.graph_version,
-        )
-        snapshot = (
-            at,
-            encode(state),
-            _dumps(next_nodes),
-            _dumps(join_progress) if join_progress else None,
-            _dumps(visited),
-        )
+        at = fork.step
 
         def work(conn: sqlite3.Connection) -> None:
             try:
