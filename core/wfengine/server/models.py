@@ -132,6 +132,15 @@ class RunRequest(BaseModel):
         description="Totals that pause (not fail) the run when reached: steps, seconds, cost",
     )
 
+    def run_options(self) -> dict[str, Any]:
+        """The keywords ``Engine.run`` / ``start`` / ``submit`` take from this request."""
+        return {
+            "max_steps": self.max_steps,
+            "interrupt_before": self.interrupt_before,
+            "interrupt_after": self.interrupt_after,
+            "budget": self.budget,
+        }
+
 
 class ResumeRequest(BaseModel):
     """Continue a paused, failed or cancelled run, optionally patching its state first."""

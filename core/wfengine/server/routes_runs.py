@@ -56,23 +56,9 @@ def _run_graph(ctx: ServerContext, body: RunRequest, body_bytes: int | None) -> 
     if body.queue:
         return _submit(ctx, body, state)
     if body.wait:
-        run = ctx.engine.run(
-            body.graph_id,
-            state,
-            max_steps=body.max_steps,
-            interrupt_before=body.interrupt_before,
-            interrupt_after=body.interrupt_after,
-            budget=body.budget,
-        )
+        run = ctx.engine.run(body.graph_id, state, **body.run_options())
         return SafeJSONResponse(RunResult.data(run, ctx.expose_tracebacks))
-    run = ctx.runs.start(
-        body.graph_id,
-        state,
-        max_steps=body.max_steps,
-        interrupt_before=body.interrupt_before,
-        interrupt_after=body.interrupt_after,
-        budget=body.budget,
-    )
+    run = ctx.runs.start(body.graph_id, state, **body.run_options())
     return _accepted(run)
 
 
@@ -88,14 +74,7 @@ def _submit(ctx: ServerContext, body: RunRequest, state: dict[str, Any]) -> Resp
             details={"fields": ["queue", "wait"]},
         )
     try:
-        run_id = ctx.engine.submit(
-            body.graph_id,
-            state,
-            max_steps=body.max_steps,
-            interrupt_before=body.interrupt_before,
-            interrupt_after=body.interrupt_after,
-            budget=body.budget,
-        )
+        run_id = ctx.engine.submit(body.graph_id, state, **body.run_options())
     except QueueUnsupportedError as exc:
         raise ApiError(422, str(exc), type="queue_unsupported") from None
     if ctx.feed.listeners() and (queued := ctx.engine.store.get_run(run_id)) is not None:
