@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from json.encoder import encode_basestring_ascii as _json_str
@@ -23,7 +24,7 @@ from .codec import TAG, _dumps, _quote, _Unstorable, decode, encode, to_data
 from .errors import InvalidQueryError, StoreError
 from .growth import TAIL, added, regrow_into
 from .memory_history import inherited_patches
-from .run import LogEntry, RunStatus, WorkflowRun
+from .run import LogEntry, RunStatus, WorkflowRun, iso
 
 Position = tuple[int, dict[str, Any], list[str], dict[str, list[str]], list[str]]
 """``(step, state, next_nodes, join_progress, visited_nodes)``."""
@@ -461,3 +462,65 @@ def fork_of(
         snapshot_row(fork),
         encode({"patches": patches}) if patches else None,
     )
+
+
+def graph_row(graph_id: str, spec: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The ``graphs`` row of a spec: ``graph_id, name, version, spec, created``."""
+    data = dict(spec)
+    return (
+        graph_id,
+        str(data.get("name", graph_id)),
+        encode(data.get("version", 1), "spec"),
+        encode(data, "spec"),
+        time.time(),
+    )
+
+
+def graph_listed(row: Sequence[Any]) -> dict[str, Any]:
+    """A ``list_graphs`` entry from a ``graph_id, name, version, created`` row."""
+    graph_id, name, version, created = row
+    return {
+        "graph_id": graph_id,
+        "name": name,
+        "version": decode(version),
+        "created_at": iso(created),
+    }
+
+
+def version_row(version: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The ``graph_versions`` row of a graph version: ``version, name, kind, spec, created``."""
+    spec = version.get("spec")
+    return (
+        str(version["version"]),
+        str(version["name"]),
+        str(version["kind"]),
+        encode(spec, "spec") if spec is not None else None,
+        time.time(),
+    )
+
+
+def version_of(row: Sequence[Any]) -> dict[str, Any]:
+    """A graph version from a ``version, name, kind, spec`` row."""
+    return {
+        "version": row[0],
+        "name": row[1],
+        "kind": row[2],
+        "spec": decode(row[3]) if row[3] is not None else None,
+    }
+
+
+STEP_SUMMARY_COLUMNS = "step, nodes, changes, next_nodes, grown"
+"""The step columns :func:`step_summary` reads, in its order."""
+
+
+def step_summary(row: Sequence[Any]) -> dict[str, Any]:
+    """A ``HistoryStore.steps`` entry, ``{step, nodes, update, added, next_nodes}``, from a
+    step row (:data:`STEP_SUMMARY_COLUMNS`)."""
+    step, nodes, changes, nxt, grown = row
+    return {
+        "step": step,
+        "nodes": json.loads(nodes),
+        "update": decode(changes),
+        "added": {k: part for k, (_kind, part) in decode(grown).items()} if grown else {},
+        "next_nodes": json.loads(nxt),
+    }

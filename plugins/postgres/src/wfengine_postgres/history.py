@@ -8,14 +8,20 @@ latest snapshot at or before a step, plus the updates of the steps after it, in 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import psycopg
 from psycopg import errors as pg_errors
-from wfengine.codec import decode
 from wfengine.errors import RunNotFoundError, StoreError
-from wfengine.rows import SNAPSHOT_COLUMNS, STEP_COLUMNS, Position, fork_of, rebuild_position
+from wfengine.rows import (
+    SNAPSHOT_COLUMNS,
+    STEP_COLUMNS,
+    STEP_SUMMARY_COLUMNS,
+    Position,
+    fork_of,
+    rebuild_position,
+    step_summary,
+)
 from wfengine.run import WorkflowRun
 
 from .database import Database
@@ -72,22 +78,12 @@ class History(Database):
 
         def work(conn: Conn) -> list[Any]:
             return conn.execute(
-                "SELECT step, nodes, changes, next_nodes, grown FROM steps "
-                "WHERE run_pk = %s ORDER BY step",
+                f"SELECT {STEP_SUMMARY_COLUMNS} FROM steps WHERE run_pk = %s ORDER BY step",
                 (self._pk_in(conn, run_id),),
             ).fetchall()
 
         rows = self._read(f"read run {run_id}", work)
-        return [
-            {
-                "step": step,
-                "nodes": json.loads(nodes),
-                "update": decode(changes),
-                "added": {k: part for k, (_kind, part) in decode(grown).items()} if grown else {},
-                "next_nodes": json.loads(nxt),
-            }
-            for step, nodes, changes, nxt, grown in rows
-        ]
+        return [step_summary(row) for row in rows]
 
     def fork_run(self, run_id: str, step: int, *, new_run_id: str | None = None) -> WorkflowRun:
         """A new ``pending`` run that starts where run ``run_id`` was after step ``step``.

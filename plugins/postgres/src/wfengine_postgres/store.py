@@ -17,7 +17,6 @@ queue in :mod:`~wfengine_postgres.queue` and the event feed in
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -32,13 +31,17 @@ from wfengine.rows import (
     check_limit,
     cursor_after,
     entry_row,
+    graph_listed,
+    graph_row,
     people_data,
     run_filters,
     run_from_row,
     run_row,
     snapshot_row,
+    version_of,
+    version_row,
 )
-from wfengine.run import LogEntry, RunStatus, WorkflowRun, iso
+from wfengine.run import LogEntry, RunStatus, WorkflowRun
 from wfengine.storage import select_prunable
 
 from .events import EventFeed
@@ -72,14 +75,7 @@ class PostgresStore(PendingWrites, QueueRuns, EventFeed, History):
 
     def save_graph(self, graph_id: str, spec: Mapping[str, Any]) -> None:
         """Store (or replace) a graph spec under ``graph_id``."""
-        data = dict(spec)
-        row = (
-            graph_id,
-            str(data.get("name", graph_id)),
-            encode(data.get("version", 1), "spec"),
-            encode(data, "spec"),
-            time.time(),
-        )
+        row = graph_row(graph_id, spec)
         self._run(
             f"save graph {graph_id!r}",
             lambda c: c.execute(
@@ -110,22 +106,12 @@ class PostgresStore(PendingWrites, QueueRuns, EventFeed, History):
                 "ORDER BY created DESC, graph_id DESC"
             ).fetchall(),
         )
-        return [
-            {"graph_id": gid, "name": name, "version": decode(version), "created_at": iso(created)}
-            for gid, name, version, created in rows
-        ]
+        return [graph_listed(row) for row in rows]
 
     def save_graph_version(self, version: Mapping[str, Any]) -> None:
         """Keep a graph version (``version``, ``name``, ``kind``, ``spec``) under its hash;
         saving one that is already there does nothing."""
-        spec = version.get("spec")
-        row = (
-            str(version["version"]),
-            str(version["name"]),
-            str(version["kind"]),
-            encode(spec, "spec") if spec is not None else None,
-            time.time(),
-        )
+        row = version_row(version)
         self._run(
             f"save graph version {row[1]}@{row[0][:12]}",
             lambda c: c.execute(
@@ -146,12 +132,7 @@ class PostgresStore(PendingWrites, QueueRuns, EventFeed, History):
         )
         if row is None:
             return None
-        return {
-            "version": row[0],
-            "name": row[1],
-            "kind": row[2],
-            "spec": decode(row[3]) if row[3] is not None else None,
-        }
+        return version_of(row)
 
     # -- the CacheStore capability -------------------------------------------------------
 

@@ -8,13 +8,19 @@ the steps after it, in order.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from typing import Any
 
-from wfengine.codec import decode
 from wfengine.errors import RunNotFoundError, StoreError
-from wfengine.rows import SNAPSHOT_COLUMNS, STEP_COLUMNS, Position, fork_of, rebuild_position
+from wfengine.rows import (
+    SNAPSHOT_COLUMNS,
+    STEP_COLUMNS,
+    STEP_SUMMARY_COLUMNS,
+    Position,
+    fork_of,
+    rebuild_position,
+    step_summary,
+)
 from wfengine.run import WorkflowRun
 
 from .database import Database
@@ -66,20 +72,10 @@ class History(Database):
         with self._reading(f"read run {run_id}") as conn:
             pk = self._pk_in(conn, run_id)
             rows = conn.execute(
-                "SELECT step, nodes, changes, next_nodes, grown FROM steps "
-                "WHERE run_pk = ? ORDER BY step",
+                f"SELECT {STEP_SUMMARY_COLUMNS} FROM steps WHERE run_pk = ? ORDER BY step",
                 (pk,),
             ).fetchall()
-        return [
-            {
-                "step": step,
-                "nodes": json.loads(nodes),
-                "update": decode(changes),
-                "added": {k: part for k, (_kind, part) in decode(grown).items()} if grown else {},
-                "next_nodes": json.loads(nxt),
-            }
-            for step, nodes, changes, nxt, grown in rows
-        ]
+        return [step_summary(row) for row in rows]
 
     def fork_run(self, run_id: str, step: int, *, new_run_id: str | None = None) -> WorkflowRun:
         """A new ``pending`` run that starts where run ``run_id`` was after step ``step``.

@@ -20,7 +20,6 @@ nodes) after them when set.
 from __future__ import annotations
 
 import sqlite3
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -33,13 +32,17 @@ from wfengine.rows import (
     check_limit,
     cursor_after,
     entry_row,
+    graph_listed,
+    graph_row,
     people_data,
     run_filters,
     run_from_row,
     run_row,
     snapshot_row,
+    version_of,
+    version_row,
 )
-from wfengine.run import LogEntry, RunStatus, WorkflowRun, iso
+from wfengine.run import LogEntry, RunStatus, WorkflowRun
 from wfengine.storage import select_prunable
 
 from .database import _is_busy
@@ -72,14 +75,7 @@ class SQLiteStore(PendingWrites, Queue, History):
 
     def save_graph(self, graph_id: str, spec: Mapping[str, Any]) -> None:
         """Store (or replace) a graph spec under ``graph_id``."""
-        data = dict(spec)
-        row = (
-            graph_id,
-            str(data.get("name", graph_id)),
-            encode(data.get("version", 1), "spec"),
-            encode(data, "spec"),
-            time.time(),
-        )
+        row = graph_row(graph_id, spec)
         self._write(
             f"save graph {graph_id!r}",
             lambda c: c.execute(
@@ -102,22 +98,12 @@ class SQLiteStore(PendingWrites, Queue, History):
                 "SELECT graph_id, name, version, created FROM graphs "
                 "ORDER BY created DESC, graph_id DESC"
             ).fetchall()
-        return [
-            {"graph_id": gid, "name": name, "version": decode(version), "created_at": iso(created)}
-            for gid, name, version, created in rows
-        ]
+        return [graph_listed(row) for row in rows]
 
     def save_graph_version(self, version: Mapping[str, Any]) -> None:
         """Keep a graph version (``version``, ``name``, ``kind``, ``spec``) under its hash;
         saving one that is already there does nothing."""
-        spec = version.get("spec")
-        row = (
-            str(version["version"]),
-            str(version["name"]),
-            str(version["kind"]),
-            encode(spec, "spec") if spec is not None else None,
-            time.time(),
-        )
+        row = version_row(version)
         self._write(
             f"save graph version {row[1]}@{row[0][:12]}",
             lambda c: c.execute(
@@ -197,12 +183,7 @@ class SQLiteStore(PendingWrites, Queue, History):
             ).fetchone()
         if row is None:
             return None
-        return {
-            "version": row[0],
-            "name": row[1],
-            "kind": row[2],
-            "spec": decode(row[3]) if row[3] is not None else None,
-        }
+        return version_of(row)
 
     # -- runs: writing -------------------------------------------------------------------
 
