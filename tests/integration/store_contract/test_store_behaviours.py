@@ -497,3 +497,19 @@ def test_resume_patches_are_kept_and_a_fork_inherits_them(durable_store: StoreUn
     assert fork.patches == [{"step": 2, "keys": ["note"]}]
     forked = durable_store.open().get_run(fork.run_id)
     assert forked is not None and forked.patches == fork.patches
+
+
+def test_an_unstorable_appended_item_is_named_where_it_lands(
+    durable_store: StoreUnderTest,
+) -> None:
+    """What a step added to a growing key is encoded part by part, so the error names the
+    item (every SQL store: they share ``wfengine.rows``)."""
+    graph = Graph("bad", reducers={"messages": "append"})
+    graph.add_node("one", lambda s: {"messages": "fine"})
+    graph.add_node("two", lambda s: {"messages": {"at": object()}})
+    graph.add_edge("one", "two").add_edge("two", END).set_entry_point("one")
+    with Engine(load_entrypoints=False, store=durable_store.open()) as engine:
+        run = engine.run(graph, {"messages": ["first"]})
+    assert run.status == RunStatus.FAILED and run.error is not None
+    assert run.error["message"].startswith('state["messages"][2:][0]["at"]: cannot store <class')
+    assert run.state == {"messages": ["first", "fine"]}  # step 2 undone
